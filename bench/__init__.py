@@ -1,0 +1,1 @@
+"""Harness: training, sweeps, tracking and the command line. Heavy imports stay lazy."""

@@ -1,0 +1,43 @@
+"""Search spaces: plain architecture types that lower to one shared network IR.
+
+Example:
+    >>> import numpy as np
+    >>> from nasrepro.spaces import get_space
+    >>> space = get_space("cell")
+    >>> arch = space.sample(np.random.default_rng(0))
+    >>> space.parse(arch.to_string()) == arch
+    True
+"""
+
+from __future__ import annotations
+
+from nasrepro.spaces._base import (
+    Architecture,
+    SearchSpace,
+    SpaceError,
+    get_space,
+    list_spaces,
+    parse_any,
+    register_space,
+)
+from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
+from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+
+__all__ = [
+    "Architecture",
+    "SearchSpace",
+    "SpaceError",
+    "get_space",
+    "list_spaces",
+    "parse_any",
+    "register_space",
+    "CellArch",
+    "CellSpace",
+    "CELL_OPS",
+    "CELL_EDGES",
+    "NetworkSpec",
+    "CellSpec",
+    "Block",
+    "BlockKind",
+    "Op",
+]

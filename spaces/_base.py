@@ -1,0 +1,164 @@
+"""Base types of a search space, and the space registry."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+
+from nasrepro.spaces._spec import NetworkSpec
+
+__all__ = [
+    "Architecture",
+    "SearchSpace",
+    "SpaceError",
+    "register_space",
+    "get_space",
+    "list_spaces",
+    "parse_any",
+]
+
+
+class SpaceError(ValueError):
+    """An architecture or space argument is invalid."""
+
+
+class Architecture(abc.ABC):
+    """A point in a search space: a frozen, hashable dataclass in each space.
+
+    Subclasses must round-trip exactly through :meth:`to_string` / :meth:`from_string`
+    and :meth:`to_dict` / :meth:`from_dict`.
+    """
+
+    space_name: ClassVar[str]
+
+    @abc.abstractmethod
+    def to_string(self) -> str:
+        """The canonical textual form of this architecture."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_string(cls, s: str) -> Architecture:
+        """Parse ``s``; raise :class:`SpaceError` (a ``ValueError``) naming the position."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space_name, "arch": self.to_string()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Architecture:
+        if d.get("space") != cls.space_name:
+            raise SpaceError(f"expected space {cls.space_name!r}, got {d.get('space')!r}")
+        return cls.from_string(str(d["arch"]))
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+
+A = TypeVar("A", bound=Architecture)
+
+
+class SearchSpace(abc.ABC, Generic[A]):
+    """A search space. Stateless apart from its constructor arguments.
+
+    The methods are independent; none needs another to have been called first.
+    Bounded spaces also implement :meth:`enumerate` and :attr:`size`.
+    """
+
+    name: ClassVar[str]
+    arch_type: ClassVar[type[Architecture]]
+    bounded: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> A:
+        """Draw one architecture uniformly (or from the space's documented prior)."""
+
+    @abc.abstractmethod
+    def mutate(self, arch: A, rng: np.random.Generator) -> A:
+        """Return a valid architecture that differs from ``arch`` in one decision."""
+
+    @abc.abstractmethod
+    def neighbors(self, arch: A) -> list[A]:
+        """All architectures at distance 1 (one decision changed), in a fixed order."""
+
+    @abc.abstractmethod
+    def encode(self, arch: A, kind: str = "adjacency") -> np.ndarray:
+        """A fixed-length float feature vector of ``arch``. Shape ``(n_features,)``."""
+
+    @abc.abstractmethod
+    def lower(self, arch: A, *, C: int = 16, N: int = 5, **macro: Any) -> NetworkSpec:
+        """Lower to the shared IR. ``C`` initial channels, ``N`` cells per stage."""
+
+    @abc.abstractmethod
+    def canonical(self, arch: A) -> A:
+        """The representative of ``arch``'s equivalence class (idempotent)."""
+
+    def parse(self, s: str) -> A:
+        """Parse an architecture string of this space."""
+        return self.arch_type.from_string(s)  # type: ignore[return-value]
+
+    @abc.abstractmethod
+    def distance(self, a: A, b: A) -> int:
+        """Number of single-decision moves between ``a`` and ``b`` (``neighbors`` are at 1)."""
+
+    def enumerate(self) -> Iterator[A]:
+        """All architectures in the documented order (bounded spaces only)."""
+        raise SpaceError(f"space {self.name!r} is unbounded and cannot be enumerated")
+
+    @property
+    def size(self) -> int:
+        raise SpaceError(f"space {self.name!r} is unbounded and has no size")
+
+    def info(self) -> dict[str, Any]:
+        """A short description for ``nasrepro space info``."""
+        return {"name": self.name, "bounded": self.bounded}
+
+
+_REGISTRY: dict[str, Callable[..., SearchSpace[Any]]] = {}
+
+
+def register_space(name: str) -> Callable[[type[SearchSpace[Any]]], type[SearchSpace[Any]]]:
+    """Class decorator registering a space under ``name``; refuses duplicates."""
+
+    def deco(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
+        if name in _REGISTRY:
+            raise ValueError(f"a space named {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def get_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
+    """Instantiate the space registered as ``name``.
+
+    Example:
+        >>> space = get_space("cell")
+        >>> space.size
+        15625
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise SpaceError(f"unknown space {name!r}; choose one of {sorted(_REGISTRY)}") from None
+    return factory(**kwargs)
+
+
+def list_spaces() -> list[str]:
+    """Names of the registered spaces, sorted."""
+    return sorted(_REGISTRY)
+
+
+def parse_any(s: str, space: str | None = None) -> Architecture:
+    """Parse ``s`` in ``space``, or guess the space from the string's shape."""
+    if space is not None:
+        return get_space(space).parse(s)
+    errors = []
+    for name in list_spaces():
+        try:
+            return get_space(name).parse(s)
+        except ValueError as e:
+            errors.append(f"{name}: {e}")
+    raise SpaceError("no space parses this string:\n  " + "\n  ".join(errors))

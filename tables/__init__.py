@@ -1,0 +1,1 @@
+"""nasrepro.tables."""
