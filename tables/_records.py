@@ -1,0 +1,224 @@
+"""Trial records and the on-disk format of sweep results.
+
+A sweep directory holds::
+
+    DIR/sweep.json                      # manifest: space, protocol, seeds, work units
+    DIR/chunks/s{seed}-c{chunk:05d}.json.gz   # one finished chunk, written atomically
+
+Each chunk file is gzip-compressed JSON (``mtime=0``, so the bytes are reproducible)::
+
+    {"format": 1, "protocol_id": str, "space": str, "seed": int, "chunk": int,
+     "results": [TrialResult.to_dict(), ...]}
+
+Chunks are written to a temporary file in the same directory and renamed into place,
+so a reader sees a whole chunk or none, and a killed sweep never leaves half a chunk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "METRIC_NAMES",
+    "STATIC_NAMES",
+    "TrialResult",
+    "write_json_atomic",
+    "write_chunk",
+    "read_chunk",
+    "iter_chunks",
+    "chunk_path",
+    "CHUNK_FORMAT",
+]
+
+#: Per-epoch metrics, in the order of the table's last axis. Accuracies in percent.
+METRIC_NAMES: tuple[str, ...] = (
+    "train_loss",
+    "train_acc",
+    "valid_loss",
+    "valid_acc",
+    "test_loss",
+    "test_acc",
+    "epoch_time_s",
+)
+#: Static figures of a network, in the order of the table's ``static`` columns.
+STATIC_NAMES: tuple[str, ...] = ("params", "flops", "latency_s")
+CHUNK_FORMAT = 1
+
+
+@dataclass(frozen=True, eq=False)
+class TrialResult:
+    """The outcome of training one architecture under one protocol and seed.
+
+    Equality compares everything that training determines (the learning curves,
+    parameters, FLOPs, identity fields) and ignores wall-clock fields, which differ
+    between runs: two trainings with the same seed on the same device compare equal.
+
+    Attributes:
+        arch: Architecture string that was trained.
+        space: Space name.
+        seed: Training seed.
+        protocol_id: sha256 of the protocol's canonical JSON.
+        device: Device type it ran on, e.g. ``"cpu"`` or ``"cuda"``.
+        history: Per-epoch lists, one per name in :data:`METRIC_NAMES`; ``epoch_time_s``
+            is the training time of that epoch (evaluation excluded).
+        params: Parameter count.
+        flops: Forward FLOPs for one input sample.
+        latency_s: Median inference time of one evaluation batch (wall clock).
+        versions: Package versions (nasrepro, torch, numpy, python).
+        device_name: Processor or GPU name (wall-clock context only).
+    """
+
+    arch: str
+    space: str
+    seed: int
+    protocol_id: str
+    device: str
+    history: dict[str, list[float]]
+    params: int
+    flops: int
+    latency_s: float
+    versions: dict[str, str] = field(default_factory=dict)
+    device_name: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [m for m in METRIC_NAMES if m not in self.history]
+        if missing:
+            raise ValueError(f"history lacks metrics {missing}")
+        lengths = {len(self.history[m]) for m in METRIC_NAMES}
+        if len(lengths) != 1:
+            raise ValueError(f"history lists differ in length: {lengths}")
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.history["valid_acc"])
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """The deterministic curves (all metrics but the epoch times)."""
+        return {m: self.history[m] for m in METRIC_NAMES if m != "epoch_time_s"}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrialResult):
+            return NotImplemented
+        keys = ("arch", "space", "seed", "protocol_id", "device", "params", "flops")
+        return all(getattr(self, k) == getattr(other, k) for k in keys) and (
+            self.curves == other.curves
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.arch, self.space, self.seed, self.protocol_id, self.device))
+
+    @property
+    def final(self) -> dict[str, float]:
+        """Metrics at the last epoch."""
+        return {m: self.history[m][-1] for m in METRIC_NAMES}
+
+    @property
+    def train_time_s(self) -> float:
+        return float(sum(self.history["epoch_time_s"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "space": self.space,
+            "seed": self.seed,
+            "protocol_id": self.protocol_id,
+            "device": self.device,
+            "history": {m: list(self.history[m]) for m in METRIC_NAMES},
+            "params": self.params,
+            "flops": self.flops,
+            "latency_s": self.latency_s,
+            "versions": dict(self.versions),
+            "device_name": self.device_name,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialResult:
+        return cls(
+            arch=str(d["arch"]),
+            space=str(d["space"]),
+            seed=int(d["seed"]),
+            protocol_id=str(d["protocol_id"]),
+            device=str(d["device"]),
+            history={m: [float(v) for v in d["history"][m]] for m in METRIC_NAMES},
+            params=int(d["params"]),
+            flops=int(d["flops"]),
+            latency_s=float(d["latency_s"]),
+            versions=dict(d.get("versions", {})),
+            device_name=str(d.get("device_name", "")),
+        )
+
+
+def write_json_atomic(path: Path, obj: Any, compress: bool = False) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+        if compress:
+            data = gzip.compress(data, mtime=0)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def chunk_path(sweep_dir: Path, seed: int, chunk: int) -> Path:
+    return Path(sweep_dir) / "chunks" / f"s{seed}-c{chunk:05d}.json.gz"
+
+
+def write_chunk(
+    sweep_dir: Path, seed: int, chunk: int, protocol_id: str, space: str, results: list[TrialResult]
+) -> Path:
+    """Atomically write one finished chunk; returns its path."""
+    path = chunk_path(sweep_dir, seed, chunk)
+    payload = {
+        "format": CHUNK_FORMAT,
+        "protocol_id": protocol_id,
+        "space": space,
+        "seed": seed,
+        "chunk": chunk,
+        "results": [r.to_dict() for r in results],
+    }
+    write_json_atomic(path, payload, compress=True)
+    return path
+
+
+def read_chunk(path: Path) -> dict[str, Any]:
+    """Read one chunk file; results come back as :class:`TrialResult` objects.
+
+    Raises:
+        ValueError: The file is not a readable chunk (names the file and the fix).
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            payload = json.loads(f.read())
+        if payload.get("format") != CHUNK_FORMAT:
+            raise ValueError(f"unknown chunk format {payload.get('format')!r}")
+        payload["results"] = [TrialResult.from_dict(r) for r in payload["results"]]
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{path}: not a readable sweep chunk ({e}); delete it and resume the sweep "
+            "to retrain that chunk"
+        ) from e
+    return payload
+
+
+def iter_chunks(sweep_dir: Path) -> Iterator[Path]:
+    """Finished chunk files of a sweep directory, sorted by name."""
+    d = Path(sweep_dir) / "chunks"
+    if d.is_dir():
+        yield from sorted(d.glob("s*-c*.json.gz"))
