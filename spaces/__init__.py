@@ -21,6 +21,8 @@ from nasrepro.spaces._base import (
     register_space,
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
+from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
+from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
 from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
 
 __all__ = [
@@ -35,6 +37,13 @@ __all__ = [
     "CellSpace",
     "CELL_OPS",
     "CELL_EDGES",
+    "ChainArch",
+    "ChainSpace",
+    "CHAIN_OPS",
+    "CHAIN_WIDTHS",
+    "HierArch",
+    "HierSpace",
+    "HIER_PRIMITIVES",
     "NetworkSpec",
     "CellSpec",
     "Block",

@@ -1,0 +1,519 @@
+"""The hierarchical space of Liu et al. (ICLR 2018): primitives, level-2 and level-3 motifs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+
+__all__ = ["HierArch", "HierSpace", "HIER_PRIMITIVES", "motif_edges", "nb201_skeleton"]
+
+#: Level-1 primitives, in the order used by sampling and encodings.
+HIER_PRIMITIVES: tuple[str, ...] = (
+    "conv1x1",
+    "dwconv3x3",
+    "sepconv3x3",
+    "maxpool3x3",
+    "avgpool3x3",
+    "identity",
+    "none",
+)
+_PRIM_TO_IR = {
+    "conv1x1": Op.CONV1X1,
+    "dwconv3x3": Op.DWCONV3X3,
+    "sepconv3x3": Op.SEPCONV3X3,
+    "maxpool3x3": Op.MAXPOOL3X3,
+    "avgpool3x3": Op.AVGPOOL3X3,
+    "identity": Op.SKIP,
+    "none": Op.NONE,
+}
+_NONE = "none"
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_INT = re.compile(r"0|[1-9][0-9]*")
+_LABEL3 = re.compile(r"[a-z0-9_]+")
+#: A sortable key of a node of the flattened DAG (see ``HierSpace.flatten``).
+_Key = tuple[int, int, int, int]
+
+
+def motif_edges(n_nodes: int) -> tuple[tuple[int, int], ...]:
+    """The edges of an ``n_nodes`` motif as ``(src, dst)``, grouped by ``dst`` then by ``src``.
+
+    This is the order of edge labels in :class:`HierArch` and in the arch string.
+
+    Example:
+        >>> motif_edges(4)
+        ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+    """
+    return tuple((src, dst) for dst in range(1, n_nodes) for src in range(dst))
+
+
+def _n_nodes(n_edges: int) -> int | None:
+    """The node count whose motif has ``n_edges`` edges, or ``None``."""
+    n = 2
+    while n * (n - 1) // 2 < n_edges:
+        n += 1
+    return n if n * (n - 1) // 2 == n_edges else None
+
+
+def _live_mask(n_nodes: int, labels: tuple[bool, ...]) -> tuple[bool, ...]:
+    """Which edges (in :func:`motif_edges` order) lie on an input-to-output path.
+
+    ``labels[k]`` says whether edge ``k`` is present (not ``none``).
+    """
+    edges = motif_edges(n_nodes)
+    from_in = {0}
+    for (src, dst), present in zip(edges, labels, strict=True):  # edges sorted by dst
+        if present and src in from_in:
+            from_in.add(dst)
+    to_out = {n_nodes - 1}
+    for (src, dst), present in sorted(zip(edges, labels, strict=True), key=lambda e: -e[0][0]):
+        if present and dst in to_out:
+            to_out.add(src)
+    return tuple(
+        present and src in from_in and dst in to_out
+        for (src, dst), present in zip(edges, labels, strict=True)
+    )
+
+
+def nb201_skeleton(
+    cell: CellSpec, *, C: int, N: int, reduction: str, space: str, arch: str
+) -> NetworkSpec:
+    """NAS-Bench-201's macro skeleton around one cell DAG.
+
+    A ``C``-channel stem, then three stages of ``N`` copies of ``cell`` with ``C``,
+    ``2C`` and ``4C`` channels, separated by stride-2 reduction blocks. This is
+    exactly the skeleton of ``CellSpace.lower``.
+
+    Args:
+        cell: The cell DAG used in every cell block.
+        C: Channels of the stem and the first stage.
+        N: Cells per stage.
+        reduction: ``"resblock"`` (NAS-Bench-201's residual block) or ``"poolreduce"``.
+        space: Provenance: the space name.
+        arch: Provenance: the architecture string.
+    """
+    kind = {"resblock": BlockKind.RESBLOCK, "poolreduce": BlockKind.POOLREDUCE}.get(reduction)
+    if kind is None:
+        raise ValueError(f"unknown {reduction=}; expected 'resblock' or 'poolreduce'")
+    if C < 1 or N < 1:
+        raise ValueError(f"need positive {C=} and {N=}")
+    blocks: list[Block] = []
+    c = C
+    for stage in range(3):
+        if stage:
+            blocks.append(Block(kind, c, 2 * c, 2))
+            c *= 2
+        blocks.extend(Block(BlockKind.CELL, c, c, 1, cell) for _ in range(N))
+    return NetworkSpec(C, tuple(blocks), space, arch)
+
+
+@dataclass(frozen=True)
+class HierArch(Architecture):
+    """A hierarchical architecture: ``M`` level-2 motifs and one level-3 motif.
+
+    ``motifs[m]`` holds the primitive (from :data:`HIER_PRIMITIVES`) on each edge of
+    level-2 motif ``m``, in :func:`motif_edges` order; ``top`` holds, per edge of the
+    level-3 motif, the index of the level-2 motif on it or ``None``. The shape
+    ``(M, n2, n3)`` is read off the tuples.
+
+    String format: the motifs ``m0 ... m{M-1}`` then the level-3 motif, separated by
+    single spaces::
+
+        m0=(conv1x1|none,identity|...) m1=(...) ... top=(m0|none,m3|...)
+
+    Inside the parentheses, ``|`` separates the nodes ``1 .. n-1`` in order, and each
+    node lists the labels of its incoming edges from nodes ``0 .. dst-1``, separated
+    by ``,``. Level-2 labels are primitive names; level-3 labels are ``m<k>`` or
+    ``none``. Printing and parsing round-trip exactly; a malformed string raises
+    :class:`SpaceError` naming the character position and the expected token.
+
+    Example:
+        >>> a = HierArch.from_string("m0=(conv1x1|none,identity) top=(m0|none,m0)")
+        >>> a.motifs, a.top
+        ((('conv1x1', 'none', 'identity'),), (0, None, 0))
+        >>> a.to_string()
+        'm0=(conv1x1|none,identity) top=(m0|none,m0)'
+    """
+
+    motifs: tuple[tuple[str, ...], ...]
+    top: tuple[int | None, ...]
+    space_name: ClassVar[str] = "hierarchical"
+
+    def __post_init__(self) -> None:
+        if not self.motifs:
+            raise SpaceError("need at least one level-2 motif")
+        n_e2 = len(self.motifs[0])
+        if _n_nodes(n_e2) is None or n_e2 < 1:
+            raise SpaceError(f"a motif's edge count must be n*(n-1)/2 for n >= 2, got {n_e2}")
+        for m, labels in enumerate(self.motifs):
+            if len(labels) != n_e2:
+                raise SpaceError(
+                    f"motif {m} has {len(labels)} edges but motif 0 has {n_e2}; "
+                    "all level-2 motifs must have the same node count"
+                )
+            for k, p in enumerate(labels):
+                if p not in _PRIM_TO_IR:
+                    raise SpaceError(
+                        f"motif {m} edge {k}: unknown primitive {p!r}; "
+                        f"expected one of {HIER_PRIMITIVES}"
+                    )
+        if _n_nodes(len(self.top)) is None or not self.top:
+            raise SpaceError(
+                f"the level-3 edge count must be n*(n-1)/2 for n >= 2, got {len(self.top)}"
+            )
+        for k, t in enumerate(self.top):
+            if t is not None and (
+                isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(self.motifs)
+            ):
+                raise SpaceError(
+                    f"level-3 edge {k}: label {t!r} must be None or a motif index in "
+                    f"[0, {len(self.motifs)})"
+                )
+
+    @property
+    def M(self) -> int:
+        """Number of level-2 motifs."""
+        return len(self.motifs)
+
+    @property
+    def n2(self) -> int:
+        """Nodes per level-2 motif."""
+        n = _n_nodes(len(self.motifs[0]))
+        assert n is not None  # checked in __post_init__
+        return n
+
+    @property
+    def n3(self) -> int:
+        """Nodes of the level-3 motif."""
+        n = _n_nodes(len(self.top))
+        assert n is not None  # checked in __post_init__
+        return n
+
+    def to_string(self) -> str:
+        parts = [f"m{m}={_group_string(self.n2, labels)}" for m, labels in enumerate(self.motifs)]
+        top = tuple(_NONE if t is None else f"m{t}" for t in self.top)
+        parts.append(f"top={_group_string(self.n3, top)}")
+        return " ".join(parts)
+
+    @classmethod
+    def from_string(cls, s: str) -> HierArch:
+        if not isinstance(s, str):
+            raise TypeError(f"expected an arch string, got {type(s).__name__}")
+        return _Parser(s).parse()
+
+
+def _group_string(n_nodes: int, labels: tuple[str, ...]) -> str:
+    groups = []
+    k = 0
+    for dst in range(1, n_nodes):
+        groups.append(",".join(labels[k : k + dst]))
+        k += dst
+    return "(" + "|".join(groups) + ")"
+
+
+class _Parser:
+    """Recursive-descent parser of the :class:`HierArch` string, tracking positions."""
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+        self.pos = 0
+
+    def fail(self, expected: str, pos: int | None = None) -> SpaceError:
+        pos = self.pos if pos is None else pos
+        found = repr(self.s[pos : pos + 12]) if pos < len(self.s) else "end of string"
+        return SpaceError(f"position {pos}: expected {expected}, found {found}")
+
+    def literal(self, lit: str, why: str = "") -> None:
+        if not self.s.startswith(lit, self.pos):
+            raise self.fail(repr(lit) + why)
+        self.pos += len(lit)
+
+    def regex(self, pattern: re.Pattern[str], expected: str) -> str:
+        match = pattern.match(self.s, self.pos)
+        if match is None:
+            raise self.fail(expected)
+        self.pos = match.end()
+        return match.group()
+
+    def group(self, pattern: re.Pattern[str], expected: str) -> list[tuple[str, int]]:
+        """``(a|b,c|...)``: labels with their positions; checks each node's input count."""
+        self.literal("(")
+        out: list[tuple[str, int]] = []
+        dst = 1
+        while True:
+            for src in range(dst):
+                if src:
+                    self.literal(",", f" (node {dst} takes {dst} inputs, from nodes 0..{dst - 1})")
+                start = self.pos
+                out.append((self.regex(pattern, expected), start))
+            if self.pos < len(self.s) and self.s[self.pos] == ",":
+                raise self.fail(f"'|' or ')' after the {dst} inputs of node {dst}")
+            if self.pos < len(self.s) and self.s[self.pos] == ")":
+                self.pos += 1
+                return out
+            if self.pos >= len(self.s) or self.s[self.pos] != "|":
+                raise self.fail(f"',', '|' or ')' after an edge label of node {dst}")
+            self.pos += 1
+            dst += 1
+
+    def parse(self) -> HierArch:
+        if not self.s:
+            raise self.fail("'m0=(' (a hierarchical arch 'm0=(...) m1=(...) ... top=(...)')")
+        prims = "a primitive, one of " + ", ".join(HIER_PRIMITIVES)
+        motifs: list[tuple[str, ...]] = []
+        n_e2: int | None = None
+        while not self.s.startswith("top=", self.pos):
+            start = self.pos
+            self.literal(f"m{len(motifs)}=")
+            labels = self.group(_NAME, prims)
+            for p, at in labels:
+                if p not in _PRIM_TO_IR:
+                    raise self.fail(prims, at)
+            if n_e2 is not None and len(labels) != n_e2:
+                raise SpaceError(
+                    f"position {start}: motif m{len(motifs)} has {_n_nodes(len(labels))} nodes; "
+                    f"expected {_n_nodes(n_e2)} like m0"
+                )
+            n_e2 = len(labels)
+            motifs.append(tuple(p for p, _ in labels))
+            self.literal(" ")
+        if not motifs:
+            raise self.fail("'m0=(' (at least one level-2 motif before 'top=')")
+        self.literal("top=")
+        names = "none or " + ("m0" if len(motifs) == 1 else f"a motif name m0..m{len(motifs) - 1}")
+        top: list[int | None] = []
+        for label, at in self.group(_LABEL3, names):
+            if label == _NONE:
+                top.append(None)
+                continue
+            digits = label[1:]
+            if not (label.startswith("m") and _INT.fullmatch(digits)) or int(digits) >= len(motifs):
+                raise self.fail(names, at)
+            top.append(int(digits))
+        if self.pos != len(self.s):
+            raise self.fail("end of string after the level-3 motif")
+        return HierArch(tuple(motifs), tuple(top))
+
+
+@register_space("hierarchical")
+class HierSpace(SearchSpace[HierArch]):
+    """Liu et al.'s hierarchical space ("Hierarchical Representations for Efficient
+    Architecture Search", ICLR 2018).
+
+    Level-1 primitives are :data:`HIER_PRIMITIVES` (1x1 conv, 3x3 depthwise conv, 3x3
+    separable conv, 3x3 max / avg pooling, identity, none). There are ``M`` level-2
+    motifs, DAGs of ``n2`` nodes whose every edge ``i < j`` carries a primitive, and
+    one level-3 motif, a DAG of ``n3`` nodes whose every edge carries a level-2 motif
+    index or ``none``. The space is astronomically large (``7**(M * n2(n2-1)/2) *
+    (M+1)**(n3(n3-1)/2)`` labellings).
+
+    Prior: :meth:`sample` draws every label independently and uniformly, a primitive
+    out of 7 on each level-2 edge and one of ``M + 1`` labels on each level-3 edge.
+
+    Deliberate simplification: nodes *sum* their inputs (the shared IR's semantics);
+    Liu et al. concatenate them and fuse with a 1x1 convolution.
+
+    Args:
+        M: Number of level-2 motifs.
+        n2: Nodes per level-2 motif (input and output included).
+        n3: Nodes of the level-3 motif (input and output included).
+    """
+
+    arch_type: ClassVar[type[Architecture]] = HierArch
+
+    def __init__(self, M: int = 6, n2: int = 4, n3: int = 5) -> None:
+        if M < 1 or n2 < 2 or n3 < 2:
+            raise SpaceError(f"need M >= 1, n2 >= 2 and n3 >= 2, got {M=}, {n2=}, {n3=}")
+        self.M = M
+        self.n2 = n2
+        self.n3 = n3
+
+    @property
+    def _n_e2(self) -> int:
+        return self.n2 * (self.n2 - 1) // 2
+
+    @property
+    def _n_e3(self) -> int:
+        return self.n3 * (self.n3 - 1) // 2
+
+    def _check(self, arch: HierArch) -> None:
+        if not isinstance(arch, HierArch):
+            raise TypeError(f"expected a HierArch, got {type(arch).__name__}")
+        if (arch.M, arch.n2, arch.n3) != (self.M, self.n2, self.n3):
+            raise SpaceError(
+                f"arch has (M, n2, n3) = {(arch.M, arch.n2, arch.n3)} but this space has "
+                f"{(self.M, self.n2, self.n3)}; build the space with matching arguments"
+            )
+
+    def parse(self, s: str) -> HierArch:
+        arch = HierArch.from_string(s)
+        self._check(arch)
+        return arch
+
+    def sample(self, rng: np.random.Generator) -> HierArch:
+        p = rng.integers(0, len(HIER_PRIMITIVES), (self.M, self._n_e2))
+        t = rng.integers(0, self.M + 1, self._n_e3)  # M means none
+        motifs = tuple(tuple(HIER_PRIMITIVES[int(i)] for i in row) for row in p)
+        return HierArch(motifs, tuple(None if int(i) == self.M else int(i) for i in t))
+
+    def mutate(self, arch: HierArch, rng: np.random.Generator) -> HierArch:
+        """Liu et al.'s mutation: a uniform level (2 or 3), motif and edge; a new label.
+
+        The new label is drawn uniformly from those that differ from the current one.
+        """
+        self._check(arch)
+        if int(rng.integers(2)) == 0:
+            m = int(rng.integers(self.M))
+            k = int(rng.integers(self._n_e2))
+            choices = [p for p in HIER_PRIMITIVES if p != arch.motifs[m][k]]
+            return self._set2(arch, m, k, choices[int(rng.integers(len(choices)))])
+        k = int(rng.integers(self._n_e3))
+        tchoices = [t for t in (*range(self.M), None) if t != arch.top[k]]
+        return self._set3(arch, k, tchoices[int(rng.integers(len(tchoices)))])
+
+    @staticmethod
+    def _set2(arch: HierArch, m: int, k: int, prim: str) -> HierArch:
+        motif = list(arch.motifs[m])
+        motif[k] = prim
+        motifs = list(arch.motifs)
+        motifs[m] = tuple(motif)
+        return HierArch(tuple(motifs), arch.top)
+
+    @staticmethod
+    def _set3(arch: HierArch, k: int, label: int | None) -> HierArch:
+        top = list(arch.top)
+        top[k] = label
+        return HierArch(arch.motifs, tuple(top))
+
+    def neighbors(self, arch: HierArch) -> list[HierArch]:
+        """Every single-edge replacement: level-2 motifs in order, then the level-3 motif."""
+        self._check(arch)
+        out: list[HierArch] = []
+        for m, labels in enumerate(arch.motifs):
+            for k, cur in enumerate(labels):
+                out.extend(self._set2(arch, m, k, p) for p in HIER_PRIMITIVES if p != cur)
+        for k, cur3 in enumerate(arch.top):
+            out.extend(self._set3(arch, k, t) for t in (*range(self.M), None) if t != cur3)
+        return out
+
+    def distance(self, a: HierArch, b: HierArch) -> int:
+        """Number of edge labels (at both levels) that differ."""
+        self._check(a)
+        self._check(b)
+        d = sum(x != y for x, y in zip(a.top, b.top, strict=True))
+        for ma, mb in zip(a.motifs, b.motifs, strict=True):
+            d += sum(x != y for x, y in zip(ma, mb, strict=True))
+        return d
+
+    def encode(self, arch: HierArch, kind: str = "adjacency") -> np.ndarray:
+        """Concatenated one-hots of every edge label.
+
+        First the level-2 edges (motif by motif, in :func:`motif_edges` order, 7 primitives
+        each), then the level-3 edges (``M + 1`` labels each, ``none`` last). Shape
+        ``(M * n2(n2-1)/2 * 7 + n3(n3-1)/2 * (M + 1),)``. ``kind`` must be ``"adjacency"``.
+        """
+        if kind != "adjacency":
+            raise ValueError(f"unknown encoding {kind=}; the hierarchical space has 'adjacency'")
+        self._check(arch)
+        x2 = np.zeros((self.M, self._n_e2, len(HIER_PRIMITIVES)), dtype=np.float32)
+        for m, labels in enumerate(arch.motifs):
+            x2[m, np.arange(self._n_e2), [HIER_PRIMITIVES.index(p) for p in labels]] = 1.0
+        x3 = np.zeros((self._n_e3, self.M + 1), dtype=np.float32)
+        x3[np.arange(self._n_e3), [self.M if t is None else t for t in arch.top]] = 1.0
+        return np.concatenate([x2.ravel(), x3.ravel()])
+
+    def canonical(self, arch: HierArch) -> HierArch:
+        """Remove dead edges, so that archs computing the same DAG share one representative.
+
+        1. In each level-2 motif, an edge that is ``none`` or lies on no input-to-output
+           path becomes ``none``; a motif left without edges computes zero.
+        2. A level-3 edge that is ``none``, uses a zero motif, or lies on no
+           input-to-output path (through such edges) becomes ``none``.
+        3. A level-2 motif that no remaining level-3 edge uses is reset to all-``none``.
+
+        Isomorphisms (relabelled nodes, permuted motif indices) are not identified.
+        The result is idempotent: ``canonical(canonical(a)) == canonical(a)``.
+        """
+        self._check(arch)
+        motifs = []
+        for labels in arch.motifs:
+            live = _live_mask(self.n2, tuple(p != _NONE for p in labels))
+            motifs.append(tuple(p if ok else _NONE for p, ok in zip(labels, live, strict=True)))
+        nonzero = [any(p != _NONE for p in labels) for labels in motifs]
+        present = tuple(t is not None and nonzero[t] for t in arch.top)
+        live3 = _live_mask(self.n3, present)
+        top = tuple(t if ok else None for t, ok in zip(arch.top, live3, strict=True))
+        used = {t for t in top if t is not None}
+        blank = (_NONE,) * self._n_e2
+        return HierArch(
+            tuple(labels if m in used else blank for m, labels in enumerate(motifs)), top
+        )
+
+    def flatten(self, arch: HierArch) -> CellSpec:
+        """The primitive DAG that ``arch`` computes, with dead edges removed.
+
+        Level-3 node ``i`` keeps its role; each live level-3 edge ``i -> j`` with motif
+        ``m`` becomes a copy of motif ``m``'s live edges whose input node is node ``i``,
+        whose ``n2 - 2`` inner nodes are fresh, and whose edges into the motif output go
+        directly into node ``j`` (valid because nodes are sums). Nodes are numbered in
+        the order ``0``, inner nodes of copies leaving ``0`` (by target, then inner
+        index), ``1``, ..., so every edge goes from a lower to a higher index and the
+        level-3 output is the last node. Level-3 nodes are kept even when isolated; inner
+        nodes only when a live edge touches them.
+        """
+        canon = self.canonical(arch)
+        edges2 = motif_edges(self.n2)
+        raw: list[tuple[_Key, _Key, Op]] = []
+        for (i, j), m in zip(motif_edges(self.n3), canon.top, strict=True):
+            if m is None:
+                continue
+            # Level-3 node v is (v, 0, 0, 0); inner node k of the copy on i -> j is
+            # (i, 1, j, k), which sorts after node i and before node i + 1 <= j.
+            node: dict[int, _Key] = {k: (i, 1, j, k) for k in range(1, self.n2 - 1)}
+            node[0], node[self.n2 - 1] = (i, 0, 0, 0), (j, 0, 0, 0)
+            for (s, d), p in zip(edges2, canon.motifs[m], strict=True):
+                if p != _NONE:
+                    raw.append((node[s], node[d], _PRIM_TO_IR[p]))
+        keys = {(v, 0, 0, 0) for v in range(self.n3)}
+        keys.update(k for s, d, _ in raw for k in (s, d))
+        index = {key: n for n, key in enumerate(sorted(keys))}
+        edges = sorted(((index[s], index[d], op) for s, d, op in raw), key=lambda e: e[:2])
+        return CellSpec(len(index), tuple(edges))
+
+    def lower(
+        self, arch: HierArch, *, C: int = 16, N: int = 5, reduction: str = "resblock", **macro: Any
+    ) -> NetworkSpec:
+        """NAS-Bench-201's skeleton (as ``CellSpace.lower``) around :meth:`flatten`'s DAG.
+
+        Args:
+            arch: The architecture.
+            C: Channels of the stem and the first stage (then ``2C``, ``4C``).
+            N: Cells per stage.
+            reduction: ``"resblock"`` or ``"poolreduce"`` between the stages.
+        """
+        if macro:
+            raise TypeError(f"unexpected macro arguments {sorted(macro)}")
+        return nb201_skeleton(
+            self.flatten(arch),
+            C=C,
+            N=N,
+            reduction=reduction,
+            space="hierarchical",
+            arch=arch.to_string(),
+        )
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "bounded": False,
+            "M": self.M,
+            "n2": self.n2,
+            "n3": self.n3,
+            "primitives": list(HIER_PRIMITIVES),
+            "reference": "Liu et al., Hierarchical Representations for Efficient "
+            "Architecture Search (ICLR 2018)",
+        }

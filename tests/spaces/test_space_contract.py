@@ -1,0 +1,162 @@
+"""Contract tests run over every registered space: registering a space enrols it here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nasrepro.bench.nn import compile
+from nasrepro.spaces import Architecture, SearchSpace, get_space, list_spaces
+
+SPACES = list_spaces()
+SEEDS = st.integers(0, 2**32 - 1)
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _space(name: str) -> SearchSpace[Architecture]:
+    return get_space(name)
+
+
+def _sample(space: SearchSpace[Architecture], seed: int) -> Architecture:
+    return space.sample(np.random.default_rng(seed))
+
+
+def test_registry_holds_the_three_spaces() -> None:
+    assert {"cell", "chain", "hierarchical"} <= set(SPACES)
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_string_and_dict_round_trip(name: str, seed: int) -> None:
+    space = _space(name)
+    arch = _sample(space, seed)
+    s = arch.to_string()
+    back = space.parse(s)
+    assert back == arch
+    assert back.to_string() == s
+    assert hash(back) == hash(arch)
+    assert type(arch).from_dict(arch.to_dict()) == arch
+    assert arch.to_dict()["space"] == name
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS, mseed=SEEDS)
+def test_mutate_returns_valid_different_arch(name: str, seed: int, mseed: int) -> None:
+    space = _space(name)
+    arch = _sample(space, seed)
+    child = space.mutate(arch, np.random.default_rng(mseed))
+    assert isinstance(child, type(arch))
+    assert child != arch
+    assert space.parse(child.to_string()) == child
+    assert space.distance(arch, child) == 1
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_canonical_is_idempotent(name: str, seed: int) -> None:
+    space = _space(name)
+    arch = _sample(space, seed)
+    c = space.canonical(arch)
+    assert isinstance(c, type(arch))
+    assert space.canonical(c) == c
+
+
+@pytest.mark.parametrize("name", SPACES)
+@settings(max_examples=15, deadline=None)
+@given(seed=SEEDS)
+def test_neighbors_are_valid_and_at_distance_one(name: str, seed: int) -> None:
+    space = _space(name)
+    arch = _sample(space, seed)
+    nbrs = space.neighbors(arch)
+    assert nbrs
+    assert len(set(nbrs)) == len(nbrs)
+    assert arch not in nbrs
+    for n in nbrs:
+        assert space.parse(n.to_string()) == n
+        assert space.distance(arch, n) == 1
+        assert space.distance(n, arch) == 1
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_sample_is_deterministic(name: str, seed: int) -> None:
+    space = _space(name)
+    assert _sample(space, seed) == _sample(space, seed)
+    rng = np.random.default_rng(seed)
+    first = [space.sample(rng) for _ in range(3)]
+    rng = np.random.default_rng(seed)
+    assert [space.sample(rng) for _ in range(3)] == first
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_sample_is_not_constant(name: str) -> None:
+    space = _space(name)
+    rng = np.random.default_rng(0)
+    assert len({space.sample(rng) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_encode_has_fixed_length(name: str, seed: int) -> None:
+    space = _space(name)
+    x = space.encode(_sample(space, seed))
+    ref = space.encode(_sample(space, 0))
+    assert x.ndim == 1
+    assert x.shape == ref.shape
+    assert np.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_distance_is_a_symmetric_premetric(name: str, seed: int) -> None:
+    space = _space(name)
+    a, b = _sample(space, seed), _sample(space, seed + 1)
+    assert space.distance(a, a) == 0
+    assert space.distance(a, b) == space.distance(b, a)
+    assert (space.distance(a, b) == 0) == (a == b)
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_malformed_strings_raise_value_error(name: str) -> None:
+    space = _space(name)
+    for bad in ("", "???", _sample(space, 0).to_string() + "#"):
+        with pytest.raises(ValueError, match="position|expected"):
+            space.parse(bad)
+
+
+@pytest.mark.parametrize("name", SPACES)
+@pytest.mark.parametrize("dims", [1, 2])
+def test_sampled_arch_compiles_and_trains(name: str, dims: int) -> None:
+    space = _space(name)
+    torch.manual_seed(0)
+    shape = (2, 1, 40) if dims == 1 else (2, 3, 16, 16)
+    for seed in range(2):
+        arch = _sample(space, seed)
+        spec = space.lower(arch, C=4, N=1)
+        assert spec.arch == arch.to_string()
+        net = compile(spec, shape[1], 5, dims=dims)
+        x = torch.randn(*shape, requires_grad=True)
+        out = net(x)
+        assert out.shape == (2, 5)
+        assert torch.isfinite(out).all()
+        out.square().mean().backward()
+        assert all(p.grad is not None for p in net.classifier.parameters())
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_lower_is_deterministic(name: str, seed: int) -> None:
+    space = _space(name)
+    arch = _sample(space, seed)
+    a, b = space.lower(arch, C=4, N=1), space.lower(arch, C=4, N=1)
+    assert a == b
+    assert a.digest() == b.digest()
