@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from nasrepro.tables._build import BuildReport, build
+from nasrepro.tables._errors import MissingEntryError, TableError
+from nasrepro.tables._plot import plot_table
 from nasrepro.tables._records import (
     METRIC_NAMES,
     STATIC_NAMES,
@@ -11,6 +14,15 @@ from nasrepro.tables._records import (
     read_chunk,
     write_chunk,
     write_json_atomic,
+)
+from nasrepro.tables._table import (
+    DEFAULT_TABLE,
+    RESULT_METRICS,
+    Table,
+    TableResult,
+    TableResults,
+    default_table_path,
+    load_default,
 )
 
 __all__ = [
@@ -22,4 +34,16 @@ __all__ = [
     "read_chunk",
     "write_chunk",
     "write_json_atomic",
+    "build",
+    "BuildReport",
+    "Table",
+    "TableResult",
+    "TableResults",
+    "TableError",
+    "MissingEntryError",
+    "load_default",
+    "default_table_path",
+    "DEFAULT_TABLE",
+    "RESULT_METRICS",
+    "plot_table",
 ]

@@ -1,0 +1,247 @@
+"""The ``nasrepro table`` command: build, info, query, top, export and plot.
+
+Wired into the main CLI by ``add_parser(subparsers)``; every subcommand sets
+``func``, a handler that takes the parsed arguments and returns an exit code.
+PATH defaults to the table shipped with the package (:func:`load_default`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nasrepro.tables import (
+    RESULT_METRICS,
+    Table,
+    TableError,
+    TableResult,
+    build,
+    load_default,
+)
+
+__all__ = ["add_parser"]
+
+_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"nasrepro table: error: {text}\n")
+
+
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn table and argument errors into a message on stderr and exit code 1."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (TableError, ValueError, KeyError) as e:
+            _err(str(e))
+            return 1
+
+    handler.__name__ = fn.__name__
+    handler.__doc__ = fn.__doc__
+    return handler
+
+
+def _open(path: str | None) -> Table:
+    return load_default() if path is None else Table.open(path)
+
+
+def _fmt(v: float, digits: int = 2) -> str:
+    return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+
+
+# ------------------------------------------------------------------ handlers
+def _build(args: argparse.Namespace) -> int:
+    report = build(args.sweep_dirs, args.out, allow_partial=args.allow_partial)
+    _out(report.summary())
+    _out(f"wrote {report.path}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    t = _open(args.path)
+    size = Path(t.path).stat().st_size
+    proto = t.protocol
+    cov = t.coverage()
+    reps = np.flatnonzero(t.canonical == np.arange(t.n_rows))
+    r = t.query_many(reps, missing="nan")
+    ok = r.n_seeds > 0
+    quant: dict[str, list[float]] = {}
+    for m in ("test_acc", "valid_acc"):
+        vals = r[m][ok]
+        quant[m] = np.quantile(vals, _QUANTILES).tolist() if vals.size else []
+    info: dict[str, Any] = {
+        "path": str(t.path),
+        "size_bytes": size,
+        "schema_version": t.schema_version,
+        "space": t.space_name,
+        "rows": t.n_rows,
+        "classes": len(reps),
+        "protocol": proto.get("name", ""),
+        "protocol_id": t.protocol_id,
+        "created": str(t.attrs["created"]),
+        "nasrepro_version": str(t.attrs["nasrepro_version"]),
+        "training_versions": json.loads(str(t.attrs["training_versions"])),
+        "device": t.device,
+        "devices": json.loads(str(t.attrs["devices"])),
+        "epochs": len(t.epochs),
+        "seeds": list(t.seeds),
+        "coverage": {str(s): {"trained": a, "classes": b} for s, (a, b) in cov.items()},
+        "trained_classes": int(ok.sum()),
+        "quantiles": {"q": list(_QUANTILES), **quant},
+    }
+    if args.json:
+        _out(json.dumps(info, indent=2))
+        return 0
+    _out(f"path        {t.path} ({size / 1e6:.2f} MB)")
+    _out(f"schema      {t.schema_version}")
+    _out(f"space       {t.space_name}: {t.n_rows} rows, {len(reps)} classes")
+    _out(f"protocol    {info['protocol'] or '?'} (id {t.protocol_id[:16]})")
+    _out(f"created     {info['created']} by nasrepro {info['nasrepro_version']}")
+    tv = ", ".join(f"{k} {'/'.join(v)}" for k, v in info["training_versions"].items())
+    _out(
+        f"trained on  {t.device} ({', '.join(f'seed {s}: {d}' for s, d in info['devices'].items())})"
+        + (f"; {tv}" if tv else "")
+    )
+    _out(f"epochs      {len(t.epochs)}")
+    _out(f"seeds       {list(t.seeds)}")
+    for s, (a, b) in cov.items():
+        _out(f"coverage    seed {s}: {a}/{b} classes ({100.0 * a / max(b, 1):.1f}%)")
+    _out(f"trained     {int(ok.sum())} classes with at least one seed")
+    head = "  ".join(f"{'q' + format(q * 100, 'g'):>7}" for q in _QUANTILES)
+    _out(f"final accuracy (%, mean over seeds)  {head}")
+    for m, qs in quant.items():
+        cells = "  ".join(f"{_fmt(v):>7}" for v in qs) if qs else "no results"
+        _out(f"  {m:<34}{cells}")
+    return 0
+
+
+def _result_lines(r: TableResult) -> list[str]:
+    lines = [f"arch          {r.arch}", f"row           {r.index}"]
+    lines.append(f"epoch         {r.epoch}")
+    lines.append(f"seed          {'mean of ' + str(r.n_seeds) if r.seed is None else r.seed}")
+    for m in RESULT_METRICS:
+        v = getattr(r, m)
+        lines.append(f"{m:<14}{v if isinstance(v, int) else _fmt(v, 4)}")
+    for name, vals in (("valid_acc", r.per_seed_valid_acc), ("test_acc", r.per_seed_test_acc)):
+        per = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, vals, strict=True))
+        lines.append(f"{name} per seed  {per}")
+    return lines
+
+
+def _query(args: argparse.Namespace) -> int:
+    t = _open(args.path)
+    r = t.query(args.arch, epoch=args.epoch, seed=args.seed)
+    if args.json:
+        _out(json.dumps(r.to_dict(), indent=2))
+    else:
+        for line in _result_lines(r):
+            _out(line)
+    return 0
+
+
+def _top(args: argparse.Namespace) -> int:
+    t = _open(args.path)
+    rows = t.top(args.k, args.metric, epoch=args.epoch, seed=args.seed)
+    if args.json:
+        _out(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    _out(f"{'rank':>4}  {args.metric:>12}  {'valid_acc':>9}  {'test_acc':>8}  {'params':>9}  arch")
+    for k, r in enumerate(rows, 1):
+        v = getattr(r, args.metric)
+        _out(
+            f"{k:>4}  {_fmt(float(v), 4):>12}  {_fmt(r.valid_acc):>9}  {_fmt(r.test_acc):>8}  "
+            f"{r.params:>9}  {r.arch}"
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    t = _open(args.path)
+    df = t.to_dataframe(args.epoch, args.seed, per_seed=args.per_seed)
+    if args.output in (None, "-"):
+        df.to_csv(sys.stdout, index=False)
+    else:
+        df.to_csv(args.output, index=False)
+        _out(f"wrote {len(df)} rows to {args.output}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from nasrepro.tables._plot import plot_table
+
+    t = _open(args.path)
+    out = args.output or f"{Path(t.path).stem}.png"
+    _out(f"wrote {plot_table(t, out)}")
+    return 0
+
+
+# -------------------------------------------------------------------- parser
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``table`` and its subcommands to the main CLI's ``subparsers``."""
+    p = subparsers.add_parser(
+        "table",
+        help="build, inspect and query lookup tables",
+        description="Build, inspect and query HDF5 lookup tables. PATH defaults to "
+        "the table shipped with nasrepro.",
+    )
+    sub = p.add_subparsers(dest="table_command", metavar="COMMAND", required=True)
+
+    def path_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("path", nargs="?", metavar="PATH", help="table file (default: shipped)")
+
+    def where(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--epoch", type=int, default=None, help="epoch number (default: final)")
+        sp.add_argument("--seed", type=int, default=None, help="one seed (default: mean)")
+
+    b = sub.add_parser("build", help="build a table from sweep directories")
+    b.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR")
+    b.add_argument("-o", "--out", required=True, help="the .h5 file to write")
+    b.add_argument(
+        "--allow-partial", action="store_true", help="write it even if results are missing"
+    )
+    b.set_defaults(func=_guarded(_build))
+
+    i = sub.add_parser("info", help="size, protocol, coverage and accuracy quantiles")
+    path_arg(i)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_guarded(_info))
+
+    q = sub.add_parser("query", help="metrics of one architecture")
+    q.add_argument("arch", metavar="ARCH", help="architecture string")
+    path_arg(q)
+    where(q)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_guarded(_query))
+
+    t = sub.add_parser("top", help="the k best classes")
+    path_arg(t)
+    t.add_argument("-k", type=int, default=10)
+    t.add_argument("--metric", default="test_acc", choices=RESULT_METRICS)
+    where(t)
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_guarded(_top))
+
+    e = sub.add_parser("export", help="write the table as CSV (one row per class)")
+    path_arg(e)
+    e.add_argument("--csv", action="store_true", required=True, help="CSV format")
+    e.add_argument("-o", "--output", default=None, help="file (default: stdout)")
+    e.add_argument("--per-seed", action="store_true", help="one row per class and seed")
+    where(e)
+    e.set_defaults(func=_guarded(_export))
+
+    pl = sub.add_parser("plot", help="PNG: accuracy histogram, seed agreement, size")
+    path_arg(pl)
+    pl.add_argument("-o", "--output", default=None, help="PNG path (default: STEM.png)")
+    pl.set_defaults(func=_guarded(_plot))

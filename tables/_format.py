@@ -1,0 +1,114 @@
+"""The HDF5 table layout, schema version 1, shared by the builder and the reader.
+
+Root attributes:
+
+* ``schema_version`` (int), ``space`` (str), ``protocol`` (canonical JSON str),
+  ``protocol_id`` (sha256 hex), ``created`` (ISO 8601 UTC), ``nasrepro_version``,
+  ``package_versions`` (JSON: the builder's packages), ``training_versions`` (JSON:
+  the versions recorded by the trials), ``device`` (``"cpu"``, ``"cuda"`` or
+  ``"mixed"``), ``devices`` (JSON: seed -> device type), ``device_names`` (JSON:
+  seed -> processor/GPU names);
+* ``metrics_sha256``: sha256 of the little-endian float32 bytes of ``metrics``;
+* ``rows_sha256``: sha256 of ``archs``, ``canonical`` (int64 LE) and ``static``
+  (float32 LE) bytes, so a flipped bit in the row index is caught too;
+* ``header_sha256``: sha256 of every other attribute and the small datasets
+  below, so that no metadata can change unnoticed.
+
+Datasets:
+
+* ``archs``: ``(n_arch,)`` fixed-length UTF-8 bytes, the architecture strings in the
+  space's enumeration order (or sample order for unbounded spaces);
+* ``canonical``: ``(n_arch,)`` int64, the row of each architecture's representative;
+* ``metrics``: ``(n_arch, n_seed, n_epoch, n_metric)`` float32, NaN where not trained;
+* ``metric_names`` ``(n_metric,)``, ``epochs`` ``(n_epoch,)`` (1-based epoch numbers),
+  ``seeds`` ``(n_seed,)``;
+* ``static``: ``(n_arch, n_static)`` float32 with ``static_names`` ``(n_static,)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "REQUIRED_ATTRS",
+    "header_digest",
+    "rows_digest",
+    "metrics_digest",
+]
+
+SCHEMA_VERSION = 1
+REQUIRED_ATTRS: tuple[str, ...] = (
+    "schema_version",
+    "space",
+    "protocol",
+    "protocol_id",
+    "created",
+    "nasrepro_version",
+    "package_versions",
+    "training_versions",
+    "device",
+    "devices",
+    "device_names",
+    "metrics_sha256",
+    "rows_sha256",
+    "header_sha256",
+)
+SMALL_DATASETS: tuple[str, ...] = ("metric_names", "static_names", "epochs", "seeds")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def header_digest(attrs: Mapping[str, Any], small: Mapping[str, Any]) -> str:
+    """sha256 over all attributes but ``header_sha256``, and the small datasets.
+
+    Args:
+        attrs: The root attributes (values as h5py returns them, or as written).
+        small: ``metric_names``, ``static_names``, ``epochs`` and ``seeds`` arrays.
+    """
+    doc = {
+        "attrs": {k: _plain(v) for k, v in sorted(attrs.items()) if k != "header_sha256"},
+        "datasets": {k: _plain(small[k]) for k in SMALL_DATASETS},
+    }
+    blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def rows_digest(archs: np.ndarray, canonical: np.ndarray, static: np.ndarray) -> str:
+    """sha256 of the row index.
+
+    Args:
+        archs: ``(n_arch,)`` fixed-length bytes.
+        canonical: ``(n_arch,)`` integers.
+        static: ``(n_arch, n_static)`` floats.
+    """
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(archs).tobytes())
+    h.update(np.ascontiguousarray(canonical, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(static, dtype="<f4").tobytes())
+    return h.hexdigest()
+
+
+def metrics_digest(metrics: np.ndarray) -> str:
+    """sha256 of ``metrics`` as C-ordered little-endian float32 bytes.
+
+    Args:
+        metrics: ``(n_arch, n_seed, n_epoch, n_metric)``.
+    """
+    arr = np.ascontiguousarray(metrics, dtype="<f4")
+    return hashlib.sha256(arr.data).hexdigest()

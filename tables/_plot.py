@@ -1,0 +1,79 @@
+"""A one-page overview plot of a table (matplotlib, imported lazily)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from nasrepro.tables._table import Table
+
+__all__ = ["plot_table"]
+
+
+def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+    """Write a PNG with three panels about ``table``'s final epoch.
+
+    1. histogram of the mean final test accuracy over trained classes;
+    2. seed-0 against seed-1 test accuracy (the first two seeds; seed noise);
+    3. mean test accuracy against parameter count (log scale).
+
+    Uses the Agg canvas directly, so no global matplotlib backend is changed.
+
+    Args:
+        table: An open table.
+        out: The ``.png`` path to write.
+        dpi: Resolution.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    reps = np.flatnonzero(table.canonical == np.arange(table.n_rows))
+    r = table.query_many(reps, missing="nan")
+    ok = r.n_seeds > 0
+    test, params = r.test_acc[ok], r.params[ok]
+
+    fig = Figure(figsize=(15, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    title = f"{table.space_name} · {table.protocol.get('name', table.protocol_id[:12])}"
+    fig.suptitle(f"{title} · {int(ok.sum())} trained classes · {Path(table.path).name}")
+
+    if test.size:
+        ax1.hist(test, bins=min(50, max(5, test.size // 4)), color="tab:blue")
+    ax1.set(xlabel="final test accuracy (%), mean over seeds", ylabel="classes", title="accuracy")
+
+    if len(table.seeds) >= 2:
+        s0, s1 = table.seeds[:2]
+        a = table.query_many(reps, seed=s0, missing="nan").test_acc
+        b = table.query_many(reps, seed=s1, missing="nan").test_acc
+        both = np.isfinite(a) & np.isfinite(b)
+        ax2.scatter(a[both], b[both], s=6, alpha=0.5)
+        if both.any():
+            lo, hi = (
+                float(min(a[both].min(), b[both].min())),
+                float(max(a[both].max(), b[both].max())),
+            )
+            ax2.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax2.set(xlabel=f"test accuracy, seed {s0} (%)", ylabel=f"test accuracy, seed {s1} (%)")
+        ax2.set_title("seed agreement")
+    else:
+        ax2.text(0.5, 0.5, "one seed only", ha="center", va="center", transform=ax2.transAxes)
+        ax2.set_axis_off()
+
+    if test.size:
+        ax3.scatter(params, test, s=6, alpha=0.5, color="tab:green")
+        if np.all(params > 0):
+            ax3.set_xscale("log")
+    ax3.set(xlabel="parameters", ylabel="final test accuracy (%)", title="accuracy vs size")
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,817 @@
+"""Read a schema-1 HDF5 table lazily, and query it fast.
+
+:meth:`Table.open` reads only the attributes and the small datasets, and checks the
+schema, the layout and the header checksum (a few milliseconds). The first query
+reads the arrays into memory once, checks ``metrics_sha256`` and ``rows_sha256`` and
+the ``canonical`` column, and closes the file; no value is returned before those
+checks pass. Later queries are dictionary lookups and array indexing on cached
+per-(epoch, seed) views.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import h5py
+import numpy as np
+from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.tables._errors import MissingEntryError, TableError
+from nasrepro.tables._format import (
+    REQUIRED_ATTRS,
+    SCHEMA_VERSION,
+    SMALL_DATASETS,
+    header_digest,
+    metrics_digest,
+    rows_digest,
+)
+from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Table",
+    "TableResult",
+    "TableResults",
+    "load_default",
+    "default_table_path",
+    "DEFAULT_TABLE",
+    "RESULT_METRICS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File name of the table shipped in ``nasrepro/tables/data``.
+DEFAULT_TABLE = "cell-mnist1d-tiny.h5"
+#: Metrics a query returns per architecture: the per-epoch metrics, then the
+#: cumulative training time up to the epoch, then the static figures.
+RESULT_METRICS: tuple[str, ...] = (*METRIC_NAMES, "train_time_s", *STATIC_NAMES)
+_MINIMIZE = ("train_loss", "valid_loss", "test_loss", "epoch_time_s", "train_time_s", *STATIC_NAMES)
+
+ArchLike: TypeAlias = str | Architecture | int | np.integer
+
+
+@dataclass(slots=True)
+class TableResult:
+    """The metrics of one architecture at one epoch, averaged over seeds or for one.
+
+    Isomorphic and equivalent architectures resolve to their class representative,
+    so they give equal results. Every query returns a fresh object (the table never
+    shares it), so it is a plain slotted dataclass: a frozen one costs 5 us more
+    per query in ``__init__``.
+
+    Attributes:
+        arch: String of the representative whose row holds the data.
+        index: That row (the enumeration index for bounded spaces).
+        epoch: Epoch number (1-based; the final epoch is ``len(table.epochs)``).
+        seed: The seed, or ``None`` for the mean over the trained seeds.
+        n_seeds: Number of seeds averaged (1 for a single seed).
+        train_loss, train_acc, valid_loss, valid_acc, test_loss, test_acc: At the
+            end of ``epoch``; accuracies in percent.
+        epoch_time_s: Training time of that epoch.
+        train_time_s: Training time of epochs ``1..epoch`` (the cost of reaching it).
+        params: Parameter count. flops: Forward FLOPs per sample.
+        latency_s: Inference latency of one evaluation batch.
+        seeds: All seeds of the table.
+        per_seed_valid_acc, per_seed_test_acc: Values for each of ``seeds`` at
+            ``epoch`` (NaN where a seed was not trained).
+    """
+
+    arch: str
+    index: int
+    epoch: int
+    seed: int | None
+    n_seeds: int
+    train_loss: float
+    train_acc: float
+    valid_loss: float
+    valid_acc: float
+    test_loss: float
+    test_acc: float
+    epoch_time_s: float
+    train_time_s: float
+    params: int
+    flops: int
+    latency_s: float
+    seeds: tuple[int, ...]
+    per_seed_valid_acc: tuple[float, ...]
+    per_seed_test_acc: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of all fields."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class TableResults:
+    """Vectorized results of :meth:`Table.query_many`; every array has shape ``(n,)``.
+
+    Attributes:
+        index: Representative row of each queried architecture (int64).
+        epoch: Epoch number. seed: The seed or ``None`` (mean over seeds).
+        n_seeds: Seeds averaged per architecture (0 where missing and
+            ``missing="nan"``).
+        train_loss, ..., latency_s: float64 arrays, in :data:`RESULT_METRICS` order;
+            ``params`` and ``flops`` are float64 too, so that they can hold NaN.
+    """
+
+    index: np.ndarray
+    epoch: int
+    seed: int | None
+    n_seeds: np.ndarray
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    valid_loss: np.ndarray
+    valid_acc: np.ndarray
+    test_loss: np.ndarray
+    test_acc: np.ndarray
+    epoch_time_s: np.ndarray
+    train_time_s: np.ndarray
+    params: np.ndarray
+    flops: np.ndarray
+    latency_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        """The ``(n,)`` array of ``metric`` (one of :data:`RESULT_METRICS`)."""
+        if metric not in RESULT_METRICS:
+            raise KeyError(f"unknown metric {metric!r}; expected one of {RESULT_METRICS}")
+        return getattr(self, metric)  # type: ignore[no-any-return]
+
+
+@dataclass
+class _Loaded:
+    archs: list[str]  # (n_rows,)
+    canonical: np.ndarray  # (n_rows,) int64
+    metrics: np.ndarray  # (n_rows, n_seed, n_epoch, n_metric) float32
+    static: np.ndarray  # (n_rows, n_static) float32
+    lookup: dict[str, int]  # arch string -> representative row
+
+
+# Columns of a cached view: RESULT_METRICS, then n_seeds, then per-seed valid and test.
+_N_RES = len(RESULT_METRICS)
+_COL_NSEEDS = _N_RES
+_VA = METRIC_NAMES.index("valid_acc")
+_TA = METRIC_NAMES.index("test_acc")
+_ET = METRIC_NAMES.index("epoch_time_s")
+_M = len(METRIC_NAMES)
+_MAX_VIEWS = 32
+
+
+@dataclass
+class _View:
+    """Cached results of one (epoch, seed) for all rows."""
+
+    values: np.ndarray  # (K, n_rows) float64: RESULT_METRICS, n_seeds, per-seed va, ta
+    epoch: int | None
+    seed: int | None
+    args: list[tuple[Any, ...] | None] | None = None  # TableResult arguments per row
+
+
+class Table:
+    """A lookup table of trained architectures (schema version 1).
+
+    Use :meth:`open`; the constructor is internal.
+
+    Example:
+        >>> t = Table.open("cell.h5")  # doctest: +SKIP
+        >>> r = t.query("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|"
+        ...             "nor_conv_3x3~1|nor_conv_3x3~2|")  # doctest: +SKIP
+        >>> r.test_acc, r.per_seed_test_acc  # doctest: +SKIP
+        (71.3, (70.9, 71.7))
+        >>> t.query_many(t.top(100, "valid_acc")).test_acc.shape  # doctest: +SKIP
+        (100,)
+    """
+
+    def __init__(self, path: Path, file: h5py.File, attrs: dict[str, Any], small: dict[str, Any]):
+        self.path = path
+        self._file: h5py.File | None = file
+        self.attrs = attrs
+        self.schema_version: int = int(attrs["schema_version"])
+        self.space_name: str = str(attrs["space"])
+        self.protocol_id: str = str(attrs["protocol_id"])
+        self.device: str = str(attrs["device"])
+        self.metric_names: tuple[str, ...] = tuple(b.decode() for b in small["metric_names"])
+        self.static_names: tuple[str, ...] = tuple(b.decode() for b in small["static_names"])
+        self.epochs: tuple[int, ...] = tuple(int(e) for e in small["epochs"])
+        self.seeds: tuple[int, ...] = tuple(int(s) for s in small["seeds"])
+        self.n_rows: int = int(file["archs"].shape[0])
+        self._final = self.epochs[-1]
+        self._n_seeds = len(self.seeds)
+        self._epoch_pos = {e: k for k, e in enumerate(self.epochs)}
+        self._seed_pos = {s: k for k, s in enumerate(self.seeds)}
+        self._data: _Loaded | None = None
+        self._views: dict[tuple[int | None, int | None], _View] = {}
+        self._space: SearchSpace[Any] | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, verify: bool = False) -> Table:
+        """Open a table; cheap. Arrays are read and checksummed on first use.
+
+        Args:
+            path: The ``.h5`` file.
+            verify: Also read the arrays and check every checksum now.
+
+        Raises:
+            TableError: The file is missing, not HDF5, truncated or corrupt, not a
+                nasrepro table, or written with a newer schema than this reader's.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise TableError(f"{p}: no such table file; build one with `nasrepro table build`")
+        try:
+            f = h5py.File(p, "r")
+        except Exception as e:  # h5py raises OSError, sometimes others, on broken files
+            raise TableError(
+                f"{p}: cannot be read as HDF5; it is truncated, corrupt or not a table "
+                f"({type(e).__name__}: {e}); download or rebuild it"
+            ) from e
+        try:
+            table = cls._from_file(p, f)
+        except TableError:
+            f.close()
+            raise
+        except Exception as e:  # HDF5 errors on damaged metadata surface anywhere
+            f.close()
+            raise _corrupt(p, e) from e
+        if verify:
+            table.load()
+        return table
+
+    @classmethod
+    def _from_file(cls, p: Path, f: h5py.File) -> Table:
+        try:
+            names = set(f.attrs.keys())
+            if "schema_version" not in names:
+                raise TableError(
+                    f"{p}: not a nasrepro table (an HDF5 file without a 'schema_version' "
+                    "attribute); pass a file written by `nasrepro table build`"
+                )
+            attrs = {k: f.attrs[k] for k in names}
+        except TableError:
+            raise
+        except Exception as e:
+            raise _corrupt(p, e) from e
+        version = attrs["schema_version"]
+        if not isinstance(version, int | np.integer) or isinstance(version, bool):
+            raise TableError(f"{p}: schema_version {version!r} is not an integer; rebuild it")
+        if version > SCHEMA_VERSION:
+            raise TableError(
+                f"{p}: table schema version {int(version)} is newer than this nasrepro reads "
+                f"({SCHEMA_VERSION}); upgrade nasrepro (pip install -U nasrepro)"
+            )
+        if version < 1:
+            raise TableError(f"{p}: invalid schema version {int(version)}; rebuild the table")
+        missing = [k for k in REQUIRED_ATTRS if k not in attrs]
+        absent = [
+            k for k in ("archs", "canonical", "metrics", "static", *SMALL_DATASETS) if k not in f
+        ]
+        if missing or absent:
+            raise TableError(
+                f"{p}: not a complete nasrepro table (missing attributes {missing}, "
+                f"datasets {absent}); rebuild it with `nasrepro table build`"
+            )
+        try:
+            small = {k: f[k][()] for k in SMALL_DATASETS}
+        except Exception as e:
+            raise _corrupt(p, e) from e
+        if header_digest(attrs, small) != attrs["header_sha256"]:
+            raise TableError(
+                f"{p}: header checksum mismatch; the metadata is corrupt, download or rebuild it"
+            )
+        _check_layout(p, f, small)
+        try:
+            json.loads(str(attrs["protocol"]))
+        except ValueError as e:
+            raise TableError(f"{p}: protocol attribute is not JSON ({e}); rebuild it") from e
+        return cls(p, f, attrs, small)
+
+    def load(self) -> None:
+        """Read every array into memory now and check all checksums (idempotent).
+
+        Raises:
+            TableError: The data is corrupt.
+        """
+        if self._data is None:
+            self._data = self._read()
+
+    def _read(self) -> _Loaded:
+        f, p = self._file, self.path
+        if f is None:
+            raise TableError(f"{p}: the table is closed")
+        try:
+            archs_raw = f["archs"][()]
+            canonical = np.asarray(f["canonical"][()], dtype=np.int64)
+            static = np.asarray(f["static"][()], dtype=np.float32)
+            metrics = np.asarray(f["metrics"][()], dtype=np.float32)
+        except Exception as e:  # fletcher32/deflate errors on damaged chunks
+            raise _corrupt(p, e) from e
+        if metrics_digest(metrics) != self.attrs["metrics_sha256"]:
+            raise TableError(
+                f"{p}: metrics checksum mismatch; the file is corrupt, download or rebuild it"
+            )
+        if rows_digest(archs_raw, canonical, static) != self.attrs["rows_sha256"]:
+            raise TableError(
+                f"{p}: row index checksum mismatch; the file is corrupt, download or rebuild it"
+            )
+        n = self.n_rows
+        if (
+            canonical.min(initial=0) < 0
+            or canonical.max(initial=0) >= n
+            or np.any(canonical[canonical] != canonical)
+        ):
+            raise TableError(f"{p}: the canonical column is inconsistent; rebuild the table")
+        try:
+            archs = [b.decode("utf-8") for b in archs_raw.tolist()]
+        except UnicodeDecodeError as e:
+            raise _corrupt(p, e) from e
+        lookup = dict(zip(archs, canonical.tolist(), strict=True))
+        self.close()
+        logger.debug("loaded %s: metrics %s", p, metrics.shape)
+        return _Loaded(archs, canonical, metrics, static, lookup)
+
+    def close(self) -> None:
+        """Close the HDF5 file; data already read stays usable."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Table({str(self.path)!r}, space={self.space_name!r}, rows={self.n_rows}, "
+            f"seeds={list(self.seeds)}, epochs={len(self.epochs)}, "
+            f"protocol={self.protocol_id[:12]})"
+        )
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    # --------------------------------------------------------------- metadata
+    @property
+    def protocol(self) -> dict[str, Any]:
+        """The training protocol as a dict (parsed from the ``protocol`` JSON)."""
+        return dict(json.loads(str(self.attrs["protocol"])))
+
+    @property
+    def final_epoch(self) -> int:
+        return self.epochs[-1]
+
+    @property
+    def space(self) -> SearchSpace[Any]:
+        """The search space named by the table."""
+        if self._space is None:
+            self._space = get_space(self.space_name)
+        return self._space
+
+    @property
+    def _loaded(self) -> _Loaded:
+        return self._data if self._data is not None else self._load_now()
+
+    def _load_now(self) -> _Loaded:
+        self.load()
+        assert self._data is not None
+        return self._data
+
+    @property
+    def archs(self) -> list[str]:
+        """Row strings, shape ``(n_rows,)`` (a copy)."""
+        return list(self._loaded.archs)
+
+    @property
+    def canonical(self) -> np.ndarray:
+        """Representative row of every row, shape ``(n_rows,)``, read-only."""
+        c = self._loaded.canonical.view()
+        c.setflags(write=False)
+        return c
+
+    @property
+    def metrics(self) -> np.ndarray:
+        """All metrics, shape ``(n_rows, n_seed, n_epoch, n_metric)``, read-only float32."""
+        m = self._loaded.metrics.view()
+        m.setflags(write=False)
+        return m
+
+    @property
+    def static(self) -> np.ndarray:
+        """Static figures, shape ``(n_rows, n_static)``, read-only float32."""
+        s = self._loaded.static.view()
+        s.setflags(write=False)
+        return s
+
+    def trained(self, seed: int | None = None) -> np.ndarray:
+        """Rows with a result (for ``seed``, or for any seed), bool ``(n_rows,)``."""
+        d = self._loaded
+        fin = np.isfinite(d.metrics[:, :, -1, _VA])  # (n_rows, n_seed)
+        if seed is None:
+            return np.asarray(fin.any(axis=1))
+        return np.asarray(fin[:, self._seed_index(seed)])
+
+    def coverage(self) -> dict[int, tuple[int, int]]:
+        """Per seed: (trained classes, classes of the space or sample)."""
+        d = self._loaded
+        n_classes = int(np.count_nonzero(d.canonical == np.arange(self.n_rows)))
+        return {s: (int(self.trained(s).sum()), n_classes) for s in self.seeds}
+
+    # ---------------------------------------------------------------- queries
+    def _seed_index(self, seed: int) -> int:
+        try:
+            return self._seed_pos[seed]
+        except (KeyError, TypeError):
+            raise MissingEntryError(
+                f"seed {seed!r} is not in this table; it has seeds {list(self.seeds)}"
+            ) from None
+
+    def _epoch_index(self, epoch: int | None) -> int:
+        if epoch is None:
+            return len(self.epochs) - 1
+        try:
+            return self._epoch_pos[epoch]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"{epoch=} is not in this table; use 1..{self.final_epoch} (None = final)"
+            ) from None
+
+    def _entry(self, epoch: int | None, seed: int | None) -> _View:
+        """The cached :class:`_View` of ``(epoch, seed)``, computed on first use.
+
+        At most ``_MAX_VIEWS`` are kept; the oldest is dropped first.
+        """
+        key = (epoch, seed)
+        ent = self._views.get(key)
+        if ent is not None:
+            return ent
+        d = self._loaded
+        ei = self._epoch_index(epoch)
+        m = d.metrics[:, :, ei, :].astype(np.float64)  # (n, S, M)
+        tt = d.metrics[:, :, : ei + 1, _ET].astype(np.float64).sum(axis=2)  # (n, S)
+        if seed is not None:
+            si = self._seed_index(seed)
+            m, tt = m[:, si : si + 1], tt[:, si : si + 1]
+        ok = np.isfinite(m[:, :, _VA])  # (n, S')
+        cnt = ok.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(ok[:, :, None], m, 0.0).sum(axis=1) / cnt[:, None]
+            ttm = np.where(ok, tt, 0.0).sum(axis=1) / cnt
+        S = self._n_seeds
+        out = np.empty((_N_RES + 1 + 2 * S, self.n_rows), dtype=np.float64)  # (K, n)
+        out[:_M] = mean.T
+        out[_M] = ttm
+        out[_M + 1 : _N_RES] = d.static.T
+        out[_COL_NSEEDS] = cnt
+        out[_N_RES + 1 : _N_RES + 1 + S] = d.metrics[:, :, ei, _VA].T
+        out[_N_RES + 1 + S :] = d.metrics[:, :, ei, _TA].T
+        out.setflags(write=False)
+        if len(self._views) >= _MAX_VIEWS:
+            del self._views[next(iter(self._views))]
+        ent = self._views[key] = _View(out, epoch, seed)
+        return ent
+
+    def _args(self, ent: _View) -> list[tuple[Any, ...] | None]:
+        """Constructor arguments of every row's :class:`TableResult` (``None``: no data).
+
+        Built for all trained rows at once (about 2 us and 0.7 kB per row), so that a
+        query is a dictionary lookup, a list index and a constructor call.
+        """
+        if ent.args is not None:
+            return ent.args
+        d = self._loaded
+        values = ent.values.T.tolist()  # n lists of K floats
+        S = self._n_seeds
+        epoch = self._final if ent.epoch is None else ent.epoch
+        seed, seeds, archs = ent.seed, self.seeds, d.archs
+        args: list[tuple[Any, ...] | None] = [None] * self.n_rows
+        for r in np.flatnonzero(ent.values[_COL_NSEEDS] > 0).tolist():
+            v = values[r]
+            args[r] = (
+                archs[r],
+                r,
+                epoch,
+                seed,
+                int(v[_COL_NSEEDS]),
+                *v[:8],  # train_loss .. epoch_time_s, train_time_s
+                int(v[8]),  # params
+                int(v[9]),  # flops
+                v[10],  # latency_s
+                seeds,
+                tuple(v[_N_RES + 1 : _N_RES + 1 + S]),
+                tuple(v[_N_RES + 1 + S :]),
+            )
+        ent.args = args
+        return args
+
+    def _row(self, arch: ArchLike) -> int:
+        """Representative row of ``arch`` (string, architecture or row index)."""
+        d = self._loaded
+        if isinstance(arch, str):
+            row = d.lookup.get(arch)
+            if row is not None:
+                return row
+            parsed = self.space.parse(arch)  # raises ValueError naming the position
+            return self._row(parsed)
+        if isinstance(arch, int | np.integer) and not isinstance(arch, bool):
+            i = int(arch)
+            if not 0 <= i < self.n_rows:
+                raise MissingEntryError(f"row {i} is out of range [0, {self.n_rows})")
+            return int(d.canonical[i])
+        if isinstance(arch, Architecture):
+            if arch.space_name != self.space_name:
+                raise ValueError(
+                    f"a {arch.space_name!r} architecture cannot be looked up in a "
+                    f"{self.space_name!r} table"
+                )
+            s = arch.to_string()
+            row = d.lookup.get(s)
+            if row is None:
+                row = d.lookup.get(self.space.canonical(arch).to_string())
+            if row is None:
+                raise MissingEntryError(f"{s} is not in this table ({self.path})")
+            return row
+        raise TypeError(
+            f"expected an architecture string, Architecture or row index, got {type(arch).__name__}"
+        )
+
+    def _missing(self, row: int, seed: int | None) -> MissingEntryError:
+        arch = self._loaded.archs[row]
+        which = "any seed" if seed is None else f"seed {seed}"
+        return MissingEntryError(
+            f"no result for {arch} (row {row}) at {which}; the table is partial, resume the "
+            "sweep and rebuild it"
+        )
+
+    def query(
+        self, arch: ArchLike, epoch: int | None = None, seed: int | None = None
+    ) -> TableResult:
+        """The metrics of ``arch``, resolved to its class representative.
+
+        Args:
+            arch: Architecture string, :class:`~nasrepro.spaces.Architecture`, or a row
+                index (the enumeration index in bounded spaces).
+            epoch: Epoch number in ``1..len(epochs)``; ``None`` is the final epoch.
+            seed: One seed of :attr:`seeds`; ``None`` averages the trained seeds.
+
+        Raises:
+            ValueError: ``arch`` is malformed, or ``epoch`` is out of range.
+            MissingEntryError: ``arch`` or ``seed`` has no result in this table.
+        """
+        d = self._data if self._data is not None else self._load_now()
+        row = d.lookup.get(arch) if type(arch) is str else None  # type: ignore[arg-type]
+        if row is None:
+            row = self._row(arch)
+        ent = self._views.get((epoch, seed))
+        args = ent.args if ent is not None else None
+        if args is None:
+            args = self._args(self._entry(epoch, seed))
+        res = args[row]
+        if res is None:
+            raise self._missing(row, seed)
+        return TableResult(*res)
+
+    def rows(self, archs: Iterable[ArchLike] | np.ndarray) -> np.ndarray:
+        """Representative rows of many architectures, int64 ``(n,)``."""
+        d = self._loaded
+        if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
+            idx = archs.astype(np.int64, copy=False)
+            if idx.size and (idx.min() < 0 or idx.max() >= self.n_rows):
+                raise MissingEntryError(f"row indices out of range [0, {self.n_rows})")
+            return np.asarray(d.canonical[idx])
+        seq = archs if isinstance(archs, Sequence) else list(archs)
+        try:  # all known strings: one C-level pass
+            return np.fromiter(map(d.lookup.__getitem__, seq), dtype=np.int64, count=len(seq))
+        except (KeyError, TypeError):
+            return np.fromiter(map(self._row, seq), dtype=np.int64, count=len(seq))
+
+    def query_many(
+        self,
+        archs: Iterable[ArchLike] | np.ndarray,
+        epoch: int | None = None,
+        seed: int | None = None,
+        *,
+        missing: Literal["raise", "nan"] = "raise",
+    ) -> TableResults:
+        """Vectorized :meth:`query`.
+
+        Args:
+            archs: ``(n,)`` architecture strings or objects, or an integer array of rows.
+            epoch: Epoch number; ``None`` is the final epoch.
+            seed: One seed; ``None`` averages the trained seeds.
+            missing: ``"raise"`` a :class:`MissingEntryError` for untrained entries, or
+                give them NaN and ``n_seeds == 0``.
+
+        Returns:
+            A :class:`TableResults` of ``(n,)`` arrays, in the order of ``archs``.
+        """
+        if missing not in ("raise", "nan"):
+            raise ValueError(f"{missing=}; expected 'raise' or 'nan'")
+        rows = self.rows(archs)
+        vals = self._entry(epoch, seed).values[: _N_RES + 1].take(rows, axis=1)  # (K, n)
+        if missing == "raise":
+            bad = np.flatnonzero(vals[_COL_NSEEDS] == 0)
+            if bad.size:
+                err = self._missing(int(rows[bad[0]]), seed)
+                raise MissingEntryError(f"{bad.size} of {len(rows)} entries missing, e.g. {err}")
+        return TableResults(
+            rows,
+            self.epochs[-1] if epoch is None else epoch,
+            seed,
+            vals[_COL_NSEEDS].astype(np.int64),
+            *vals[:_N_RES],
+        )
+
+    def curve(
+        self, arch: ArchLike, metric: str = "valid_acc", seed: int | None = None
+    ) -> np.ndarray:
+        """Learning curve of ``arch``, shape ``(n_epoch,)``; mean over seeds by default."""
+        if metric not in METRIC_NAMES:
+            raise ValueError(f"unknown {metric=}; expected one of {METRIC_NAMES}")
+        row = self._row(arch)
+        m = self._loaded.metrics[row, :, :, METRIC_NAMES.index(metric)]  # (S, E)
+        if seed is not None:
+            c = m[self._seed_index(seed)].astype(np.float64)
+        else:
+            ok = np.isfinite(m[:, -1])
+            c = m[ok].astype(np.float64).mean(axis=0) if ok.any() else np.full(m.shape[1], np.nan)
+        if np.isnan(c).all():
+            raise self._missing(row, seed)
+        return c
+
+    def _ranked(
+        self, metric: str, epoch: int | None, seed: int | None, mode: str | None
+    ) -> np.ndarray:
+        if metric not in RESULT_METRICS:
+            raise ValueError(f"unknown {metric=}; expected one of {RESULT_METRICS}")
+        if mode not in (None, "max", "min"):
+            raise ValueError(f"{mode=}; expected 'max', 'min' or None (by metric)")
+        view = self._entry(epoch, seed).values
+        d = self._loaded
+        rows = np.flatnonzero((d.canonical == np.arange(self.n_rows)) & (view[_COL_NSEEDS] > 0))
+        vals = view[RESULT_METRICS.index(metric), rows]
+        rows, vals = rows[~np.isnan(vals)], vals[~np.isnan(vals)]
+        minimize = metric in _MINIMIZE if mode is None else mode == "min"
+        order = np.argsort(vals if minimize else -vals, kind="stable")
+        return np.asarray(rows[order])
+
+    def top(
+        self,
+        k: int = 10,
+        metric: str = "test_acc",
+        *,
+        epoch: int | None = None,
+        seed: int | None = None,
+        mode: Literal["max", "min"] | None = None,
+    ) -> list[TableResult]:
+        """The ``k`` best classes by ``metric`` (ties by row), best first.
+
+        Args:
+            k: How many.
+            metric: One of :data:`RESULT_METRICS`.
+            epoch, seed: As in :meth:`query`.
+            mode: ``"max"`` or ``"min"``; by default losses, times and static
+                figures are minimized, accuracies maximized.
+        """
+        if k < 0:
+            raise ValueError(f"{k=} must be non-negative")
+        rows = self._ranked(metric, epoch, seed, mode)[:k]
+        return [self.query(int(r), epoch, seed) for r in rows]
+
+    def best(
+        self,
+        metric: str = "test_acc",
+        *,
+        epoch: int | None = None,
+        seed: int | None = None,
+        mode: Literal["max", "min"] | None = None,
+    ) -> TableResult:
+        """The best class by ``metric`` (see :meth:`top`)."""
+        top = self.top(1, metric, epoch=epoch, seed=seed, mode=mode)
+        if not top:
+            raise MissingEntryError(f"{self.path}: the table holds no results")
+        return top[0]
+
+    @property
+    def optimum(self) -> float:
+        """Best mean final test accuracy (percent): the reference for regret."""
+        return self.best("test_acc").test_acc
+
+    def to_dataframe(
+        self, epoch: int | None = None, seed: int | None = None, *, per_seed: bool = False
+    ) -> pd.DataFrame:
+        """One row per trained class (or per class and seed with ``per_seed``).
+
+        Columns: ``arch``, ``index``, ``seed`` (``per_seed`` only), ``n_seeds``, then
+        :data:`RESULT_METRICS`.
+        """
+        import pandas as pd
+
+        d = self._loaded
+        reps = np.flatnonzero(d.canonical == np.arange(self.n_rows))
+        seeds: list[int | None] = list(self.seeds) if per_seed else [seed]
+        frames = []
+        for s in seeds:
+            r = self.query_many(reps, epoch, s, missing="nan")
+            keep = r.n_seeds > 0
+            cols: dict[str, Any] = {
+                "arch": [d.archs[i] for i in reps[keep].tolist()],
+                "index": reps[keep],
+            }
+            if per_seed:
+                cols["seed"] = np.full(int(keep.sum()), s, dtype=np.int64)
+            cols["n_seeds"] = r.n_seeds[keep]
+            cols.update({m: r[m][keep] for m in RESULT_METRICS})
+            frames.append(pd.DataFrame(cols))
+        df = pd.concat(frames, ignore_index=True)
+        for c in ("params", "flops"):
+            df[c] = df[c].round().astype("Int64")
+        return df
+
+
+def _corrupt(p: Path, e: BaseException) -> TableError:
+    return TableError(
+        f"{p}: corrupt or truncated table ({type(e).__name__}: {e}); download or rebuild it"
+    )
+
+
+def _check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
+    """Shapes and dtypes of the datasets agree with each other and with schema 1."""
+    try:
+        shapes = {k: f[k].shape for k in ("archs", "canonical", "metrics", "static")}
+        dtypes = {k: f[k].dtype for k in ("archs", "canonical", "metrics", "static")}
+    except Exception as e:
+        raise _corrupt(p, e) from e
+    n = shapes["archs"][0] if len(shapes["archs"]) == 1 else -1
+    S, E = len(small["seeds"]), len(small["epochs"])
+    M, K = len(small["metric_names"]), len(small["static_names"])
+    problems = []
+    if shapes["canonical"] != (n,):
+        problems.append(f"canonical {shapes['canonical']} != ({n},)")
+    if shapes["metrics"] != (n, S, E, M):
+        problems.append(f"metrics {shapes['metrics']} != {(n, S, E, M)}")
+    if shapes["static"] != (n, K):
+        problems.append(f"static {shapes['static']} != {(n, K)}")
+    if dtypes["metrics"] != np.dtype("<f4") or dtypes["static"] != np.dtype("<f4"):
+        problems.append(f"metrics/static dtypes {dtypes['metrics']}/{dtypes['static']} != float32")
+    if dtypes["canonical"].kind not in "iu" or dtypes["archs"].kind != "S":
+        problems.append(f"canonical/archs dtypes {dtypes['canonical']}/{dtypes['archs']}")
+    names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["metric_names"]))
+    if names != METRIC_NAMES:
+        problems.append(f"metric_names {names} != {METRIC_NAMES}")
+    static_names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["static_names"]))
+    if static_names != STATIC_NAMES:
+        problems.append(f"static_names {static_names} != {STATIC_NAMES}")
+    epochs = np.asarray(small["epochs"])
+    if E < 1 or not np.array_equal(epochs, np.arange(1, E + 1)):
+        problems.append("epochs are not 1..n_epoch")
+    if S < 1 or len(set(np.asarray(small["seeds"]).tolist())) != S:
+        problems.append("seeds are empty or repeated")
+    if problems:
+        raise TableError(f"{p}: inconsistent table layout: {'; '.join(problems)}; rebuild it")
+
+
+def default_table_path() -> Path | None:
+    """Path of the shipped default table, or ``None`` when it is not installed."""
+    res = resources.files("nasrepro.tables").joinpath("data", DEFAULT_TABLE)
+    if not res.is_file():
+        return None
+    with resources.as_file(res) as p:
+        return Path(p)
+
+
+def load_default() -> Table:
+    """Open the default table shipped with the package (``data/cell-mnist1d-tiny.h5``).
+
+    Raises:
+        TableError: It is not shipped in this install yet; the message names the fix.
+    """
+    p = default_table_path()
+    if p is None or not p.is_file():
+        raise TableError(
+            f"the default table {DEFAULT_TABLE} is not shipped with this install yet; pass "
+            "a table PATH, or build one: `nasrepro sweep --space cell --protocol mnist1d-tiny "
+            f"--out DIR` then `nasrepro table build DIR -o tables/data/{DEFAULT_TABLE}`"
+        )
+    return Table.open(p)

@@ -1,0 +1,87 @@
+"""The ``nasrepro table`` subcommands, driven through ``add_parser``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SEEDS, canonical_cells
+from nasrepro.bench._table_cli import add_parser
+from nasrepro.tables import Table, default_table_path
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="nasrepro")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["table", *argv])
+    return int(args.func(args))
+
+
+def test_build_and_info(
+    smoke_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.h5"
+    assert run("build", str(smoke_sweep), "-o", str(out)) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert run("info", str(out)) == 0
+    text = capsys.readouterr().out
+    for word in (
+        "MB",
+        "synthetic-smoke",
+        "15625 rows",
+        "6466 classes",
+        "coverage",
+        "test_acc",
+        "q50",
+    ):
+        assert word in text, word
+    assert run("info", str(out), "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["coverage"][str(SEEDS[0])] == {"trained": len(canonical_cells()), "classes": 6466}
+    assert len(info["quantiles"]["test_acc"]) == len(info["quantiles"]["q"])
+
+
+def test_query(table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arch = canonical_cells()[2]
+    assert run("query", arch, str(table_path), "--json") == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["test_acc"] == Table.open(table_path).query(arch).test_acc
+    assert run("query", arch, str(table_path), "--epoch", "1", "--seed", str(SEEDS[1])) == 0
+    text = capsys.readouterr().out
+    assert "epoch         1" in text and "test_acc per seed" in text
+    assert run("query", arch, str(table_path), "--epoch", "99") == 1
+    assert "epoch=99" in capsys.readouterr().err
+
+
+def test_top_and_export(
+    table_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("top", str(table_path), "-k", "3", "--metric", "valid_acc") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and "valid_acc" in lines[0]
+    csv = tmp_path / "t.csv"
+    assert run("export", str(table_path), "--csv", "-o", str(csv)) == 0
+    assert "wrote 6 rows" in capsys.readouterr().out
+    df = pd.read_csv(csv)
+    assert len(df) == len(canonical_cells()) and "test_acc" in df.columns
+    assert run("export", str(table_path), "--csv", "--per-seed") == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2 * len(canonical_cells())
+
+
+def test_plot(table_path: Path, tmp_path: Path) -> None:
+    png = tmp_path / "plot.png"
+    assert run("plot", str(table_path), "-o", str(png)) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("info", str(tmp_path / "missing.h5")) == 1
+    assert "no such table file" in capsys.readouterr().err
+    if default_table_path() is None:
+        assert run("info") == 1
+        assert "nasrepro table build" in capsys.readouterr().err
+    assert run("build", str(tmp_path), "-o", str(tmp_path / "t.h5")) == 1
+    assert "no sweep.json" in capsys.readouterr().err
