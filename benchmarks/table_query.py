@@ -60,14 +60,14 @@ SEEDS = (0, 1, 2)
 PROTOCOL_ID = "0" * 64
 
 
-def _default_epochs() -> int:
+def _default_epochs() -> tuple[int, str]:
     """Epochs of the default protocol (mnist1d-tiny) when it is registered, else 20."""
     try:
         from nasrepro.bench.protocol import get_protocol
 
-        return int(get_protocol("mnist1d-tiny").epochs)
+        return int(get_protocol("mnist1d-tiny").epochs), "the mnist1d-tiny protocol's"
     except Exception:
-        return 20
+        return 20, "mnist1d-tiny is not registered, so 20"
 
 
 def synth_sweep(out: Path, epochs: int, seed: int = 0) -> list[str]:
@@ -194,7 +194,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="epochs (default: mnist1d-tiny's)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep files here")
     args = ap.parse_args()
-    epochs = args.epochs or _default_epochs()
+    epochs, why = (args.epochs, "--epochs") if args.epochs else _default_epochs()
     tmp = tempfile.TemporaryDirectory(prefix="nasrepro-bench-")
     work = args.workdir or Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
@@ -209,6 +209,7 @@ def main() -> None:
         to_nb201_pickle(t, pkl)
         shape = t.metrics.shape
     print(f"synthetic data (random values): metrics {shape} = (rows, seeds, epochs, metrics)")
+    print(f"epochs: {epochs} ({why})")
     print(f"sweep chunks written in {t1 - t0:.1f} s, table built in {t2 - t1:.1f} s")
     print(
         f"file sizes: HDF5 {h5.stat().st_size / 1e6:.1f} MB, pickle {pkl.stat().st_size / 1e6:.1f} MB"

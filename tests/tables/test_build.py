@@ -222,3 +222,33 @@ def test_shards_in_several_directories(smoke_sweep: Path, table: Table, tmp_path
 def test_not_a_sweep(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="no sweep.json"):
         build(tmp_path, tmp_path / "t.h5")
+
+
+def test_unbounded_space_rows_are_the_sample(
+    smoke_sweep: Path, sweep_results: dict[tuple[str, int], TrialResult], tmp_path: Path
+) -> None:
+    """Chain tables: one row per sampled arch, canonical = arange.
+
+    The curves are the real cell results relabelled as chain samples (the layout is
+    what is tested here, not the training).
+    """
+    space = get_space("chain")
+    rng = np.random.default_rng(0)
+    archs = list(dict.fromkeys(space.sample(rng).to_string() for _ in range(4)))[:3]
+    manifest = json.loads((smoke_sweep / "sweep.json").read_text())
+    d = tmp_path / "chain"
+    write_json_atomic(d / "sweep.json", {**manifest, "space": "chain", "archs": archs})
+    real = [r for (_, s), r in sorted(sweep_results.items()) if s == SEEDS[0]]
+    results = [dataclasses.replace(r, arch=a, space="chain") for r, a in zip(real, archs)]
+    write_chunk(d, SEEDS[0], 0, manifest["protocol_id"], "chain", results)
+    report = build(d, tmp_path / "chain.h5", allow_partial=True)
+    assert report.n_rows == 3 and len(report.missing) == 3  # seed 1 not trained
+    t = Table.open(tmp_path / "chain.h5")
+    np.testing.assert_array_equal(t.canonical, np.arange(3))
+    assert t.archs == archs
+    for a, r in zip(archs, results):
+        assert t.query(a).test_acc == _f32(r.final["test_acc"])
+    other = space.sample(np.random.default_rng(99)).to_string()
+    assert other not in archs
+    with pytest.raises(MissingEntryError):
+        t.query(other)
