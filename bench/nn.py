@@ -13,9 +13,8 @@ their modules, so parameter counts match the reference, but are skipped in
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
+from torch import nn
 
 __all__ = ["compile", "count_params", "Network", "CellModule"]
 
@@ -42,9 +41,11 @@ class _Pool(nn.Module):
     def __init__(self, dims: int, c_in: int, c_out: int, stride: int, mode: str) -> None:
         super().__init__()
         self.preprocess = None if c_in == c_out else _relu_conv_bn(dims, c_in, c_out, 1)
-        if mode == "avg":
+        if mode == "avg" and dims == 1 and stride == 1:
+            self.op: nn.Module = _AvgPool3Seq()
+        elif mode == "avg":
             pool = nn.AvgPool1d if dims == 1 else nn.AvgPool2d
-            self.op: nn.Module = pool(3, stride=stride, padding=1, count_include_pad=False)
+            self.op = pool(3, stride=stride, padding=1, count_include_pad=False)
         else:
             self.op = (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(3, stride=stride, padding=1)
 
@@ -52,6 +53,23 @@ class _Pool(nn.Module):
         if self.preprocess is not None:
             x = self.preprocess(x)
         return self.op(x)
+
+
+class _AvgPool3Seq(nn.Module):
+    """``AvgPool1d(3, 1, 1, count_include_pad=False)`` as a sum of shifted copies.
+
+    The same function (up to float rounding), about twice as fast on small CPU
+    tensors, where ``avg_pool1d`` pays a large fixed cost per call.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[-1]
+        if n < 2:
+            return x
+        xp = nn.functional.pad(x, (1, 1))
+        inv = torch.full((n,), 1.0 / 3.0, dtype=x.dtype, device=x.device)
+        inv[0] = inv[-1] = 0.5
+        return (xp[..., :-2] + xp[..., 1:-1] + xp[..., 2:]) * inv
 
 
 class _Zero(nn.Module):

@@ -1,0 +1,283 @@
+"""The ``nasrepro`` command line. Nothing heavy is imported until a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"seeds must be comma-separated integers, got {text!r}"
+        ) from None
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"shard must look like i/n (e.g. 0/4), got {text!r}"
+        ) from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
+
+
+# ----------------------------------------------------------------------------- space
+
+
+def _cmd_space_list(args: argparse.Namespace) -> int:
+    from nasrepro.spaces import list_spaces
+
+    for name in list_spaces():
+        print(name)
+    return 0
+
+
+def _cmd_space_info(args: argparse.Namespace) -> int:
+    from nasrepro.spaces import get_space
+
+    info = get_space(args.name).info()
+    if args.json:
+        print(json.dumps(info, indent=1))
+    else:
+        for k, v in info.items():
+            print(f"{k:>18}: {v}")
+    return 0
+
+
+def _cmd_space_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    from nasrepro.spaces import get_space
+
+    space = get_space(args.name)
+    rng = np.random.default_rng(args.seed)
+    for _ in range(args.n):
+        print(space.sample(rng).to_string())
+    return 0
+
+
+def _cmd_space_canonical(args: argparse.Namespace) -> int:
+    from nasrepro.spaces import get_space, parse_any
+
+    arch = parse_any(args.arch, args.space)
+    space = get_space(arch.space_name)
+    canon = space.canonical(arch)
+    if args.json:
+        out: dict[str, Any] = {
+            "space": space.name,
+            "arch": arch.to_string(),
+            "canonical": canon.to_string(),
+        }
+        if hasattr(canon, "index"):
+            out["canonical_index"] = canon.index
+        print(json.dumps(out))
+    else:
+        print(canon.to_string())
+    return 0
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nasrepro.bench.protocol import get_protocol
+    from nasrepro.bench.tracking import mlflow_run
+    from nasrepro.bench.train import result_summary, train
+
+    protocol = get_protocol(args.protocol)
+    cols = (
+        "train_loss",
+        "train_acc",
+        "valid_loss",
+        "valid_acc",
+        "test_loss",
+        "test_acc",
+        "epoch_time_s",
+    )
+    quiet = args.json
+
+    with mlflow_run(
+        f"train-{args.space}-{protocol.name}-seed{args.seed}",
+        params={
+            "arch": args.arch,
+            "space": args.space,
+            "protocol": protocol.name,
+            "seed": args.seed,
+            "device": args.device,
+        },
+        tags={"kind": "train", "protocol_id": protocol.id},
+        enabled=not args.no_track,
+    ) as run:
+        if not quiet:
+            print(f"{'epoch':>5} " + " ".join(f"{c:>12}" for c in cols))
+
+        def on_epoch(epoch: int, row: dict[str, float]) -> None:
+            run.log_metrics(row, step=epoch)
+            if not quiet:
+                print(f"{epoch:>5} " + " ".join(f"{row[c]:>12.4f}" for c in cols), flush=True)
+
+        result = train(
+            args.arch,
+            protocol,
+            args.seed,
+            args.device,
+            space=args.space,
+            data_root=args.data_root,
+            on_epoch=on_epoch,
+        )
+        summary = result_summary(result)
+        run.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+        run.log_dict(result.to_dict(), "result.json")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print()
+        for k, v in summary.items():
+            print(f"{k:>14}: {v}")
+        print(f"{'protocol_id':>14}: {protocol.id}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from nasrepro.bench.sweep import sweep
+
+    archs = None
+    if args.archs:
+        with open(args.archs) as f:
+            archs = [line.strip() for line in f if line.strip()]
+    report = sweep(
+        args.space,
+        args.protocol,
+        args.seeds,
+        args.out,
+        shard=args.shard,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        archs=archs,
+        sample=args.sample,
+        sample_seed=args.sample_seed,
+        chunk_size=args.chunk_size,
+        device=args.device,
+        data_root=args.data_root,
+        progress=not args.no_progress,
+        track=not args.no_track,
+    )
+    print(
+        f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
+        f"arch-seeds) in {report.wall_s:.1f}s; {report.units_skipped} of {report.units_total} "
+        "chunks of this shard were already done"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nasrepro.bench.protocol import DEFAULT_PROTOCOL
+
+    ap = argparse.ArgumentParser(
+        prog="nasrepro",
+        description="A reproducible benchmark suite for neural architecture search.",
+    )
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v, -vv)")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("space", help="inspect search spaces")
+    ssub = sp.add_subparsers(dest="space_command", required=True)
+    p = ssub.add_parser("list", help="list the registered spaces")
+    p.set_defaults(func=_cmd_space_list)
+    p = ssub.add_parser("info", help="describe a space")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_space_info)
+    p = ssub.add_parser("sample", help="sample architectures")
+    p.add_argument("name")
+    p.add_argument("-n", type=int, default=5, help="how many (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_space_sample)
+    p = ssub.add_parser("canonical", help="the canonical representative of an architecture")
+    p.add_argument("arch")
+    p.add_argument("--space", default=None, help="space name (guessed from the string if omitted)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_space_canonical)
+
+    p = sub.add_parser("train", help="train one architecture under a protocol")
+    p.add_argument("arch")
+    p.add_argument("--space", default="cell")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sweep", help="train a whole space (or a sample), resumable and sharded")
+    p.add_argument("--space", default="cell")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
+    p.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: take every n-th chunk")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None)
+    p.add_argument(
+        "--sample", type=int, default=None, help="sweep N sampled archs (unbounded spaces)"
+    )
+    p.add_argument("--sample-seed", type=int, default=0)
+    p.add_argument("--archs", default=None, help="file with one arch string per line")
+    p.add_argument("--chunk-size", type=int, default=16)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_cmd_sweep)
+
+    for module in _EXTENSIONS:
+        try:
+            mod = __import__(module, fromlist=["add_parser"])
+        except ImportError:
+            continue
+        mod.add_parser(sub)
+    return ap
+
+
+#: Modules that add commands (each defines ``add_parser(subparsers)``).
+_EXTENSIONS = ("nasrepro.bench._table_cli",)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from nasrepro.bench.errors import USER_ERRORS
+
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:
+        print(f"nasrepro: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Datasets, generated or read locally and split by a seed that belongs to the protocol.
+
+* ``mnist1d``: MNIST-1D (Greydanus 2020), generated with ``mnist1d.data.make_dataset``
+  (never downloaded) and cached as ``.npz`` keyed by the generation arguments.
+* ``digits``: scikit-learn's 8x8 ``load_digits`` (2-D, 1 channel).
+* ``cifar10``: torchvision's CIFAR-10 from a local root (never downloaded).
+* ``synthetic``: small random data with a learnable signal, for smoke tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Splits", "DatasetError", "load_splits", "cache_dir", "DATASETS"]
+
+logger = logging.getLogger(__name__)
+
+DATASETS = ("mnist1d", "digits", "cifar10", "synthetic")
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing or cannot be built."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/valid/test arrays.
+
+    ``x_*`` have shape ``(n, in_channels, length)`` (1-D) or ``(n, in_channels, H, W)``
+    (2-D), float32; ``y_*`` have shape ``(n,)``, int64.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def dims(self) -> int:
+        return self.x_train.ndim - 2
+
+    def digest(self) -> str:
+        """sha256 over all arrays, to pin the exact data a result was trained on."""
+        h = hashlib.sha256()
+        for a in (self.x_train, self.y_train, self.x_valid, self.y_valid, self.x_test, self.y_test):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where generated datasets are cached: ``$NASREPRO_CACHE`` or ``~/.cache/nasrepro``."""
+    root = os.environ.get("NASREPRO_CACHE") or Path.home() / ".cache" / "nasrepro"
+    return Path(root)
+
+
+def _mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as e:
+        raise DatasetError("mnist1d is not installed; run `pip install mnist1d`") from e
+    args = get_dataset_args()
+    args.num_samples = n_total
+    args.seed = gen_seed
+    args.train_split = 1.0
+    key = {k: v for k, v in vars(args).items() if k != "url"}
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / f"mnist1d-{name}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return z["x"], z["y"]
+    state = np.random.get_state()  # make_dataset seeds the global RNG; leave it as it was
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    x = np.concatenate([d["x"], d["x_test"]]).astype(np.float32)[:, None, :]
+    y = np.concatenate([d["y"], d["y_test"]]).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, x=x, y=y)
+    os.replace(tmp, path)
+    logger.info("generated MNIST-1D (%d samples) into %s", len(y), path)
+    return x, y
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0)[:, None, :, :]
+    x = (x - x.mean()) / x.std()
+    return x, d.target.astype(np.int64)
+
+
+def _cifar10(root: str | None) -> tuple[np.ndarray, np.ndarray]:
+    root_path = Path(root or os.environ.get("NASREPRO_DATA", cache_dir() / "data"))
+    folder = root_path / "cifar-10-batches-py"
+    if not folder.is_dir():
+        raise DatasetError(
+            f"CIFAR-10 not found at {folder}. On a machine with internet run\n"
+            f"  python -c \"import torchvision; torchvision.datasets.CIFAR10('{root_path}', "
+            'download=True)"\n'
+            f"and copy the folder cifar-10-batches-py to {root_path} here, or pass --data-root / "
+            "set NASREPRO_DATA to where it is."
+        )
+    from torchvision.datasets import CIFAR10
+
+    parts = [CIFAR10(str(root_path), train=t, download=False) for t in (True, False)]
+    x = np.concatenate([p.data for p in parts]).astype(np.float32) / 255.0
+    mean = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
+    std = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
+    x = ((x - mean) / std).transpose(0, 3, 1, 2)
+    y = np.concatenate([np.asarray(p.targets) for p in parts]).astype(np.int64)
+    return np.ascontiguousarray(x), y
+
+
+def _synthetic(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(gen_seed)
+    n_classes, length = 4, 16
+    templates = rng.normal(size=(n_classes, length)).astype(np.float32)
+    y = rng.integers(0, n_classes, n_total)
+    x = templates[y] + 1.0 * rng.normal(size=(n_total, length)).astype(np.float32)
+    return x[:, None, :].astype(np.float32), y.astype(np.int64)
+
+
+def load_splits(
+    dataset: str,
+    n_train: int,
+    n_valid: int,
+    n_test: int,
+    split_seed: int,
+    gen_seed: int = 0,
+    root: str | None = None,
+) -> Splits:
+    """Build the train/valid/test splits of ``dataset``.
+
+    The pool of examples is permuted with ``split_seed`` and cut into consecutive
+    train, valid and test parts, so the splits are a pure function of the arguments.
+
+    Raises:
+        DatasetError: The dataset is unknown, missing, or smaller than the splits.
+    """
+    n_total = n_train + n_valid + n_test
+    if dataset == "mnist1d":
+        x, y = _mnist1d(n_total, gen_seed)
+    elif dataset == "digits":
+        x, y = _digits()
+    elif dataset == "cifar10":
+        x, y = _cifar10(root)
+    elif dataset == "synthetic":
+        x, y = _synthetic(n_total, gen_seed)
+    else:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+    if len(y) < n_total:
+        raise DatasetError(
+            f"{dataset} has {len(y)} examples but the splits need {n_total} "
+            f"({n_train=}, {n_valid=}, {n_test=}); lower the split sizes"
+        )
+    perm = np.random.default_rng(split_seed).permutation(len(y))[:n_total]
+    a, b = n_train, n_train + n_valid
+    tr, va, te = perm[:a], perm[a:b], perm[b:]
+    return Splits(
+        np.ascontiguousarray(x[tr]),
+        y[tr],
+        np.ascontiguousarray(x[va]),
+        y[va],
+        np.ascontiguousarray(x[te]),
+        y[te],
+        int(y.max()) + 1,
+    )
+
+
+def describe(splits: Splits) -> dict[str, Any]:
+    """Sizes and shapes, for logs and the CLI."""
+    return {
+        "train": len(splits.y_train),
+        "valid": len(splits.y_valid),
+        "test": len(splits.y_test),
+        "input": list(splits.x_train.shape[1:]),
+        "classes": splits.num_classes,
+    }

@@ -1,0 +1,435 @@
+"""Resumable, sharded sweeps over a space, on a local process pool or a Ray cluster.
+
+A sweep trains every canonical class of a bounded space (or a fixed sample of an
+unbounded one) once per seed. The work is cut into *units* of ``(seed, chunk)``, a
+chunk being ``chunk_size`` consecutive architectures. Each finished unit is written
+atomically to ``DIR/chunks/`` (see :mod:`nasrepro.tables._records`), and units whose
+file exists are skipped, so a killed sweep resumes where it stopped and loses at most
+the units in flight. Shard ``i/n`` takes the units whose position is ``i`` modulo
+``n``, so processes sweeping different shards into one ``DIR`` never write the same
+file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nasrepro.bench.protocol import Protocol, get_protocol
+from nasrepro.spaces import get_space
+from nasrepro.tables import chunk_path, iter_chunks, read_chunk, write_chunk, write_json_atomic
+
+__all__ = ["SweepPlan", "SweepReport", "SweepError", "plan_sweep", "sweep", "load_results"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "sweep.json"
+MANIFEST_FORMAT = 1
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot start or cannot go on; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep trains: architectures (in order), seeds and the chunking."""
+
+    space: str
+    protocol: Protocol
+    archs: tuple[str, ...]
+    seeds: tuple[int, ...]
+    chunk_size: int = 16
+    sample: int | None = None
+    sample_seed: int = 0
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-len(self.archs) // self.chunk_size)
+
+    def units(self) -> list[tuple[int, int]]:
+        """All ``(seed, chunk)`` units, seed-major."""
+        return [(s, c) for s in self.seeds for c in range(self.n_chunks)]
+
+    def shard_units(self, shard: tuple[int, int]) -> list[tuple[int, int]]:
+        i, n = shard
+        return [u for k, u in enumerate(self.units()) if k % n == i]
+
+    def chunk_archs(self, chunk: int) -> tuple[str, ...]:
+        return self.archs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
+
+    def manifest(self) -> dict[str, Any]:
+        from nasrepro.bench.train import versions
+
+        return {
+            "format": MANIFEST_FORMAT,
+            "space": self.space,
+            "protocol": self.protocol.to_dict(),
+            "protocol_id": self.protocol.id,
+            "archs": list(self.archs),
+            "seeds": list(self.seeds),
+            "chunk_size": self.chunk_size,
+            "sample": self.sample,
+            "sample_seed": self.sample_seed,
+            "versions": versions(),
+        }
+
+
+@dataclass
+class SweepReport:
+    """What one call of :func:`sweep` did."""
+
+    out: Path
+    units_total: int
+    units_skipped: int
+    units_done: int
+    archs_trained: int
+    wall_s: float
+    chunk_files: list[Path] = field(default_factory=list)
+    final_valid_acc: list[float] = field(default_factory=list)
+
+
+def plan_sweep(
+    space: str,
+    protocol: Protocol | str,
+    seeds: Sequence[int],
+    *,
+    archs: Sequence[str] | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
+    chunk_size: int = 16,
+) -> SweepPlan:
+    """Decide the architectures of a sweep.
+
+    Bounded spaces default to every canonical class representative, in enumeration
+    order; unbounded spaces need ``sample`` (distinct canonical archs drawn with
+    ``sample_seed``). ``archs`` overrides both (each is replaced by its canonical form).
+    """
+    sp = get_space(space)
+    p = get_protocol(protocol)
+    if not seeds:
+        raise SweepError("no seeds given; pass e.g. --seeds 0,1,2")
+    if chunk_size < 1:
+        raise SweepError(f"chunk_size must be positive, got {chunk_size=}")
+    if archs is not None:
+        names = list(dict.fromkeys(sp.canonical(sp.parse(a)).to_string() for a in archs))
+    elif sample is not None:
+        rng = np.random.default_rng(sample_seed)
+        seen: dict[str, None] = {}
+        tries = 0
+        while len(seen) < sample:
+            seen.setdefault(sp.canonical(sp.sample(rng)).to_string(), None)
+            tries += 1
+            if tries > 100 * sample:
+                raise SweepError(f"could not draw {sample} distinct architectures from {space}")
+        names = list(seen)
+    elif sp.bounded:
+        names = [sp.canonical(a).to_string() for a in _representatives(sp)]
+    else:
+        raise SweepError(f"space {space!r} is unbounded; pass --sample N to sweep N of it")
+    return SweepPlan(
+        space, p, tuple(names), tuple(int(s) for s in seeds), chunk_size, sample, sample_seed
+    )
+
+
+def _representatives(sp: Any) -> Iterable[Any]:
+    if hasattr(sp, "representatives"):
+        return (sp.arch_type.from_index(i) for i in sp.representatives())
+    seen: dict[Any, None] = {}
+    for a in sp.enumerate():
+        seen.setdefault(sp.canonical(a), None)
+    return seen
+
+
+def _sync_manifest(plan: SweepPlan, out: Path) -> None:
+    """Create ``sweep.json``, or check that the existing one describes the same sweep."""
+    import json
+
+    path = out / MANIFEST
+    new = plan.manifest()
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise SweepError(f"{path} is unreadable ({e}); remove it to start afresh") from e
+        for key in ("space", "protocol_id", "archs", "chunk_size"):
+            if old.get(key) != new[key]:
+                raise SweepError(
+                    f"{out} holds a different sweep ({key} differs: {_short(old.get(key))} vs "
+                    f"{_short(new[key])}); choose another --out, or delete {out} to discard it"
+                )
+        seeds = sorted(set(old.get("seeds", [])) | set(new["seeds"]))
+        if seeds == sorted(old.get("seeds", [])):
+            return
+        new["seeds"] = seeds
+    write_json_atomic(path, new)
+
+
+def _short(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+_WARM: set[tuple[str, str]] = set()
+
+
+def _warm_up(job: dict[str, Any], p: Protocol) -> None:
+    """Train one throwaway epoch once per process, so that one-time costs (kernel JIT,
+    lazy initialisation) do not inflate the recorded epoch time of the first result."""
+    from dataclasses import replace
+
+    from nasrepro.bench.train import train
+
+    key = (job["space"], p.id)
+    if key in _WARM or not job["archs"]:
+        return
+    train(
+        job["archs"][0],
+        replace(p, epochs=1),
+        0,
+        job["device"],
+        space=job["space"],
+        data_root=job["data_root"],
+        static=False,
+    )
+    _WARM.add(key)
+
+
+def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one chunk of architectures with one seed and write its file (runs in a worker)."""
+    import torch
+    from nasrepro.bench.train import train
+
+    torch.set_num_threads(job.get("threads", 1))
+    p = Protocol.from_dict(job["protocol"])
+    _warm_up(job, p)
+    results = [
+        train(a, p, job["seed"], job["device"], space=job["space"], data_root=job["data_root"])
+        for a in job["archs"]
+    ]
+    path = write_chunk(Path(job["out"]), job["seed"], job["chunk"], p.id, job["space"], results)
+    return {
+        "seed": job["seed"],
+        "chunk": job["chunk"],
+        "path": str(path),
+        "n": len(results),
+        "valid_acc": [r.final["valid_acc"] for r in results],
+    }
+
+
+def _local_executor(jobs: list[dict[str, Any]], workers: int) -> Iterable[dict[str, Any]]:
+    if workers <= 1:
+        for job in jobs:
+            yield _run_unit(job)
+        return
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as ex:
+        futures = [ex.submit(_run_unit, job) for job in jobs]
+        try:
+            for fut in cf.as_completed(futures):
+                yield fut.result()
+        except cf.process.BrokenProcessPool as e:
+            raise SweepError(
+                "a sweep worker died (killed, or out of memory); every finished chunk is "
+                "kept on disk; run the same command again to resume"
+            ) from e
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def _ray_executor(
+    jobs: list[dict[str, Any]], workers: int, address: str | None
+) -> Iterable[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError as e:
+        raise SweepError("the ray executor needs Ray: pip install 'nasrepro[ray]'") from e
+    started_here = False
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+        except (ConnectionError, RuntimeError) as e:
+            raise SweepError(
+                f"cannot reach the Ray cluster at {address!r} ({e}); start it with "
+                "`ray start --head` or pass the right --ray-address"
+            ) from e
+        started_here = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(_run_unit)
+        pending = [remote.remote(job) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    raise SweepError(
+                        f"a Ray task failed ({type(e).__name__}); every finished chunk is kept "
+                        "on disk; run the same command again to resume"
+                    ) from e
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def sweep(
+    space: str,
+    protocol: Protocol | str,
+    seeds: Sequence[int],
+    out: str | Path,
+    *,
+    shard: tuple[int, int] = (0, 1),
+    workers: int = 1,
+    executor: str = "local",
+    ray_address: str | None = None,
+    archs: Sequence[str] | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
+    chunk_size: int = 16,
+    device: str = "cpu",
+    data_root: str | None = None,
+    progress: bool = False,
+    track: bool = False,
+    on_unit: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepReport:
+    """Train every architecture of a sweep plan under ``protocol`` for each seed.
+
+    Args:
+        space: Space name.
+        protocol: Protocol or registered name.
+        seeds: Training seeds.
+        out: Sweep directory (created if missing; resumed if it holds this sweep).
+        shard: ``(i, n)``: this process takes units ``i, i+n, i+2n, ...``.
+        workers: Parallel worker processes (each with one torch thread).
+        executor: ``"local"`` (process pool) or ``"ray"``.
+        ray_address: Address of an existing Ray cluster; a local one is started if None.
+        archs, sample, sample_seed, chunk_size: See :func:`plan_sweep`.
+        device: Training device.
+        data_root: Dataset root for on-disk datasets.
+        progress: Show a tqdm progress bar with an ETA.
+        track: Log the shard as one MLflow run (see :mod:`nasrepro.bench.tracking`).
+        on_unit: Called with each finished unit's summary.
+
+    Returns:
+        A :class:`SweepReport`.
+
+    Raises:
+        SweepError: Bad arguments, a foreign sweep in ``out``, or a dead worker.
+    """
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise SweepError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    if executor not in ("local", "ray"):
+        raise SweepError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
+    plan = plan_sweep(
+        space,
+        protocol,
+        seeds,
+        archs=archs,
+        sample=sample,
+        sample_seed=sample_seed,
+        chunk_size=chunk_size,
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _sync_manifest(plan, out)
+    units = plan.shard_units((i, n))
+    todo = [u for u in units if not chunk_path(out, *u).exists()]
+    jobs = [
+        {
+            "space": plan.space,
+            "protocol": plan.protocol.to_dict(),
+            "seed": s,
+            "chunk": c,
+            "archs": list(plan.chunk_archs(c)),
+            "out": str(out),
+            "device": device,
+            "data_root": data_root,
+        }
+        for s, c in todo
+    ]
+    report = SweepReport(out, len(units), len(units) - len(todo), 0, 0, 0.0)
+    logger.info(
+        "sweep %s/%s shard %d/%d: %d units, %d already done",
+        space,
+        plan.protocol.name,
+        i,
+        n,
+        len(units),
+        report.units_skipped,
+    )
+    t0 = time.perf_counter()
+    from nasrepro.bench.tracking import mlflow_run
+
+    params = {
+        "space": plan.space,
+        "protocol": plan.protocol.name,
+        "seeds": ",".join(map(str, plan.seeds)),
+        "shard": f"{i}/{n}",
+        "workers": workers,
+        "executor": executor,
+        "n_archs": len(plan.archs),
+    } | {f"protocol.{k}": v for k, v in plan.protocol.to_dict().items()}
+    with mlflow_run(
+        f"sweep-{plan.space}-{plan.protocol.name}-shard{i}of{n}",
+        params=params,
+        tags={"kind": "sweep", "protocol_id": plan.protocol.id},
+        enabled=track,
+    ) as run:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=sum(len(j["archs"]) for j in jobs), unit="arch", desc="sweep")
+        try:
+            results: Iterable[dict[str, Any]]
+            if executor == "ray":
+                results = _ray_executor(jobs, workers, ray_address)
+            else:
+                results = _local_executor(jobs, workers)
+            for res in results:
+                report.units_done += 1
+                report.archs_trained += res["n"]
+                report.chunk_files.append(Path(res["path"]))
+                report.final_valid_acc.extend(res["valid_acc"])
+                if bar is not None:
+                    bar.update(res["n"])
+                if on_unit is not None:
+                    on_unit(res)
+        finally:
+            if bar is not None:
+                bar.close()
+            report.wall_s = time.perf_counter() - t0
+            acc = report.final_valid_acc
+            run.log_metrics(
+                {
+                    "units_done": report.units_done,
+                    "archs_trained": report.archs_trained,
+                    "wall_s": report.wall_s,
+                    **({"mean_final_valid_acc": float(np.mean(acc))} if acc else {}),
+                    **({"max_final_valid_acc": float(np.max(acc))} if acc else {}),
+                }
+            )
+            run.log_artifact(out / MANIFEST)
+            for path in report.chunk_files:
+                run.log_artifact(path, "chunks")
+    return report
+
+
+def load_results(out: str | Path) -> list[Any]:
+    """Every :class:`~nasrepro.tables.TrialResult` in a sweep directory, in file order."""
+    results = []
+    for path in iter_chunks(Path(out)):
+        results.extend(read_chunk(path)["results"])
+    return results

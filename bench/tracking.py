@@ -1,0 +1,184 @@
+"""MLflow tracking that never costs a result.
+
+The store is ``$MLFLOW_TRACKING_URI`` or, by default, ``sqlite:///mlruns.db`` in the
+working directory. An unreachable server, or any tracking error, gives one warning and
+turns tracking off for that run; training and result files go on untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["mlflow_run", "Run", "tracking_uri", "DEFAULT_URI", "TrackingWarning"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlruns.db"
+EXPERIMENT = "nasrepro"
+
+
+class TrackingWarning(UserWarning):
+    """Tracking failed; results are unaffected."""
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def _reachable(uri: str, timeout: float = 3.0) -> str | None:
+    """``None`` if an HTTP tracking server answers, else the reason it does not."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as r:
+            r.read(64)
+        return None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        return str(getattr(e, "reason", e))
+
+
+class Run:
+    """A handle on an MLflow run; every method is a no-op once tracking is off."""
+
+    def __init__(self, mlflow: Any | None, uri: str) -> None:
+        self._mlflow = mlflow
+        self.uri = uri
+        self.run_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._mlflow is not None
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._mlflow is None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - tracking must never break a run
+            warnings.warn(
+                f"MLflow tracking to {self.uri} failed while trying to {what} ({e}); tracking "
+                "is off for the rest of this run, results are unaffected",
+                TrackingWarning,
+                stacklevel=3,
+            )
+            self._mlflow = None
+            return None
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if self._mlflow is not None:
+            clean = {k: str(v)[:500] for k, v in params.items()}
+            self._guard("log params", self._mlflow.log_params, clean)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        if self._mlflow is not None:
+            self._guard("set tags", self._mlflow.set_tags, {k: str(v) for k, v in tags.items()})
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if self._mlflow is not None:
+            clean = {k: float(v) for k, v in metrics.items()}
+            self._guard("log metrics", self._mlflow.log_metrics, clean, step=step)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if self._mlflow is not None and Path(path).exists():
+            self._guard("log an artifact", self._mlflow.log_artifact, str(path), artifact_path)
+
+    def log_dict(self, obj: dict[str, Any], name: str) -> None:
+        if self._mlflow is not None:
+            self._guard("log a dict", self._mlflow.log_dict, obj, name)
+
+
+def _code_version() -> str:
+    try:
+        import subprocess
+
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@contextlib.contextmanager
+def mlflow_run(
+    name: str,
+    *,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    enabled: bool = True,
+    nested: bool = False,
+    experiment: str = EXPERIMENT,
+) -> Iterator[Run]:
+    """Open an MLflow run, or a no-op :class:`Run` if tracking is off or fails.
+
+    Every run is tagged with the code version and package versions.
+    """
+    uri = tracking_uri()
+    if not enabled:
+        yield Run(None, uri)
+        return
+    reason = _reachable(uri)
+    if reason is not None:
+        warnings.warn(
+            f"MLflow tracking server {uri} is unreachable ({reason}); training goes on and "
+            "results are written to disk as usual. Start the server, or unset "
+            "MLFLOW_TRACKING_URI to track into the local sqlite:///mlruns.db",
+            TrackingWarning,
+            stacklevel=3,
+        )
+        yield Run(None, uri)
+        return
+    try:
+        import mlflow
+
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment)
+        active = mlflow.start_run(run_name=name, nested=nested)
+    except Exception as e:  # noqa: BLE001 - tracking must never break a run
+        warnings.warn(
+            f"cannot start an MLflow run at {uri} ({e}); training goes on without tracking",
+            TrackingWarning,
+            stacklevel=3,
+        )
+        yield Run(None, uri)
+        return
+    from nasrepro.bench.train import versions
+
+    run = Run(mlflow, uri)
+    run.run_id = active.info.run_id
+    run.set_tags(
+        {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
+    )
+    image = os.environ.get("NASREPRO_IMAGE_DIGEST")
+    if image:
+        run.set_tags({"image_digest": image})
+    run.set_tags(tags or {})
+    if params:
+        run.log_params(params)
+    status = "FINISHED"
+    try:
+        yield run
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        if run.active:
+            run._guard("end the run", mlflow.end_run, status=status)
+        else:
+            with contextlib.suppress(Exception):
+                mlflow.end_run(status=status)

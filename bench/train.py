@@ -1,0 +1,287 @@
+"""Deterministic training of one architecture under a protocol.
+
+The same seed on the same device gives bitwise-identical metrics: parameters are
+initialised from ``torch.manual_seed(seed)``, batches are drawn from a
+``torch.Generator`` seeded with ``seed``, and deterministic algorithms are enforced.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from nasrepro.bench.data import Splits, load_splits
+from nasrepro.bench.nn import compile, count_params
+from nasrepro.bench.protocol import Protocol, get_protocol
+from nasrepro.spaces import Architecture, NetworkSpec, get_space
+from nasrepro.tables import METRIC_NAMES, TrialResult
+from torch import nn
+
+__all__ = ["train", "resolve_spec", "versions", "get_splits", "Prepared", "prepare"]
+
+logger = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def versions() -> dict[str, str]:
+    """Versions that a result depends on."""
+    out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    try:
+        out["nasrepro"] = metadata.version("nasrepro")
+    except metadata.PackageNotFoundError:
+        out["nasrepro"] = "unknown"
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def get_splits(protocol: Protocol, root: str | None = None) -> Splits:
+    """The protocol's data splits (cached per process)."""
+    p = protocol
+    return load_splits(p.dataset, p.n_train, p.n_valid, p.n_test, p.split_seed, p.gen_seed, root)
+
+
+def resolve_spec(
+    arch: Architecture | NetworkSpec | str, protocol: Protocol, space: str | None = None
+) -> tuple[NetworkSpec, str, str]:
+    """Turn an architecture (object or string) into ``(spec, arch_string, space_name)``."""
+    if isinstance(arch, NetworkSpec):
+        return arch, arch.arch, arch.space
+    if isinstance(arch, str):
+        sp = get_space(space or "cell")
+        arch = sp.parse(arch)
+    else:
+        sp = get_space(arch.space_name)
+    return sp.lower(arch, **protocol.macro()), arch.to_string(), sp.name
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class Prepared:
+    """Tensors of a protocol's splits, on one device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_valid: torch.Tensor
+    y_valid: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+
+def prepare(splits: Splits, device: torch.device) -> Prepared:
+    t = functools.partial(torch.as_tensor, device=device)
+    return Prepared(
+        t(splits.x_train),
+        t(splits.y_train),
+        t(splits.x_valid),
+        t(splits.y_valid),
+        t(splits.x_test),
+        t(splits.y_test),
+        splits.num_classes,
+    )
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random 4-pixel padded crop and horizontal flip of a 2-D batch ``(B, C, H, W)``."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    dx = torch.randint(0, 9, (b,), generator=gen).tolist()
+    dy = torch.randint(0, 9, (b,), generator=gen).tolist()
+    flip = torch.rand(b, generator=gen).lt(0.5).tolist()
+    out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+    idx = [i for i, f in enumerate(flip) if f]
+    if idx:
+        out[idx] = out[idx].flip(-1)
+    return out
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (percent)."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(y), bs):
+        logits = model(x[i : i + bs])
+        loss += F.cross_entropy(logits, y[i : i + bs], reduction="sum").item()
+        correct += int((logits.argmax(1) == y[i : i + bs]).sum().item())
+    return loss / len(y), 100.0 * correct / len(y)
+
+
+def _flops(model: nn.Module, sample: torch.Tensor) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(sample)
+    return int(fc.get_total_flops())
+
+
+@torch.no_grad()
+def _latency(model: nn.Module, batch: torch.Tensor, repeats: int = 5) -> float:
+    model.eval()
+    times = []
+    for _ in range(repeats):
+        if batch.device.type == "cuda":
+            torch.cuda.synchronize(batch.device)
+        t0 = time.perf_counter()
+        model(batch)
+        if batch.device.type == "cuda":
+            torch.cuda.synchronize(batch.device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def train(
+    arch: Architecture | NetworkSpec | str,
+    protocol: Protocol | str,
+    seed: int,
+    device: str = "cpu",
+    *,
+    space: str | None = None,
+    data_root: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    static: bool = True,
+) -> TrialResult:
+    """Train ``arch`` under ``protocol`` with ``seed`` and record every epoch.
+
+    Args:
+        arch: An architecture, its string (with ``space``), or a lowered spec.
+        protocol: A :class:`Protocol` or a registered name.
+        seed: Seeds the parameter initialisation and the data order.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
+        space: Space name when ``arch`` is a string (default ``"cell"``).
+        data_root: Dataset root, for datasets read from disk (CIFAR-10).
+        on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch.
+        static: Also measure FLOPs and latency (parameters are always counted).
+
+    Returns:
+        The :class:`~nasrepro.tables.TrialResult`, with per-epoch train/valid/test
+        loss and accuracy (percent) and the epoch's training time.
+
+    Example:
+        >>> r = train("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+        ...           "synthetic-smoke", seed=0)
+        >>> r.n_epochs
+        2
+    """
+    p = get_protocol(protocol)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device 'cuda' was requested but CUDA is not available; use --device cpu"
+        )
+    spec, arch_str, space_name = resolve_spec(arch, p, space)
+    data = prepare(get_splits(p, data_root), dev)
+    dims = data.x_train.ndim - 2
+    if p.augment == "crop_flip" and dims != 2:
+        raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
+
+    torch.use_deterministic_algorithms(True)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+    torch.manual_seed(seed)
+    model = compile(spec, data.x_train.shape[1], data.num_classes, dims).to(dev)
+    gen = torch.Generator().manual_seed(seed)
+
+    n = len(data.y_train)
+    steps_per_epoch = n // p.batch_size
+    total_steps = steps_per_epoch * p.epochs
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=p.lr,
+        momentum=p.momentum,
+        nesterov=p.nesterov,
+        weight_decay=p.weight_decay,
+    )
+    history: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
+    step = 0
+    for epoch in range(p.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), dtype=torch.long, device=dev)
+        for b in range(steps_per_epoch):
+            for g in opt.param_groups:
+                g["lr"] = 0.5 * p.lr * (1.0 + math.cos(math.pi * step / total_steps))
+            idx = perm[b * p.batch_size : (b + 1) * p.batch_size]
+            x, y = data.x_train[idx], data.y_train[idx]
+            if p.augment == "crop_flip":
+                x = _augment(x, gen)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            step += 1
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        epoch_time = time.perf_counter() - t0
+        seen = steps_per_epoch * p.batch_size
+        vl, va = _evaluate(model, data.x_valid, data.y_valid, p.eval_batch_size)
+        tl, ta = _evaluate(model, data.x_test, data.y_test, p.eval_batch_size)
+        row = {
+            "train_loss": loss_sum.item() / seen,
+            "train_acc": 100.0 * correct.item() / seen,
+            "valid_loss": vl,
+            "valid_acc": va,
+            "test_loss": tl,
+            "test_acc": ta,
+            "epoch_time_s": epoch_time,
+        }
+        for k, v in row.items():
+            history[k].append(v)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+
+    flops, latency = 0, float("nan")
+    if static:
+        flops = _flops(model, data.x_valid[:1])
+        latency = _latency(model, data.x_valid[: p.eval_batch_size])
+    return TrialResult(
+        arch=arch_str,
+        space=space_name,
+        seed=seed,
+        protocol_id=p.id,
+        device=dev.type,
+        history=history,
+        params=count_params(model),
+        flops=flops,
+        latency_s=latency,
+        versions=versions(),
+        device_name=_device_name(dev),
+    )
+
+
+def result_summary(r: TrialResult) -> dict[str, Any]:
+    """Final figures of a result, for printing and logging."""
+    f = r.final
+    return {
+        "arch": r.arch,
+        "seed": r.seed,
+        "valid_acc": f["valid_acc"],
+        "test_acc": f["test_acc"],
+        "train_time_s": r.train_time_s,
+        "params": r.params,
+        "flops": r.flops,
+        "latency_s": r.latency_s,
+    }

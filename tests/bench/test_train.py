@@ -1,0 +1,138 @@
+"""Training: determinism, records, datasets and the train CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from nasrepro.bench.data import DatasetError, load_splits
+from nasrepro.bench.protocol import Protocol, get_protocol, list_protocols
+from nasrepro.bench.train import train
+from nasrepro.tables import METRIC_NAMES, TrialResult
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+
+
+@pytest.fixture(scope="module")
+def result() -> TrialResult:
+    return train(ARCH, "synthetic-smoke", seed=0)
+
+
+def test_same_seed_gives_identical_results(result: TrialResult) -> None:
+    again = train(ARCH, "synthetic-smoke", seed=0)
+    assert again == result
+    for m in METRIC_NAMES:
+        if m != "epoch_time_s":
+            assert again.history[m] == result.history[m], m  # bitwise, not approximately
+
+
+def test_different_seed_gives_different_results(result: TrialResult) -> None:
+    other = train(ARCH, "synthetic-smoke", seed=1)
+    assert other != result
+    assert other.history["train_loss"] != result.history["train_loss"]
+
+
+def test_result_records_every_epoch_and_static_figures(result: TrialResult) -> None:
+    p = get_protocol("synthetic-smoke")
+    assert result.n_epochs == p.epochs
+    assert set(result.history) == set(METRIC_NAMES)
+    assert all(0.0 <= a <= 100.0 for a in result.history["valid_acc"])
+    assert result.params > 0 and result.flops > 0 and result.latency_s > 0
+    assert result.protocol_id == p.id and result.device == "cpu"
+    assert {"torch", "numpy", "nasrepro", "python"} <= set(result.versions)
+
+
+def test_result_round_trips_through_dict(result: TrialResult) -> None:
+    back = TrialResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert back == result and back.history == result.history
+
+
+def test_isomorphic_spec_and_string_train_the_same() -> None:
+    from nasrepro.spaces import get_space
+
+    space = get_space("cell")
+    p = get_protocol("synthetic-smoke")
+    spec = space.lower(space.parse(ARCH), **p.macro())
+    a = train(spec, p, seed=3, static=False)
+    b = train(ARCH, p, seed=3, static=False)
+    assert a.curves == b.curves
+
+
+def test_protocol_id_is_sha256_of_canonical_json() -> None:
+    import hashlib
+
+    p = get_protocol("synthetic-smoke")
+    assert p.id == hashlib.sha256(p.to_json().encode()).hexdigest()
+    assert Protocol.from_dict(json.loads(p.to_json())) == p
+    assert {"cifar10-nb201", "mnist1d-tiny", "synthetic-smoke"} <= set(list_protocols())
+
+
+def test_cifar10_missing_says_where_to_put_it(tmp_path) -> None:
+    with pytest.raises(DatasetError, match="cifar-10-batches-py"):
+        load_splits("cifar10", 10, 10, 10, 0, root=str(tmp_path))
+
+
+def test_unknown_dataset_names_the_choices() -> None:
+    with pytest.raises(DatasetError, match="mnist1d"):
+        load_splits("imagenet", 10, 10, 10, 0)
+
+
+def test_mnist1d_is_generated_locally_and_cached(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NASREPRO_CACHE", str(tmp_path))
+    a = load_splits("mnist1d", 300, 100, 100, split_seed=0, gen_seed=0)
+    assert a.x_train.shape == (300, 1, 40) and a.num_classes == 10
+    assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 1
+    b = load_splits("mnist1d", 300, 100, 100, split_seed=0, gen_seed=0)
+    assert a.digest() == b.digest()
+    c = load_splits("mnist1d", 300, 100, 100, split_seed=1, gen_seed=0)
+    assert a.digest() != c.digest()
+    state = np.random.get_state()[1][:4]  # generation leaves the global RNG alone
+    load_splits("mnist1d", 400, 100, 100, split_seed=0, gen_seed=5)
+    assert (np.random.get_state()[1][:4] == state).all()
+
+
+def test_train_cli_json(tmp_path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nasrepro.bench.cli",
+            "train",
+            ARCH,
+            "--protocol",
+            "synthetic-smoke",
+            "--seed",
+            "0",
+            "--json",
+            "--no-track",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    d = json.loads(out.stdout)
+    assert d["arch"] == ARCH and len(d["history"]["valid_acc"]) == 2
+
+
+def test_cli_reports_bad_arch_without_traceback(tmp_path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nasrepro.bench.cli",
+            "train",
+            "|nor_conv_9x9~0|+|none~0|none~1|",
+            "--protocol",
+            "synthetic-smoke",
+            "--no-track",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "error" in out.stderr
