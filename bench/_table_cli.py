@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from nasrepro.tables import (
     RESULT_METRICS,
     Table,

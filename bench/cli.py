@@ -58,6 +58,7 @@ def _cmd_space_info(args: argparse.Namespace) -> int:
 
 def _cmd_space_sample(args: argparse.Namespace) -> int:
     import numpy as np
+
     from nasrepro.spaces import get_space
 
     space = get_space(args.name)

@@ -13,8 +13,9 @@ their modules, so parameter counts match the reference, but are skipped in
 from __future__ import annotations
 
 import torch
-from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
 from torch import nn
+
+from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
 
 __all__ = ["compile", "count_params", "Network", "CellModule"]
 
@@ -216,6 +217,24 @@ def _pool_reduce(dims: int, c_in: int, c_out: int, stride: int) -> nn.Module:
     return nn.Sequential(*layers, _relu_conv_bn(dims, c_in, c_out, 1))
 
 
+class _PoolRepeat(nn.Module):
+    """The parameter-free ``POOL`` reduction: AvgPool(2), then each channel repeated."""
+
+    def __init__(self, dims: int, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        if c_out % c_in:
+            raise ValueError(
+                f"a 'pool' reduction needs c_out divisible by c_in, got {c_in=}, {c_out=}"
+            )
+        pool = nn.AvgPool1d if dims == 1 else nn.AvgPool2d
+        self.pool = pool(kernel_size=2, stride=2) if stride == 2 else nn.Identity()
+        self.repeats = c_out // c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x)
+        return x.repeat_interleave(self.repeats, dim=1) if self.repeats > 1 else x
+
+
 def _block(b: Block, dims: int) -> nn.Module:
     if b.kind is BlockKind.CELL:
         assert b.cell is not None  # guaranteed by Block.__post_init__
@@ -224,6 +243,8 @@ def _block(b: Block, dims: int) -> nn.Module:
         return _ResBlock(dims, b.c_in, b.c_out, b.stride)
     if b.kind is BlockKind.POOLREDUCE:
         return _pool_reduce(dims, b.c_in, b.c_out, b.stride)
+    if b.kind is BlockKind.POOL:
+        return _PoolRepeat(dims, b.c_in, b.c_out, b.stride)
     raise ValueError(f"no torch module for block kind {b.kind}")
 
 

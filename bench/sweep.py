@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from nasrepro.bench.protocol import Protocol, get_protocol
 from nasrepro.spaces import get_space
 from nasrepro.tables import chunk_path, iter_chunks, read_chunk, write_chunk, write_json_atomic
@@ -205,6 +206,7 @@ def _warm_up(job: dict[str, Any], p: Protocol) -> None:
 def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
     """Train one chunk of architectures with one seed and write its file (runs in a worker)."""
     import torch
+
     from nasrepro.bench.train import train
 
     torch.set_num_threads(job.get("threads", 1))

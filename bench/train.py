@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from nasrepro.bench.data import Splits, load_splits
 from nasrepro.bench.nn import compile, count_params
 from nasrepro.bench.protocol import Protocol, get_protocol
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.tables import METRIC_NAMES, TrialResult
-from torch import nn
 
 __all__ = ["train", "resolve_spec", "versions", "get_splits", "Prepared", "prepare"]
 

@@ -119,7 +119,7 @@ def main() -> None:
         for i in np.random.default_rng(args.sample_seed).choice(reps, args.cells, replace=False)
     ]
 
-    keys = ["C", "N", "reduction", "epochs", "batch_size", "n_train", "lr"]
+    keys = ["C", "N", "reduction", "epochs", "batch_size", "n_train", "n_valid", "lr"]
     header = keys + [
         "spearman",
         "noise_ratio",

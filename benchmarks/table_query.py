@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import (
     METRIC_NAMES,

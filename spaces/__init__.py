@@ -23,7 +23,15 @@ from nasrepro.spaces._base import (
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
-from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._spec import (
+    REDUCTIONS,
+    Block,
+    BlockKind,
+    CellSpec,
+    NetworkSpec,
+    Op,
+    nb201_skeleton,
+)
 
 __all__ = [
     "Architecture",
@@ -46,6 +54,8 @@ __all__ = [
     "HIER_PRIMITIVES",
     "NetworkSpec",
     "CellSpec",
+    "REDUCTIONS",
+    "nb201_skeleton",
     "Block",
     "BlockKind",
     "Op",

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
-from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
 __all__ = ["CellArch", "CellSpace", "CELL_OPS", "CELL_EDGES"]
 
@@ -46,7 +46,7 @@ class CellArch(Architecture):
         >>> a = CellArch.from_string(
         ...     "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
         >>> a.ops[0], a.index
-        ('nor_conv_3x3', 10353)
+        ('nor_conv_3x3', 9918)
     """
 
     ops: tuple[str, ...]
@@ -71,9 +71,7 @@ class CellArch(Architecture):
         if not isinstance(s, str):
             raise TypeError(f"expected an arch string, got {type(s).__name__}")
         if not s.strip():
-            raise SpaceError(
-                "empty cell string; expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'"
-            )
+            raise SpaceError("empty cell string; expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'")
         parts = s.split("+")
         if len(parts) != 3:
             raise SpaceError(
@@ -262,25 +260,22 @@ class CellSpace(SearchSpace[CellArch]):
         """NAS-Bench-201's skeleton: 3 stages of ``N`` cells (C, 2C, 4C channels).
 
         Args:
-            reduction: ``"resblock"`` (NAS-Bench-201's residual block) or
-                ``"poolreduce"`` (AvgPool(2) + 1x1 conv, a lighter reduction).
+            reduction: ``"resblock"`` (NAS-Bench-201's residual block),
+                ``"poolreduce"`` (AvgPool(2) + 1x1 conv) or ``"pool"`` (AvgPool(2)
+                and repeated channels, no parameters).
         """
         if macro:
             raise TypeError(f"unexpected macro arguments {sorted(macro)}")
-        kind = {"resblock": BlockKind.RESBLOCK, "poolreduce": BlockKind.POOLREDUCE}.get(reduction)
-        if kind is None:
-            raise ValueError(f"unknown {reduction=}; expected 'resblock' or 'poolreduce'")
         cell = CellSpec(
-            4, tuple((src, dst, _OP_TO_IR[op]) for (dst, src), op in zip(CELL_EDGES, arch.ops))
+            4,
+            tuple(
+                (src, dst, _OP_TO_IR[op])
+                for (dst, src), op in zip(CELL_EDGES, arch.ops, strict=True)
+            ),
         )
-        blocks: list[Block] = []
-        c = C
-        for stage in range(3):
-            if stage:
-                blocks.append(Block(kind, c, 2 * c, 2))
-                c *= 2
-            blocks.extend(Block(BlockKind.CELL, c, c, 1, cell) for _ in range(N))
-        return NetworkSpec(C, tuple(blocks), "cell", arch.to_string())
+        return nb201_skeleton(
+            cell, C=C, N=N, reduction=reduction, space="cell", arch=arch.to_string()
+        )
 
     def info(self) -> dict[str, Any]:
         return {

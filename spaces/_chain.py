@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
-from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op, reduction_kind
 
 __all__ = ["ChainArch", "ChainSpace", "CHAIN_OPS", "CHAIN_WIDTHS"]
 
@@ -274,7 +275,15 @@ class ChainSpace(SearchSpace[ChainArch]):
         """The identity: distinct chains are distinct networks."""
         return arch
 
-    def lower(self, arch: ChainArch, *, C: int = 16, N: int = 1, **macro: Any) -> NetworkSpec:
+    def lower(
+        self,
+        arch: ChainArch,
+        *,
+        C: int = 16,
+        N: int = 1,
+        reduction: str = "resblock",
+        **macro: Any,
+    ) -> NetworkSpec:
         """One ``CELL`` block per layer (repeated ``N`` times) after a ``C``-channel stem.
 
         Each block's cell has 2 nodes and the one edge ``(0, 1, op)``. Layer ``i`` has
@@ -287,9 +296,13 @@ class ChainSpace(SearchSpace[ChainArch]):
             arch: The chain.
             C: Stem channels and the base width of the first stage.
             N: Repeats of each layer.
+            reduction: Accepted so that one protocol lowers every space; a chain
+                reduces inside its own stride-2 layers, so either value (``"resblock"``
+                ``"poolreduce"`` or ``"pool"``) builds the same network.
         """
         if macro:
             raise TypeError(f"unexpected macro arguments {sorted(macro)}")
+        reduction_kind(reduction)  # validates the name
         if C < 1 or N < 1:
             raise ValueError(f"need positive {C=} and {N=}")
         reductions = reduction_indices(len(arch))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
-from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
 __all__ = ["HierArch", "HierSpace", "HIER_PRIMITIVES", "motif_edges", "nb201_skeleton"]
 
@@ -77,38 +78,6 @@ def _live_mask(n_nodes: int, labels: tuple[bool, ...]) -> tuple[bool, ...]:
         present and src in from_in and dst in to_out
         for (src, dst), present in zip(edges, labels, strict=True)
     )
-
-
-def nb201_skeleton(
-    cell: CellSpec, *, C: int, N: int, reduction: str, space: str, arch: str
-) -> NetworkSpec:
-    """NAS-Bench-201's macro skeleton around one cell DAG.
-
-    A ``C``-channel stem, then three stages of ``N`` copies of ``cell`` with ``C``,
-    ``2C`` and ``4C`` channels, separated by stride-2 reduction blocks. This is
-    exactly the skeleton of ``CellSpace.lower``.
-
-    Args:
-        cell: The cell DAG used in every cell block.
-        C: Channels of the stem and the first stage.
-        N: Cells per stage.
-        reduction: ``"resblock"`` (NAS-Bench-201's residual block) or ``"poolreduce"``.
-        space: Provenance: the space name.
-        arch: Provenance: the architecture string.
-    """
-    kind = {"resblock": BlockKind.RESBLOCK, "poolreduce": BlockKind.POOLREDUCE}.get(reduction)
-    if kind is None:
-        raise ValueError(f"unknown {reduction=}; expected 'resblock' or 'poolreduce'")
-    if C < 1 or N < 1:
-        raise ValueError(f"need positive {C=} and {N=}")
-    blocks: list[Block] = []
-    c = C
-    for stage in range(3):
-        if stage:
-            blocks.append(Block(kind, c, 2 * c, 2))
-            c *= 2
-        blocks.extend(Block(BlockKind.CELL, c, c, 1, cell) for _ in range(N))
-    return NetworkSpec(C, tuple(blocks), space, arch)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ Semantics, shared by the compiler and the featurizer:
   ``c_out -> c_out`` with stride 1.
 * A ``RESBLOCK`` block is NAS-Bench-201's residual reduction: two ReLU-Conv-BN 3x3
   (the first strided) plus an AvgPool(2)-Conv1x1 shortcut. A ``POOLREDUCE`` block is
-  a light reduction: AvgPool(2) then ReLU-Conv1x1-BN.
+  a light reduction: AvgPool(2) then ReLU-Conv1x1-BN. A ``POOL`` block has no
+  parameters: AvgPool(2), then every channel repeated ``c_out // c_in`` times.
 * The head is BN-ReLU, global average pooling and a linear layer.
 """
 
@@ -28,7 +29,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Op", "BlockKind", "CellSpec", "Block", "NetworkSpec"]
+__all__ = [
+    "Op",
+    "BlockKind",
+    "CellSpec",
+    "Block",
+    "NetworkSpec",
+    "REDUCTIONS",
+    "reduction_kind",
+    "nb201_skeleton",
+]
 
 
 class Op(enum.Enum):
@@ -53,6 +63,23 @@ class BlockKind(enum.Enum):
     CELL = "cell"
     RESBLOCK = "resblock"
     POOLREDUCE = "poolreduce"
+    POOL = "pool"
+
+
+#: Reduction names accepted by ``lower(..., reduction=...)`` and protocols.
+REDUCTIONS: dict[str, BlockKind] = {
+    "resblock": BlockKind.RESBLOCK,
+    "poolreduce": BlockKind.POOLREDUCE,
+    "pool": BlockKind.POOL,
+}
+
+
+def reduction_kind(reduction: str) -> BlockKind:
+    """The block kind of a reduction name; ``ValueError`` naming the choices otherwise."""
+    try:
+        return REDUCTIONS[reduction]
+    except KeyError:
+        raise ValueError(f"unknown {reduction=}; expected one of {sorted(REDUCTIONS)}") from None
 
 
 @dataclass(frozen=True)
@@ -190,3 +217,33 @@ class NetworkSpec:
         d.pop("space")
         d.pop("arch")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def nb201_skeleton(
+    cell: CellSpec, *, C: int, N: int, reduction: str, space: str, arch: str
+) -> NetworkSpec:
+    """NAS-Bench-201's macro skeleton around one cell DAG.
+
+    A ``C``-channel stem, then three stages of ``N`` copies of ``cell`` with ``C``,
+    ``2C`` and ``4C`` channels, separated by stride-2 reduction blocks. The cell and
+    hierarchical spaces both lower through it.
+
+    Args:
+        cell: The cell DAG used in every cell block.
+        C: Channels of the stem and the first stage.
+        N: Cells per stage.
+        reduction: A key of :data:`REDUCTIONS` (``"resblock"`` is NAS-Bench-201's).
+        space: Provenance: the space name.
+        arch: Provenance: the architecture string.
+    """
+    kind = reduction_kind(reduction)
+    if C < 1 or N < 1:
+        raise ValueError(f"need positive {C=} and {N=}")
+    blocks: list[Block] = []
+    c = C
+    for stage in range(3):
+        if stage:
+            blocks.append(Block(kind, c, 2 * c, 2))
+            c *= 2
+        blocks.extend(Block(BlockKind.CELL, c, c, 1, cell) for _ in range(N))
+    return NetworkSpec(C, tuple(blocks), space, arch)

@@ -17,6 +17,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+
 from nasrepro.spaces import SearchSpace, get_space
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._format import (

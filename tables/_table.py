@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import h5py
 import numpy as np
+
 from nasrepro.spaces import Architecture, SearchSpace, get_space
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import (

@@ -20,3 +20,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    """One intra-op thread, as sweep workers run: tiny nets are far slower with more."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+
 from nasrepro.bench.nn import CellModule, compile, count_params
 from nasrepro.spaces import CellArch, CellSpace, get_space
 

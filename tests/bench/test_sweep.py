@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from nasrepro.bench.sweep import SweepError, load_results, plan_sweep, sweep
 from nasrepro.bench.tracking import TrackingWarning
 from nasrepro.spaces import CellArch, get_space

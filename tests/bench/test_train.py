@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from nasrepro.bench.data import DatasetError, load_splits
 from nasrepro.bench.protocol import Protocol, get_protocol, list_protocols
 from nasrepro.bench.train import train

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from nasrepro.bench.nn import compile
 from nasrepro.spaces import CELL_EDGES, CELL_OPS, CellArch, CellSpace, SpaceError, get_space
 

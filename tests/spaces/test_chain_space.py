@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import doctest
 
-import nasrepro.spaces._chain as chain_module
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import nasrepro.spaces._chain as chain_module
 from nasrepro.spaces import (
     CHAIN_OPS,
     CHAIN_WIDTHS,
@@ -222,6 +223,10 @@ def test_lower_repeats(space: ChainSpace) -> None:
 def test_lower_rejects_unknown_arguments(space: ChainSpace) -> None:
     arch = space.parse(EXAMPLE)
     with pytest.raises(TypeError, match="unexpected macro"):
-        space.lower(arch, reduction="resblock")
+        space.lower(arch, stem="wide")
+    with pytest.raises(ValueError, match="unknown reduction"):
+        space.lower(arch, reduction="maxpool")
+    # Every protocol's reduction is accepted; a chain reduces in its own layers.
+    assert space.lower(arch, reduction="resblock") == space.lower(arch, reduction="pool")
     with pytest.raises(ValueError, match="positive"):
         space.lower(arch, C=0)

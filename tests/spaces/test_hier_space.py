@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import doctest
 
-import nasrepro.spaces._hier as hier_module
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import nasrepro.spaces._hier as hier_module
 from nasrepro.spaces import (
     HIER_PRIMITIVES,
     CellSpec,

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from nasrepro.bench.nn import compile
 from nasrepro.spaces import Architecture, SearchSpace, get_space, list_spaces
 

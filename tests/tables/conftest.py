@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import Table, TrialResult, build, iter_chunks, read_chunk
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+
 from nasrepro.tables import Table, TableError
 
 

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import SEEDS, canonical_cells
+
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import (
     METRIC_NAMES,

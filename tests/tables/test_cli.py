@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import SEEDS, canonical_cells
+
 from nasrepro.bench._table_cli import add_parser
 from nasrepro.tables import Table, default_table_path
 

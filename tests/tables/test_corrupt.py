@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import canonical_cells
+
 from nasrepro.tables import Table, TableError
 
 
