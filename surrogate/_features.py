@@ -1,0 +1,426 @@
+"""Space-agnostic graph features of a :class:`~nasrepro.spaces.NetworkSpec`.
+
+Every space lowers to the same IR, so one featurizer serves all of them, and a model
+fitted on the cell table can answer for chain and hierarchical architectures. The
+features are simple graph statistics, which are strong predictors of accuracy
+(GRAF, Kadlecova et al., 2024):
+
+* ``ops.s{k}.{op}``: live edges with ``op`` in stage ``k`` (stage = number of stride-2
+  blocks so far, capped at 2);
+* ``blocks.*``: numbers of blocks by kind, and of cells without an input-output path;
+* ``width.s{k}.mean`` / ``.max`` and ``width.out``: channel counts per stage;
+* ``depth.*``: longest and shortest input-output path through the whole network, in
+  ops and in parametric ops (convolutions), summed over the blocks in sequence;
+* ``cell.*`` and ``paths.*``: per-cell statistics averaged over the cell blocks: live
+  edges and nodes, in- and out-degrees, input-output paths by length, paths through
+  each op, and parameter-free paths (skips and pools only);
+* ``params`` and ``flops``: counted analytically, equal to what
+  ``nasrepro.bench.nn.compile`` builds and what torch's ``FlopCounterMode`` counts.
+
+No torch is imported here; :func:`count_params` and :func:`count_flops` follow the
+compiler's module definitions op by op.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
+
+__all__ = [
+    "features",
+    "features_many",
+    "feature_names",
+    "count_params",
+    "count_flops",
+    "DEFAULT_INPUT_SHAPE",
+    "DEFAULT_NUM_CLASSES",
+]
+
+#: MNIST-1D: one channel of length 40.
+DEFAULT_INPUT_SHAPE: tuple[int, ...] = (1, 40)
+DEFAULT_NUM_CLASSES = 10
+
+_MAX_STAGES = 3
+_MAX_PATH_LEN = 6  # path-length bins 1..5, then "6 or more"
+_OPS: tuple[Op, ...] = tuple(op for op in Op if op is not Op.NONE)
+_PARAM_FREE = frozenset({Op.SKIP, Op.AVGPOOL3X3, Op.MAXPOOL3X3})
+_REDUCTION_KINDS = (BlockKind.RESBLOCK, BlockKind.POOLREDUCE, BlockKind.POOL)
+# Parametric depth of the longest / shortest path through a reduction block.
+_REDUCTION_DEPTH = {
+    BlockKind.RESBLOCK: (2, 1),
+    BlockKind.POOLREDUCE: (1, 1),
+    BlockKind.POOL: (0, 0),
+}
+_CELL_STATS: tuple[str, ...] = (
+    "cell.live_edges",
+    "cell.live_nodes",
+    "cell.in_degree.mean",
+    "cell.in_degree.max",
+    "cell.out_degree.mean",
+    "cell.out_degree.max",
+    "cell.output_in_degree",
+    "cell.input_out_degree",
+    "cell.longest_path",
+    "cell.shortest_path",
+    *(f"paths.len{n}" for n in range(1, _MAX_PATH_LEN)),
+    f"paths.len{_MAX_PATH_LEN}+",
+    "paths.total",
+    *(f"paths.with.{op.value}" for op in _OPS),
+    "paths.param_free",
+)
+
+
+@functools.cache
+def feature_names() -> tuple[str, ...]:
+    """The stable names of the entries of :func:`features`, in order.
+
+    Example:
+        >>> names = feature_names()
+        >>> names[0], names[-2:]
+        ('ops.s0.skip', ('params', 'flops'))
+    """
+    names = [f"ops.s{s}.{op.value}" for s in range(_MAX_STAGES) for op in _OPS]
+    names += ["blocks.total", "blocks.cell", "blocks.dead_cells"]
+    names += [f"blocks.{k.value}" for k in _REDUCTION_KINDS]
+    for s in range(_MAX_STAGES):
+        names += [f"width.s{s}.mean", f"width.s{s}.max"]
+    names += ["width.out"]
+    names += ["depth.ops_max", "depth.ops_min", "depth.param_max", "depth.param_min"]
+    names += list(_CELL_STATS)
+    names += ["params", "flops"]
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------- cells
+@dataclass(frozen=True)
+class _CellInfo:
+    """Structure of one cell DAG that does not depend on channels."""
+
+    op_counts: tuple[int, ...]  # live edges per op of _OPS
+    stats: tuple[float, ...]  # _CELL_STATS
+    dead: bool  # no input-output path: the cell outputs zeros
+    longest: int  # ops on the longest input-output path
+    shortest: int
+    param_longest: int  # parametric ops on the path with most / fewest of them
+    param_shortest: int
+
+
+def _count_paths(n: int, edges: Sequence[tuple[int, int, Op]], keep: frozenset[Op]) -> int:
+    """Input-output paths whose every op is in ``keep``."""
+    count = [0] * n
+    count[0] = 1
+    for src, dst, op in edges:  # sorted by src, so sources are final when read
+        if op in keep:
+            count[dst] += count[src]
+    return count[n - 1]
+
+
+@functools.lru_cache(maxsize=65536)
+def _cell_info(cell: CellSpec) -> _CellInfo:
+    n = cell.n_nodes
+    live = sorted(cell.live_edges(), key=lambda e: (e[0], e[1]))
+    op_counts = tuple(sum(1 for e in live if e[2] is op) for op in _OPS)
+    # Paths by length: by_len[v][l] = number of paths 0 -> v with l edges (l capped).
+    by_len = [[0] * (_MAX_PATH_LEN + 1) for _ in range(n)]
+    by_len[0][0] = 1
+    inf = math.inf
+    longest, shortest = [-inf] * n, [inf] * n
+    p_long, p_short = [-inf] * n, [inf] * n
+    longest[0] = shortest[0] = p_long[0] = p_short[0] = 0
+    for src, dst, op in live:
+        for k in range(_MAX_PATH_LEN + 1):
+            by_len[dst][min(k + 1, _MAX_PATH_LEN)] += by_len[src][k]
+        w = 0 if op in _PARAM_FREE else 1
+        longest[dst] = max(longest[dst], longest[src] + 1)
+        shortest[dst] = min(shortest[dst], shortest[src] + 1)
+        p_long[dst] = max(p_long[dst], p_long[src] + w)
+        p_short[dst] = min(p_short[dst], p_short[src] + w)
+    out = n - 1
+    dead = not live
+    all_ops = frozenset(_OPS)
+    total = _count_paths(n, live, all_ops)
+    with_op = [total - _count_paths(n, live, all_ops - {op}) for op in _OPS]
+    param_free = _count_paths(n, live, _PARAM_FREE)
+    nodes = {v for e in live for v in e[:2]}
+    inner = sorted(nodes - {0, out})
+    indeg = [sum(1 for e in live if e[1] == v) for v in inner]
+    outdeg = [sum(1 for e in live if e[0] == v) for v in inner]
+    stats = (
+        len(live),
+        len(nodes),
+        float(np.mean(indeg)) if indeg else 0.0,
+        max(indeg, default=0),
+        float(np.mean(outdeg)) if outdeg else 0.0,
+        max(outdeg, default=0),
+        sum(1 for e in live if e[1] == out),
+        sum(1 for e in live if e[0] == 0),
+        0 if dead else longest[out],
+        0 if dead else shortest[out],
+        *by_len[out][1:],
+        total,
+        *with_op,
+        param_free,
+    )
+    return _CellInfo(
+        op_counts,
+        tuple(float(v) for v in stats),
+        dead,
+        0 if dead else int(longest[out]),
+        0 if dead else int(shortest[out]),
+        0 if dead else int(p_long[out]),
+        0 if dead else int(p_short[out]),
+    )
+
+
+# ------------------------------------------------------------- params and FLOPs
+def _out_size(size: tuple[int, ...], stride: int) -> tuple[int, ...]:
+    """Spatial size after a padded odd-kernel conv or pool with ``stride``."""
+    return tuple((n - 1) // stride + 1 for n in size)
+
+
+def _half(size: tuple[int, ...]) -> tuple[int, ...]:
+    """Spatial size after ``AvgPool(2)``."""
+    return tuple(n // 2 for n in size)
+
+
+class _Counter:
+    """Parameters and forward FLOPs (2 per multiply-add, convs and linear layers only).
+
+    ``flops`` follows torch's ``FlopCounterMode``: a convolution costs
+    ``2 * c_out * (c_in / groups) * k**dims * prod(out_size)`` per sample.
+    """
+
+    def __init__(self, dims: int) -> None:
+        self.dims = dims
+        self.params = 0
+        self.flops = 0
+
+    def conv(
+        self, c_in: int, c_out: int, k: int, out: tuple[int, ...], groups: int = 1, run: bool = True
+    ) -> None:
+        macs = c_out * (c_in // groups) * k**self.dims
+        self.params += macs
+        if run:
+            self.flops += 2 * macs * math.prod(out)
+
+    def bn(self, c: int) -> None:
+        self.params += 2 * c
+
+    def rcb(self, c_in: int, c_out: int, k: int, out: tuple[int, ...], run: bool) -> None:
+        """ReLU-Conv-BN."""
+        self.conv(c_in, c_out, k, out, run=run)
+        self.bn(c_out)
+
+    def op(
+        self, op: Op, c_in: int, c_out: int, stride: int, size: tuple[int, ...], run: bool
+    ) -> None:
+        """One edge of a cell, as ``nasrepro.bench.nn.make_op`` builds it."""
+        out = _out_size(size, stride)
+        if op is Op.NONE:
+            return
+        if op is Op.SKIP:
+            if stride != 1 or c_in != c_out:
+                self.rcb(c_in, c_out, 1, out, run)
+        elif op in (Op.CONV1X1, Op.CONV3X3, Op.CONV5X5):
+            k = {Op.CONV1X1: 1, Op.CONV3X3: 3, Op.CONV5X5: 5}[op]
+            self.rcb(c_in, c_out, k, out, run)
+        elif op in (Op.DWCONV3X3, Op.AVGPOOL3X3, Op.MAXPOOL3X3):
+            if c_in != c_out:  # 1x1 ReLU-Conv-BN at the input resolution first
+                self.rcb(c_in, c_out, 1, size, run)
+            if op is Op.DWCONV3X3:
+                self.conv(c_out, c_out, 3, out, groups=c_out, run=run)
+                self.bn(c_out)
+        elif op is Op.SEPCONV3X3:
+            self.conv(c_in, c_in, 3, out, groups=c_in, run=run)
+            self.conv(c_in, c_out, 1, out, run=run)
+            self.bn(c_out)
+        elif op in (Op.MBCONV_E3_K3, Op.MBCONV_E6_K5):
+            e, k = (3, 3) if op is Op.MBCONV_E3_K3 else (6, 5)
+            mid = c_in * e
+            self.conv(c_in, mid, 1, size, run=run)
+            self.bn(mid)
+            self.conv(mid, mid, k, out, groups=mid, run=run)
+            self.bn(mid)
+            self.conv(mid, c_out, 1, out, run=run)
+            self.bn(c_out)
+        else:  # pragma: no cover - every Op is handled above
+            raise ValueError(f"no parameter count for {op=}")
+
+    def block(self, b: Block, size: tuple[int, ...]) -> tuple[int, ...]:
+        """Count one block; returns its output spatial size."""
+        if b.kind is BlockKind.CELL:
+            assert b.cell is not None  # guaranteed by Block.__post_init__
+            live = set(b.cell.live_edges())
+            for edge in b.cell.edges:
+                src, _, op = edge
+                c_in, stride = (b.c_in, b.stride) if src == 0 else (b.c_out, 1)
+                at = size if src == 0 else _out_size(size, b.stride)
+                self.op(op, c_in, b.c_out, stride, at, run=edge in live)
+            return _out_size(size, b.stride)
+        if b.kind is BlockKind.RESBLOCK:
+            out = _out_size(size, b.stride)
+            self.rcb(b.c_in, b.c_out, 3, out, True)
+            self.rcb(b.c_out, b.c_out, 3, out, True)
+            if b.stride == 2:
+                self.conv(b.c_in, b.c_out, 1, _half(size))
+            elif b.c_in != b.c_out:
+                self.rcb(b.c_in, b.c_out, 1, out, True)
+            return out
+        out = _half(size) if b.stride == 2 else size
+        if b.kind is BlockKind.POOLREDUCE:
+            self.rcb(b.c_in, b.c_out, 1, out, True)
+        elif b.kind is not BlockKind.POOL:  # pragma: no cover
+            raise ValueError(f"no parameter count for block kind {b.kind}")
+        return out
+
+    def network(self, spec: NetworkSpec, input_shape: tuple[int, ...], num_classes: int) -> None:
+        in_channels, *spatial = input_shape
+        size = tuple(spatial)
+        self.conv(in_channels, spec.stem_channels, 3, size)
+        self.bn(spec.stem_channels)
+        for b in spec.blocks:
+            size = self.block(b, size)
+        c = spec.out_channels
+        self.bn(c)
+        self.params += c * num_classes + num_classes
+        self.flops += 2 * c * num_classes
+
+
+def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ValueError(
+            f"input_shape must be (channels, length) or (channels, height, width) with "
+            f"positive entries, got {input_shape=}"
+        )
+    return shape
+
+
+def _count(spec: NetworkSpec, input_shape: Sequence[int], num_classes: int) -> tuple[int, int]:
+    shape = _check_shape(input_shape)
+    c = _Counter(len(shape) - 1)
+    c.network(spec, shape, num_classes)
+    return c.params, c.flops
+
+
+def count_params(
+    spec: NetworkSpec,
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    num_classes: int = DEFAULT_NUM_CLASSES,
+) -> int:
+    """Parameters of the network ``nasrepro.bench.nn.compile`` builds from ``spec``.
+
+    Modules on dead edges count (the compiler keeps them), as in NAS-Bench-201.
+
+    Args:
+        spec: The network.
+        input_shape: ``(channels, length)`` or ``(channels, height, width)``.
+        num_classes: Outputs of the linear head.
+    """
+    return _count(spec, input_shape, num_classes)[0]
+
+
+def count_flops(
+    spec: NetworkSpec,
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    num_classes: int = DEFAULT_NUM_CLASSES,
+) -> int:
+    """Forward FLOPs of one sample, as torch's ``FlopCounterMode`` counts them.
+
+    Only convolutions and the linear head count (2 per multiply-add, bias excluded);
+    edges that cannot reach a cell's output are never run and cost nothing.
+
+    Args:
+        spec: The network.
+        input_shape: ``(channels, length)`` or ``(channels, height, width)``.
+        num_classes: Outputs of the linear head.
+    """
+    return _count(spec, input_shape, num_classes)[1]
+
+
+# ------------------------------------------------------------------ features
+def _stage_of(blocks: Sequence[Block]) -> list[int]:
+    stages, s = [], 0
+    for b in blocks:
+        s += b.stride == 2
+        stages.append(min(s, _MAX_STAGES - 1))
+    return stages
+
+
+def features(
+    spec: NetworkSpec,
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    num_classes: int = DEFAULT_NUM_CLASSES,
+) -> np.ndarray:
+    """The graph features of one network, named by :func:`feature_names`.
+
+    Args:
+        spec: The lowered network (``space.lower(arch, **protocol.macro())``).
+        input_shape: ``(channels, length)`` or ``(channels, height, width)`` of the
+            protocol's data; the default is MNIST-1D's ``(1, 40)``.
+        num_classes: Classes of the protocol's data (10 for MNIST-1D).
+
+    Returns:
+        float64 array of shape ``(len(feature_names()),)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from nasrepro.spaces import get_space
+        >>> space = get_space("chain")
+        >>> spec = space.lower(space.parse("conv3x3@1.0|skip@1.0|mbconv_e3_k3@0.5"), C=16, N=1)
+        >>> x = features(spec)
+        >>> dict(zip(feature_names(), x))["ops.s1.skip"]
+        1.0
+    """
+    params, flops = _count(spec, input_shape, num_classes)
+    n_ops = len(_OPS)
+    ops = np.zeros((_MAX_STAGES, n_ops))
+    widths: list[list[int]] = [[] for _ in range(_MAX_STAGES)]
+    kinds = dict.fromkeys(_REDUCTION_KINDS, 0)
+    cell_stats: list[tuple[float, ...]] = []
+    dead = 0
+    depth = np.zeros(4)  # ops max / min, parametric max / min
+    for b, s in zip(spec.blocks, _stage_of(spec.blocks), strict=True):
+        widths[s].append(b.c_out)
+        if b.cell is None:
+            kinds[b.kind] += 1
+            d_max, d_min = _REDUCTION_DEPTH[b.kind]
+            depth += (d_max, d_min, d_max, d_min)
+            continue
+        info = _cell_info(b.cell)
+        ops[s] += info.op_counts
+        cell_stats.append(info.stats)
+        dead += info.dead
+        depth += (info.longest, info.shortest, info.param_longest, info.param_shortest)
+    n_cells = len(cell_stats)
+    width = [f(w) if w else 0.0 for w in widths for f in (np.mean, max)]
+    per_cell = np.mean(cell_stats, axis=0) if cell_stats else np.zeros(len(_CELL_STATS))
+    return np.concatenate(
+        [
+            ops.ravel(),
+            [len(spec.blocks), n_cells, dead, *kinds.values()],
+            width,
+            [spec.out_channels],
+            depth,
+            per_cell,
+            [params, flops],
+        ]
+    ).astype(np.float64)
+
+
+def features_many(
+    specs: Iterable[NetworkSpec],
+    input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+    num_classes: int = DEFAULT_NUM_CLASSES,
+) -> np.ndarray:
+    """:func:`features` of many networks, shape ``(n, len(feature_names()))``."""
+    rows = [features(s, input_shape, num_classes) for s in specs]
+    if not rows:
+        return np.zeros((0, len(feature_names())))
+    return np.stack(rows)

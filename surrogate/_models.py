@@ -1,0 +1,401 @@
+"""Surrogate regressors and their registry.
+
+Every model is a scikit-learn regressor (``__init__`` stores its arguments, ``fit``
+returns ``self``, learned attributes end in ``_``, ``random_state`` seeds it) with one
+addition: :meth:`SurrogateModel.predict_dist` returns a predictive mean *and* a
+seed-noise standard deviation, the spread of one training run's result around that
+mean. Models are registered by name with :func:`register_model` and built with
+:func:`create_model`; registering one enrols it in the contract tests.
+
+Persistence is pickle-free: :meth:`SurrogateModel.save` writes JSON files and
+:meth:`SurrogateModel.load` reads them back. XGBoost models write their boosters as
+XGBoost JSON. The scikit-learn baselines have no JSON format of their own, so they
+write their training data as JSON and refit on load, deterministically (they are
+seeded by ``random_state``).
+
+Call order: ``fit(X, y)`` once, then any number of ``predict`` / ``predict_dist`` /
+``save`` calls. ``load`` returns a fitted model.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "SurrogateModel",
+    "XGBSurrogate",
+    "XGBAdjacencySurrogate",
+    "RandomForestSurrogate",
+    "GPSurrogate",
+    "register_model",
+    "create_model",
+    "list_models",
+    "model_class",
+    "DEFAULT_MODEL",
+]
+
+DEFAULT_MODEL = "xgb"
+
+M = TypeVar("M", bound="SurrogateModel")
+
+
+class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[misc]
+    """Base class of surrogate regressors.
+
+    Subclasses implement :meth:`fit` and :meth:`predict_dist`; :meth:`predict` is the
+    mean. Class attributes:
+
+    Attributes:
+        name: Registry name (set by :func:`register_model`).
+        encoding: ``"graph"`` (space-agnostic :func:`~nasrepro.surrogate.features`,
+            one model for all spaces) or ``"adjacency"`` (the space's own
+            ``encode(arch)``, one space per model).
+        fast_params: Constructor arguments that make the model quick to fit, for tests.
+    """
+
+    name: ClassVar[str] = ""
+    encoding: ClassVar[str] = "graph"
+    fast_params: ClassVar[dict[str, Any]] = {}
+
+    @abc.abstractmethod
+    def fit(self: M, X: np.ndarray, y: np.ndarray) -> M:
+        """Fit on ``X`` ``(n, n_features)`` and targets ``y`` ``(n,)``; returns ``self``.
+
+        Rows are single training runs (one architecture and seed each), so that the
+        spread of ``y`` at one architecture is seed noise.
+        """
+
+    @abc.abstractmethod
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean and seed-noise standard deviation, each ``(n,)``."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictive mean, shape ``(n,)``."""
+        return self.predict_dist(X)[0]
+
+    def save(self, directory: Path, prefix: str) -> list[str]:
+        """Write the fitted model as JSON files ``directory/prefix.*``; returns their names.
+
+        The default stores the training data; :meth:`load` refits on it.
+        """
+        check_is_fitted(self)
+        name = f"{prefix}.fitdata.json"
+        data = {"X": self.X_fit_.tolist(), "y": self.y_fit_.tolist()}
+        (directory / name).write_text(json.dumps(data, separators=(",", ":")))
+        return [name]
+
+    @classmethod
+    def load(cls: type[M], directory: Path, prefix: str, params: dict[str, Any]) -> M:
+        """Rebuild a model written by :meth:`save` with constructor ``params``."""
+        data = json.loads((directory / f"{prefix}.fitdata.json").read_text())
+        X = np.asarray(data["X"], dtype=np.float64).reshape(len(data["y"]), -1)
+        return cls(**params).fit(X, np.asarray(data["y"], dtype=np.float64))
+
+    def _keep_fit_data(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X_fit_ = np.array(X, dtype=np.float64)
+        self.y_fit_ = np.array(y, dtype=np.float64)
+
+
+_REGISTRY: dict[str, type[SurrogateModel]] = {}
+
+
+def register_model(name: str) -> Callable[[type[M]], type[M]]:
+    """Class decorator registering a surrogate model under ``name``; refuses duplicates."""
+
+    def deco(cls: type[M]) -> type[M]:
+        if name in _REGISTRY:
+            raise ValueError(f"a surrogate model named {name!r} is already registered")
+        if cls.encoding not in ("graph", "adjacency"):
+            raise ValueError(f"{cls.__name__}.encoding must be 'graph' or 'adjacency'")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def model_class(name: str) -> type[SurrogateModel]:
+    """The class registered as ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown surrogate model {name!r}; choose one of {list_models()}"
+        ) from None
+
+
+def create_model(name: str = DEFAULT_MODEL, **params: Any) -> SurrogateModel:
+    """Instantiate the model registered as ``name`` with constructor ``params``.
+
+    Example:
+        >>> create_model("xgb", n_estimators=50, random_state=0)
+        XGBSurrogate(n_estimators=50, random_state=0)
+    """
+    return model_class(name)(**params)
+
+
+def list_models() -> list[str]:
+    """Names of the registered surrogate models, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _seed(random_state: int | None) -> int:
+    return 0 if random_state is None else int(random_state)
+
+
+@register_model("xgb")
+class XGBSurrogate(SurrogateModel):
+    """Gradient-boosted trees (XGBoost; Chen & Guestrin, KDD 2016), the default.
+
+    The surrogate of choice in NAS-Bench-301 (Zela et al., ICLR 2022). Two boosters:
+    one fits the mean by squared error; the other fits the ``quantiles`` of the
+    residuals of single runs around that mean by the pinball loss. The seed-noise
+    standard deviation is their distance over the same distance in a standard normal
+    (for a Gaussian, the 15.9% and 84.1% quantiles lie one standard deviation either
+    side of the mean). The residuals are in-sample, so where the mean booster fits
+    an architecture's seeds closely the noise is underestimated; with two seeds per
+    architecture and an exact fit of their mean, by a factor of ``sqrt(2)``.
+
+    Args:
+        n_estimators, max_depth, learning_rate, subsample, colsample_bytree,
+            min_child_weight, reg_lambda: XGBoost settings of both boosters.
+        quantiles: Lower and upper quantile of the noise booster.
+        n_jobs: XGBoost threads.
+        random_state: Seeds XGBoost's row and column sampling.
+    """
+
+    fast_params: ClassVar[dict[str, Any]] = {"n_estimators": 20}
+
+    def __init__(
+        self,
+        n_estimators: int = 600,
+        max_depth: int = 6,
+        learning_rate: float = 0.03,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.7,
+        min_child_weight: float = 2.0,
+        reg_lambda: float = 1.0,
+        quantiles: tuple[float, float] = (0.159, 0.841),
+        n_jobs: int = 1,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.quantiles = quantiles
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _booster_params(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "reg_lambda": self.reg_lambda,
+            "n_jobs": self.n_jobs,
+            "random_state": _seed(self.random_state),
+            "tree_method": "hist",
+        }
+
+    def _check_quantiles(self) -> np.ndarray:
+        q = np.asarray(self.quantiles, dtype=np.float64)
+        if q.shape != (2,) or not 0.0 < q[0] < q[1] < 1.0:
+            raise ValueError(
+                f"quantiles must be (lo, hi) with 0 < lo < hi < 1, got {self.quantiles=}"
+            )
+        return q
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> XGBSurrogate:
+        from xgboost import XGBRegressor
+
+        q = self._check_quantiles()
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        self.mean_ = XGBRegressor(objective="reg:squarederror", **self._booster_params()).fit(X, y)
+        residual = y - self.mean_.predict(X)
+        self.noise_ = XGBRegressor(
+            objective="reg:quantileerror", quantile_alpha=q, **self._booster_params()
+        ).fit(X, residual)
+        self.z_ = float(_normal_ppf(q[1]) - _normal_ppf(q[0]))
+        return self
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        mean = np.asarray(self.mean_.predict(X), dtype=np.float64)
+        q = np.asarray(self.noise_.predict(X), dtype=np.float64).reshape(len(X), 2)
+        std = np.abs(q[:, 1] - q[:, 0]) / self.z_
+        return mean, std
+
+    def save(self, directory: Path, prefix: str) -> list[str]:
+        check_is_fitted(self)
+        names = [f"{prefix}.mean.json", f"{prefix}.noise.json"]
+        self.mean_.save_model(directory / names[0])
+        self.noise_.save_model(directory / names[1])
+        return names
+
+    @classmethod
+    def load(
+        cls: type[XGBSurrogate], directory: Path, prefix: str, params: dict[str, Any]
+    ) -> XGBSurrogate:
+        from xgboost import XGBRegressor
+
+        model = cls(**params)
+        q = model._check_quantiles()
+        model.mean_ = XGBRegressor()
+        model.mean_.load_model(directory / f"{prefix}.mean.json")
+        model.noise_ = XGBRegressor()
+        model.noise_.load_model(directory / f"{prefix}.noise.json")
+        model.n_features_in_ = int(model.mean_.n_features_in_)
+        model.z_ = float(_normal_ppf(q[1]) - _normal_ppf(q[0]))
+        return model
+
+
+@register_model("xgb-adjacency")
+class XGBAdjacencySurrogate(XGBSurrogate):
+    """The default XGBoost model on the space's own one-hot adjacency encoding.
+
+    A baseline that shows what the graph features buy: it sees ``space.encode(arch)``
+    (one-hot ops per edge or layer, as in White et al., "How powerful are performance
+    predictors in NAS?", NeurIPS 2021) and so serves one space only.
+    """
+
+    encoding: ClassVar[str] = "adjacency"
+
+
+@register_model("rf")
+class RandomForestSurrogate(SurrogateModel):
+    """Random forest (Breiman, 2001), a NAS-Bench-301 baseline.
+
+    The seed-noise standard deviation is one number: the out-of-bag residual standard
+    deviation, an upper bound of the seed noise (it also holds the model's error).
+
+    Args:
+        n_estimators, max_features, min_samples_leaf: scikit-learn settings.
+        n_jobs: Threads.
+        random_state: Seeds bootstrapping and feature sampling.
+    """
+
+    fast_params: ClassVar[dict[str, Any]] = {"n_estimators": 20}
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        max_features: float = 0.5,
+        min_samples_leaf: int = 2,
+        n_jobs: int = 1,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.min_samples_leaf = min_samples_leaf
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForestSurrogate:
+        from sklearn.ensemble import RandomForestRegressor
+
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        self._keep_fit_data(X, y)
+        self.forest_ = RandomForestRegressor(
+            n_estimators=self.n_estimators,
+            max_features=self.max_features,
+            min_samples_leaf=self.min_samples_leaf,
+            n_jobs=self.n_jobs,
+            random_state=_seed(self.random_state),
+            bootstrap=True,
+            oob_score=len(y) >= 4,
+        ).fit(X, y)
+        oob = np.asarray(getattr(self.forest_, "oob_prediction_", np.full(len(y), np.nan)))
+        ok = np.isfinite(oob)
+        self.noise_std_ = float(np.std(y[ok] - oob[ok])) if ok.sum() >= 2 else float(np.std(y))
+        return self
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        mean = np.asarray(self.forest_.predict(X), dtype=np.float64)
+        return mean, np.full(len(mean), self.noise_std_)
+
+
+@register_model("gp")
+class GPSurrogate(SurrogateModel):
+    """Gaussian process with a Matern-5/2 kernel plus white noise (Rasmussen & Williams 2006).
+
+    Features go through ``log1p`` (they are counts) and are standardized. The learned
+    white-noise level is the seed-noise variance. GPs scale cubically, so at most
+    ``max_samples`` training rows (drawn with ``random_state``) are used.
+
+    Args:
+        max_samples: Rows kept for fitting.
+        n_restarts_optimizer: Restarts of the marginal-likelihood optimiser.
+        random_state: Seeds the subsample and the restarts.
+    """
+
+    fast_params: ClassVar[dict[str, Any]] = {"max_samples": 200}
+
+    def __init__(
+        self,
+        max_samples: int = 1500,
+        n_restarts_optimizer: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.max_samples = max_samples
+        self.n_restarts_optimizer = n_restarts_optimizer
+        self.random_state = random_state
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        Z = np.log1p(np.maximum(X, 0.0)) - np.log1p(np.maximum(-X, 0.0))
+        return np.asarray((Z - self.x_mean_) / self.x_scale_)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        self._keep_fit_data(X, y)
+        rng = np.random.default_rng(_seed(self.random_state))
+        if len(y) > self.max_samples:
+            keep = np.sort(rng.choice(len(y), self.max_samples, replace=False))
+            X, y = X[keep], y[keep]
+        Z = np.log1p(np.maximum(X, 0.0)) - np.log1p(np.maximum(-X, 0.0))
+        self.x_mean_ = Z.mean(axis=0)
+        self.x_scale_ = np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
+        self.y_mean_ = float(y.mean())
+        self.y_scale_ = float(y.std()) or 1.0
+        kernel = ConstantKernel(1.0) * Matern(
+            length_scale=np.sqrt(X.shape[1]), nu=2.5
+        ) + WhiteKernel(0.1, (1e-6, 1e1))
+        self.gp_ = GaussianProcessRegressor(
+            kernel,
+            n_restarts_optimizer=self.n_restarts_optimizer,
+            random_state=_seed(self.random_state),
+        ).fit(self._transform(X), (y - self.y_mean_) / self.y_scale_)
+        self.noise_std_ = float(np.sqrt(self.gp_.kernel_.k2.noise_level) * self.y_scale_)
+        return self
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        mean = self.gp_.predict(self._transform(X)) * self.y_scale_ + self.y_mean_
+        return np.asarray(mean, dtype=np.float64), np.full(len(X), self.noise_std_)
+
+
+def _normal_ppf(p: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(p))

@@ -1,0 +1,64 @@
+"""Contract tests over every registered surrogate model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from nasrepro.surrogate import create_model, list_models, model_class, register_model
+from nasrepro.surrogate._models import XGBSurrogate
+
+
+def _fast(name: str) -> object:
+    return create_model(name, random_state=0, **model_class(name).fast_params)
+
+
+@parametrize_with_checks([_fast(n) for n in list_models()])
+def test_sklearn_contract(estimator: object, check: object) -> None:
+    check(estimator)  # type: ignore[operator]
+
+
+def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-seed rows: 2 runs per point, mean sin(x0) + x1, noise std growing with x2."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 3, (n, 4))
+    mean = np.sin(X[:, 0]) * 3 + X[:, 1]
+    noise = 0.05 + 0.5 * (X[:, 2] > 1.5)
+    Xr = np.repeat(X, 2, axis=0)
+    y = np.repeat(mean, 2) + rng.normal(size=2 * n) * np.repeat(noise, 2)
+    return Xr, y, noise
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_fit_predict_dist_and_json_round_trip(name: str, tmp_path: Path) -> None:
+    X, y, _ = _data()
+    model = _fast(name).fit(X, y)
+    mean, std = model.predict_dist(X[:50])
+    assert mean.shape == std.shape == (50,)
+    assert np.all(std >= 0) and np.all(np.isfinite(std))
+    np.testing.assert_array_equal(model.predict(X[:50]), mean)
+    files = model.save(tmp_path, "valid_acc")
+    assert all(f.endswith(".json") for f in files)
+    back = type(model).load(tmp_path, "valid_acc", model.get_params())
+    m2, s2 = back.predict_dist(X[:50])
+    np.testing.assert_allclose(m2, mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(s2, std, rtol=1e-6, atol=1e-6)
+
+
+def test_xgb_noise_tracks_seed_noise() -> None:
+    X, y, noise = _data(n=600)
+    model = XGBSurrogate(n_estimators=200, random_state=0).fit(X, y)
+    _, std = model.predict_dist(X[::2])
+    low, high = std[noise < 0.1].mean(), std[noise > 0.1].mean()
+    assert high > 3 * low, (low, high)
+    assert 0.3 < high < 0.8  # true std 0.55
+
+
+def test_registry_refuses_duplicates_and_unknown_names() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("xgb")(XGBSurrogate)
+    with pytest.raises(ValueError, match="unknown surrogate model"):
+        create_model("nope")
