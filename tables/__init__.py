@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from nasrepro.tables._benchmark import (
+    Benchmark,
+    Evaluation,
+    TabularBenchmark,
+    get_benchmark,
+    list_benchmarks,
+    register_benchmark,
+)
 from nasrepro.tables._build import BuildReport, build
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._plot import plot_table
@@ -46,4 +54,10 @@ __all__ = [
     "DEFAULT_TABLE",
     "RESULT_METRICS",
     "plot_table",
+    "Benchmark",
+    "Evaluation",
+    "TabularBenchmark",
+    "register_benchmark",
+    "get_benchmark",
+    "list_benchmarks",
 ]

@@ -1,0 +1,274 @@
+"""Run a strategy against a benchmark on a simulated clock with asynchronous workers.
+
+The clock advances by each evaluation's training cost as the benchmark records it,
+never by wall time, so a run of hours of simulated training takes seconds. ``W``
+simulated workers each run one trial at a time: whenever one is free the strategy is
+asked for a trial, and each result is told when its worker's clock reaches its
+finishing time. A trial that continues an earlier run of the same architecture
+(``Trial.resume``) reuses that run's seed and pays only for the extra epochs.
+
+Example:
+    >>> from nasrepro.strategies import RandomSearch
+    >>> from nasrepro.tables import TabularBenchmark, Table
+    >>> bench = TabularBenchmark(Table.open("cell.h5"))  # doctest: +SKIP
+    >>> s = RandomSearch(bench.space, max_epoch=bench.max_epoch, seed=0)  # doctest: +SKIP
+    >>> r = run(s, bench, Budget.parse("50q"), workers=4, seed=0)  # doctest: +SKIP
+    >>> r.n_evaluations, r.final_regret  # doctest: +SKIP
+    (50, 0.85)
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from nasrepro.strategies import Strategy, Trial
+from nasrepro.tables import Benchmark, Evaluation
+
+__all__ = ["Budget", "RunResult", "run", "regret_on_grid"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a run lasts: simulated seconds of training, or a number of evaluations.
+
+    Attributes:
+        kind: ``"time"`` (simulated seconds; results finishing later are dropped) or
+            ``"queries"`` (evaluations started; every one finishes).
+        value: Seconds or count.
+    """
+
+    kind: Literal["time", "queries"]
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("time", "queries"):
+            raise ValueError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
+        if not self.value > 0:
+            raise ValueError(f"budget {self.value=} must be positive")
+
+    @classmethod
+    def parse(cls, text: str, typical_cost_s: float | None = None) -> Budget:
+        """Parse ``"3600"``/``"3600s"`` (seconds), ``"200q"`` (evaluations), ``"100x"``.
+
+        ``"100x"`` is 100 times ``typical_cost_s``, the mean cost of one full training
+        on the benchmark: about what 100 full evaluations cost on one worker.
+
+        Raises:
+            ValueError: Another format, or ``"x"`` without ``typical_cost_s``.
+        """
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([sqx]?)\s*", text, re.I)
+        if m is None:
+            raise ValueError(
+                f"budget {text!r}: expected seconds ('3600' or '3600s'), evaluations "
+                "('200q') or multiples of a mean full training ('100x')"
+            )
+        value, unit = float(m.group(1)), m.group(2).lower()
+        if unit == "q":
+            return cls("queries", value)
+        if unit == "x":
+            if typical_cost_s is None:
+                raise ValueError(f"budget {text!r} needs the benchmark's mean training cost")
+            return cls("time", value * typical_cost_s)
+        return cls("time", value)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}s" if self.kind == "time" else f"{int(self.value)}q"
+
+
+@dataclass
+class RunResult:
+    """One run's trace. Arrays have one entry per finished evaluation, shape ``(n,)``.
+
+    Attributes:
+        strategy, seed, workers, budget: What ran.
+        time: Simulated time at which each evaluation finished (sorted).
+        valid_acc, epoch: What the strategy was told.
+        cost: Seconds charged for each (only the extra epochs for a continued run).
+        regret: Test regret of the incumbent after each evaluation: the optimum minus
+            the incumbent's mean final test accuracy (percent points).
+        incumbents: The incumbent after each evaluation (architecture strings).
+        strategy_s: Wall seconds spent inside ``ask`` and ``tell``.
+        wall_s: Wall seconds of the whole run.
+    """
+
+    strategy: str
+    seed: int
+    workers: int
+    budget: Budget
+    time: np.ndarray
+    valid_acc: np.ndarray
+    epoch: np.ndarray
+    cost: np.ndarray
+    regret: np.ndarray
+    incumbents: list[str] = field(default_factory=list)
+    archs: list[str] = field(default_factory=list)
+    strategy_s: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def n_evaluations(self) -> int:
+        return len(self.time)
+
+    @property
+    def final_regret(self) -> float:
+        """Regret of the last incumbent (NaN when nothing finished)."""
+        return float(self.regret[-1]) if len(self.regret) else math.nan
+
+    @property
+    def final_incumbent(self) -> str | None:
+        return self.incumbents[-1] if self.incumbents else None
+
+    @property
+    def simulated_s(self) -> float:
+        """Training seconds charged for the finished evaluations."""
+        return float(self.cost.sum())
+
+
+def regret_on_grid(result: RunResult, grid: np.ndarray, axis: str = "time") -> np.ndarray:
+    """The anytime regret at each point of ``grid`` ``(g,)``; NaN before the first result.
+
+    Args:
+        axis: ``"time"`` (grid in simulated seconds) or ``"queries"`` (finished
+            evaluations).
+    """
+    x = result.time if axis == "time" else np.arange(1, result.n_evaluations + 1)
+    idx = np.searchsorted(x, grid, side="right") - 1  # last result at or before each point
+    out = np.full(len(grid), np.nan)
+    ok = idx >= 0
+    out[ok] = result.regret[idx[ok]]
+    return out
+
+
+@dataclass
+class _RunState:
+    """The latest run of one architecture class: its seed and how far it trained."""
+
+    seed: int | None
+    epoch: int
+    cost_s: float
+
+
+def run(
+    strategy: Strategy,
+    benchmark: Benchmark,
+    budget: Budget,
+    *,
+    workers: int = 1,
+    seed: int = 0,
+    name: str | None = None,
+) -> RunResult:
+    """Run ``strategy`` on ``benchmark`` until ``budget`` is spent.
+
+    Args:
+        strategy: A fresh strategy.
+        benchmark: Answers the trials.
+        budget: Simulated seconds or evaluations.
+        workers: Simulated parallel workers.
+        seed: Seeds the benchmark's per-query seed draws.
+        name: Strategy name recorded in the result (default: its registry name).
+
+    Raises:
+        RuntimeError: The strategy waits (``ask`` returns ``None``) with nothing pending.
+    """
+    if workers < 1:
+        raise ValueError(f"{workers=} must be at least 1")
+    wall0 = time.perf_counter()
+    rng = np.random.default_rng([seed, 0x5EED])
+    space, optimum = benchmark.space, benchmark.optimum
+    runs: dict[str, _RunState] = {}
+    scores: dict[str, float] = {}  # canonical key -> final mean test acc (regret target)
+    heap: list[tuple[float, int, Trial, Evaluation, float]] = []
+    clock, n_started, seq, strategy_s = 0.0, 0, 0, 0.0
+    rows: list[tuple[float, float, int, float, float]] = []
+    archs: list[str] = []
+    incumbents: list[str] = []
+    best_valid, best_key = -math.inf, ""
+
+    def can_start() -> bool:
+        if budget.kind == "queries":
+            return n_started < budget.value
+        return clock < budget.value
+
+    t0 = time.perf_counter()
+    strategy.on_start()
+    strategy_s += time.perf_counter() - t0
+    while True:
+        while len(heap) < workers and can_start():
+            t0 = time.perf_counter()
+            trial = strategy.ask()
+            strategy_s += time.perf_counter() - t0
+            if trial is None:
+                if not heap:
+                    raise RuntimeError(
+                        f"{type(strategy).__name__}.ask() returned None with no trial pending"
+                    )
+                break
+            ev, charge = _evaluate(benchmark, trial, runs, rng)
+            heapq.heappush(heap, (clock + charge, seq, trial, ev, charge))
+            seq += 1
+            n_started += 1
+        if not heap:
+            break
+        finish, _, trial, ev, charge = heapq.heappop(heap)
+        if budget.kind == "time" and finish > budget.value:
+            break  # it, and every later one, ends after the budget
+        clock = finish
+        key = space.canonical(trial.arch).to_string()
+        if ev.valid_acc > best_valid:
+            best_valid, best_key = ev.valid_acc, key
+        if best_key not in scores:
+            scores[best_key] = benchmark.final_test_acc(best_key)
+        rows.append((finish, ev.valid_acc, ev.epoch, charge, optimum - scores[best_key]))
+        archs.append(key)
+        incumbents.append(best_key)
+        t0 = time.perf_counter()
+        strategy.tell(trial, ev)
+        strategy_s += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    strategy.on_finish()
+    strategy_s += time.perf_counter() - t0
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return RunResult(
+        strategy=name or strategy.name or type(strategy).__name__,
+        seed=seed,
+        workers=workers,
+        budget=budget,
+        time=arr[:, 0],
+        valid_acc=arr[:, 1],
+        epoch=arr[:, 2].astype(np.int64),
+        cost=arr[:, 3],
+        regret=arr[:, 4],
+        incumbents=incumbents,
+        archs=archs,
+        strategy_s=strategy_s,
+        wall_s=time.perf_counter() - wall0,
+    )
+
+
+def _evaluate(
+    benchmark: Benchmark, trial: Trial, runs: dict[str, _RunState], rng: np.random.Generator
+) -> tuple[Evaluation, float]:
+    """Query the benchmark for ``trial`` and return the evaluation and its charge."""
+    epoch = benchmark.max_epoch if trial.epoch is None else trial.epoch
+    key = benchmark.space.canonical(trial.arch).to_string()
+    prior = runs.get(key) if trial.resume else None
+    if prior is None:
+        ev = benchmark.query(trial.arch, epoch, rng=rng)
+        runs[key] = _RunState(ev.seed, epoch, ev.cost_s)
+        return ev, ev.cost_s
+    ev = benchmark.query(trial.arch, epoch, prior.seed, rng=rng)
+    if epoch <= prior.epoch:  # already trained that far: read the log, for free
+        return ev, 0.0
+    charge = max(ev.cost_s - prior.cost_s, 0.0)
+    runs[key] = _RunState(prior.seed, epoch, ev.cost_s)
+    return ev, charge

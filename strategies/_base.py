@@ -1,0 +1,194 @@
+"""The ask/tell :class:`Strategy` base class, :class:`Trial`, and the strategy registry."""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.tables import Evaluation
+
+__all__ = [
+    "Strategy",
+    "Trial",
+    "register_strategy",
+    "get_strategy",
+    "list_strategies",
+    "load_strategy",
+]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One request to a benchmark: train ``arch`` up to ``epoch``.
+
+    Attributes:
+        arch: The architecture to evaluate.
+        epoch: Train up to this epoch (``1..max_epoch``); ``None`` means ``max_epoch``.
+        resume: Continue this architecture's latest run (same seed, same weights)
+            from the epoch it reached, paying only for the extra epochs. Without an
+            earlier run it starts from scratch. Multi-fidelity strategies set it when
+            they promote an architecture.
+        tag: Free for the strategy, e.g. to route a tell to its bracket. It survives
+            pickling, unlike object identity.
+    """
+
+    arch: Architecture
+    epoch: int | None = None
+    resume: bool = False
+    tag: int | None = None
+
+
+class Strategy(abc.ABC):
+    """Base class of search strategies, driven by ask and tell.
+
+    A runner calls, in this order:
+
+    1. :meth:`on_start` once;
+    2. :meth:`ask` whenever a worker is free, and :meth:`tell` once for each asked
+       trial as its evaluation finishes. With several workers, up to that many trials
+       are pending at once and tells come in completion order, not ask order;
+    3. :meth:`on_finish` once when the budget is spent; trials still pending then are
+       never told.
+
+    :meth:`ask` may return ``None`` to wait for pending results (synchronous
+    multi-fidelity strategies do), but never while no trial is pending. Strategies
+    see only :attr:`~nasrepro.tables.Evaluation.valid_acc`, ``epoch`` and ``cost_s``
+    of an evaluation; reading ``test_acc`` is cheating.
+
+    Subclasses take the space, the full training length and a seed, plus their own
+    keyword hyperparameters with the defaults of their paper, and draw every random
+    number from :attr:`rng`. A strategy must pickle: runs are shipped to processes.
+
+    Args:
+        space: The search space.
+        max_epoch: Full training length of the benchmark (the highest fidelity).
+        seed: Seeds :attr:`rng`.
+    """
+
+    #: Registry name, set by :func:`register_strategy`.
+    name: ClassVar[str] = ""
+
+    def __init__(self, space: SearchSpace[Any], *, max_epoch: int, seed: int | None = None):
+        if max_epoch < 1:
+            raise ValueError(f"{max_epoch=} must be at least 1")
+        self.space = space
+        self.max_epoch = max_epoch
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def supports(cls, space: SearchSpace[Any]) -> bool:
+        """Whether this strategy can search ``space`` (default: any space)."""
+        return True
+
+    def on_start(self) -> None:  # noqa: B027 - an optional hook
+        """Called once before the first :meth:`ask`."""
+
+    @abc.abstractmethod
+    def ask(self) -> Trial | None:
+        """The next trial to run, or ``None`` to wait for a pending one to finish."""
+
+    @abc.abstractmethod
+    def tell(self, trial: Trial, evaluation: Evaluation) -> None:
+        """Report the evaluation of a trial that :meth:`ask` returned."""
+
+    def on_finish(self) -> None:  # noqa: B027 - an optional hook
+        """Called once when the budget is spent."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(space={self.space.name!r}, seed={self.seed})"
+
+
+S = TypeVar("S", bound=type[Strategy])
+_REGISTRY: dict[str, type[Strategy]] = {}
+
+
+def register_strategy(name: str) -> Callable[[S], S]:
+    """Class decorator registering a strategy under ``name``; refuses duplicates.
+
+    Example:
+        >>> @register_strategy("my-search")  # doctest: +SKIP
+        ... class MySearch(Strategy): ...
+    """
+
+    def deco(cls: S) -> S:
+        if name in _REGISTRY:
+            raise ValueError(f"a strategy named {name!r} is already registered")
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise TypeError(f"{cls!r} is not a Strategy subclass")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    """The strategy class registered as ``name``.
+
+    Raises:
+        ValueError: Unknown name; the message lists the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}; choose one of {list_strategies()} or pass 'module:Class'"
+        ) from None
+
+
+def list_strategies() -> list[str]:
+    """Names of the registered strategies, sorted."""
+    return sorted(_REGISTRY)
+
+
+def load_strategy(spec: str) -> type[Strategy]:
+    """A strategy class from a registry name, ``"module:Class"`` or ``"path/file.py:Class"``.
+
+    Raises:
+        ValueError: The module or class cannot be found, or is not a
+            :class:`Strategy` subclass.
+    """
+    if ":" not in spec:
+        return get_strategy(spec)
+    module_name, _, cls_name = spec.rpartition(":")
+    if module_name.endswith(".py") or "/" in module_name:
+        module = _module_from_file(Path(module_name))
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise ValueError(
+                f"cannot import {module_name!r} for strategy {spec!r} ({e}); put it on "
+                "PYTHONPATH or pass a file path such as my_strategy.py:MyStrategy"
+            ) from e
+    cls = getattr(module, cls_name, None)
+    if cls is None:
+        raise ValueError(f"module {module_name!r} has no attribute {cls_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ValueError(f"{spec!r} is not a nasrepro.strategies.Strategy subclass")
+    return cls
+
+
+def _module_from_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ValueError(f"strategy file {str(path)!r} does not exist")
+    name = f"_nasrepro_user_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot load {str(path)!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pickle finds classes of the module by this name
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,139 @@
+"""The strategy contract, as plain functions (the pytest suite and ``nasrepro validate`` use them).
+
+A strategy must: follow the ask/tell lifecycle with several workers and tells out
+of order; ask only for architectures of the space at epochs in ``1..max_epoch``;
+return ``None`` from ``ask`` only while trials are pending; give the same trials for
+the same seed; and pickle, mid-run, into a copy that continues identically.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import numpy as np
+
+from nasrepro.spaces import Architecture
+from nasrepro.strategies._base import Strategy, Trial
+from nasrepro.tables import Benchmark, Evaluation
+
+__all__ = ["drive", "check_strategy", "StrategyContractError"]
+
+TrialKey = tuple[str, int | None, bool]
+
+
+class StrategyContractError(AssertionError):
+    """A strategy broke the contract; the message says which rule."""
+
+
+class _Driver:
+    """A minimal runner: up to ``workers`` pending trials, told in a random order."""
+
+    def __init__(self, benchmark: Benchmark, workers: int, seed: int) -> None:
+        self.benchmark = benchmark
+        self.workers = workers
+        self.rng = np.random.default_rng(seed)
+        self.pending: list[tuple[Trial, Evaluation]] = []
+        self.log: list[TrialKey] = []
+
+    def step(self, strategy: Strategy) -> None:
+        """Fill the free workers, then tell one pending trial's result."""
+        space = self.benchmark.space
+        while len(self.pending) < self.workers:
+            trial = strategy.ask()
+            if trial is None:
+                if not self.pending:
+                    raise StrategyContractError(
+                        f"{type(strategy).__name__}.ask() returned None with no trial pending"
+                    )
+                break
+            if not isinstance(trial, Trial):
+                raise StrategyContractError(f"ask() returned {trial!r}, not a Trial or None")
+            _check_in_space(trial, space, self.benchmark.max_epoch)
+            ev = self.benchmark.query(trial.arch, trial.epoch, rng=self.rng)
+            self.pending.append((trial, ev))
+            self.log.append((trial.arch.to_string(), trial.epoch, trial.resume))
+        i = int(self.rng.integers(len(self.pending)))
+        trial, ev = self.pending.pop(i)
+        strategy.tell(trial, ev)
+
+
+def _check_in_space(trial: Trial, space: Any, max_epoch: int) -> None:
+    arch = trial.arch
+    if not isinstance(arch, Architecture) or not isinstance(arch, space.arch_type):
+        raise StrategyContractError(
+            f"ask() returned {type(arch).__name__}, not a {space.arch_type.__name__} of {space.name!r}"
+        )
+    if space.parse(arch.to_string()) != arch:
+        raise StrategyContractError(f"{arch} does not round-trip through the space's parser")
+    if trial.epoch is not None and not 1 <= trial.epoch <= max_epoch:
+        raise StrategyContractError(f"trial epoch {trial.epoch} is outside 1..{max_epoch}")
+
+
+def drive(
+    strategy: Strategy, benchmark: Benchmark, n_tells: int, *, workers: int = 1, seed: int = 0
+) -> list[TrialKey]:
+    """Run ``strategy`` for ``n_tells`` results through :meth:`Strategy.on_finish`.
+
+    Returns:
+        Every asked trial as ``(arch string, epoch, resume)``, in ask order.
+    """
+    driver = _Driver(benchmark, workers, seed)
+    strategy.on_start()
+    for _ in range(n_tells):
+        driver.step(strategy)
+    strategy.on_finish()
+    return driver.log
+
+
+def check_strategy(
+    cls: type[Strategy],
+    benchmark: Benchmark,
+    *,
+    n_tells: int = 40,
+    workers: int = 3,
+    seed: int = 0,
+    **kwargs: Any,
+) -> None:
+    """Check the whole contract for ``cls`` on ``benchmark``.
+
+    Raises:
+        StrategyContractError: A rule is broken; the message names it.
+    """
+
+    def make() -> Strategy:
+        return cls(benchmark.space, max_epoch=benchmark.max_epoch, seed=seed, **kwargs)
+
+    first = drive(make(), benchmark, n_tells, workers=workers, seed=seed)
+    if len(first) < n_tells:
+        raise StrategyContractError(f"only {len(first)} trials asked for {n_tells} tells")
+    again = drive(make(), benchmark, n_tells, workers=workers, seed=seed)
+    if again != first:
+        k = next(i for i, (a, b) in enumerate(zip(first, again, strict=False)) if a != b)
+        raise StrategyContractError(
+            f"not deterministic for seed {seed}: trial {k} was {first[k]} then {again[k]}"
+        )
+    _check_pickle(make(), benchmark, n_tells, workers, seed)
+
+
+def _check_pickle(
+    strategy: Strategy, benchmark: Benchmark, n_tells: int, workers: int, seed: int
+) -> None:
+    driver = _Driver(benchmark, workers, seed)
+    strategy.on_start()
+    half = n_tells // 2
+    for _ in range(half):
+        driver.step(strategy)
+    try:
+        clone = pickle.loads(pickle.dumps(strategy))
+    except Exception as e:  # any pickling failure breaks the contract
+        raise StrategyContractError(f"{type(strategy).__name__} does not pickle: {e}") from e
+    twin = _Driver(benchmark, workers, seed)  # the same driver state, sharing the benchmark
+    twin.rng, twin.pending, twin.log = copy.deepcopy(driver.rng), list(driver.pending), []
+    driver.log = []
+    for _ in range(n_tells - half):
+        driver.step(strategy)
+        twin.step(clone)
+    if driver.log != twin.log:
+        raise StrategyContractError("a pickled copy continues differently from the original")

@@ -1,0 +1,266 @@
+"""The :class:`Benchmark` protocol that strategies are run against, and its tabular form.
+
+A benchmark answers "what would training ``arch`` up to epoch ``e`` have given, and
+what would it have cost?". :class:`TabularBenchmark` reads the answer from a
+:class:`~nasrepro.tables.Table`; a surrogate benchmark predicts it. Strategies see
+:attr:`Evaluation.valid_acc` only; the runner scores incumbents with
+:meth:`Benchmark.final_test_acc` against :attr:`Benchmark.optimum`.
+
+Example:
+    >>> import numpy as np
+    >>> bench = TabularBenchmark(Table.open("cell.h5"))  # doctest: +SKIP
+    >>> arch = bench.space.sample(np.random.default_rng(0))  # doctest: +SKIP
+    >>> ev = bench.query(arch, epoch=1, rng=np.random.default_rng(0))  # doctest: +SKIP
+    >>> ev.valid_acc, ev.cost_s  # doctest: +SKIP
+    (61.5, 1.9)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.tables._errors import MissingEntryError
+from nasrepro.tables._table import Table, load_default
+
+__all__ = [
+    "Benchmark",
+    "Evaluation",
+    "TabularBenchmark",
+    "register_benchmark",
+    "get_benchmark",
+    "list_benchmarks",
+]
+
+logger = logging.getLogger(__name__)
+
+SeedMode = Literal["random", "mean"] | int
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The outcome of training one architecture up to one epoch.
+
+    Attributes:
+        arch: String of the architecture whose result this is (for a table, the
+            representative of the queried architecture's class).
+        epoch: The epoch the metrics are read at (1-based).
+        seed: Training seed of the run, or ``None`` for a mean over seeds.
+        valid_acc: Validation accuracy (percent) at ``epoch``: all a strategy may use.
+        test_acc: Test accuracy (percent) at ``epoch``; never shown to strategies.
+        cost_s: Training time of epochs ``1..epoch`` in seconds (the cost of a run
+            started from scratch; a runner that continues a run charges the difference).
+    """
+
+    arch: str
+    epoch: int
+    seed: int | None
+    valid_acc: float
+    test_acc: float
+    cost_s: float
+
+
+@runtime_checkable
+class Benchmark(Protocol):
+    """What the runner needs from a benchmark; tabular and surrogate ones implement it.
+
+    Attributes:
+        name: Short name, used in leaderboards (e.g. ``"cell-mnist1d-tiny"``).
+        space: The search space the architectures come from.
+        max_epoch: The full training length; queries take ``epoch`` in ``1..max_epoch``.
+        optimum: Best mean final test accuracy (percent): regret is measured against it.
+        typical_cost_s: Mean cost of one full training of a uniformly sampled
+            architecture; budgets given as multiples of a training use it.
+    """
+
+    name: str
+    space: SearchSpace[Any]
+    max_epoch: int
+
+    @property
+    def optimum(self) -> float: ...
+
+    @property
+    def typical_cost_s(self) -> float: ...
+
+    def query(
+        self,
+        arch: Architecture | str,
+        epoch: int | None = None,
+        seed: int | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> Evaluation:
+        """Train ``arch`` to ``epoch`` (``None``: ``max_epoch``) with ``seed``.
+
+        ``seed=None`` lets the benchmark choose (drawn with ``rng``, or its mean).
+        """
+        ...
+
+    def final_test_acc(self, arch: Architecture | str) -> float:
+        """Mean test accuracy (percent) of ``arch`` after full training: the regret target."""
+        ...
+
+
+class TabularBenchmark:
+    """A :class:`Benchmark` that reads a lookup table.
+
+    A query at epoch ``e`` returns the validation and test accuracy recorded at the
+    end of epoch ``e`` and costs the recorded training time of epochs ``1..e``.
+
+    Args:
+        table: The table.
+        seed_mode: ``"random"`` draws one of the trained seeds per query, as
+            NAS-Bench-101 does; an ``int`` always reads that seed; ``"mean"`` reads the
+            mean over seeds (``Evaluation.seed`` is then ``None``).
+        name: Benchmark name (default: the table file's stem).
+        seed: Seeds the generator used when :meth:`query` gets no ``rng``.
+
+    Raises:
+        ValueError: ``seed_mode`` is neither ``"random"``, ``"mean"`` nor a seed of
+            the table.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        seed_mode: SeedMode = "random",
+        *,
+        name: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(seed_mode, str):
+            if seed_mode not in ("random", "mean"):
+                raise ValueError(f"{seed_mode=}; expected 'random', 'mean' or a table seed")
+        elif seed_mode not in table.seeds:
+            raise ValueError(f"{seed_mode=} is not a seed of this table; it has {table.seeds}")
+        self.table = table
+        self.seed_mode = seed_mode
+        self.name = name if name is not None else table.path.stem
+        self.space: SearchSpace[Any] = table.space
+        self.max_epoch: int = table.final_epoch
+        self._rng = np.random.default_rng(seed)
+        self._optimum: float | None = None
+        self._typical: float | None = None
+
+    def __repr__(self) -> str:
+        return f"TabularBenchmark({self.name!r}, seed_mode={self.seed_mode!r})"
+
+    @property
+    def optimum(self) -> float:
+        """Best mean final test accuracy of the table (percent)."""
+        if self._optimum is None:
+            self._optimum = self.table.optimum
+        return self._optimum
+
+    @property
+    def typical_cost_s(self) -> float:
+        """Mean full-training time over all rows (for a bounded space: uniform over it)."""
+        if self._typical is None:
+            r = self.table.query_many(np.arange(self.table.n_rows), missing="nan")
+            self._typical = float(np.nanmean(r.train_time_s))
+        return self._typical
+
+    def query(
+        self,
+        arch: Architecture | str,
+        epoch: int | None = None,
+        seed: int | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> Evaluation:
+        """Read ``arch`` at ``epoch`` (default: the final one).
+
+        Args:
+            arch: An architecture of the table's space, or its string.
+            epoch: In ``1..max_epoch``; ``None`` is ``max_epoch``.
+            seed: A seed of the table; ``None`` follows ``seed_mode``.
+            rng: Draws the seed in ``"random"`` mode (default: the benchmark's own).
+
+        Raises:
+            MissingEntryError: ``arch`` (or ``seed``) is not in the table.
+            ValueError: ``epoch`` is out of range or ``arch`` is malformed.
+        """
+        if seed is None and self.seed_mode != "mean":
+            if isinstance(self.seed_mode, int):
+                seed = self.seed_mode
+            else:
+                seed = self._draw_seed(arch, epoch, rng if rng is not None else self._rng)
+        r = self.table.query(arch, epoch, seed)
+        return Evaluation(r.arch, r.epoch, seed, r.valid_acc, r.test_acc, r.train_time_s)
+
+    def _draw_seed(
+        self, arch: Architecture | str, epoch: int | None, rng: np.random.Generator
+    ) -> int:
+        seeds = self.table.seeds
+        seed = seeds[int(rng.integers(len(seeds)))]
+        if len(seeds) == 1:
+            return seed
+        try:
+            self.table.query(arch, epoch, seed)
+        except MissingEntryError:  # partial table: draw again among the trained seeds
+            mean = self.table.query(arch, epoch)
+            ok = [s for s, v in zip(seeds, mean.per_seed_valid_acc, strict=True) if v == v]
+            return ok[int(rng.integers(len(ok)))]
+        return seed
+
+    def final_test_acc(self, arch: Architecture | str) -> float:
+        """Mean test accuracy of ``arch`` at the final epoch over the trained seeds."""
+        return self.table.query(arch).test_acc
+
+
+BenchmarkFactory = Callable[..., Benchmark]
+_REGISTRY: dict[str, BenchmarkFactory] = {}
+
+
+def register_benchmark(name: str) -> Callable[[BenchmarkFactory], BenchmarkFactory]:
+    """Decorator registering a zero-argument benchmark factory under ``name``.
+
+    The factory may take keyword arguments (``get_benchmark`` passes them on).
+    Duplicate names are refused.
+
+    Example:
+        >>> @register_benchmark("cell-my-table")  # doctest: +SKIP
+        ... def _mine(**kwargs: Any) -> Benchmark:
+        ...     return TabularBenchmark(Table.open("my.h5"), name="cell-my-table", **kwargs)
+    """
+
+    def deco(factory: BenchmarkFactory) -> BenchmarkFactory:
+        if name in _REGISTRY:
+            raise ValueError(f"a benchmark named {name!r} is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
+    """Build the benchmark registered as ``name``.
+
+    Raises:
+        ValueError: No benchmark has that name.
+        TableError: Its table is not installed (the message names the fix).
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown benchmark {name!r}; choose one of {list_benchmarks()} or pass a table"
+        ) from None
+    return factory(**kwargs)
+
+
+def list_benchmarks() -> list[str]:
+    """Names of the registered benchmarks, sorted."""
+    return sorted(_REGISTRY)
+
+
+@register_benchmark("cell-mnist1d-tiny")
+def _cell_mnist1d_tiny(**kwargs: Any) -> Benchmark:
+    """The shipped default table: the whole cell space under ``mnist1d-tiny``."""
+    return TabularBenchmark(load_default(), name="cell-mnist1d-tiny", **kwargs)
