@@ -1,7 +1,39 @@
-"""Surrogate models that extend the table to spaces no table can enumerate."""
+"""Surrogates: predict trained accuracy and cost from space-agnostic graph features.
+
+The table covers a bounded cell space only; a surrogate answers for the spaces no
+table can enumerate, as NAS-Bench-301 did for the DARTS space. Importing this package
+registers the ``chain-mnist1d-tiny-surrogate`` and
+``hierarchical-mnist1d-tiny-surrogate`` benchmarks.
+
+Example:
+    >>> from nasrepro.tables import Table
+    >>> from nasrepro.surrogate import Surrogate, evaluate, load_table
+    >>> train = Table.open("chain-train.h5")  # doctest: +SKIP
+    >>> s = Surrogate("xgb", random_state=0).fit(load_table(train))  # doctest: +SKIP
+    >>> evaluate(s, Table.open("chain-test.h5")).metrics["kendall_tau"]  # doctest: +SKIP
+    0.78
+"""
 
 from __future__ import annotations
 
+from nasrepro.surrogate._benchmark import SurrogateBenchmark
+from nasrepro.surrogate._data import (
+    DATASET_SHAPES,
+    SurrogateError,
+    TrainingData,
+    encode,
+    load_table,
+    split_rows,
+    table_protocol,
+    trained_rows,
+)
+from nasrepro.surrogate._evaluate import (
+    METRICS,
+    SpaceEvaluation,
+    evaluate,
+    rank_metrics,
+    write_report,
+)
 from nasrepro.surrogate._features import (
     DEFAULT_INPUT_SHAPE,
     DEFAULT_NUM_CLASSES,
@@ -23,8 +55,36 @@ from nasrepro.surrogate._models import (
     model_class,
     register_model,
 )
+from nasrepro.surrogate._surrogate import (
+    TARGETS,
+    Prediction,
+    Surrogate,
+    arch_hash,
+    load_shipped,
+    shipped_path,
+)
 
 __all__ = [
+    "SurrogateBenchmark",
+    "DATASET_SHAPES",
+    "SurrogateError",
+    "TrainingData",
+    "encode",
+    "load_table",
+    "split_rows",
+    "table_protocol",
+    "trained_rows",
+    "METRICS",
+    "SpaceEvaluation",
+    "evaluate",
+    "rank_metrics",
+    "write_report",
+    "TARGETS",
+    "Prediction",
+    "Surrogate",
+    "arch_hash",
+    "load_shipped",
+    "shipped_path",
     "DEFAULT_INPUT_SHAPE",
     "DEFAULT_NUM_CLASSES",
     "count_flops",

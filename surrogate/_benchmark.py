@@ -1,0 +1,164 @@
+"""A :class:`~nasrepro.tables.Benchmark` backed by a surrogate, for unbounded spaces.
+
+As NAS-Bench-301 did for the DARTS space: a query returns a draw from the
+surrogate's predictive distribution (mean plus seed noise) and the predicted
+training cost. A draw is a pure function of the architecture and the seed, so the
+same (architecture, seed) gives the same result, as a table would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.surrogate._data import SurrogateError
+from nasrepro.surrogate._surrogate import Surrogate, load_shipped
+from nasrepro.tables import Benchmark, Evaluation, register_benchmark
+
+__all__ = ["SurrogateBenchmark"]
+
+
+class SurrogateBenchmark:
+    """A surrogate benchmark over one space (the :class:`~nasrepro.tables.Benchmark` protocol).
+
+    Only full trainings are answered (``epoch`` is ``None`` or ``max_epoch``): the
+    surrogate models final accuracy only.
+
+    Args:
+        model: A fitted :class:`~nasrepro.surrogate.Surrogate`.
+        space: The space (or its name) whose architectures are queried.
+        name: Benchmark name (default ``"{space}-surrogate"``).
+        seed: Seeds the generator that picks training seeds for ``seed=None``
+            queries without an ``rng``, and the sample behind :attr:`optimum`.
+        n_optimum: Architectures sampled (then improved by local search) to estimate
+            :attr:`optimum`, the best predicted mean test accuracy.
+
+    Example:
+        >>> bench = SurrogateBenchmark(load_shipped(), "chain")  # doctest: +SKIP
+        >>> ev = bench.query("conv3x3@1.0|skip@1.0", seed=0)  # doctest: +SKIP
+        >>> ev.valid_acc, ev.cost_s  # doctest: +SKIP
+        (71.2, 14.5)
+    """
+
+    def __init__(
+        self,
+        model: Surrogate,
+        space: SearchSpace[Any] | str,
+        *,
+        name: str | None = None,
+        seed: int | None = None,
+        n_optimum: int = 5000,
+    ) -> None:
+        sp = get_space(space) if isinstance(space, str) else space
+        if sp.name not in model.metadata_["spaces"] and model.encoding == "adjacency":
+            raise SurrogateError(f"{model!r} was not fitted on space {sp.name!r}")
+        self.model = model
+        self.space: SearchSpace[Any] = sp
+        self.name = name if name is not None else f"{sp.name}-surrogate"
+        self.max_epoch = int(model.protocol["epochs"])
+        self.n_optimum = n_optimum
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._optimum: float | None = None
+        self._typical: float | None = None
+
+    def __repr__(self) -> str:
+        return f"SurrogateBenchmark({self.name!r}, space={self.space.name!r})"
+
+    def _arch(self, arch: Architecture | str) -> Architecture:
+        return self.space.parse(arch) if isinstance(arch, str) else arch
+
+    def query(
+        self,
+        arch: Architecture | str,
+        epoch: int | None = None,
+        seed: int | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> Evaluation:
+        """A draw of one full training of ``arch`` with ``seed``.
+
+        Args:
+            arch: An architecture of :attr:`space`, or its string.
+            epoch: ``None`` or :attr:`max_epoch`.
+            seed: Training seed; ``None`` draws one from ``rng`` (default: the
+                benchmark's own generator).
+            rng: Draws the seed when ``seed`` is ``None``.
+
+        Raises:
+            ValueError: ``epoch`` is not the final epoch, or ``arch`` is malformed.
+        """
+        if epoch is not None and epoch != self.max_epoch:
+            raise ValueError(
+                f"{epoch=}: a surrogate benchmark answers full trainings only "
+                f"(epoch=None or {self.max_epoch})"
+            )
+        a = self._arch(arch)
+        s = a.to_string()
+        if seed is None:
+            seed = int((rng if rng is not None else self._rng).integers(2**31))
+        p = self.model.predict([a], self.space)
+        key = int.from_bytes(hashlib.sha256(s.encode()).digest()[:8], "little")
+        z = float(np.random.default_rng([int(seed), key]).standard_normal())
+        valid = float(np.clip(p.valid_acc[0] + z * p.valid_std[0], 0.0, 100.0))
+        test = float(np.clip(p.test_acc[0] + z * p.test_std[0], 0.0, 100.0))
+        return Evaluation(s, self.max_epoch, int(seed), valid, test, float(p.cost_s[0]))
+
+    def final_test_acc(self, arch: Architecture | str) -> float:
+        """Predicted mean final test accuracy of ``arch`` (percent)."""
+        return float(self.model.predict([self._arch(arch)], self.space).test_acc[0])
+
+    @property
+    def typical_cost_s(self) -> float:
+        """Mean predicted training cost of 1,000 architectures sampled with ``seed``."""
+        if self._typical is None:
+            rng = np.random.default_rng(self._seed)
+            archs = [self.space.sample(rng) for _ in range(1000)]
+            self._typical = float(self.model.predict(archs, self.space).cost_s.mean())
+        return self._typical
+
+    @property
+    def optimum(self) -> float:
+        """Best predicted mean final test accuracy found by sampling and local search.
+
+        ``n_optimum`` sampled architectures, then steepest-ascent over
+        ``space.neighbors`` from the best five until no neighbour improves. It is an
+        estimate: a strategy may find better, and show a negative regret.
+        """
+        if self._optimum is None:
+            rng = np.random.default_rng(self._seed)
+            archs = [self.space.sample(rng) for _ in range(self.n_optimum)]
+            acc = self.model.predict(archs, self.space).test_acc
+            best = float(acc.max())
+            for i in np.argsort(-acc)[:5].tolist():
+                cur, val = archs[i], float(acc[i])
+                while True:
+                    nbrs = self.space.neighbors(cur)
+                    nacc = self.model.predict(nbrs, self.space).test_acc
+                    j = int(np.argmax(nacc))
+                    if nacc[j] <= val:
+                        break
+                    cur, val = nbrs[j], float(nacc[j])
+                best = max(best, val)
+            self._optimum = best
+        return self._optimum
+
+
+def _shipped_benchmark(space: str, **kwargs: Any) -> Benchmark:
+    name = f"{space}-mnist1d-tiny-surrogate"
+    return SurrogateBenchmark(load_shipped(), space, name=name, **kwargs)
+
+
+@register_benchmark("chain-mnist1d-tiny-surrogate")
+def _chain_mnist1d_tiny(**kwargs: Any) -> Benchmark:
+    """The shipped surrogate on the chain space (``mnist1d-tiny``)."""
+    return _shipped_benchmark("chain", **kwargs)
+
+
+@register_benchmark("hierarchical-mnist1d-tiny-surrogate")
+def _hier_mnist1d_tiny(**kwargs: Any) -> Benchmark:
+    """The shipped surrogate on the hierarchical space (``mnist1d-tiny``)."""
+    return _shipped_benchmark("hierarchical", **kwargs)

@@ -1,0 +1,275 @@
+"""Training data for surrogates: one row per trained (architecture, seed) of a table.
+
+A table of any space is a source: the cell table (every trained class), and the
+small chain and hierarchical tables built from ``nasrepro sweep --space chain
+--sample N`` results (same HDF5 schema). Held-out test architectures of an
+unbounded space are another table, from a sweep with its own ``--sample-seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
+from nasrepro.surrogate._features import features, features_many
+from nasrepro.tables import Table
+
+__all__ = [
+    "TrainingData",
+    "SurrogateError",
+    "DATASET_SHAPES",
+    "load_table",
+    "split_rows",
+    "trained_rows",
+    "encode",
+    "encode_one",
+    "lower_all",
+    "table_protocol",
+]
+
+
+class SurrogateError(ValueError):
+    """A surrogate cannot be fitted, loaded or queried as asked; the message says why."""
+
+
+#: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.data`` (checked
+#: against it in the tests; the surrogate may not import the harness).
+DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
+    "mnist1d": ((1, 40), 10),
+    "synthetic": ((1, 16), 4),
+    "digits": ((1, 8, 8), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+
+
+def _shape(protocol: dict[str, Any]) -> tuple[tuple[int, ...], int]:
+    try:
+        return DATASET_SHAPES[str(protocol["dataset"])]
+    except KeyError:
+        raise SurrogateError(
+            f"unknown dataset {protocol.get('dataset')!r}; add its input shape to "
+            "nasrepro.surrogate.DATASET_SHAPES"
+        ) from None
+
+
+def _macro(protocol: dict[str, Any]) -> dict[str, Any]:
+    return {k: protocol[k] for k in ("C", "N", "reduction")}
+
+
+def lower_all(
+    archs: Sequence[Architecture | str], space: SearchSpace[Any], protocol: dict[str, Any]
+) -> list[NetworkSpec]:
+    """Lower architectures (objects or strings of ``space``) with the protocol's macro."""
+    macro = _macro(protocol)
+    return [space.lower(space.parse(a) if isinstance(a, str) else a, **macro) for a in archs]
+
+
+def encode(
+    archs: Sequence[Architecture | str],
+    space: SearchSpace[Any],
+    protocol: dict[str, Any],
+    encoding: str = "graph",
+) -> np.ndarray:
+    """Model inputs of architectures, shape ``(n, n_features)``.
+
+    Args:
+        archs: Architectures of ``space`` or their strings.
+        space: Their space.
+        protocol: The training protocol as a dict (``Table.protocol``): its dataset
+            gives the input shape, and ``C``, ``N`` and ``reduction`` the macro skeleton.
+        encoding: ``"graph"`` (:func:`~nasrepro.surrogate.features`) or ``"adjacency"``
+            (``space.encode``).
+    """
+    if encoding == "graph":
+        shape, classes = _shape(protocol)
+        return features_many(lower_all(archs, space, protocol), shape, classes)
+    if encoding == "adjacency":
+        parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
+        if not parsed:
+            return np.zeros((0, 0))
+        return np.stack([space.encode(a).astype(np.float64) for a in parsed])
+    raise SurrogateError(f"unknown {encoding=}; expected 'graph' or 'adjacency'")
+
+
+def encode_one(
+    arch: Architecture, space: SearchSpace[Any], protocol: dict[str, Any], encoding: str
+) -> np.ndarray:
+    """:func:`encode` of one architecture, shape ``(n_features,)``."""
+    if encoding == "graph":
+        shape, classes = _shape(protocol)
+        return features(space.lower(arch, **_macro(protocol)), shape, classes)
+    return encode([arch], space, protocol, encoding)[0]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Rows of single training runs, one per trained (architecture, seed).
+
+    Attributes:
+        X: Model inputs, ``(n, n_features)``.
+        valid_acc, test_acc: Final-epoch accuracies (percent), ``(n,)``.
+        cost_s: Training time of all epochs, ``(n,)``.
+        archs: Architecture strings, ``(n,)``.
+        spaces: Space of each row, ``(n,)``.
+        seeds: Training seed of each row, ``(n,)``.
+        encoding: How ``X`` was computed (see :func:`encode`).
+        protocol: The protocol every row was trained under.
+        sources: One dict per table: file name, space, checksums and rows used.
+    """
+
+    X: np.ndarray
+    valid_acc: np.ndarray
+    test_acc: np.ndarray
+    cost_s: np.ndarray
+    archs: tuple[str, ...]
+    spaces: tuple[str, ...]
+    seeds: np.ndarray
+    encoding: str
+    protocol: dict[str, Any]
+    sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.valid_acc)
+
+    @property
+    def protocol_id(self) -> str:
+        return str(self.protocol.get("_id", ""))
+
+    def sha256(self) -> str:
+        """sha256 of the inputs, targets, architectures and seeds."""
+        h = hashlib.sha256()
+        for a in (self.X, self.valid_acc, self.test_acc, self.cost_s, self.seeds):
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        h.update(json.dumps([self.archs, self.spaces]).encode())
+        return h.hexdigest()
+
+    def select(self, mask: np.ndarray) -> TrainingData:
+        """The rows where ``mask`` (bool ``(n,)``) holds."""
+        return TrainingData(
+            self.X[mask],
+            self.valid_acc[mask],
+            self.test_acc[mask],
+            self.cost_s[mask],
+            tuple(a for a, k in zip(self.archs, mask, strict=True) if k),
+            tuple(s for s, k in zip(self.spaces, mask, strict=True) if k),
+            self.seeds[mask],
+            self.encoding,
+            self.protocol,
+            self.sources,
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[TrainingData]) -> TrainingData:
+        """Rows of several sources in order; they must share protocol and encoding.
+
+        Raises:
+            SurrogateError: The parts mix protocols or encodings, or (adjacency) spaces.
+        """
+        if not parts:
+            raise SurrogateError("no training data; pass at least one table")
+        first = parts[0]
+        for p in parts[1:]:
+            if p.protocol != first.protocol:
+                raise SurrogateError(
+                    "refusing to mix training protocols "
+                    f"({first.protocol_id[:12]} and {p.protocol_id[:12]}); fit one "
+                    "surrogate per protocol"
+                )
+            if p.encoding != first.encoding:
+                raise SurrogateError(f"cannot mix encodings {first.encoding} and {p.encoding}")
+        spaces = {s for p in parts for s in p.spaces}
+        if first.encoding == "adjacency" and len(spaces) > 1:
+            raise SurrogateError(
+                f"the adjacency encoding serves one space, got {sorted(spaces)}; use a "
+                "graph-feature model to learn across spaces"
+            )
+        return TrainingData(
+            np.concatenate([p.X for p in parts]),
+            np.concatenate([p.valid_acc for p in parts]),
+            np.concatenate([p.test_acc for p in parts]),
+            np.concatenate([p.cost_s for p in parts]),
+            tuple(a for p in parts for a in p.archs),
+            tuple(s for p in parts for s in p.spaces),
+            np.concatenate([p.seeds for p in parts]),
+            first.encoding,
+            first.protocol,
+            tuple(s for p in parts for s in p.sources),
+        )
+
+
+def trained_rows(table: Table) -> np.ndarray:
+    """Canonical rows of ``table`` with a final result for some seed, int64 ``(n,)``."""
+    reps = table.canonical == np.arange(table.n_rows)
+    return np.flatnonzero(reps & table.trained())
+
+
+def split_rows(table: Table, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the trained canonical rows into a ``fraction`` for fitting and the rest.
+
+    Returns:
+        ``(fit_rows, held_out_rows)``, each sorted int64, drawn with ``seed``.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise SurrogateError(f"{fraction=} must be in (0, 1]")
+    rows = trained_rows(table)
+    perm = np.random.default_rng(seed).permutation(len(rows))
+    k = max(1, round(fraction * len(rows)))
+    return np.sort(rows[perm[:k]]), np.sort(rows[perm[k:]])
+
+
+def table_protocol(table: Table) -> dict[str, Any]:
+    """The table's protocol dict, with its id under ``"_id"``."""
+    return {**table.protocol, "_id": table.protocol_id}
+
+
+def load_table(
+    table: Table, rows: np.ndarray | None = None, encoding: str = "graph"
+) -> TrainingData:
+    """Training rows of a table: every trained (canonical row, seed) pair.
+
+    Args:
+        table: Any table (cell, or a sampled chain or hierarchical table).
+        rows: Canonical rows to use (default: all trained ones, see :func:`trained_rows`).
+        encoding: ``"graph"`` or ``"adjacency"`` (see :func:`encode`).
+
+    Returns:
+        :class:`TrainingData` with ``len(rows) * n_seeds`` rows at most (untrained
+        seeds are skipped).
+    """
+    rows = trained_rows(table) if rows is None else np.asarray(rows, dtype=np.int64)
+    protocol = table_protocol(table)
+    archs_all = table.archs
+    archs = [archs_all[r] for r in rows.tolist()]
+    X_arch = encode(archs, table.space, protocol, encoding)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for seed in table.seeds:
+        r = table.query_many(rows, seed=seed, missing="nan")
+        ok = np.flatnonzero(r.n_seeds > 0)
+        parts.append(
+            (ok, r.valid_acc[ok], r.test_acc[ok], r.train_time_s[ok], np.full(len(ok), seed))
+        )
+    idx = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    source = {
+        "file": table.path.name,
+        "space": table.space_name,
+        "metrics_sha256": str(table.attrs["metrics_sha256"]),
+        "n_rows": int(len(rows)),
+    }
+    return TrainingData(
+        X=X_arch[idx] if len(idx) else np.zeros((0, X_arch.shape[1])),
+        valid_acc=np.concatenate([p[1] for p in parts]),
+        test_acc=np.concatenate([p[2] for p in parts]),
+        cost_s=np.concatenate([p[3] for p in parts]),
+        archs=tuple(archs[i] for i in idx.tolist()),
+        spaces=(table.space_name,) * len(idx),
+        seeds=np.concatenate([p[4] for p in parts]).astype(np.int64),
+        encoding=encoding,
+        protocol=protocol,
+        sources=(source,),
+    )

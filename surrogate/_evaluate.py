@@ -1,0 +1,180 @@
+"""Honest evaluation of a surrogate on held-out, really-trained architectures.
+
+The test architectures are the trained rows of a table that the surrogate was not
+fitted on (architectures seen in training are dropped by their string hash). Ranking
+and fit metrics compare the predicted mean with the mean over the trained seeds;
+the MAE averages single runs, so that it is comparable to the seed-noise MAE, the
+mean disagreement between two seeds of one architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.surrogate._data import SurrogateError, trained_rows
+from nasrepro.surrogate._surrogate import Surrogate
+from nasrepro.tables import Table
+
+__all__ = ["SpaceEvaluation", "evaluate", "rank_metrics", "write_report", "METRICS"]
+
+#: Keys of :attr:`SpaceEvaluation.metrics`, in the order they are printed.
+METRICS: tuple[str, ...] = (
+    "kendall_tau",
+    "spearman",
+    "r2",
+    "mae",
+    "seed_noise_mae",
+    "n_train",
+    "n_test",
+)
+
+
+@dataclass(frozen=True)
+class SpaceEvaluation:
+    """Held-out results of one space.
+
+    Attributes:
+        space: Space name.
+        metrics: :data:`METRICS` to values (``None`` where the data do not allow one,
+            e.g. a seed-noise MAE from a one-seed table).
+        archs: Test architecture strings, ``(n_test,)``.
+        true_mean: Mean final validation accuracy over the trained seeds, ``(n_test,)``.
+        pred_mean, pred_std: Predicted mean and seed-noise std, ``(n_test,)``.
+    """
+
+    space: str
+    metrics: dict[str, float | int | None]
+    archs: tuple[str, ...]
+    true_mean: np.ndarray
+    pred_mean: np.ndarray
+    pred_std: np.ndarray
+
+
+def _none_if_nan(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def rank_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    """Kendall tau, Spearman rho and R^2 of ``y_pred`` against ``y_true`` (both ``(n,)``)."""
+    from scipy.stats import kendalltau, spearmanr
+    from sklearn.metrics import r2_score
+
+    if len(y_true) < 2:
+        return {"kendall_tau": None, "spearman": None, "r2": None}
+    return {
+        "kendall_tau": _none_if_nan(float(kendalltau(y_pred, y_true).statistic)),
+        "spearman": _none_if_nan(float(spearmanr(y_pred, y_true).statistic)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def evaluate(
+    surrogate: Surrogate, table: Table, *, exclude_trained: bool = True
+) -> SpaceEvaluation:
+    """Evaluate ``surrogate`` on the trained architectures of ``table`` it was not fitted on.
+
+    Args:
+        surrogate: A fitted surrogate.
+        table: A table of one space, trained under the surrogate's protocol.
+        exclude_trained: Drop architectures the surrogate was fitted on (keep this on
+            for honest figures).
+
+    Raises:
+        SurrogateError: The protocols differ, or no held-out architecture remains.
+    """
+    if table.protocol_id != surrogate.metadata_["protocol_id"]:
+        raise SurrogateError(
+            f"{table.path} was trained under protocol {table.protocol_id[:12]} but the "
+            f"surrogate under {str(surrogate.metadata_['protocol_id'])[:12]}; evaluate on a "
+            "table of the same protocol"
+        )
+    space = table.space_name
+    rows = trained_rows(table)
+    archs_all = table.archs
+    archs = [archs_all[r] for r in rows.tolist()]
+    if exclude_trained:
+        keep = ~surrogate.trained_on(archs, space)
+        rows, archs = rows[keep], [a for a, k in zip(archs, keep, strict=True) if k]
+    if not len(rows):
+        raise SurrogateError(
+            f"{table.path}: every trained architecture was in the training data; evaluate "
+            "on a held-out sample (a sweep with another --sample-seed)"
+        )
+    pred = surrogate.predict(archs, table.space)
+    true_mean = table.query_many(rows, missing="nan").valid_acc
+    per_seed = np.stack(
+        [table.query_many(rows, seed=s, missing="nan").valid_acc for s in table.seeds]
+    )  # (n_seed, n_test)
+    ok = np.isfinite(per_seed)
+    mae = float(np.abs(per_seed - pred.valid_acc)[ok].mean())
+    noise: float | None = None
+    if len(table.seeds) >= 2:
+        both = ok[0] & ok[1]
+        if both.any():
+            noise = float(np.abs(per_seed[0, both] - per_seed[1, both]).mean())
+    metrics: dict[str, float | int | None] = {
+        **rank_metrics(true_mean, pred.valid_acc),
+        "mae": mae,
+        "seed_noise_mae": noise,
+        "n_train": int(surrogate.metadata_["n_train_archs"].get(space, 0)),
+        "n_test": len(rows),
+    }
+    return SpaceEvaluation(space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std)
+
+
+def _scatter(ev: SpaceEvaluation, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    ax.errorbar(
+        ev.true_mean, ev.pred_mean, yerr=ev.pred_std, fmt="o", ms=3, alpha=0.5, elinewidth=0.5
+    )
+    lo = float(np.nanmin([ev.true_mean.min(), ev.pred_mean.min()]))
+    hi = float(np.nanmax([ev.true_mean.max(), ev.pred_mean.max()]))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    m = ev.metrics
+    tau, r2 = m["kendall_tau"], m["r2"]
+    ax.set_title(
+        f"{ev.space}: tau={tau if tau is None else f'{tau:.3f}'}, "
+        f"R2={r2 if r2 is None else f'{r2:.3f}'}, n={m['n_test']}",
+        fontsize=9,
+    )
+    ax.set_xlabel("true final valid acc (mean over seeds, %)")
+    ax.set_ylabel("predicted (mean +- seed-noise std, %)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(evaluations: list[SpaceEvaluation], out: str | os.PathLike[str]) -> Path:
+    """Write ``metrics.json``, ``report.md`` and ``scatter-{space}.png`` into ``out``."""
+    d = Path(out)
+    d.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {ev.space: ev.metrics for ev in evaluations}
+    (d / "metrics.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    lines = [
+        "# Surrogate evaluation on held-out architectures",
+        "",
+        "| space | " + " | ".join(METRICS) + " |",
+        "|---" * (len(METRICS) + 1) + "|",
+    ]
+    for ev in evaluations:
+        cells = []
+        for k in METRICS:
+            v = ev.metrics[k]
+            cells.append("n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        lines.append(f"| {ev.space} | " + " | ".join(cells) + " |")
+        _scatter(ev, d / f"scatter-{ev.space}.png")
+    lines += [""] + [f"![{ev.space}](scatter-{ev.space}.png)" for ev in evaluations]
+    (d / "report.md").write_text("\n".join(lines) + "\n")
+    return d

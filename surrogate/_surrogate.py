@@ -1,0 +1,296 @@
+"""A fitted surrogate: one model per target, a cost model, metadata; saved as JSON.
+
+A :class:`Surrogate` predicts, for any architecture of the spaces it was fitted on,
+the final validation and test accuracy (mean and seed-noise standard deviation) and
+the training time. On disk it is a directory::
+
+    DIR/metadata.json          # feature names, training-data sha256, protocol, version, ...
+    DIR/valid_acc.*.json       # the valid_acc model (XGBoost JSON for XGBoost models)
+    DIR/test_acc.*.json
+    DIR/cost.*.json            # log training time (always XGBoost)
+
+No pickle is written or read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.surrogate._data import SurrogateError, TrainingData, encode
+from nasrepro.surrogate._features import feature_names
+from nasrepro.surrogate._models import (
+    DEFAULT_MODEL,
+    SurrogateModel,
+    XGBSurrogate,
+    create_model,
+    model_class,
+)
+
+__all__ = [
+    "Surrogate",
+    "Prediction",
+    "arch_hash",
+    "TARGETS",
+    "FORMAT_VERSION",
+    "shipped_path",
+    "load_shipped",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Accuracy targets, each with its own model.
+TARGETS: tuple[str, ...] = ("valid_acc", "test_acc")
+FORMAT_VERSION = 1
+SHIPPED = "mnist1d-tiny"
+_COST_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictions for ``n`` architectures; every array has shape ``(n,)``.
+
+    Attributes:
+        valid_acc, test_acc: Predicted mean final accuracy (percent).
+        valid_std, test_std: Seed-noise standard deviation of one training run.
+        cost_s: Predicted training time of all epochs (seconds).
+    """
+
+    valid_acc: np.ndarray
+    valid_std: np.ndarray
+    test_acc: np.ndarray
+    test_std: np.ndarray
+    cost_s: np.ndarray
+
+
+def _version() -> str:
+    try:
+        return importlib_metadata.version("nasrepro")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Surrogate:
+    """Predicts final accuracy and training cost of architectures from several spaces.
+
+    Args:
+        model: Name of a registered surrogate model (see ``list_models()``).
+        random_state: Seeds every model.
+        params: Constructor arguments of the model (e.g. ``n_estimators=300``).
+
+    Example:
+        >>> from nasrepro.tables import Table
+        >>> from nasrepro.surrogate import Surrogate, load_table
+        >>> table = Table.open("tests/data/cell-mnist1d-smoke.h5")  # doctest: +SKIP
+        >>> s = Surrogate("xgb", random_state=0).fit(load_table(table))  # doctest: +SKIP
+        >>> s.predict(["|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"],
+        ...           "cell").valid_acc.shape  # doctest: +SKIP
+        (1,)
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, random_state: int = 0, **params: Any):
+        self.model = model
+        self.random_state = random_state
+        self.params = params
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if hasattr(self, "metadata_") else "unfitted"
+        return f"Surrogate({self.model!r}, {fitted})"
+
+    @property
+    def encoding(self) -> str:
+        return model_class(self.model).encoding
+
+    def _new(self, **extra: Any) -> SurrogateModel:
+        return create_model(self.model, random_state=self.random_state, **{**self.params, **extra})
+
+    def fit(self, data: TrainingData) -> Surrogate:
+        """Fit the target models and the cost model on ``data``; returns ``self``.
+
+        Raises:
+            SurrogateError: ``data`` is empty or encoded differently from the model's
+                ``encoding``.
+        """
+        if len(data) < 2:
+            raise SurrogateError(f"need at least 2 training rows, got {len(data)}")
+        if data.encoding != self.encoding:
+            raise SurrogateError(
+                f"model {self.model!r} takes {self.encoding!r} inputs but the data is "
+                f"{data.encoding!r}; load the tables with encoding={self.encoding!r}"
+            )
+        self.models_ = {
+            "valid_acc": self._new().fit(data.X, data.valid_acc),
+            "test_acc": self._new().fit(data.X, data.test_acc),
+        }
+        self.cost_ = XGBSurrogate(random_state=self.random_state, **_COST_PARAMS).fit(
+            data.X, np.log(np.maximum(data.cost_s, 1e-6))
+        )
+        spaces = sorted(set(data.spaces))
+        self.metadata_: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "nasrepro_version": _version(),
+            "model": self.model,
+            "model_params": self.models_["valid_acc"].get_params(),
+            "random_state": self.random_state,
+            "encoding": data.encoding,
+            "feature_names": list(feature_names()) if data.encoding == "graph" else [],
+            "n_features": int(data.X.shape[1]),
+            "protocol": {k: v for k, v in data.protocol.items() if k != "_id"},
+            "protocol_id": data.protocol_id,
+            "training_data_sha256": data.sha256(),
+            "n_train_rows": len(data),
+            "n_train_archs": {
+                s: len({a for a, t in zip(data.archs, data.spaces, strict=True) if t == s})
+                for s in spaces
+            },
+            "spaces": spaces,
+            "sources": [dict(s) for s in data.sources],
+            "train_archs": {
+                s: sorted(
+                    {arch_hash(a) for a, t in zip(data.archs, data.spaces, strict=True) if t == s}
+                )
+                for s in spaces
+            },
+        }
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def trained_on(self, archs: Sequence[str], space: str) -> np.ndarray:
+        """Whether each architecture string of ``space`` was in the training data, bool ``(n,)``."""
+        self._check_fitted()
+        seen = set(self.metadata_["train_archs"].get(space, ()))
+        return np.array([arch_hash(a) in seen for a in archs], dtype=bool)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "metadata_"):
+            raise SurrogateError("this surrogate is not fitted; call fit() or Surrogate.load()")
+
+    @property
+    def protocol(self) -> dict[str, Any]:
+        """The protocol the training data was trained under."""
+        self._check_fitted()
+        return dict(self.metadata_["protocol"])
+
+    def encode(
+        self, archs: Sequence[Architecture | str], space: SearchSpace[Any] | str
+    ) -> np.ndarray:
+        """Model inputs of ``archs``, shape ``(n, n_features)``."""
+        self._check_fitted()
+        sp = get_space(space) if isinstance(space, str) else space
+        if self.encoding == "adjacency" and sp.name not in self.metadata_["spaces"]:
+            raise SurrogateError(
+                f"this adjacency-encoded surrogate was fitted on {self.metadata_['spaces']}, "
+                f"not {sp.name!r}"
+            )
+        return encode(archs, sp, self.protocol, self.encoding)
+
+    def predict_features(self, X: np.ndarray) -> Prediction:
+        """Predictions from model inputs ``X`` ``(n, n_features)``."""
+        self._check_fitted()
+        if X.ndim != 2 or X.shape[1] != self.metadata_["n_features"]:
+            raise SurrogateError(
+                f"expected inputs of shape (n, {self.metadata_['n_features']}), got {X.shape}"
+            )
+        vm, vs = self.models_["valid_acc"].predict_dist(X)
+        tm, ts = self.models_["test_acc"].predict_dist(X)
+        cost = np.exp(self.cost_.predict(X))
+        return Prediction(vm, vs, tm, ts, cost)
+
+    def predict(
+        self, archs: Sequence[Architecture | str], space: SearchSpace[Any] | str
+    ) -> Prediction:
+        """Predictions for architectures (objects or strings) of ``space``."""
+        return self.predict_features(self.encode(archs, space))
+
+    # ---------------------------------------------------------------- save/load
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the surrogate as JSON files into ``directory`` (created); returns it."""
+        self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        files = {t: m.save(d, t) for t, m in self.models_.items()}
+        files["cost"] = self.cost_.save(d, "cost")
+        meta = {**self.metadata_, "files": files}
+        (d / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=_json))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Surrogate:
+        """Read a surrogate written by :meth:`save`.
+
+        Raises:
+            SurrogateError: The directory is missing, or written by a newer format.
+        """
+        d = Path(directory)
+        path = d / "metadata.json"
+        if not path.is_file():
+            raise SurrogateError(f"{d}: no surrogate here (no metadata.json); fit one first")
+        meta = json.loads(path.read_text())
+        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            raise SurrogateError(
+                f"{d}: surrogate format {meta['format_version']} is newer than this "
+                f"nasrepro reads ({FORMAT_VERSION}); upgrade nasrepro"
+            )
+        if meta["encoding"] == "graph" and meta["feature_names"] != list(feature_names()):
+            raise SurrogateError(
+                f"{d}: fitted on other features than this nasrepro computes; refit it"
+            )
+        self = cls(meta["model"], random_state=int(meta["random_state"]))
+        mcls = model_class(meta["model"])
+        params = dict(meta["model_params"])
+        if "quantiles" in params:
+            params["quantiles"] = tuple(params["quantiles"])
+        self.models_ = {t: mcls.load(d, t, params) for t in TARGETS}
+        self.cost_ = XGBSurrogate.load(
+            d, "cost", {**_COST_PARAMS, "random_state": self.random_state}
+        )
+        meta.pop("files", None)
+        self.metadata_ = meta
+        return self
+
+
+def arch_hash(arch: str) -> str:
+    """A short stable hash of an architecture string (training sets store these)."""
+    return hashlib.sha256(arch.encode()).hexdigest()[:16]
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")
+
+
+def shipped_path() -> Path:
+    """Directory of the surrogate shipped in ``nasrepro/surrogate/data/mnist1d-tiny``."""
+    res = resources.files("nasrepro.surrogate").joinpath("data", SHIPPED)
+    with resources.as_file(res) as p:
+        return Path(p)
+
+
+def load_shipped() -> Surrogate:
+    """The shipped surrogate (``mnist1d-tiny``: cell table plus chain/hier samples).
+
+    Raises:
+        SurrogateError: It is not shipped in this install yet; the message names the fix.
+    """
+    p = shipped_path()
+    if not (p / "metadata.json").is_file():
+        raise SurrogateError(
+            f"the shipped surrogate {p} is not in this install yet; fit it with "
+            "`nasrepro surrogate fit` (see `nasrepro surrogate fit --help`) and write it "
+            f"to surrogate/data/{SHIPPED}, or pass --models DIR"
+        )
+    return Surrogate.load(p)

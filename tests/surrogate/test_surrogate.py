@@ -1,0 +1,120 @@
+"""The surrogate pipeline: loading tables, fitting, JSON persistence, honest evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasrepro.surrogate import (
+    DATASET_SHAPES,
+    METRICS,
+    Surrogate,
+    SurrogateError,
+    TrainingData,
+    evaluate,
+    feature_names,
+    list_models,
+    load_table,
+    model_class,
+    split_rows,
+    write_report,
+)
+from nasrepro.tables import Table
+
+
+def _fit(table: Table, name: str = "xgb") -> Surrogate:
+    data = load_table(table, encoding=model_class(name).encoding)
+    return Surrogate(name, random_state=0, **model_class(name).fast_params).fit(data)
+
+
+def test_load_table_gives_one_row_per_trained_arch_and_seed(chain_train: Table) -> None:
+    data = load_table(chain_train)
+    assert len(data) == 8 * 2 and data.X.shape == (16, len(feature_names()))
+    assert sorted(set(data.seeds.tolist())) == [0, 1]
+    r = chain_train.query(data.archs[0], seed=int(data.seeds[0]))
+    assert (data.valid_acc[0], data.test_acc[0], data.cost_s[0]) == pytest.approx(
+        (r.valid_acc, r.test_acc, r.train_time_s)
+    )
+    assert data.protocol_id == chain_train.protocol_id
+    assert data.sha256() == load_table(chain_train).sha256()
+    assert data.sha256() != data.select(np.arange(16) < 15).sha256()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_fit_save_load_round_trip_without_pickle(
+    name: str, chain_train: Table, tmp_path: Path
+) -> None:
+    s = _fit(chain_train, name)
+    archs = chain_train.archs[:5]
+    before = s.predict(archs, "chain")
+    assert before.valid_acc.shape == before.cost_s.shape == (5,)
+    assert np.all(before.cost_s > 0) and np.all(before.valid_std >= 0)
+    s.save(tmp_path / "m")
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert all(f.endswith(".json") for f in files), files
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert meta["protocol_id"] == chain_train.protocol_id
+    assert meta["training_data_sha256"] == load_table(chain_train, encoding=s.encoding).sha256()
+    assert meta["model"] == name and meta["n_train_archs"] == {"chain": 8}
+    assert meta["nasrepro_version"] and meta["sources"][0]["file"] == "chain-train.h5"
+    if s.encoding == "graph":
+        assert meta["feature_names"] == list(feature_names())
+    after = Surrogate.load(tmp_path / "m").predict(archs, "chain")
+    for a, b in zip(before.__dict__.values(), after.__dict__.values(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_evaluate_on_held_out_sample(chain_train: Table, chain_test: Table, tmp_path: Path) -> None:
+    s = _fit(chain_train)
+    ev = evaluate(s, chain_test)
+    assert tuple(ev.metrics) == METRICS
+    overlap = set(chain_train.archs) & set(chain_test.archs)
+    assert ev.metrics["n_test"] == 6 - len(overlap) and ev.metrics["n_train"] == 8
+    s0 = chain_test.query_many(list(ev.archs), seed=0).valid_acc
+    s1 = chain_test.query_many(list(ev.archs), seed=1).valid_acc
+    assert ev.metrics["seed_noise_mae"] == pytest.approx(np.abs(s0 - s1).mean())
+    want_mae = np.mean(np.abs(np.concatenate([s0, s1]) - np.tile(ev.pred_mean, 2)))
+    assert ev.metrics["mae"] == pytest.approx(want_mae)
+    out = write_report([ev], tmp_path / "report")
+    assert (out / "scatter-chain.png").stat().st_size > 1000
+    assert json.loads((out / "metrics.json").read_text())["chain"]["n_test"] == ev.metrics["n_test"]
+
+
+def test_evaluate_refuses_training_architectures(chain_train: Table) -> None:
+    with pytest.raises(SurrogateError, match="held-out"):
+        evaluate(_fit(chain_train), chain_train)
+
+
+def test_refuses_to_mix_protocols(chain_train: Table, cell_table: Table) -> None:
+    with pytest.raises(SurrogateError, match="mix training protocols"):
+        TrainingData.concat([load_table(chain_train), load_table(cell_table)])
+
+
+def test_adjacency_encoding_serves_one_space(chain_train: Table) -> None:
+    data = load_table(chain_train, encoding="adjacency")
+    s = Surrogate("xgb-adjacency", random_state=0, n_estimators=5).fit(data)
+    with pytest.raises(SurrogateError, match="fitted on"):
+        s.predict(["|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"], "cell")
+    with pytest.raises(SurrogateError, match="takes 'graph' inputs"):
+        Surrogate("xgb").fit(data)
+
+
+def test_cell_surrogate_ranks_held_out_cells(cell_table: Table) -> None:
+    """Fitted on 10% of the real MNIST-1D fixture, it ranks the other 90% well."""
+    fit_rows, test_rows = split_rows(cell_table, 0.1, seed=0)
+    s = Surrogate("xgb", random_state=0, n_estimators=300).fit(load_table(cell_table, fit_rows))
+    ev = evaluate(s, cell_table)
+    assert ev.metrics["n_test"] == len(test_rows)
+    assert ev.metrics["kendall_tau"] > 0.6, ev.metrics
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "digits", "mnist1d"])
+def test_dataset_shapes_match_the_harness(dataset: str) -> None:
+    from nasrepro.bench.data import load_splits
+
+    splits = load_splits(dataset, 200, 50, 50, 0)
+    shape, classes = DATASET_SHAPES[dataset]
+    assert tuple(splits.x_train.shape[1:]) == shape and splits.num_classes == classes
