@@ -1,0 +1,184 @@
+"""The ``nasrepro surrogate`` command: fit, eval and predict.
+
+Wired into the main CLI by ``add_parser(subparsers)``. ``eval`` and ``predict`` use
+the surrogate shipped with the package unless ``--models DIR`` names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser"]
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _kv(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _fraction(text: str) -> tuple[str, float]:
+    key, value = _kv(text)
+    if not isinstance(value, int | float) or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected SPACE=F with 0 < F <= 1, got {text!r}")
+    return key, float(value)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from nasrepro.surrogate import Surrogate, TrainingData, load_table, model_class, split_rows
+    from nasrepro.tables import Table
+
+    encoding = model_class(args.model).encoding
+    fractions = dict(args.fraction)
+    parts = []
+    for path in args.table:
+        t = Table.open(path)
+        rows = None
+        if t.space_name in fractions:
+            rows, _ = split_rows(t, fractions[t.space_name], args.split_seed)
+        parts.append(load_table(t, rows, encoding))
+        _out(f"{path}: {t.space_name}, {len(parts[-1])} training runs")
+    data = TrainingData.concat(parts)
+    s = Surrogate(args.model, random_state=args.seed, **dict(args.param)).fit(data)
+    out = s.save(args.out)
+    _out(f"fitted {args.model} on {len(data)} runs ({data.sha256()[:12]}); wrote {out}")
+    return 0
+
+
+def _shipped_tests() -> list[Path]:
+    from importlib import resources
+
+    from nasrepro.surrogate import SurrogateError
+    from nasrepro.tables import default_table_path
+
+    data = resources.files("nasrepro.surrogate").joinpath("data")
+    wanted: list[Path | None] = [default_table_path()]
+    for space in ("chain", "hierarchical"):
+        res = data.joinpath(f"{space}-mnist1d-tiny-test.h5")
+        with resources.as_file(res) as p:
+            wanted.append(Path(p) if Path(p).is_file() else None)
+    if any(p is None for p in wanted):
+        raise SurrogateError(
+            "the held-out test tables are not shipped in this install yet (the default cell "
+            "table and surrogate/data/{chain,hierarchical}-mnist1d-tiny-test.h5); pass "
+            "--test TABLE for each space"
+        )
+    return [p for p in wanted if p is not None]
+
+
+def _load(models: str | None) -> Any:
+    from nasrepro.surrogate import Surrogate, load_shipped
+
+    return load_shipped() if models is None else Surrogate.load(models)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from nasrepro.surrogate import METRICS, evaluate, write_report
+    from nasrepro.tables import Table
+
+    surrogate = _load(args.models)
+    if args.test:
+        tests = [Path(p) for p in args.test]
+    elif args.models is None:
+        tests = _shipped_tests()
+    else:
+        raise ValueError("pass --test TABLE (one per space) to evaluate a surrogate of --models")
+    evaluations = [evaluate(surrogate, Table.open(p)) for p in tests]
+    if args.report:
+        write_report(evaluations, args.report)
+    if args.json:
+        _out(json.dumps({ev.space: ev.metrics for ev in evaluations}, sort_keys=True))
+        return 0
+    _out(f"{'space':>14} " + " ".join(f"{k:>14}" for k in METRICS))
+    for ev in evaluations:
+        cells = []
+        for k in METRICS:
+            v = ev.metrics[k]
+            cells.append(f"{'n/a':>14}" if v is None else f"{v:>14.4g}")
+        _out(f"{ev.space:>14} " + " ".join(cells))
+    if args.report:
+        _out(f"report: {Path(args.report) / 'report.md'}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    surrogate = _load(args.models)
+    p = surrogate.predict(args.arch, args.space)
+    rows = [
+        {
+            "arch": a,
+            "valid_acc": float(p.valid_acc[i]),
+            "valid_std": float(p.valid_std[i]),
+            "test_acc": float(p.test_acc[i]),
+            "test_std": float(p.test_std[i]),
+            "cost_s": float(p.cost_s[i]),
+        }
+        for i, a in enumerate(args.arch)
+    ]
+    if args.json:
+        _out(json.dumps(rows))
+        return 0
+    for r in rows:
+        _out(
+            f"valid {r['valid_acc']:.2f} +- {r['valid_std']:.2f}  test {r['test_acc']:.2f} "
+            f"+- {r['test_std']:.2f}  cost {r['cost_s']:.1f}s  {r['arch']}"
+        )
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``nasrepro surrogate {fit,eval,predict}``."""
+    from nasrepro.surrogate import DEFAULT_MODEL, list_models
+
+    p = subparsers.add_parser("surrogate", help="fit, evaluate and query surrogate models")
+    sub = p.add_subparsers(dest="surrogate_command", required=True)
+
+    f = sub.add_parser("fit", help="fit a surrogate on tables of one protocol")
+    f.add_argument("--table", action="append", required=True, help="a table; repeat for more")
+    f.add_argument(
+        "--fraction",
+        type=_fraction,
+        action="append",
+        default=[],
+        metavar="SPACE=F",
+        help="fit on a seeded fraction F of that space's trained rows (e.g. cell=0.1)",
+    )
+    f.add_argument("--split-seed", type=int, default=0, help="seed of the --fraction split")
+    f.add_argument("--model", default=DEFAULT_MODEL, choices=list_models())
+    f.add_argument("--seed", type=int, default=0, help="random_state of the models")
+    f.add_argument(
+        "--param",
+        type=_kv,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model constructor argument (JSON value), e.g. n_estimators=300",
+    )
+    f.add_argument("--out", required=True, help="directory to write the surrogate into")
+    f.set_defaults(func=_fit)
+
+    e = sub.add_parser("eval", help="held-out Kendall tau, Spearman, R2, MAE vs seed noise")
+    e.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
+    e.add_argument("--test", action="append", default=[], help="a test table; repeat per space")
+    e.add_argument("--json", action="store_true", help="print {space: {metric: value}}")
+    e.add_argument("--report", default=None, help="write report.md and scatter PNGs here")
+    e.set_defaults(func=_eval)
+
+    q = sub.add_parser("predict", help="predicted accuracy, seed noise and cost")
+    q.add_argument("arch", nargs="+")
+    q.add_argument("--space", required=True)
+    q.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_predict)
