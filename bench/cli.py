@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add commands (each defines ``add_parser(subparsers)``).
-_EXTENSIONS = ("nasrepro.bench._table_cli", "nasrepro.bench._surrogate_cli")
+_EXTENSIONS = ("nasrepro.bench._table_cli", "nasrepro.bench._surrogate_cli", "nasrepro.bench._leaderboard_cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,7 @@ class LocalSearch(Strategy):
         self.center_: tuple[Architecture, float] | None = None
         self.best_neighbor_: tuple[Architecture, float] | None = None
         self.n_restarts_ = 0
+        self.centers_: list[tuple[Architecture, float, int]] = []  # (arch, acc, restart)
         self._seen: set[str] = set()  # canonical keys asked so far
         self._queue: list[Architecture] = []
         self._pending = 0
@@ -57,23 +58,22 @@ class LocalSearch(Strategy):
         if self.center_ is None:
             if self._pending:
                 return None
-            self.center_ = max(self._init_results, key=lambda m: m[1])
-            self._fresh_neighbourhood()
+            self._move(max(self._init_results, key=lambda m: m[1]))
         while not self._queue:
             if self._pending:
                 return None
-            best = self.best_neighbor_
-            if best is not None and best[1] > self.center_[1]:
-                self.center_ = best
-                self._fresh_neighbourhood()
+            best, center = self.best_neighbor_, self.center_
+            if best is not None and center is not None and best[1] > center[1]:
+                self._move(best)
             else:  # a local optimum: restart from one fresh sample
                 self.n_restarts_ += 1
                 self.center_, self._init_results, self._init_left = None, [], 0
                 return self._trial(self.space.sample(self.rng))
         return self._trial(self._queue.pop(0))
 
-    def _fresh_neighbourhood(self) -> None:
-        assert self.center_ is not None
+    def _move(self, center: tuple[Architecture, float]) -> None:
+        self.center_ = center
+        self.centers_.append((*center, self.n_restarts_))
         nbrs = self.space.neighbors(self.center_[0])
         order = self.rng.permutation(len(nbrs))
         self._queue = [

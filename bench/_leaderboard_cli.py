@@ -1,0 +1,171 @@
+"""The ``nasrepro leaderboard`` and ``nasrepro validate`` commands.
+
+Wired into the main CLI by ``add_parser(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+__all__ = ["add_parser"]
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+class _ProgressBar:
+    """A tqdm bar over runs, opened at the first report (so errors print cleanly)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="run", file=sys.stderr)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _benchmark_spec(args: argparse.Namespace) -> Any:
+    from nasrepro.bench.leaderboard import BenchmarkSpec
+
+    seed_mode: str | int = args.seed_mode
+    if isinstance(seed_mode, str) and seed_mode.lstrip("-").isdigit():
+        seed_mode = int(seed_mode)
+    return BenchmarkSpec(args.benchmark, args.table, seed_mode)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from nasrepro.bench.leaderboard import (
+        DEFAULT_BUDGET,
+        QUICK_BUDGET,
+        QUICK_SEEDS,
+        LeaderboardConfig,
+        parse_seeds,
+        run_leaderboard,
+        strategies_arg,
+        track,
+        write_outputs,
+    )
+
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 30)
+    budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
+    config = LeaderboardConfig(
+        benchmark=_benchmark_spec(args),
+        strategies=strategies_arg(args.strategies),
+        seeds=parse_seeds(seeds),
+        budget=budget,
+        workers=args.workers,
+        jobs=args.jobs,
+    )
+    t0 = time.perf_counter()
+    bar = _ProgressBar("leaderboard")
+    try:
+        lb = run_leaderboard(config, progress=bar)
+    finally:
+        bar.close()
+    paths = write_outputs(lb, args.out)
+    track(lb, paths, enabled=not args.no_track)
+    _out(paths["markdown"].read_text())
+    _out(f"wrote {', '.join(str(p) for p in paths.values())}")
+    _out(f"took {time.perf_counter() - t0:.1f}s wall for {len(lb.runs) * len(config.seeds)} runs")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from nasrepro.bench.validate import validate
+
+    bar = _ProgressBar("validate")
+    try:
+        report = validate(
+            args.strategy,
+            _benchmark_spec(args),
+            seeds=args.seeds,
+            reference=args.reference,
+            validate_top=args.validate_top,
+            jobs=args.jobs,
+            device=args.device,
+            retrain=not args.no_retrain,
+            out=args.out,
+            track=not args.no_track,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    _out(report.to_text())
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from nasrepro.bench.leaderboard import DEFAULT_BENCHMARK, default_jobs
+
+    p.add_argument(
+        "--benchmark",
+        default=DEFAULT_BENCHMARK,
+        help=f"registered benchmark name (default {DEFAULT_BENCHMARK}, the shipped table)",
+    )
+    p.add_argument("--table", default=None, help="run on this table file instead")
+    p.add_argument(
+        "--seed-mode",
+        default="random",
+        help="table seed per query: 'random' (default, as NAS-Bench-101), 'mean' or a seed",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=default_jobs(), help="parallel processes (default: cores)"
+    )
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``leaderboard`` and ``validate`` to the ``nasrepro`` subcommands."""
+    from nasrepro.bench.leaderboard import DEFAULT_BUDGET
+
+    p = sub.add_parser(
+        "leaderboard",
+        help="run strategies x seeds on a benchmark; write tables, plots and results.json",
+    )
+    _common(p)
+    p.add_argument("--strategies", default="all", help="'all' or comma-separated names/specs")
+    p.add_argument(
+        "--seeds", default=None, help="number of seeds (default 30; 5 with --quick) or a list"
+    )
+    p.add_argument(
+        "--budget",
+        default=None,
+        help=f"'3600s' simulated seconds, '200q' evaluations, or '100x' mean full trainings "
+        f"(default {DEFAULT_BUDGET}; 20x with --quick)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="simulated parallel workers")
+    p.add_argument("--out", default="leaderboard", help="output directory (default ./leaderboard)")
+    p.add_argument("--quick", action="store_true", help="5 seeds and a 20x budget: under a minute")
+    p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser(
+        "validate",
+        help="compare your strategy (module:Class) with the shipped references, then "
+        "retrain its incumbents for real",
+    )
+    _common(p)
+    p.add_argument("--strategy", required=True, help="module:Class or path/file.py:Class")
+    p.add_argument("--seeds", type=int, default=30, help="runs of your strategy (default 30)")
+    p.add_argument(
+        "--reference", default=None, help="reference results.json (default: the shipped one)"
+    )
+    p.add_argument(
+        "--validate-top", type=int, default=3, help="final incumbents to retrain (default 3)"
+    )
+    p.add_argument("--device", default="cpu", help="device for retraining")
+    p.add_argument("--no-retrain", action="store_true", help="skip the real retraining")
+    p.add_argument("--out", default=None, help="also write validate.json here")
+    p.set_defaults(func=_cmd_validate)

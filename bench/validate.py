@@ -1,0 +1,327 @@
+"""``nasrepro validate``: a user's strategy against the shipped references, then real training.
+
+1. The strategy class must pass the contract (:func:`~nasrepro.strategies.check_strategy`).
+2. It runs for ``seeds`` seeds under the reference's budget and worker count.
+3. Its mean final regret is ranked among the reference strategies, and compared with
+   each by a two-sided Mann-Whitney U test, with the probability of superiority
+   ``P(user's regret < reference's) + P(tie) / 2`` and the rank-biserial correlation
+   ``2 P - 1`` as effect sizes (positive: the user's strategy is better).
+4. The final incumbents of the first ``validate_top`` runs are trained for real with
+   :func:`nasrepro.bench.train.train`, under the table's protocol and its first seed,
+   and their accuracies are shown beside the table's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.bench.leaderboard import (
+    BenchmarkSpec,
+    LeaderboardConfig,
+    bootstrap_ci,
+    open_benchmark,
+    run_leaderboard,
+)
+from nasrepro.strategies import check_strategy, load_strategy
+from nasrepro.tables import Benchmark, TrialResult
+
+__all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
+
+logger = logging.getLogger(__name__)
+
+
+def reference_path(benchmark: str) -> Path | None:
+    """The shipped reference file of ``benchmark``, or ``None``."""
+    res = resources.files("nasrepro.strategies").joinpath("reference", f"{benchmark}.json")
+    if not res.is_file():
+        return None
+    with resources.as_file(res) as p:
+        return Path(p)
+
+
+def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, Any]:
+    """A reference ``results.json`` (shipped for ``benchmark``, or at ``path``).
+
+    Raises:
+        FileNotFoundError: None is shipped for ``benchmark`` and no path was given.
+        ValueError: The file is not a leaderboard result.
+    """
+    p = Path(path) if path is not None else reference_path(benchmark)
+    if p is None or not p.is_file():
+        raise FileNotFoundError(
+            f"no reference results for benchmark {benchmark!r}"
+            + (f" at {p}" if p is not None else " are shipped")
+            + "; generate them with `python benchmarks/make_reference.py --table PATH --out "
+            "ref.json` (or `nasrepro leaderboard --out DIR`) and pass --reference ref.json"
+        )
+    data = json.loads(p.read_text())
+    if data.get("format") != "nasrepro-leaderboard-1" or "strategies" not in data:
+        raise ValueError(f"{p} is not a nasrepro leaderboard results.json")
+    return dict(data)
+
+
+@dataclass
+class Comparison:
+    """The user's final regrets against one reference strategy's."""
+
+    reference: str
+    reference_mean: float
+    n_reference: int
+    u_statistic: float
+    p_value: float
+    prob_better: float
+    rank_biserial: float
+
+
+@dataclass
+class Retrained:
+    """One final incumbent trained for real, beside the table's record of it."""
+
+    run_seed: int
+    arch: str
+    train_seed: int
+    table_valid_acc: float
+    table_test_acc: float
+    table_mean_test_acc: float
+    real_valid_acc: float
+    real_test_acc: float
+    wall_s: float
+
+
+@dataclass
+class ValidateReport:
+    """Everything ``nasrepro validate`` prints."""
+
+    strategy: str
+    benchmark: str
+    budget: str
+    workers: int
+    final_regret: list[float]
+    mean: float
+    ci: tuple[float, float]
+    median: float
+    rank: int
+    n_ranked: int
+    comparisons: list[Comparison] = field(default_factory=list)
+    retrained: list[Retrained] = field(default_factory=list)
+    retrain_note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_text(self) -> str:
+        lines = [
+            f"strategy {self.strategy} on {self.benchmark}: budget {self.budget}, "
+            f"{self.workers} worker(s), {len(self.final_regret)} seeds",
+            f"final test regret: mean {self.mean:.3f} [95% CI {self.ci[0]:.3f}, "
+            f"{self.ci[1]:.3f}], median {self.median:.3f}",
+            f"rank {self.rank} of {self.n_ranked} by mean final regret among the references",
+            "",
+            f"{'reference':<24}{'mean':>8}{'U':>9}{'p':>10}{'P(better)':>11}{'r_rb':>8}",
+        ]
+        for c in self.comparisons:
+            lines.append(
+                f"{c.reference:<24}{c.reference_mean:>8.3f}{c.u_statistic:>9.1f}"
+                f"{c.p_value:>10.2g}{c.prob_better:>11.2f}{c.rank_biserial:>8.2f}"
+            )
+        lines.append("(P(better): probability that a run of yours ends with lower regret)")
+        if self.retrained:
+            lines += [
+                "",
+                "retrained final incumbents (real training vs the table, same seed):",
+                f"{'run':>4} {'arch':<70}{'valid':>8}{'table':>8}{'test':>8}{'table':>8}"
+                f"{'mean':>8}",
+            ]
+            for r in self.retrained:
+                lines.append(
+                    f"{r.run_seed:>4} {r.arch:<70}{r.real_valid_acc:>8.2f}"
+                    f"{r.table_valid_acc:>8.2f}{r.real_test_acc:>8.2f}{r.table_test_acc:>8.2f}"
+                    f"{r.table_mean_test_acc:>8.2f}"
+                )
+        if self.retrain_note:
+            lines += ["", self.retrain_note]
+        return "\n".join(lines)
+
+
+def compare(user: np.ndarray, reference: dict[str, list[float]]) -> list[Comparison]:
+    """Mann-Whitney U of ``user`` final regrets ``(n,)`` against each reference's."""
+    from scipy.stats import mannwhitneyu
+
+    out = []
+    for name, values in reference.items():
+        ref = np.asarray(values, dtype=np.float64)
+        ref = ref[np.isfinite(ref)]
+        # U of the reference sample: pairs where the reference's regret is higher.
+        res = mannwhitneyu(ref, user, alternative="two-sided")
+        p_better = float(res.statistic) / (len(ref) * len(user))
+        out.append(
+            Comparison(
+                name,
+                float(ref.mean()),
+                len(ref),
+                float(res.statistic),
+                float(res.pvalue),
+                p_better,
+                2 * p_better - 1,
+            )
+        )
+    return out
+
+
+def validate(
+    strategy: str,
+    benchmark: BenchmarkSpec | None = None,
+    *,
+    seeds: int = 30,
+    reference: str | Path | None = None,
+    validate_top: int = 3,
+    jobs: int = 1,
+    device: str = "cpu",
+    retrain: bool = True,
+    out: str | Path | None = None,
+    track: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidateReport:
+    """Validate ``strategy`` (``module:Class`` or ``file.py:Class``).
+
+    Args:
+        strategy: The user's class.
+        benchmark: The benchmark (default: the shipped table).
+        seeds: Runs of the user's strategy (seeds ``0..seeds-1``).
+        reference: A reference ``results.json`` (default: the one shipped for the benchmark).
+        validate_top: How many final incumbents (of runs 0, 1, ...) to train for real.
+        jobs: Processes for the runs.
+        device: Device for the real training.
+        retrain: Do the real training.
+        out: Directory to write ``validate.json`` into.
+        track: Log the report to MLflow.
+        progress: Called as ``progress(done, total)`` after each run.
+
+    Raises:
+        FileNotFoundError: No reference. ValueError: the class breaks the contract, or
+            the reference was made on another table.
+    """
+    spec = benchmark or BenchmarkSpec()
+    bench = open_benchmark(spec)
+    ref = load_reference(bench.name if spec.table is None else spec.label, reference)
+    _check_same_benchmark(ref, bench)
+    cls = load_strategy(strategy)
+    try:
+        check_strategy(cls, bench, n_tells=20, workers=2)
+    except AssertionError as e:
+        raise ValueError(f"{strategy} breaks the strategy contract: {e}") from e
+    config = LeaderboardConfig(
+        benchmark=spec,
+        strategies=(strategy,),
+        seeds=tuple(range(seeds)),
+        budget=str(ref["config"]["budget"]),
+        workers=int(ref["workers"]),
+        jobs=jobs,
+    )
+    lb = run_leaderboard(config, progress=progress)
+    runs = lb.runs[strategy]
+    final = np.array([r.final_regret for r in runs])
+    refs = {n: s["final_regret"] for n, s in ref["strategies"].items()}
+    means = sorted([float(np.nanmean(v)) for v in refs.values()] + [float(np.nanmean(final))])
+    report = ValidateReport(
+        strategy=strategy,
+        benchmark=bench.name,
+        budget=str(lb.budget),
+        workers=config.workers,
+        final_regret=final.tolist(),
+        mean=float(np.nanmean(final)),
+        ci=bootstrap_ci(final),
+        median=float(np.nanmedian(final)),
+        rank=means.index(float(np.nanmean(final))) + 1,
+        n_ranked=len(means),
+        comparisons=compare(final[np.isfinite(final)], refs),
+    )
+    if retrain and validate_top > 0:
+        _retrain(report, bench, [(r.seed, r.final_incumbent) for r in runs[:validate_top]], device)
+    elif not retrain:
+        report.retrain_note = "real retraining skipped (--no-retrain)"
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "validate.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    if track:
+        _track(report)
+    return report
+
+
+def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
+    ref_sha = ref.get("benchmark", {}).get("metrics_sha256")
+    table = getattr(bench, "table", None)
+    sha = str(table.attrs.get("metrics_sha256", "")) if table is not None else None
+    if ref_sha and sha and ref_sha != sha:
+        raise ValueError(
+            f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
+            f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
+        )
+
+
+def _retrain(
+    report: ValidateReport, bench: Benchmark, incumbents: list[tuple[int, str | None]], device: str
+) -> None:
+    """Train each incumbent for real under the table's protocol and first seed."""
+    table = getattr(bench, "table", None)
+    if table is None:
+        report.retrain_note = f"{bench.name} has no table protocol to retrain under; skipped"
+        return
+    from nasrepro.bench.protocol import Protocol
+    from nasrepro.bench.train import train
+
+    protocol = Protocol(**table.protocol)
+    if protocol.id != table.protocol_id:
+        logger.warning("the table's protocol id differs from the rebuilt protocol's")
+    train_seed = table.seeds[0]
+    for run_seed, arch in incumbents:
+        if arch is None:
+            continue
+        t0 = time.perf_counter()
+        result = train(arch, protocol, train_seed, device, space=bench.space.name)
+        rec = table.query(arch, seed=train_seed)
+        report.retrained.append(
+            Retrained(
+                run_seed=run_seed,
+                arch=arch,
+                train_seed=train_seed,
+                table_valid_acc=rec.valid_acc,
+                table_test_acc=rec.test_acc,
+                table_mean_test_acc=bench.final_test_acc(arch),
+                real_valid_acc=_final(result, "valid_acc"),
+                real_test_acc=_final(result, "test_acc"),
+                wall_s=time.perf_counter() - t0,
+            )
+        )
+        logger.info("retrained %s in %.1fs", arch, time.perf_counter() - t0)
+
+
+def _final(result: TrialResult, metric: str) -> float:
+    v = float(result.history[metric][-1])
+    return v if math.isfinite(v) else math.nan
+
+
+def _track(report: ValidateReport) -> None:
+    from nasrepro.bench.tracking import mlflow_run
+
+    with mlflow_run(
+        f"validate-{report.strategy}",
+        params={
+            "strategy": report.strategy,
+            "benchmark": report.benchmark,
+            "budget": report.budget,
+        },
+        tags={"kind": "validate"},
+    ) as run:
+        run.log_metrics({"final_regret_mean": report.mean, "rank": report.rank})
+        run.log_dict(report.to_dict(), "validate.json")

@@ -1,0 +1,145 @@
+"""The simulated-clock runner: budgets, workers, multi-fidelity cost, and random search
+against the closed-form expectation of the best of n draws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasrepro.bench.leaderboard import bootstrap_ci
+from nasrepro.bench.runner import Budget, run
+from nasrepro.strategies import RandomSearch, Strategy, Trial
+from nasrepro.tables import Evaluation, Table, TabularBenchmark
+
+SMOKE_TABLE = Path(__file__).resolve().parent.parent / "data" / "cell-mnist1d-smoke.h5"
+
+
+@pytest.fixture(scope="module")
+def table() -> Table:
+    if not SMOKE_TABLE.is_file():
+        pytest.skip(f"{SMOKE_TABLE} is not built yet")
+    return Table.open(SMOKE_TABLE)
+
+
+class Scripted(Strategy):
+    """Asks a fixed list of trials, one at a time; records what it is told."""
+
+    def __init__(self, trials: list[Trial], max_epoch: int) -> None:
+        from nasrepro.spaces import get_space
+
+        super().__init__(get_space("cell"), max_epoch=max_epoch, seed=0)
+        self.trials = list(trials)
+        self.told: list[Evaluation] = []
+
+    def ask(self) -> Trial | None:
+        return self.trials.pop(0) if self.trials else None
+
+    def tell(self, trial: Trial, evaluation: Evaluation) -> None:
+        self.told.append(evaluation)
+
+
+def test_budget_parse() -> None:
+    assert Budget.parse("3600") == Budget("time", 3600.0)
+    assert Budget.parse("90.5s") == Budget("time", 90.5)
+    assert Budget.parse("200q") == Budget("queries", 200)
+    assert Budget.parse("10x", typical_cost_s=3.0) == Budget("time", 30.0)
+    for bad in ("", "ten", "5m", "-3"):
+        with pytest.raises(ValueError):
+            Budget.parse(bad, typical_cost_s=1.0)
+    with pytest.raises(ValueError, match="mean training cost"):
+        Budget.parse("10x")
+
+
+def test_continued_runs_pay_only_the_extra_epochs(table: Table) -> None:
+    bench = TabularBenchmark(table, seed_mode=table.seeds[0])
+    a = bench.space.parse(table.top(1, "test_acc")[0].arch)
+    b = bench.space.sample(np.random.default_rng(0))
+    E = bench.max_epoch
+    assert E >= 2, "the cost test needs a table with at least two epochs"
+    t1 = table.query(a, 1, table.seeds[0]).train_time_s
+    tE = table.query(a, E, table.seeds[0]).train_time_s
+    tb = table.query(b, E, table.seeds[0]).train_time_s
+    assert 0 < t1 < tE
+    trials = [
+        Trial(a, 1),
+        Trial(a, E, resume=True),  # continues: pays epochs 2..E only
+        Trial(a, 1, resume=True),  # already trained past epoch 1: free
+        Trial(b, E),
+        Trial(a, E),  # not a continuation: a fresh run pays in full
+    ]
+    s = Scripted(trials, E)
+    r = run(s, bench, Budget("queries", len(trials)))
+    np.testing.assert_allclose(r.cost, [t1, tE - t1, 0.0, tb, tE], rtol=1e-12)
+    np.testing.assert_allclose(r.time, np.cumsum(r.cost), rtol=1e-12)
+    assert [e.epoch for e in s.told] == [1, E, 1, E, E]
+
+
+def test_time_budget_workers_and_incumbent(table: Table) -> None:
+    bench = TabularBenchmark(table)
+    budget = Budget.parse("30x", bench.typical_cost_s)
+    one = run(RandomSearch(bench.space, max_epoch=bench.max_epoch, seed=0), bench, budget, seed=0)
+    four = run(
+        RandomSearch(bench.space, max_epoch=bench.max_epoch, seed=0), bench, budget, workers=4
+    )
+    assert one.time[-1] <= budget.value and four.time[-1] <= budget.value
+    assert np.all(np.diff(one.time) > 0)
+    assert 3 * one.n_evaluations <= four.n_evaluations <= 5 * one.n_evaluations + 4
+    # the incumbent is the best validation accuracy so far; regret never increases with it
+    best = np.maximum.accumulate(one.valid_acc)
+    for k in range(one.n_evaluations):
+        assert one.valid_acc[one.archs.index(one.incumbents[k])] == best[k]
+    opt = bench.optimum
+    want = [opt - bench.final_test_acc(i) for i in one.incumbents]
+    np.testing.assert_allclose(one.regret, want)
+    assert np.all(one.regret >= 0)
+
+
+def test_waiting_with_nothing_pending_is_an_error(table: Table) -> None:
+    bench = TabularBenchmark(table)
+    with pytest.raises(RuntimeError, match="None with no trial pending"):
+        run(Scripted([], bench.max_epoch), bench, Budget("queries", 3))
+
+
+def _expected_regret_best_of(table: Table, ns: list[int]) -> np.ndarray:
+    """E[regret] of the best-of-n by validation accuracy, n i.i.d. uniform cells and seeds.
+
+    Every (cell, seed) pair is equally likely; its validation accuracy is the seed's,
+    its score the class's mean final test accuracy. Among equal validation
+    accuracies the runner keeps the first drawn, which is uniform over the tie, so
+    a tied group contributes its mean score.
+    """
+    rows = np.arange(table.n_rows)
+    score = table.query_many(rows).test_acc  # (n_rows,) by class
+    valid = np.concatenate([table.query_many(rows, seed=s).valid_acc for s in table.seeds])
+    score = np.tile(score, len(table.seeds))
+    levels, inv = np.unique(valid, return_inverse=True)  # ascending
+    p = np.bincount(inv) / len(valid)  # probability of each validation level
+    mean_score = np.bincount(inv, weights=score) / np.bincount(inv)
+    F = np.cumsum(p)
+    F_below = F - p
+    out = []
+    for n in ns:
+        p_max = F**n - F_below**n  # P(the best of n lies at this level)
+        out.append(table.optimum - float(p_max @ mean_score))
+    return np.array(out)
+
+
+def test_random_search_matches_best_of_n_expectation(table: Table) -> None:
+    ns = [10, 50, 200]
+    bench = TabularBenchmark(table)
+    runs = [
+        run(
+            RandomSearch(bench.space, max_epoch=bench.max_epoch, seed=s),
+            bench,
+            Budget("queries", max(ns)),
+            seed=s,
+        )
+        for s in range(300)
+    ]
+    want = _expected_regret_best_of(table, ns)
+    for n, w in zip(ns, want, strict=True):
+        got = np.array([r.regret[n - 1] for r in runs])
+        lo, hi = bootstrap_ci(got)
+        assert lo <= w <= hi, f"n={n}: analytic {w:.4f} outside the 95% CI [{lo:.4f}, {hi:.4f}]"
