@@ -24,8 +24,8 @@ __all__ = ["SurrogateBenchmark"]
 class SurrogateBenchmark:
     """A surrogate benchmark over one space (the :class:`~nasrepro.tables.Benchmark` protocol).
 
-    Only full trainings are answered (``epoch`` is ``None`` or ``max_epoch``): the
-    surrogate models final accuracy only.
+    Partial trainings (``epoch < max_epoch``) are answered by the surrogate's
+    earlier-epoch models, when it has them (``Surrogate(fidelities=True)``).
 
     Args:
         model: A fitted :class:`~nasrepro.surrogate.Surrogate`.
@@ -58,7 +58,7 @@ class SurrogateBenchmark:
         self.model = model
         self.space: SearchSpace[Any] = sp
         self.name = name if name is not None else f"{sp.name}-surrogate"
-        self.max_epoch = int(model.protocol["epochs"])
+        self.max_epoch = model.n_epochs
         self.n_optimum = n_optimum
         self._seed = seed
         self._rng = np.random.default_rng(seed)
@@ -79,33 +79,34 @@ class SurrogateBenchmark:
         *,
         rng: np.random.Generator | None = None,
     ) -> Evaluation:
-        """A draw of one full training of ``arch`` with ``seed``.
+        """A draw of one training of ``arch`` up to ``epoch`` with ``seed``.
+
+        The same standard-normal draw, a function of ``(arch, seed)``, scales the
+        seed-noise of every epoch and of both accuracies, so one seed's results are
+        consistent across fidelities.
 
         Args:
             arch: An architecture of :attr:`space`, or its string.
-            epoch: ``None`` or :attr:`max_epoch`.
+            epoch: ``1..max_epoch``; ``None`` is ``max_epoch``.
             seed: Training seed; ``None`` draws one from ``rng`` (default: the
                 benchmark's own generator).
             rng: Draws the seed when ``seed`` is ``None``.
 
         Raises:
-            ValueError: ``epoch`` is not the final epoch, or ``arch`` is malformed.
+            ValueError: ``epoch`` is out of range or not answerable, or ``arch`` is
+                malformed.
         """
-        if epoch is not None and epoch != self.max_epoch:
-            raise ValueError(
-                f"{epoch=}: a surrogate benchmark answers full trainings only "
-                f"(epoch=None or {self.max_epoch})"
-            )
+        e = self.max_epoch if epoch is None else int(epoch)
         a = self._arch(arch)
         s = a.to_string()
         if seed is None:
             seed = int((rng if rng is not None else self._rng).integers(2**31))
-        p = self.model.predict([a], self.space)
+        p = self.model.predict([a], self.space, e)
         key = int.from_bytes(hashlib.sha256(s.encode()).digest()[:8], "little")
         z = float(np.random.default_rng([int(seed), key]).standard_normal())
         valid = float(np.clip(p.valid_acc[0] + z * p.valid_std[0], 0.0, 100.0))
         test = float(np.clip(p.test_acc[0] + z * p.test_std[0], 0.0, 100.0))
-        return Evaluation(s, self.max_epoch, int(seed), valid, test, float(p.cost_s[0]))
+        return Evaluation(s, e, int(seed), valid, test, float(p.cost_s[0]))
 
     def final_test_acc(self, arch: Architecture | str) -> float:
         """Predicted mean final test accuracy of ``arch`` (percent)."""

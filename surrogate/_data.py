@@ -48,6 +48,9 @@ DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
 }
 
 
+_CURVES = ("valid_acc", "test_acc", "train_time_s")
+
+
 def _shape(protocol: dict[str, Any]) -> tuple[tuple[int, ...], int]:
     try:
         return DATASET_SHAPES[str(protocol["dataset"])]
@@ -113,20 +116,21 @@ class TrainingData:
 
     Attributes:
         X: Model inputs, ``(n, n_features)``.
-        valid_acc, test_acc: Final-epoch accuracies (percent), ``(n,)``.
-        cost_s: Training time of all epochs, ``(n,)``.
+        valid_curve, test_curve: Accuracy (percent) at the end of every epoch,
+            ``(n, n_epoch)``.
+        cost_curve: Training time of epochs ``1..e`` for every ``e``, ``(n, n_epoch)``.
         archs: Architecture strings, ``(n,)``.
         spaces: Space of each row, ``(n,)``.
         seeds: Training seed of each row, ``(n,)``.
         encoding: How ``X`` was computed (see :func:`encode`).
-        protocol: The protocol every row was trained under.
-        sources: One dict per table: file name, space, checksums and rows used.
+        protocol: The protocol every row was trained under (its id under ``"_id"``).
+        sources: One dict per table: file name, space, checksum and rows used.
     """
 
     X: np.ndarray
-    valid_acc: np.ndarray
-    test_acc: np.ndarray
-    cost_s: np.ndarray
+    valid_curve: np.ndarray
+    test_curve: np.ndarray
+    cost_curve: np.ndarray
     archs: tuple[str, ...]
     spaces: tuple[str, ...]
     seeds: np.ndarray
@@ -135,7 +139,26 @@ class TrainingData:
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def __len__(self) -> int:
-        return len(self.valid_acc)
+        return len(self.seeds)
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.valid_curve.shape[1])
+
+    @property
+    def valid_acc(self) -> np.ndarray:
+        """Final-epoch validation accuracy, ``(n,)``."""
+        return np.asarray(self.valid_curve[:, -1])
+
+    @property
+    def test_acc(self) -> np.ndarray:
+        """Final-epoch test accuracy, ``(n,)``."""
+        return np.asarray(self.test_curve[:, -1])
+
+    @property
+    def cost_s(self) -> np.ndarray:
+        """Training time of all epochs, ``(n,)``."""
+        return np.asarray(self.cost_curve[:, -1])
 
     @property
     def protocol_id(self) -> str:
@@ -144,21 +167,22 @@ class TrainingData:
     def sha256(self) -> str:
         """sha256 of the inputs, targets, architectures and seeds."""
         h = hashlib.sha256()
-        for a in (self.X, self.valid_acc, self.test_acc, self.cost_s, self.seeds):
+        for a in (self.X, self.valid_curve, self.test_curve, self.cost_curve, self.seeds):
             h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
         h.update(json.dumps([self.archs, self.spaces]).encode())
         return h.hexdigest()
 
     def select(self, mask: np.ndarray) -> TrainingData:
         """The rows where ``mask`` (bool ``(n,)``) holds."""
+        idx = np.flatnonzero(mask)
         return TrainingData(
-            self.X[mask],
-            self.valid_acc[mask],
-            self.test_acc[mask],
-            self.cost_s[mask],
-            tuple(a for a, k in zip(self.archs, mask, strict=True) if k),
-            tuple(s for s, k in zip(self.spaces, mask, strict=True) if k),
-            self.seeds[mask],
+            self.X[idx],
+            self.valid_curve[idx],
+            self.test_curve[idx],
+            self.cost_curve[idx],
+            tuple(self.archs[i] for i in idx.tolist()),
+            tuple(self.spaces[i] for i in idx.tolist()),
+            self.seeds[idx],
             self.encoding,
             self.protocol,
             self.sources,
@@ -191,9 +215,9 @@ class TrainingData:
             )
         return TrainingData(
             np.concatenate([p.X for p in parts]),
-            np.concatenate([p.valid_acc for p in parts]),
-            np.concatenate([p.test_acc for p in parts]),
-            np.concatenate([p.cost_s for p in parts]),
+            np.concatenate([p.valid_curve for p in parts]),
+            np.concatenate([p.test_curve for p in parts]),
+            np.concatenate([p.cost_curve for p in parts]),
             tuple(a for p in parts for a in p.archs),
             tuple(s for p in parts for s in p.spaces),
             np.concatenate([p.seeds for p in parts]),
@@ -247,14 +271,21 @@ def load_table(
     archs_all = table.archs
     archs = [archs_all[r] for r in rows.tolist()]
     X_arch = encode(archs, table.space, protocol, encoding)
-    parts: list[tuple[np.ndarray, ...]] = []
+    epochs = table.epochs
+    idx_parts, seed_parts, curves = [], [], []
     for seed in table.seeds:
-        r = table.query_many(rows, seed=seed, missing="nan")
-        ok = np.flatnonzero(r.n_seeds > 0)
-        parts.append(
-            (ok, r.valid_acc[ok], r.test_acc[ok], r.train_time_s[ok], np.full(len(ok), seed))
+        final = table.query_many(rows, seed=seed, missing="nan")
+        ok = np.flatnonzero(final.n_seeds > 0)
+        per_epoch = [table.query_many(rows[ok], epoch=e, seed=seed) for e in epochs]
+        curves.append(
+            np.stack(
+                [np.stack([r[m] for r in per_epoch], axis=1) for m in _CURVES]
+            )  # (3, n_ok, n_epoch)
         )
-    idx = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        idx_parts.append(ok)
+        seed_parts.append(np.full(len(ok), seed, dtype=np.int64))
+    idx = np.concatenate(idx_parts).astype(np.int64)
+    curve = np.concatenate(curves, axis=1)
     source = {
         "file": table.path.name,
         "space": table.space_name,
@@ -263,12 +294,12 @@ def load_table(
     }
     return TrainingData(
         X=X_arch[idx] if len(idx) else np.zeros((0, X_arch.shape[1])),
-        valid_acc=np.concatenate([p[1] for p in parts]),
-        test_acc=np.concatenate([p[2] for p in parts]),
-        cost_s=np.concatenate([p[3] for p in parts]),
+        valid_curve=curve[0],
+        test_curve=curve[1],
+        cost_curve=curve[2],
         archs=tuple(archs[i] for i in idx.tolist()),
         spaces=(table.space_name,) * len(idx),
-        seeds=np.concatenate([p[4] for p in parts]).astype(np.int64),
+        seeds=np.concatenate(seed_parts),
         encoding=encoding,
         protocol=protocol,
         sources=(source,),

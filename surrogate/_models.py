@@ -346,7 +346,7 @@ class GPSurrogate(SurrogateModel):
         random_state: Seeds the subsample and the restarts.
     """
 
-    fast_params: ClassVar[dict[str, Any]] = {"max_samples": 200}
+    fast_params: ClassVar[dict[str, Any]] = {"max_samples": 80}
 
     def __init__(
         self,

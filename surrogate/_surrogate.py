@@ -84,9 +84,16 @@ def _version() -> str:
 class Surrogate:
     """Predicts final accuracy and training cost of architectures from several spaces.
 
+    Besides the final-epoch models, with ``fidelities`` it fits one more model per
+    accuracy on the earlier epochs, with the epoch (as a fraction of the protocol's)
+    as an extra input, so that multi-fidelity strategies can query partial
+    trainings; their cost is the full cost times the median fraction of training
+    time spent by that epoch in the training data.
+
     Args:
         model: Name of a registered surrogate model (see ``list_models()``).
         random_state: Seeds every model.
+        fidelities: Also fit the earlier-epoch models.
         params: Constructor arguments of the model (e.g. ``n_estimators=300``).
 
     Example:
@@ -99,9 +106,17 @@ class Surrogate:
         (1,)
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, random_state: int = 0, **params: Any):
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        random_state: int = 0,
+        fidelities: bool = True,
+        **params: Any,
+    ):
         self.model = model
         self.random_state = random_state
+        self.fidelities = fidelities
         self.params = params
 
     def __repr__(self) -> str:
@@ -133,9 +148,17 @@ class Surrogate:
             "valid_acc": self._new().fit(data.X, data.valid_acc),
             "test_acc": self._new().fit(data.X, data.test_acc),
         }
+        E = data.n_epochs
+        if self.fidelities and E > 1:
+            X_e, valid_e, test_e = _epoch_rows(data)
+            ok = np.isfinite(valid_e) & np.isfinite(test_e)
+            self.models_["valid_acc_epoch"] = self._new().fit(X_e[ok], valid_e[ok])
+            self.models_["test_acc_epoch"] = self._new().fit(X_e[ok], test_e[ok])
         self.cost_ = XGBSurrogate(random_state=self.random_state, **_COST_PARAMS).fit(
             data.X, np.log(np.maximum(data.cost_s, 1e-6))
         )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.nanmedian(data.cost_curve / data.cost_curve[:, -1:], axis=0)
         spaces = sorted(set(data.spaces))
         self.metadata_: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -144,6 +167,9 @@ class Surrogate:
             "model_params": self.models_["valid_acc"].get_params(),
             "random_state": self.random_state,
             "encoding": data.encoding,
+            "n_epochs": E,
+            "fidelities": sorted(t for t in self.models_ if t.endswith("_epoch")) != [],
+            "epoch_cost_fraction": [float(v) for v in frac],
             "feature_names": list(feature_names()) if data.encoding == "graph" else [],
             "n_features": int(data.X.shape[1]),
             "protocol": {k: v for k, v in data.protocol.items() if k != "_id"},
@@ -195,23 +221,55 @@ class Surrogate:
             )
         return encode(archs, sp, self.protocol, self.encoding)
 
-    def predict_features(self, X: np.ndarray) -> Prediction:
-        """Predictions from model inputs ``X`` ``(n, n_features)``."""
+    @property
+    def n_epochs(self) -> int:
+        """Epochs of a full training under the surrogate's protocol."""
+        self._check_fitted()
+        return int(self.metadata_["n_epochs"])
+
+    def predict_features(self, X: np.ndarray, epoch: int | None = None) -> Prediction:
+        """Predictions from model inputs ``X`` ``(n, n_features)`` at ``epoch``.
+
+        Args:
+            X: Model inputs (:meth:`encode`).
+            epoch: ``1..n_epochs``; ``None`` is the final epoch.
+
+        Raises:
+            SurrogateError: ``X`` has the wrong width, or ``epoch`` is out of range or
+                needs the earlier-epoch models, which were not fitted.
+        """
         self._check_fitted()
         if X.ndim != 2 or X.shape[1] != self.metadata_["n_features"]:
             raise SurrogateError(
                 f"expected inputs of shape (n, {self.metadata_['n_features']}), got {X.shape}"
             )
-        vm, vs = self.models_["valid_acc"].predict_dist(X)
-        tm, ts = self.models_["test_acc"].predict_dist(X)
-        cost = np.exp(self.cost_.predict(X))
+        E = self.n_epochs
+        e = E if epoch is None else int(epoch)
+        if not 1 <= e <= E:
+            raise SurrogateError(f"{epoch=} is outside 1..{E}")
+        cost = np.exp(self.cost_.predict(X)) * self.metadata_["epoch_cost_fraction"][e - 1]
+        if e == E:
+            valid, test = self.models_["valid_acc"], self.models_["test_acc"]
+        elif "valid_acc_epoch" in self.models_:
+            X = _with_epoch(X, np.full(len(X), e), E)
+            valid, test = self.models_["valid_acc_epoch"], self.models_["test_acc_epoch"]
+        else:
+            raise SurrogateError(
+                f"{epoch=}: this surrogate was fitted on final-epoch results only; refit it "
+                "with fidelities=True to answer partial trainings"
+            )
+        vm, vs = valid.predict_dist(X)
+        tm, ts = test.predict_dist(X)
         return Prediction(vm, vs, tm, ts, cost)
 
     def predict(
-        self, archs: Sequence[Architecture | str], space: SearchSpace[Any] | str
+        self,
+        archs: Sequence[Architecture | str],
+        space: SearchSpace[Any] | str,
+        epoch: int | None = None,
     ) -> Prediction:
-        """Predictions for architectures (objects or strings) of ``space``."""
-        return self.predict_features(self.encode(archs, space))
+        """Predictions for architectures (objects or strings) of ``space`` at ``epoch``."""
+        return self.predict_features(self.encode(archs, space), epoch)
 
     # ---------------------------------------------------------------- save/load
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -246,18 +304,35 @@ class Surrogate:
             raise SurrogateError(
                 f"{d}: fitted on other features than this nasrepro computes; refit it"
             )
-        self = cls(meta["model"], random_state=int(meta["random_state"]))
+        self = cls(
+            meta["model"],
+            random_state=int(meta["random_state"]),
+            fidelities=bool(meta["fidelities"]),
+        )
         mcls = model_class(meta["model"])
         params = dict(meta["model_params"])
         if "quantiles" in params:
             params["quantiles"] = tuple(params["quantiles"])
-        self.models_ = {t: mcls.load(d, t, params) for t in TARGETS}
+        self.models_ = {t: mcls.load(d, t, params) for t in meta["files"] if t != "cost"}
         self.cost_ = XGBSurrogate.load(
             d, "cost", {**_COST_PARAMS, "random_state": self.random_state}
         )
         meta.pop("files", None)
         self.metadata_ = meta
         return self
+
+
+def _with_epoch(X: np.ndarray, epoch: np.ndarray, n_epochs: int) -> np.ndarray:
+    """``X`` ``(n, d)`` with the column ``epoch / n_epochs`` appended: ``(n, d + 1)``."""
+    return np.hstack([X, (np.asarray(epoch, dtype=np.float64) / n_epochs)[:, None]])
+
+
+def _epoch_rows(data: TrainingData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs and targets of the earlier-epoch models: one row per run and epoch < last."""
+    E = data.n_epochs
+    epochs = np.repeat(np.arange(1, E), len(data))  # epoch-major
+    X = _with_epoch(np.tile(data.X, (E - 1, 1)), epochs, E)
+    return X, data.valid_curve[:, :-1].T.ravel(), data.test_curve[:, :-1].T.ravel()
 
 
 def arch_hash(arch: str) -> str:

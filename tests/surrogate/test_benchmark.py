@@ -36,9 +36,15 @@ def test_draws_are_seeded_and_vary_with_the_seed(bench: SurrogateBenchmark) -> N
     assert bench.final_test_acc(arch) == pytest.approx(float(mean.test_acc[0]))
 
 
-def test_only_full_trainings(bench: SurrogateBenchmark) -> None:
-    with pytest.raises(ValueError, match="full trainings"):
-        bench.query("conv3x3@1.0|skip@0.5", epoch=1)
+def test_partial_trainings(bench: SurrogateBenchmark) -> None:
+    arch = "conv3x3@1.0|skip@0.5"
+    early, full = bench.query(arch, epoch=1, seed=0), bench.query(arch, seed=0)
+    assert early.epoch == 1 and full.epoch == 2
+    frac = bench.model.metadata_["epoch_cost_fraction"]
+    assert early.cost_s == pytest.approx(full.cost_s * frac[0] / frac[1])
+    assert 0 < frac[0] < frac[1] == 1.0
+    with pytest.raises(ValueError, match="outside 1..2"):
+        bench.query(arch, epoch=3)
 
 
 def test_optimum_is_at_least_the_best_of_its_sample(bench: SurrogateBenchmark) -> None:
