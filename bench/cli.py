@@ -177,6 +177,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         progress=not args.no_progress,
         track=not args.no_track,
+        batched=args.batched,
+        amp=args.amp,
     )
     print(
         f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
@@ -248,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument(
+        "--batched",
+        type=int,
+        default=None,
+        metavar="K",
+        help="train K cells at once as one stacked module (cell space; K <= --chunk-size); "
+        "default: on (K = chunk size) with a CUDA device, off on CPU; 1 turns it off",
+    )
+    p.add_argument(
+        "--amp", action="store_true", help="bfloat16 autocast in batched training (changes numbers)"
+    )
     p.set_defaults(func=_cmd_sweep)
 
     for module in _EXTENSIONS:

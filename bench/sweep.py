@@ -212,10 +212,13 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job.get("threads", 1))
     p = Protocol.from_dict(job["protocol"])
     _warm_up(job, p)
-    results = [
-        train(a, p, job["seed"], job["device"], space=job["space"], data_root=job["data_root"])
-        for a in job["archs"]
-    ]
+    if job.get("batched", 0) > 1:
+        results = _train_chunk_batched(job, p)
+    else:
+        results = [
+            train(a, p, job["seed"], job["device"], space=job["space"], data_root=job["data_root"])
+            for a in job["archs"]
+        ]
     path = write_chunk(Path(job["out"]), job["seed"], job["chunk"], p.id, job["space"], results)
     return {
         "seed": job["seed"],
@@ -224,6 +227,28 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
         "n": len(results),
         "valid_acc": [r.final["valid_acc"] for r in results],
     }
+
+
+def _train_chunk_batched(job: dict[str, Any], p: Protocol) -> list[Any]:
+    """Train a chunk in batches of ``job["batched"]`` cells (see :mod:`nasrepro.bench.batched`)."""
+    from nasrepro.bench.batched import group_cells, train_batched
+
+    archs = job["archs"]
+    results: list[Any] = [None] * len(archs)
+    for idx in group_cells(archs, job["batched"], space=job["space"]):
+        group = [archs[i] for i in idx]
+        done = train_batched(
+            group,
+            p,
+            job["seed"],
+            job["device"],
+            space=job["space"],
+            data_root=job["data_root"],
+            amp=job.get("amp", False),
+        )
+        for i, r in zip(idx, done, strict=True):
+            results[i] = r
+    return results
 
 
 def _local_executor(jobs: list[dict[str, Any]], workers: int) -> Iterable[dict[str, Any]]:
@@ -304,6 +329,8 @@ def sweep(
     progress: bool = False,
     track: bool = False,
     on_unit: Callable[[dict[str, Any]], None] | None = None,
+    batched: int | None = None,
+    amp: bool = False,
 ) -> SweepReport:
     """Train every architecture of a sweep plan under ``protocol`` for each seed.
 
@@ -322,6 +349,11 @@ def sweep(
         progress: Show a tqdm progress bar with an ETA.
         track: Log the shard as one MLflow run (see :mod:`nasrepro.bench.tracking`).
         on_unit: Called with each finished unit's summary.
+        batched: Train up to this many cells of a chunk at once as one stacked module
+            (:mod:`nasrepro.bench.batched`; cell space only; at most ``chunk_size``).
+            ``None``: ``chunk_size`` on CUDA devices, off (1) on CPU, where the
+            batched benchmark showed no gain.
+        amp: bfloat16 autocast in batched training; it changes the recorded numbers.
 
     Returns:
         A :class:`SweepReport`.
@@ -343,12 +375,15 @@ def sweep(
         sample_seed=sample_seed,
         chunk_size=chunk_size,
     )
+    k = _batch_size(batched, space, device, chunk_size)
+    if amp and k <= 1:
+        raise SweepError("amp only applies to batched training; pass batched > 1 as well")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _sync_manifest(plan, out)
     units = plan.shard_units((i, n))
     todo = [u for u in units if not chunk_path(out, *u).exists()]
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {
             "space": plan.space,
             "protocol": plan.protocol.to_dict(),
@@ -358,6 +393,8 @@ def sweep(
             "out": str(out),
             "device": device,
             "data_root": data_root,
+            "batched": k,
+            "amp": amp,
         }
         for s, c in todo
     ]
@@ -427,6 +464,31 @@ def sweep(
             for path in report.chunk_files:
                 run.log_artifact(path, "chunks")
     return report
+
+
+def _batch_size(batched: int | None, space: str, device: str, chunk_size: int) -> int:
+    """Cells per batched training run (1: single-model training)."""
+    from nasrepro.bench.batched import BATCHED_SPACES
+
+    if batched is None:
+        on = device.startswith("cuda") and space in BATCHED_SPACES
+        return chunk_size if on else 1
+    if batched < 1:
+        raise SweepError(f"batched must be a positive number of cells, got {batched=}")
+    if batched > 1 and space not in BATCHED_SPACES:
+        raise SweepError(
+            f"batched training supports the spaces {BATCHED_SPACES}, not {space!r}; drop --batched"
+        )
+    if batched > chunk_size:
+        logger.warning(
+            "batched=%d exceeds chunk_size=%d; batches are cut at chunk boundaries, so pass "
+            "--chunk-size %d (in a new sweep directory) to batch %d cells",
+            batched,
+            chunk_size,
+            batched,
+            batched,
+        )
+    return min(batched, chunk_size)
 
 
 def load_results(out: str | Path) -> list[Any]:
