@@ -109,14 +109,15 @@ class _CellInfo:
     shortest: int
     param_longest: int  # parametric ops on the path with most / fewest of them
     param_shortest: int
+    edges: tuple[tuple[str, bool, bool], ...]  # per edge: op value, leaves node 0, live
 
 
-def _count_paths(n: int, edges: Sequence[tuple[int, int, Op]], keep: frozenset[Op]) -> int:
-    """Input-output paths whose every op is in ``keep``."""
+def _count_paths(n: int, edges: Sequence[tuple[int, int, int]], keep: Sequence[bool]) -> int:
+    """Input-output paths whose every op (an index into ``_OPS``) has ``keep[op]``."""
     count = [0] * n
     count[0] = 1
-    for src, dst, op in edges:  # sorted by src, so sources are final when read
-        if op in keep:
+    for src, dst, k in edges:  # sorted by src, so sources are final when read
+        if keep[k]:
             count[dst] += count[src]
     return count[n - 1]
 
@@ -124,8 +125,10 @@ def _count_paths(n: int, edges: Sequence[tuple[int, int, Op]], keep: frozenset[O
 @functools.lru_cache(maxsize=65536)
 def _cell_info(cell: CellSpec) -> _CellInfo:
     n = cell.n_nodes
-    live = sorted(cell.live_edges(), key=lambda e: (e[0], e[1]))
-    op_counts = tuple(sum(1 for e in live if e[2] is op) for op in _OPS)
+    live_set = set(cell.live_edges())
+    live_ops = sorted(live_set, key=lambda e: (e[0], e[1]))
+    live = [(src, dst, _OPS.index(op)) for src, dst, op in live_ops]
+    op_counts = tuple(sum(1 for e in live if e[2] == k) for k in range(len(_OPS)))
     # Paths by length: by_len[v][l] = number of paths 0 -> v with l edges (l capped).
     by_len = [[0] * (_MAX_PATH_LEN + 1) for _ in range(n)]
     by_len[0][0] = 1
@@ -133,33 +136,38 @@ def _cell_info(cell: CellSpec) -> _CellInfo:
     longest, shortest = [-inf] * n, [inf] * n
     p_long, p_short = [-inf] * n, [inf] * n
     longest[0] = shortest[0] = p_long[0] = p_short[0] = 0
-    for src, dst, op in live:
+    free = [op in _PARAM_FREE for op in _OPS]
+    for src, dst, op_k in live:
         for k in range(_MAX_PATH_LEN + 1):
             by_len[dst][min(k + 1, _MAX_PATH_LEN)] += by_len[src][k]
-        w = 0 if op in _PARAM_FREE else 1
+        w = 0 if free[op_k] else 1
         longest[dst] = max(longest[dst], longest[src] + 1)
         shortest[dst] = min(shortest[dst], shortest[src] + 1)
         p_long[dst] = max(p_long[dst], p_long[src] + w)
         p_short[dst] = min(p_short[dst], p_short[src] + w)
     out = n - 1
     dead = not live
-    all_ops = frozenset(_OPS)
-    total = _count_paths(n, live, all_ops)
-    with_op = [total - _count_paths(n, live, all_ops - {op}) for op in _OPS]
-    param_free = _count_paths(n, live, _PARAM_FREE)
+    n_ops = len(_OPS)
+    total = _count_paths(n, live, [True] * n_ops)
+    with_op = [total - _count_paths(n, live, [j != k for j in range(n_ops)]) for k in range(n_ops)]
+    param_free = _count_paths(n, live, free)
     nodes = {v for e in live for v in e[:2]}
     inner = sorted(nodes - {0, out})
-    indeg = [sum(1 for e in live if e[1] == v) for v in inner]
-    outdeg = [sum(1 for e in live if e[0] == v) for v in inner]
+    indeg_of, outdeg_of = [0] * n, [0] * n
+    for src, dst, _ in live:
+        outdeg_of[src] += 1
+        indeg_of[dst] += 1
+    indeg = [indeg_of[v] for v in inner]
+    outdeg = [outdeg_of[v] for v in inner]
     stats = (
         len(live),
         len(nodes),
-        float(np.mean(indeg)) if indeg else 0.0,
+        sum(indeg) / len(indeg) if indeg else 0.0,
         max(indeg, default=0),
-        float(np.mean(outdeg)) if outdeg else 0.0,
+        sum(outdeg) / len(outdeg) if outdeg else 0.0,
         max(outdeg, default=0),
-        sum(1 for e in live if e[1] == out),
-        sum(1 for e in live if e[0] == 0),
+        indeg_of[out],
+        outdeg_of[0],
         0 if dead else longest[out],
         0 if dead else shortest[out],
         *by_len[out][1:],
@@ -175,6 +183,7 @@ def _cell_info(cell: CellSpec) -> _CellInfo:
         0 if dead else int(shortest[out]),
         0 if dead else int(p_long[out]),
         0 if dead else int(p_short[out]),
+        tuple((op.value, src == 0, (src, dst, op) in live_set) for src, dst, op in cell.edges),
     )
 
 
@@ -256,13 +265,14 @@ class _Counter:
         """Count one block; returns its output spatial size."""
         if b.kind is BlockKind.CELL:
             assert b.cell is not None  # guaranteed by Block.__post_init__
-            live = set(b.cell.live_edges())
-            for edge in b.cell.edges:
-                src, _, op = edge
-                c_in, stride = (b.c_in, b.stride) if src == 0 else (b.c_out, 1)
-                at = size if src == 0 else _out_size(size, b.stride)
-                self.op(op, c_in, b.c_out, stride, at, run=edge in live)
-            return _out_size(size, b.stride)
+            out = _out_size(size, b.stride)
+            first = (b.c_in, b.c_out, b.stride, size, self.dims)
+            other = (b.c_out, b.c_out, 1, out, self.dims)
+            for op, from_input, live in _cell_info(b.cell).edges:
+                params, flops = _edge_cost(op, *(first if from_input else other))
+                self.params += params
+                self.flops += flops if live else 0
+            return out
         if b.kind is BlockKind.RESBLOCK:
             out = _out_size(size, b.stride)
             self.rcb(b.c_in, b.c_out, 3, out, True)
@@ -290,6 +300,16 @@ class _Counter:
         self.bn(c)
         self.params += c * num_classes + num_classes
         self.flops += 2 * c * num_classes
+
+
+@functools.lru_cache(maxsize=8192)
+def _edge_cost(
+    op: str, c_in: int, c_out: int, stride: int, size: tuple[int, ...], dims: int
+) -> tuple[int, int]:
+    """Parameters and FLOPs of one cell edge (``op`` is an ``Op`` value)."""
+    c = _Counter(dims)
+    c.op(Op(op), c_in, c_out, stride, size, run=True)
+    return c.params, c.flops
 
 
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
