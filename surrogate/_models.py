@@ -39,6 +39,7 @@ __all__ = [
     "create_model",
     "list_models",
     "model_class",
+    "seed_deviations",
     "DEFAULT_MODEL",
 ]
 
@@ -66,11 +67,12 @@ class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[mi
     fast_params: ClassVar[dict[str, Any]] = {}
 
     @abc.abstractmethod
-    def fit(self: M, X: np.ndarray, y: np.ndarray) -> M:
+    def fit(self: M, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> M:
         """Fit on ``X`` ``(n, n_features)`` and targets ``y`` ``(n,)``; returns ``self``.
 
         Rows are single training runs (one architecture and seed each), so that the
-        spread of ``y`` at one architecture is seed noise.
+        spread of ``y`` at one architecture is seed noise. ``groups`` ``(n,)`` names
+        the architecture of each run (default: runs with equal inputs share one).
         """
 
     @abc.abstractmethod
@@ -156,13 +158,16 @@ class XGBSurrogate(SurrogateModel):
     """Gradient-boosted trees (XGBoost; Chen & Guestrin, KDD 2016), the default.
 
     The surrogate of choice in NAS-Bench-301 (Zela et al., ICLR 2022). Two boosters:
-    one fits the mean by squared error; the other fits the ``quantiles`` of the
-    residuals of single runs around that mean by the pinball loss. The seed-noise
-    standard deviation is their distance over the same distance in a standard normal
-    (for a Gaussian, the 15.9% and 84.1% quantiles lie one standard deviation either
-    side of the mean). The residuals are in-sample, so where the mean booster fits
-    an architecture's seeds closely the noise is underestimated; with two seeds per
-    architecture and an exact fit of their mean, by a factor of ``sqrt(2)``.
+    one fits the mean by squared error; the other fits the ``quantiles`` of single
+    runs' deviations by the pinball loss. The seed-noise standard deviation is their
+    distance over the same distance in a standard normal (for a Gaussian, the 15.9%
+    and 84.1% quantiles lie one standard deviation either side of the mean).
+
+    The deviations are those of each seed from its architecture's mean over seeds,
+    scaled by ``sqrt(k / (k - 1))`` for ``k`` seeds, so that they are unbiased
+    samples of one run's noise (see :func:`seed_deviations`). Where no architecture
+    has two seeds, they fall back to the in-sample residuals of the mean booster,
+    which underestimate the noise when the booster fits the training runs closely.
 
     Args:
         n_estimators, max_depth, learning_rate, subsample, colsample_bytree,
@@ -220,16 +225,23 @@ class XGBSurrogate(SurrogateModel):
             )
         return q
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> XGBSurrogate:
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> XGBSurrogate:
+        """Fit both boosters; ``groups`` ``(n,)`` names each run's architecture.
+
+        Without ``groups``, runs with identical inputs are taken to be seeds of one
+        architecture.
+        """
         from xgboost import XGBRegressor
 
         q = self._check_quantiles()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         self.mean_ = XGBRegressor(objective="reg:squarederror", **self._booster_params()).fit(X, y)
-        residual = y - self.mean_.predict(X)
+        rows, dev = seed_deviations(X, y, groups)
+        if len(rows) < 2:
+            rows, dev = np.arange(len(y)), y - self.mean_.predict(X)
         self.noise_ = XGBRegressor(
             objective="reg:quantileerror", quantile_alpha=q, **self._booster_params()
-        ).fit(X, residual)
+        ).fit(X[rows], dev)
         self.z_ = float(_normal_ppf(q[1]) - _normal_ppf(q[0]))
         return self
 
@@ -281,8 +293,10 @@ class XGBAdjacencySurrogate(XGBSurrogate):
 class RandomForestSurrogate(SurrogateModel):
     """Random forest (Breiman, 2001), a NAS-Bench-301 baseline.
 
-    The seed-noise standard deviation is one number: the out-of-bag residual standard
-    deviation, an upper bound of the seed noise (it also holds the model's error).
+    The seed-noise standard deviation is one number: the standard deviation of the
+    seed deviations (:func:`seed_deviations`), or where no architecture has two
+    seeds, the out-of-bag residual standard deviation (an upper bound: it also holds
+    the model's error).
 
     Args:
         n_estimators, max_features, min_samples_leaf: scikit-learn settings.
@@ -306,7 +320,10 @@ class RandomForestSurrogate(SurrogateModel):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForestSurrogate:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    ) -> RandomForestSurrogate:
+        """Fit the forest; ``groups`` ``(n,)`` names each run's architecture."""
         from sklearn.ensemble import RandomForestRegressor
 
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
@@ -322,7 +339,13 @@ class RandomForestSurrogate(SurrogateModel):
         ).fit(X, y)
         oob = np.asarray(getattr(self.forest_, "oob_prediction_", np.full(len(y), np.nan)))
         ok = np.isfinite(oob)
-        self.noise_std_ = float(np.std(y[ok] - oob[ok])) if ok.sum() >= 2 else float(np.std(y))
+        rows, dev = seed_deviations(X, y, groups)
+        if len(rows) >= 2:
+            self.noise_std_ = float(np.sqrt(np.mean(dev**2)))
+        elif ok.sum() >= 2:
+            self.noise_std_ = float(np.std(y[ok] - oob[ok]))
+        else:
+            self.noise_std_ = float(np.std(y))
         return self
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,7 +385,8 @@ class GPSurrogate(SurrogateModel):
         Z = np.log1p(np.maximum(X, 0.0)) - np.log1p(np.maximum(-X, 0.0))
         return np.asarray((Z - self.x_mean_) / self.x_scale_)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> GPSurrogate:
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> GPSurrogate:
+        """Fit the GP; ``groups`` is accepted for a uniform interface and unused."""
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -393,6 +417,38 @@ class GPSurrogate(SurrogateModel):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         mean = self.gp_.predict(self._transform(X)) * self.y_scale_ + self.y_mean_
         return np.asarray(mean, dtype=np.float64), np.full(len(X), self.noise_std_)
+
+
+def seed_deviations(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unbiased samples of one run's seed noise.
+
+    For every architecture with ``k >= 2`` runs, each run's deviation from the
+    architecture's mean, times ``sqrt(k / (k - 1))``: its variance is then the seed
+    variance.
+
+    Args:
+        X: Inputs ``(n, d)``; runs with equal rows are one architecture when
+            ``groups`` is ``None``.
+        y: Targets ``(n,)``.
+        groups: Architecture label of each run ``(n,)``, or ``None``.
+
+    Returns:
+        ``(rows, deviations)``: the indices of the runs of architectures with two or
+        more runs, and their scaled deviations, both ``(m,)``.
+    """
+    if groups is None:
+        _, g = np.unique(X, axis=0, return_inverse=True)
+    else:
+        _, g = np.unique(np.asarray(groups), return_inverse=True)
+    g = g.ravel()
+    counts = np.bincount(g)
+    k = counts[g]
+    rows = np.flatnonzero(k >= 2)
+    mean = np.bincount(g, weights=y) / counts
+    dev = (y[rows] - mean[g[rows]]) * np.sqrt(k[rows] / (k[rows] - 1))
+    return rows, dev
 
 
 def _normal_ppf(p: float) -> float:

@@ -144,16 +144,21 @@ class Surrogate:
                 f"model {self.model!r} takes {self.encoding!r} inputs but the data is "
                 f"{data.encoding!r}; load the tables with encoding={self.encoding!r}"
             )
+        _, groups = np.unique(
+            np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)]),
+            return_inverse=True,
+        )
         self.models_ = {
-            "valid_acc": self._new().fit(data.X, data.valid_acc),
-            "test_acc": self._new().fit(data.X, data.test_acc),
+            "valid_acc": self._new().fit(data.X, data.valid_acc, groups),
+            "test_acc": self._new().fit(data.X, data.test_acc, groups),
         }
         E = data.n_epochs
         if self.fidelities and E > 1:
             X_e, valid_e, test_e = _epoch_rows(data)
+            g_e = np.concatenate([groups * (E - 1) + e for e in range(E - 1)])  # (arch, epoch)
             ok = np.isfinite(valid_e) & np.isfinite(test_e)
-            self.models_["valid_acc_epoch"] = self._new().fit(X_e[ok], valid_e[ok])
-            self.models_["test_acc_epoch"] = self._new().fit(X_e[ok], test_e[ok])
+            self.models_["valid_acc_epoch"] = self._new().fit(X_e[ok], valid_e[ok], g_e[ok])
+            self.models_["test_acc_epoch"] = self._new().fit(X_e[ok], test_e[ok], g_e[ok])
         self.cost_ = XGBSurrogate(random_state=self.random_state, **_COST_PARAMS).fit(
             data.X, np.log(np.maximum(data.cost_s, 1e-6))
         )
