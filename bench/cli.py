@@ -188,6 +188,42 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- reproduce
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from nasrepro.bench.reproduce import reproduce
+    from nasrepro.tables import Table, load_default
+
+    table = load_default() if args.table is None else Table.open(args.table)
+    failed = 0
+    for seed in args.seed:
+        rep = reproduce(table, args.arch, seed, args.device, args.data_root)
+        failed += not rep.ok
+        if args.json:
+            print(json.dumps(rep.to_dict()))
+            continue
+        same = rep.device == rep.table_device
+        print(f"{rep.arch}  seed {seed}  ({rep.device} vs table {rep.table_device})")
+        print(f"{'metric':>12} {'table':>12} {'retrained':>12}")
+        for name, (old, new) in rep.final.items():
+            print(f"{name:>12} {old:>12.6g} {new:>12.6g}")
+        if same:
+            verdict = (
+                "IDENTICAL: every metric of every epoch matches bitwise"
+                if rep.exact
+                else f"DIFFERENT: {len(rep.mismatches)} values differ, first {rep.mismatches[0]}"
+            )
+        else:
+            verdict = (
+                f"{'WITHIN' if rep.within_noise else 'OUTSIDE'} seed noise: valid_acc differs "
+                f"by {abs(rep.final['valid_acc'][0] - rep.final['valid_acc'][1]):.3g} "
+                f"(3 x seed std = {3 * rep.seed_std:.3g})"
+            )
+        print(verdict)
+    return 1 if failed else 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -263,6 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_sweep)
 
+    p = sub.add_parser(
+        "reproduce", help="retrain one architecture and compare it with the table row"
+    )
+    p.add_argument("arch")
+    p.add_argument("--seed", type=_seeds, default=[0], help="seed(s), comma-separated")
+    p.add_argument("--table", default=None, help="table path (default: the shipped table)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object per seed")
+    p.set_defaults(func=_cmd_reproduce)
+
     for module in _EXTENSIONS:
         try:
             mod = __import__(module, fromlist=["add_parser"])
@@ -273,7 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add commands (each defines ``add_parser(subparsers)``).
-_EXTENSIONS = ("nasrepro.bench._table_cli", "nasrepro.bench._surrogate_cli", "nasrepro.bench._leaderboard_cli")
+_EXTENSIONS = (
+    "nasrepro.bench._table_cli",
+    "nasrepro.bench._surrogate_cli",
+    "nasrepro.bench._leaderboard_cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

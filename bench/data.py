@@ -108,7 +108,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cifar10(root: str | None) -> tuple[np.ndarray, np.ndarray]:
-    root_path = Path(root or os.environ.get("NASREPRO_DATA", cache_dir() / "data"))
+    root_path = Path(root or os.environ.get("NASREPRO_DATA") or cache_dir() / "data")
     folder = root_path / "cifar-10-batches-py"
     if not folder.is_dir():
         raise DatasetError(

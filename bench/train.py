@@ -61,10 +61,11 @@ def resolve_spec(
         return arch, arch.arch, arch.space
     if isinstance(arch, str):
         sp = get_space(space or "cell")
-        arch = sp.parse(arch)
+        parsed = sp.parse(arch)
     else:
         sp = get_space(arch.space_name)
-    return sp.lower(arch, **protocol.macro()), arch.to_string(), sp.name
+        parsed = arch
+    return sp.lower(parsed, **protocol.macro()), parsed.to_string(), sp.name
 
 
 def _device_name(device: torch.device) -> str:

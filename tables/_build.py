@@ -324,8 +324,8 @@ def build(
             [r.history[m] for m in METRIC_NAMES], dtype=np.float32
         ).T
         static_seeds[row, seed_pos[s]] = (r.params, r.flops, r.latency_s)
-    for k, name in enumerate(STATIC_NAMES[:2]):  # params and flops must not depend on seed
-        col = static_seeds[:, :, k]
+    for col_idx, name in enumerate(STATIC_NAMES[:2]):  # params, flops: the same for all seeds
+        col = static_seeds[:, :, col_idx]
         spread = np.nanmax(col, axis=1, initial=-np.inf) - np.nanmin(col, axis=1, initial=np.inf)
         bad = np.flatnonzero(np.isfinite(spread) & (spread > 0))
         if bad.size:

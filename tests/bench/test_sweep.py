@@ -113,17 +113,21 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path, reference: dict) -> N
 
 def test_ray_executor_matches_local(tmp_path: Path, reference: dict) -> None:
     pytest.importorskip("ray")
+    # Two units (one per seed), one per Ray worker: starting the cluster and a worker
+    # dominates the cost, so a small sweep tests the same thing.
     sweep(
         "cell",
         "synthetic-smoke",
         [0, 1],
         tmp_path,
-        archs=ARCHS,
+        archs=ARCHS[:2],
         chunk_size=2,
         executor="ray",
         workers=2,
     )
-    assert _key(load_results(tmp_path)) == reference
+    got = _key(load_results(tmp_path))
+    assert set(got) == {(a, s) for a in ARCHS[:2] for s in (0, 1)}
+    assert got == {k: reference[k] for k in got}
 
 
 def test_mlflow_records_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
