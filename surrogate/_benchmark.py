@@ -30,6 +30,9 @@ class SurrogateBenchmark:
     Args:
         model: A fitted :class:`~nasrepro.surrogate.Surrogate`.
         space: The space (or its name) whose architectures are queried.
+        seed_mode: As in :class:`~nasrepro.tables.TabularBenchmark`: ``"random"``
+            draws a training seed per query, an ``int`` always uses that seed, and
+            ``"mean"`` returns the predicted mean (``Evaluation.seed`` is ``None``).
         name: Benchmark name (default ``"{space}-surrogate"``).
         seed: Seeds the generator that picks training seeds for ``seed=None``
             queries without an ``rng``, and the sample behind :attr:`optimum`.
@@ -47,15 +50,19 @@ class SurrogateBenchmark:
         self,
         model: Surrogate,
         space: SearchSpace[Any] | str,
+        seed_mode: str | int = "random",
         *,
         name: str | None = None,
         seed: int | None = None,
         n_optimum: int = 5000,
     ) -> None:
+        if isinstance(seed_mode, str) and seed_mode not in ("random", "mean"):
+            raise ValueError(f"{seed_mode=}; expected 'random', 'mean' or an int seed")
         sp = get_space(space) if isinstance(space, str) else space
         if sp.name not in model.metadata_["spaces"] and model.encoding == "adjacency":
             raise SurrogateError(f"{model!r} was not fitted on space {sp.name!r}")
         self.model = model
+        self.seed_mode = seed_mode
         self.space: SearchSpace[Any] = sp
         self.name = name if name is not None else f"{sp.name}-surrogate"
         self.max_epoch = model.n_epochs
@@ -88,8 +95,8 @@ class SurrogateBenchmark:
         Args:
             arch: An architecture of :attr:`space`, or its string.
             epoch: ``1..max_epoch``; ``None`` is ``max_epoch``.
-            seed: Training seed; ``None`` draws one from ``rng`` (default: the
-                benchmark's own generator).
+            seed: Training seed; ``None`` follows ``seed_mode`` (``"random"`` draws
+                one from ``rng``, default: the benchmark's own generator).
             rng: Draws the seed when ``seed`` is ``None``.
 
         Raises:
@@ -99,14 +106,19 @@ class SurrogateBenchmark:
         e = self.max_epoch if epoch is None else int(epoch)
         a = self._arch(arch)
         s = a.to_string()
+        p = self.model.predict([a], self.space, e)
+        cost = float(p.cost_s[0])
+        if seed is None and self.seed_mode == "mean":
+            return Evaluation(s, e, None, float(p.valid_acc[0]), float(p.test_acc[0]), cost)
+        if seed is None and isinstance(self.seed_mode, int):
+            seed = self.seed_mode
         if seed is None:
             seed = int((rng if rng is not None else self._rng).integers(2**31))
-        p = self.model.predict([a], self.space, e)
         key = int.from_bytes(hashlib.sha256(s.encode()).digest()[:8], "little")
         z = float(np.random.default_rng([int(seed), key]).standard_normal())
         valid = float(np.clip(p.valid_acc[0] + z * p.valid_std[0], 0.0, 100.0))
         test = float(np.clip(p.test_acc[0] + z * p.test_std[0], 0.0, 100.0))
-        return Evaluation(s, e, int(seed), valid, test, float(p.cost_s[0]))
+        return Evaluation(s, e, int(seed), valid, test, cost)
 
     def final_test_acc(self, arch: Architecture | str) -> float:
         """Predicted mean final test accuracy of ``arch`` (percent)."""

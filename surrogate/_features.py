@@ -395,7 +395,7 @@ def features(
         >>> space = get_space("chain")
         >>> spec = space.lower(space.parse("conv3x3@1.0|skip@1.0|mbconv_e3_k3@0.5"), C=16, N=1)
         >>> x = features(spec)
-        >>> dict(zip(feature_names(), x))["ops.s1.skip"]
+        >>> float(dict(zip(feature_names(), x))["ops.s1.skip"])
         1.0
     """
     params, flops = _count(spec, input_shape, num_classes)

@@ -36,6 +36,17 @@ def test_draws_are_seeded_and_vary_with_the_seed(bench: SurrogateBenchmark) -> N
     assert bench.final_test_acc(arch) == pytest.approx(float(mean.test_acc[0]))
 
 
+def test_seed_modes(bench: SurrogateBenchmark) -> None:
+    arch = "conv3x3@1.0|skip@0.5"
+    mean = SurrogateBenchmark(bench.model, "chain", "mean").query(arch)
+    assert mean.seed is None
+    assert mean.valid_acc == pytest.approx(float(bench.model.predict([arch], "chain").valid_acc[0]))
+    fixed = SurrogateBenchmark(bench.model, "chain", 7).query(arch)
+    assert fixed == bench.query(arch, seed=7)
+    with pytest.raises(ValueError, match="seed_mode"):
+        SurrogateBenchmark(bench.model, "chain", "median")
+
+
 def test_partial_trainings(bench: SurrogateBenchmark) -> None:
     arch = "conv3x3@1.0|skip@0.5"
     early, full = bench.query(arch, epoch=1, seed=0), bench.query(arch, seed=0)
