@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["mlflow_run", "Run", "tracking_uri", "DEFAULT_URI", "TrackingWarning"]
+__all__ = [
+    "mlflow_run",
+    "Run",
+    "tracking_uri",
+    "run_environment",
+    "DEFAULT_URI",
+    "TrackingWarning",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +103,10 @@ class Run:
 
 
 def _code_version() -> str:
+    """``$NASREPRO_CODE_VERSION`` (set in the Docker images), else the git commit, else
+    ``"unknown"``."""
+    if os.environ.get("NASREPRO_CODE_VERSION"):
+        return os.environ["NASREPRO_CODE_VERSION"]
     try:
         import subprocess
 
@@ -112,6 +123,28 @@ def _code_version() -> str:
         return "unknown"
 
 
+def run_environment() -> dict[str, str]:
+    """What a result was produced with, as flat string fields for tags or a JSON record.
+
+    Returns:
+        ``code_version``, ``version.<package>`` for the versions a result depends on, and
+        ``image_digest`` when ``$NASREPRO_IMAGE_DIGEST`` is set (the Docker image that
+        ran, see ``docker/``).
+
+    Example:
+        >>> env = run_environment()  # doctest: +SKIP
+        >>> env["version.torch"], env.get("image_digest")  # doctest: +SKIP
+        ('2.13.0+cpu', 'sha256:730a...')
+    """
+    from nasrepro.bench.train import versions
+
+    env = {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
+    image = os.environ.get("NASREPRO_IMAGE_DIGEST")
+    if image:
+        env["image_digest"] = image
+    return env
+
+
 @contextlib.contextmanager
 def mlflow_run(
     name: str,
@@ -124,7 +157,8 @@ def mlflow_run(
 ) -> Iterator[Run]:
     """Open an MLflow run, or a no-op :class:`Run` if tracking is off or fails.
 
-    Every run is tagged with the code version and package versions.
+    Every run is tagged with :func:`run_environment`: the code version, the package
+    versions and, inside a container, the image digest.
     """
     uri = tracking_uri()
     if not enabled:
@@ -157,16 +191,9 @@ def mlflow_run(
         )
         yield Run(None, uri)
         return
-    from nasrepro.bench.train import versions
-
     run = Run(mlflow, uri)
     run.run_id = active.info.run_id
-    run.set_tags(
-        {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
-    )
-    image = os.environ.get("NASREPRO_IMAGE_DIGEST")
-    if image:
-        run.set_tags({"image_digest": image})
+    run.set_tags(run_environment())
     run.set_tags(tags or {})
     if params:
         run.log_params(params)
