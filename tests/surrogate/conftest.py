@@ -63,7 +63,7 @@ def chain_test(chain_dir: Path) -> Table:
     return Table.open(chain_dir / "chain-test.h5")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cell_table() -> Table:
     """The real MNIST-1D cell fixture (whole space, 1 seed, 2 epochs)."""
     if not CELL_FIXTURE.is_file():

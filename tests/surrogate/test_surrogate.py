@@ -19,6 +19,7 @@ from nasrepro.surrogate import (
     list_models,
     load_table,
     model_class,
+    rank_metrics,
     split_rows,
     write_report,
 )
@@ -102,13 +103,35 @@ def test_adjacency_encoding_serves_one_space(chain_train: Table) -> None:
         Surrogate("xgb").fit(data)
 
 
-def test_cell_surrogate_ranks_held_out_cells(cell_table: Table) -> None:
-    """Fitted on 10% of the real MNIST-1D fixture, it ranks the other 90% well."""
+@pytest.fixture(scope="module")
+def cell_fit(cell_table: Table) -> tuple[Surrogate, np.ndarray]:
+    """An xgb surrogate fitted on a seeded 10% of the real fixture; the other rows."""
     fit_rows, test_rows = split_rows(cell_table, 0.1, seed=0)
     s = Surrogate("xgb", random_state=0, n_estimators=300).fit(load_table(cell_table, fit_rows))
+    return s, test_rows
+
+
+def test_cell_surrogate_ranks_held_out_cells(
+    cell_table: Table, cell_fit: tuple[Surrogate, np.ndarray]
+) -> None:
+    """Fitted on 10% of the real MNIST-1D fixture, it ranks the other 90% well."""
+    s, test_rows = cell_fit
     ev = evaluate(s, cell_table)
     assert ev.metrics["n_test"] == len(test_rows)
     assert ev.metrics["kendall_tau"] > 0.6, ev.metrics
+
+
+def test_earlier_epoch_model_predicts_that_epoch(
+    cell_table: Table, cell_fit: tuple[Surrogate, np.ndarray]
+) -> None:
+    s, test_rows = cell_fit
+    archs = [cell_table.archs[r] for r in test_rows[:2000].tolist()]
+    true1 = cell_table.query_many(test_rows[:2000], epoch=1).valid_acc
+    at1 = s.predict(archs, "cell", epoch=1)
+    final = s.predict(archs, "cell")
+    assert np.abs(at1.valid_acc - true1).mean() < np.abs(final.valid_acc - true1).mean()
+    assert rank_metrics(true1, at1.valid_acc)["kendall_tau"] > 0.5  # type: ignore[operator]
+    assert np.all(at1.cost_s < final.cost_s)
 
 
 @pytest.mark.parametrize("dataset", ["synthetic", "digits", "mnist1d"])
