@@ -90,7 +90,7 @@ class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[mi
         """
         check_is_fitted(self)
         name = f"{prefix}.fitdata.json"
-        data = {"X": self.X_fit_.tolist(), "y": self.y_fit_.tolist()}
+        data = {"X": self.X_fit_.tolist(), "y": self.y_fit_.tolist(), "groups": self.groups_fit_}
         (directory / name).write_text(json.dumps(data, separators=(",", ":")))
         return [name]
 
@@ -99,11 +99,13 @@ class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[mi
         """Rebuild a model written by :meth:`save` with constructor ``params``."""
         data = json.loads((directory / f"{prefix}.fitdata.json").read_text())
         X = np.asarray(data["X"], dtype=np.float64).reshape(len(data["y"]), -1)
-        return cls(**params).fit(X, np.asarray(data["y"], dtype=np.float64))
+        groups = None if data["groups"] is None else np.asarray(data["groups"])
+        return cls(**params).fit(X, np.asarray(data["y"], dtype=np.float64), groups)
 
-    def _keep_fit_data(self, X: np.ndarray, y: np.ndarray) -> None:
+    def _keep_fit_data(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> None:
         self.X_fit_ = np.array(X, dtype=np.float64)
         self.y_fit_ = np.array(y, dtype=np.float64)
+        self.groups_fit_ = None if groups is None else np.asarray(groups).tolist()
 
 
 _REGISTRY: dict[str, type[SurrogateModel]] = {}
@@ -327,7 +329,7 @@ class RandomForestSurrogate(SurrogateModel):
         from sklearn.ensemble import RandomForestRegressor
 
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        self._keep_fit_data(X, y)
+        self._keep_fit_data(X, y, groups)
         self.forest_ = RandomForestRegressor(
             n_estimators=self.n_estimators,
             max_features=self.max_features,
@@ -391,7 +393,7 @@ class GPSurrogate(SurrogateModel):
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        self._keep_fit_data(X, y)
+        self._keep_fit_data(X, y, groups)
         rng = np.random.default_rng(_seed(self.random_state))
         if len(y) > self.max_samples:
             keep = np.sort(rng.choice(len(y), self.max_samples, replace=False))

@@ -35,7 +35,8 @@ def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
 @pytest.mark.parametrize("name", list_models())
 def test_fit_predict_dist_and_json_round_trip(name: str, tmp_path: Path) -> None:
     X, y, _ = _data()
-    model = _fast(name).fit(X, y)
+    groups = np.arange(len(y)) % 7  # not the grouping by equal inputs: must be saved too
+    model = _fast(name).fit(X, y, groups)
     mean, std = model.predict_dist(X[:50])
     assert mean.shape == std.shape == (50,)
     assert np.all(std >= 0) and np.all(np.isfinite(std))
