@@ -47,6 +47,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -318,7 +319,12 @@ class _BatchedCell(nn.Module):
     """
 
     def __init__(
-        self, cells: Sequence[CellModule], specs: Sequence[CellSpec], c: int, links: _Links
+        self,
+        cells: Sequence[CellModule],
+        specs: Sequence[CellSpec],
+        c: int,
+        dims: int,
+        links: _Links,
     ) -> None:
         super().__init__()
         k = len(cells)
@@ -343,35 +349,64 @@ class _BatchedCell(nn.Module):
                 parts = [cells[m].layers[e] if m in who else None for m in range(start, stop)]
                 edge_mods.append(_stack(parts, links))
                 masked = len(who) != stop - start
-                if masked:
-                    keep = torch.zeros(stop - start, c, dtype=torch.bool)
-                    keep[[m - start for m in who]] = True
-                    self.register_buffer(f"keep_{e}_{op.value}", keep.reshape(1, -1))
+                if masked:  # one-hot op choice of each model in the range, per channel
+                    keep = torch.zeros(stop - start, c)
+                    keep[[m - start for m in who]] = 1.0
+                    self.register_buffer(f"keep_{e}_{op.value}", keep.reshape(1, -1, *[1] * dims))
                 entries.append(_EdgeOp(op, start, stop, len(edge_mods) - 1, masked))
             self.ops.append(edge_mods)
             self.plan.append((src, dst, entries))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes: dict[int, torch.Tensor] = {0: x}
-        extra = x.ndim - 2
         for dst in range(1, self.n_nodes):
-            acc: torch.Tensor | None = None
+            parts: list[tuple[int, int, torch.Tensor | None]] = []
+            ys: list[torch.Tensor] = []
             for e, (src, d, entries) in enumerate(self.plan):
                 if d != dst or src not in nodes:
                     continue
                 for entry in entries:
                     lo, hi = entry.start * self.c, entry.stop * self.c
-                    y = self.ops[e][entry.index](nodes[src][:, lo:hi])  # type: ignore[index]
-                    if entry.masked:
-                        keep = getattr(self, f"keep_{e}_{entry.op.value}")
-                        y = torch.where(keep.view(keep.shape + (1,) * extra), y, 0.0)
-                    if lo or hi != x.shape[1]:
-                        y = F.pad(y, (0, 0) * extra + (lo, x.shape[1] - hi))
-                    acc = y if acc is None else acc + y
-            if acc is not None:
-                nodes[dst] = acc
+                    ys.append(self.ops[e][entry.index](nodes[src][:, lo:hi]))  # type: ignore[index]
+                    keep = getattr(self, f"keep_{e}_{entry.op.value}") if entry.masked else None
+                    parts.append((lo, hi, keep))
+            if ys:
+                nodes[dst] = _NodeSum.apply(x, parts, *ys)
         out = nodes.get(self.n_nodes - 1)
         return torch.zeros_like(x) if out is None else out
+
+
+class _NodeSum(torch.autograd.Function):
+    """A node of K stacked cells: the sum of op outputs that each cover a channel range.
+
+    ``out[:, lo:hi] += y * keep`` for each ``(lo, hi, keep)`` and output ``y``, in order,
+    into zeros shaped like ``like``. Each model adds its own ops' outputs and exact
+    zeros, in edge order, so its node is summed as in single-model training. Backward
+    hands each output its slice of the gradient (times ``keep``), without copies.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        like: torch.Tensor,
+        parts: list[tuple[int, int, torch.Tensor | None]],
+        *ys: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.parts = parts
+        out = torch.zeros_like(like)
+        for (lo, hi, keep), y in zip(parts, ys, strict=True):
+            if keep is None:
+                out[:, lo:hi].add_(y)
+            else:
+                out[:, lo:hi].addcmul_(y, keep)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        grads = [
+            grad[:, lo:hi] if keep is None else grad[:, lo:hi] * keep for lo, hi, keep in ctx.parts
+        ]
+        return (None, None, *grads)
 
 
 class _BatchedResBlock(nn.Module):
@@ -429,13 +464,14 @@ class BatchedNetwork(nn.Module):
         self._links = _Links()
         self._nets = list(nets)  # not submodules: export() writes into them
         links = self._links
+        dims = nets[0].dims
         self.stem = _stack([n.stem for n in nets], links)
         blocks: list[nn.Module] = []
         for i, b in enumerate(specs[0].blocks):
             mods = [n.cells[i] for n in nets]
             if b.kind is BlockKind.CELL:
                 cells = [s.blocks[i].cell for s in specs]
-                blocks.append(_BatchedCell(mods, cells, b.c_out, links))  # type: ignore[arg-type]
+                blocks.append(_BatchedCell(mods, cells, b.c_out, dims, links))  # type: ignore[arg-type]
             elif b.kind is BlockKind.RESBLOCK:
                 blocks.append(_BatchedResBlock(mods, links))
             elif b.kind is BlockKind.POOLREDUCE:
