@@ -168,8 +168,8 @@ class XGBSurrogate(SurrogateModel):
     The deviations are those of each seed from its architecture's mean over seeds,
     scaled by ``sqrt(k / (k - 1))`` for ``k`` seeds, so that they are unbiased
     samples of one run's noise (see :func:`seed_deviations`). Where no architecture
-    has two seeds, they fall back to the in-sample residuals of the mean booster,
-    which underestimate the noise when the booster fits the training runs closely.
+    has two seeds, they fall back to 5-fold out-of-fold residuals of the mean
+    booster, an upper bound of the noise (they also hold the model's error).
 
     Args:
         n_estimators, max_depth, learning_rate, subsample, colsample_bytree,
@@ -240,12 +240,26 @@ class XGBSurrogate(SurrogateModel):
         self.mean_ = XGBRegressor(objective="reg:squarederror", **self._booster_params()).fit(X, y)
         rows, dev = seed_deviations(X, y, groups)
         if len(rows) < 2:
-            rows, dev = np.arange(len(y)), y - self.mean_.predict(X)
+            rows, dev = np.arange(len(y)), self._oof_residuals(X, y)
         self.noise_ = XGBRegressor(
             objective="reg:quantileerror", quantile_alpha=q, **self._booster_params()
         ).fit(X[rows], dev)
         self.z_ = float(_normal_ppf(q[1]) - _normal_ppf(q[0]))
         return self
+
+    def _oof_residuals(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Residuals of each row under a mean booster fitted without its fold, ``(n,)``."""
+        from sklearn.model_selection import KFold
+        from xgboost import XGBRegressor
+
+        if len(y) < 10:
+            return np.asarray(y - self.mean_.predict(X))
+        out = np.empty(len(y))
+        folds = KFold(5, shuffle=True, random_state=_seed(self.random_state))
+        for fit, held in folds.split(X):
+            m = XGBRegressor(objective="reg:squarederror", **self._booster_params())
+            out[held] = y[held] - m.fit(X[fit], y[fit]).predict(X[held])
+        return out
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self)
