@@ -180,6 +180,9 @@ def mlflow_run(
 
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        # MLflow writes "View run ... at URL" to stdout for HTTP servers, which corrupts
+        # machine-readable output such as `nasrepro train --json`; the URL is logged below.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(experiment)
         active = mlflow.start_run(run_name=name, nested=nested)
@@ -193,6 +196,7 @@ def mlflow_run(
         return
     run = Run(mlflow, uri)
     run.run_id = active.info.run_id
+    logger.info("MLflow run %s (%s) at %s", name, run.run_id, uri)
     run.set_tags(run_environment())
     run.set_tags(tags or {})
     if params:
