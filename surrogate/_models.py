@@ -284,10 +284,14 @@ class XGBSurrogate(SurrogateModel):
 
         model = cls(**params)
         q = model._check_quantiles()
-        model.mean_ = XGBRegressor()
+        # Saved boosters do not keep the thread count; without it XGBoost uses every
+        # core, and one-row predictions get 40x slower on a busy machine.
+        model.mean_ = XGBRegressor(n_jobs=model.n_jobs)
         model.mean_.load_model(directory / f"{prefix}.mean.json")
-        model.noise_ = XGBRegressor()
+        model.mean_.set_params(n_jobs=model.n_jobs)
+        model.noise_ = XGBRegressor(n_jobs=model.n_jobs)
         model.noise_.load_model(directory / f"{prefix}.noise.json")
+        model.noise_.set_params(n_jobs=model.n_jobs)
         model.n_features_in_ = int(model.mean_.n_features_in_)
         model.z_ = float(_normal_ppf(q[1]) - _normal_ppf(q[0]))
         return model
