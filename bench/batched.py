@@ -10,8 +10,8 @@ and differ only in the op on each edge) together, as one stacked module:
   batch holds sample ``b`` of *each model's own* batch.
 * Every convolution is one grouped convolution (``groups=K``) whose weight is the K
   models' weights stacked; every BatchNorm normalises the ``K * c`` stacked channels,
-  which is exactly a per-model BatchNorm because channels never mix; the linear head
-  is a grouped 1x1 convolution.
+  which is exactly a per-model BatchNorm because channels never mix; the K linear
+  heads are one batched matrix product.
 * On each cell edge, the ops that some model uses (on a live edge) are computed for
   the smallest contiguous range of models that covers their users, and a per-model
   one-hot mask keeps each model's own op. Ops that no model uses on an edge are
@@ -24,7 +24,17 @@ Every model starts from the parameters that :func:`nasrepro.bench.train.train` d
 for its seed (the K single networks are built with their seeds and their parameters
 copied into the stacked tensors) and sees its seed's data order. The results are the
 same :class:`~nasrepro.tables.TrialResult` records, equal to single-model training up
-to float rounding (the equivalence is tested to a relative 1e-4 on losses).
+to float rounding (tested to a relative 1e-4 on losses). Rounding does differ: oneDNN
+and cuDNN pick other kernels for grouped convolutions, so some gradients differ in
+the last bits, and SGD amplifies such differences over a long training just as it
+amplifies those between two convolution backends of single-model training (on CPU,
+single training with and without oneDNN drifts apart by as much as batched and
+single training do).
+
+On CPU the grouped convolutions are compute-bound and no faster per model than K
+separate ones, and the stacked activations leave the caches, so batching gives no
+gain there (``benchmarks/batched_throughput.py``); sweeps batch by default only on
+CUDA devices.
 
 ``epoch_time_s`` of a batched result is the wall time of the batched epoch divided by
 ``K``, the amortised share of each model.
@@ -597,10 +607,10 @@ def group_cells(
         Lists of indices into ``archs``; every index appears exactly once.
 
     Example:
-        >>> group_cells(["|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|",
-        ...              "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|",
-        ...              "|nor_conv_3x3~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"], 2)
-        [[1, 2], [0]]
+        >>> group_cells(["|nor_conv_3x3~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|",
+        ...              "|skip_connect~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|",
+        ...              "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|avg_pool_3x3~1|none~2|"], 2)
+        [[0, 2], [1]]
     """
     if k < 1:
         raise ValueError(f"batch size must be positive, got {k=}")

@@ -176,6 +176,9 @@ def test_other_spaces_and_bad_arguments_are_rejected() -> None:
         train_batched(ARCHS, "synthetic-smoke", [0, 1])
     with pytest.raises(ValueError, match="no architectures"):
         train_batched([], "synthetic-smoke", 0)
+    a, b = (SPACE.lower(SPACE.parse(x), C=c, N=1, reduction="pool") for x, c in zip(ARCHS, (4, 8)))
+    with pytest.raises(ValueError, match="macro skeleton"):
+        train_batched([a, b], "synthetic-smoke", 0)
 
 
 def test_grouping_covers_every_cell_and_wastes_less_than_the_given_order() -> None:
