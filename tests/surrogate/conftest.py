@@ -15,6 +15,7 @@ from nasrepro.tables import Table, build
 
 PROTOCOL = "synthetic-smoke"
 SEEDS = [0, 1]
+N_TRAIN, N_TEST = 6, 4
 CELL_FIXTURE = Path(__file__).parent.parent / "data" / "cell-mnist1d-smoke.h5"
 
 
@@ -45,11 +46,11 @@ def _sweep_table(root: Path, name: str, n: int, sample_seed: int) -> Path:
 
 @pytest.fixture(scope="session")
 def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with ``chain-train.h5`` (8 archs, sample seed 0) and
-    ``chain-test.h5`` (6 archs, sample seed 1), both with seeds 0 and 1."""
+    """A directory with ``chain-train.h5`` (``N_TRAIN`` archs, sample seed 0) and
+    ``chain-test.h5`` (``N_TEST`` archs, sample seed 1), both with seeds 0 and 1."""
     root = tmp_path_factory.mktemp("chain")
-    _sweep_table(root, "chain-train", 8, 0)
-    _sweep_table(root, "chain-test", 6, 1)
+    _sweep_table(root, "chain-train", N_TRAIN, 0)
+    _sweep_table(root, "chain-test", N_TEST, 1)
     return root
 
 
