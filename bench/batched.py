@@ -14,8 +14,10 @@ and differ only in the op on each edge) together, as one stacked module:
   heads are one batched matrix product.
 * On each cell edge, the ops that some model uses (on a live edge) are computed for
   the smallest contiguous range of models that covers their users, and a per-model
-  one-hot mask keeps each model's own op. Ops that no model uses on an edge are
-  skipped; :func:`group_cells` orders cells so that these ranges stay short.
+  one-hot mask keeps each model's own op; when the users fill less than 3/4 of that
+  range, the op runs on a gathered copy of its users' channels instead. Ops that no
+  model uses on an edge are skipped; :func:`group_cells` orders cells so that the
+  users of an op sit together.
 * The loss is the sum of the K models' mean cross-entropies, so each model's
   parameters receive exactly the gradient of its own loss, and SGD (element-wise)
   updates each model as single-model training would.
@@ -311,15 +313,31 @@ def _channelwise(m: nn.Module) -> bool:
     return isinstance(m, kinds)
 
 
+#: An op whose users fill less than this share of their model range is computed on
+#: a gathered copy of its users' channels instead of on the whole range.
+_GATHER_BELOW = 0.75
+
+
+def _users_plan(who: Sequence[int]) -> tuple[int, int, bool]:
+    """``(start, stop, gather)`` for an op used by models ``who`` (ascending)."""
+    start, stop = who[0], who[-1] + 1
+    return start, stop, len(who) < _GATHER_BELOW * (stop - start)
+
+
 @dataclass(frozen=True)
 class _EdgeOp:
-    """One op of a batched edge, computed for models ``start <= k < stop``."""
+    """One op of a batched edge.
+
+    It runs on the channels of models ``start <= k < stop`` (masked when some of them
+    do not use it) or, when ``gathered``, on a copy of its users' channels only.
+    """
 
     op: Op
     start: int
     stop: int
     index: int  # position in the edge's ModuleList
-    masked: bool  # False when every model in the range uses the op
+    masked: bool
+    gathered: bool
 
 
 class _BatchedCell(nn.Module):
@@ -355,57 +373,74 @@ class _BatchedCell(nn.Module):
                 if op not in users:
                     continue
                 who = users[op]
-                start, stop = who[0], who[-1] + 1
-                parts = [cells[m].layers[e] if m in who else None for m in range(start, stop)]
+                start, stop, gathered = _users_plan(who)
+                members = who if gathered else range(start, stop)
+                parts = [cells[m].layers[e] if m in who else None for m in members]
                 edge_mods.append(_stack(parts, links))
-                masked = len(who) != stop - start
+                masked = not gathered and len(who) != stop - start
+                if gathered:
+                    self.register_buffer(f"users_{e}_{op.value}", torch.tensor(who))
                 if masked:  # one-hot op choice of each model in the range, per channel
                     keep = torch.zeros(stop - start, c)
                     keep[[m - start for m in who]] = 1.0
                     self.register_buffer(f"keep_{e}_{op.value}", keep.reshape(1, -1, *[1] * dims))
-                entries.append(_EdgeOp(op, start, stop, len(edge_mods) - 1, masked))
+                entries.append(_EdgeOp(op, start, stop, len(edge_mods) - 1, masked, gathered))
             self.ops.append(edge_mods)
             self.plan.append((src, dst, entries))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes: dict[int, torch.Tensor] = {0: x}
+        b, spatial = x.shape[0], x.shape[2:]
         for dst in range(1, self.n_nodes):
-            parts: list[tuple[int, int, torch.Tensor | None]] = []
+            parts: list[_Part] = []
             ys: list[torch.Tensor] = []
             for e, (src, d, entries) in enumerate(self.plan):
                 if d != dst or src not in nodes:
                     continue
                 for entry in entries:
+                    name = f"{e}_{entry.op.value}"
                     lo, hi = entry.start * self.c, entry.stop * self.c
-                    ys.append(self.ops[e][entry.index](nodes[src][:, lo:hi]))  # type: ignore[index]
-                    keep = getattr(self, f"keep_{e}_{entry.op.value}") if entry.masked else None
-                    parts.append((lo, hi, keep))
+                    idx = getattr(self, f"users_{name}") if entry.gathered else None
+                    if idx is None:
+                        xin = nodes[src][:, lo:hi]
+                    else:
+                        xin = nodes[src].view(b, self.k, self.c, *spatial).index_select(1, idx)
+                        xin = xin.view(b, -1, *spatial)
+                    ys.append(self.ops[e][entry.index](xin))  # type: ignore[index]
+                    keep = getattr(self, f"keep_{name}") if entry.masked else None
+                    parts.append((lo, hi, keep, idx))
             if ys:
-                nodes[dst] = _NodeSum.apply(x, parts, *ys)
+                nodes[dst] = _NodeSum.apply(x, self.k, parts, *ys)
         out = nodes.get(self.n_nodes - 1)
         return torch.zeros_like(x) if out is None else out
 
 
-class _NodeSum(torch.autograd.Function):
-    """A node of K stacked cells: the sum of op outputs that each cover a channel range.
+#: ``(lo, hi, keep, users)`` of one op output summed into a node: its channel range and
+#: mask, or (when ``users`` is set) the models whose channels it holds, in order.
+_Part = tuple[int, int, torch.Tensor | None, torch.Tensor | None]
 
-    ``out[:, lo:hi] += y * keep`` for each ``(lo, hi, keep)`` and output ``y``, in order,
-    into zeros shaped like ``like``. Each model adds its own ops' outputs and exact
-    zeros, in edge order, so its node is summed as in single-model training. Backward
-    hands each output its slice of the gradient (times ``keep``), without copies.
+
+class _NodeSum(torch.autograd.Function):
+    """A node of K stacked cells: the sum of op outputs that each cover some models.
+
+    Into zeros shaped like ``like`` ``(B, K * c, *spatial)``, in order, each output ``y``
+    is added at its channel range (``out[:, lo:hi] += y * keep``) or at its users'
+    channels. Each model adds its own ops' outputs and exact zeros, in edge order, so
+    its node is summed as in single-model training. Backward hands each output its
+    part of the gradient (a view, for ranges without a mask).
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any,
-        like: torch.Tensor,
-        parts: list[tuple[int, int, torch.Tensor | None]],
-        *ys: torch.Tensor,
+        ctx: Any, like: torch.Tensor, k: int, parts: list[_Part], *ys: torch.Tensor
     ) -> torch.Tensor:
-        ctx.parts = parts
+        ctx.parts, ctx.k = parts, k
         out = torch.zeros_like(like)
-        for (lo, hi, keep), y in zip(parts, ys, strict=True):
-            if keep is None:
+        per_model = out.view(out.shape[0], k, -1, *out.shape[2:])
+        for (lo, hi, keep, users), y in zip(parts, ys, strict=True):
+            if users is not None:
+                per_model.index_add_(1, users, y.view(y.shape[0], len(users), -1, *y.shape[2:]))
+            elif keep is None:
                 out[:, lo:hi].add_(y)
             else:
                 out[:, lo:hi].addcmul_(y, keep)
@@ -413,10 +448,15 @@ class _NodeSum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        grads = [
-            grad[:, lo:hi] if keep is None else grad[:, lo:hi] * keep for lo, hi, keep in ctx.parts
-        ]
-        return (None, None, *grads)
+        b, spatial = grad.shape[0], grad.shape[2:]
+        per_model = grad.view(b, ctx.k, -1, *spatial)
+        grads = []
+        for lo, hi, keep, users in ctx.parts:
+            if users is not None:
+                grads.append(per_model.index_select(1, users).view(b, -1, *spatial))
+            else:
+                grads.append(grad[:, lo:hi] if keep is None else grad[:, lo:hi] * keep)
+        return (None, None, None, *grads)
 
 
 class _BatchedResBlock(nn.Module):
@@ -571,8 +611,10 @@ def batch_waste(archs: Sequence[str | Architecture], *, space: str = "cell") -> 
     """Fraction of a batch's cell-edge compute that no model keeps.
 
     An op on an edge is computed for the contiguous range of models covering its
-    users (in the given order); models in the range that do not use it are waste.
-    Ops are weighted by a rough cost (conv 3x3: 3, conv 1x1: 1, pooling: 0.1).
+    users (in the given order), and models in the range that do not use it are waste;
+    unless its users fill less than 3/4 of the range, in which case their channels are
+    gathered (a copy, but no wasted compute). Ops are weighted by a rough cost (conv
+    3x3: 3, conv 1x1: 1, pooling: 0.1).
 
     Returns:
         A number in ``[0, 1)``; 0 when nothing is computed in vain.
@@ -583,7 +625,8 @@ def batch_waste(archs: Sequence[str | Architecture], *, space: str = "cell") -> 
         for op, cost in _OP_COST.items():
             who = [m for m, o in enumerate(ops) if o[e] is op]
             if who:
-                done += cost * (who[-1] + 1 - who[0])
+                start, stop, gathered = _users_plan(who)
+                done += cost * (len(who) if gathered else stop - start)
                 kept += cost * len(who)
     return 0.0 if done == 0 else 1.0 - kept / done
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import nasrepro.bench.batched as batched_module
 import nasrepro.bench.train as train_module
 from nasrepro.bench.batched import (
     BatchedNetwork,
@@ -59,12 +60,12 @@ def _single_runs(
         built.append(net)
         return net
 
-    monkeypatch.setattr(train_module, "compile", spy)
     out = []
-    for arch, seed in zip(ARCHS, SEEDS, strict=True):
-        result = train(arch, protocol, seed, device)
-        out.append((result, built[-1]))
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(train_module, "compile", spy)
+        for arch, seed in zip(ARCHS, SEEDS, strict=True):
+            result = train(arch, protocol, seed, device)
+            out.append((result, built[-1]))
     return out
 
 
@@ -100,6 +101,18 @@ def test_batched_training_equals_single_training(
     reduction: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _check_equivalent(_protocol(reduction), "cpu", monkeypatch)
+
+
+@pytest.mark.parametrize("gather_below", [0.0, 2.0])
+def test_masked_ranges_and_gathered_users_both_match(
+    gather_below: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ops with gaps among their users: always masked ranges (0.0), always gathers (2.0)."""
+    monkeypatch.setattr(batched_module, "_GATHER_BELOW", gather_below)
+    nets, specs = _nets(_protocol("poolreduce"))
+    plan = BatchedNetwork(nets, specs).cells[0].plan
+    assert any(e.gathered if gather_below else e.masked for _, _, es in plan for e in es)
+    _check_equivalent(_protocol("poolreduce"), "cpu", monkeypatch)
 
 
 @pytest.mark.gpu
@@ -155,7 +168,11 @@ def test_ops_no_model_uses_are_skipped() -> None:
         assert len(cell.ops[e]) == len(live), e
     # on edge 0->1, conv 1x1 belongs to the second cell only, where that edge is dead
     assert [entry.op.value for entry in cell.plan[0][2]] == ["skip", "conv3x3"]
-    assert [(e.start, e.stop, e.masked) for e in cell.plan[0][2]] == [(2, 3, False), (0, 4, True)]
+    # skip: model 2 alone; conv 3x3: models 0 and 3, gathered (half of the range 0-3)
+    assert [(e.start, e.stop, e.masked, e.gathered) for e in cell.plan[0][2]] == [
+        (2, 3, False, False),
+        (0, 4, False, True),
+    ]
 
 
 def test_batch_of_one_and_repeated_arch_with_other_seeds() -> None:
