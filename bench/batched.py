@@ -34,9 +34,11 @@ single training with and without oneDNN drifts apart by as much as batched and
 single training do).
 
 On CPU the grouped convolutions are compute-bound and no faster per model than K
-separate ones, and the stacked activations leave the caches, so batching gives no
-gain there (``benchmarks/batched_throughput.py``); sweeps batch by default only on
-CUDA devices.
+separate ones, and the stacked activations leave the caches; what batching saves
+there is per-op overhead, a modest gain (``benchmarks/batched_throughput.py``).
+Because batched numbers match single-model training only to float tolerance, not
+bit for bit, sweeps batch by default only on CUDA devices. Results carry
+``versions["trainer"] == "batched"``.
 
 ``epoch_time_s`` of a batched result is the wall time of the batched epoch divided by
 ``K``, the amortised share of each model.
@@ -822,7 +824,7 @@ def fit_batched(
                 history[m][key].append(v)
 
     singles = model.export() if static else nets
-    vers = versions() | ({"amp": "bfloat16"} if amp else {})
+    vers = versions() | {"trainer": "batched"} | ({"amp": "bfloat16"} if amp else {})
     results = []
     for m, (net, (_, arch_str, space_name)) in enumerate(zip(singles, resolved, strict=True)):
         flops, latency = 0, float("nan")

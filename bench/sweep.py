@@ -351,8 +351,9 @@ def sweep(
         on_unit: Called with each finished unit's summary.
         batched: Train up to this many cells of a chunk at once as one stacked module
             (:mod:`nasrepro.bench.batched`; cell space only; at most ``chunk_size``).
-            ``None``: ``chunk_size`` on CUDA devices, off (1) on CPU, where the
-            batched benchmark showed no gain.
+            ``None``: ``chunk_size`` on CUDA devices; off (1) on CPU, where the
+            batched benchmark shows only a modest gain and single-model training
+            keeps results bit-for-bit reproducible by ``train``.
         amp: bfloat16 autocast in batched training; it changes the recorded numbers.
 
     Returns:
