@@ -127,8 +127,8 @@ class Surrogate:
     def encoding(self) -> str:
         return model_class(self.model).encoding
 
-    def _new(self, **extra: Any) -> SurrogateModel:
-        return create_model(self.model, random_state=self.random_state, **{**self.params, **extra})
+    def _new(self) -> SurrogateModel:
+        return create_model(self.model, random_state=self.random_state, **self.params)
 
     def fit(self, data: TrainingData) -> Surrogate:
         """Fit the target models and the cost model on ``data``; returns ``self``.
@@ -173,7 +173,7 @@ class Surrogate:
             "random_state": self.random_state,
             "encoding": data.encoding,
             "n_epochs": E,
-            "fidelities": sorted(t for t in self.models_ if t.endswith("_epoch")) != [],
+            "fidelities": "valid_acc_epoch" in self.models_,
             "epoch_cost_fraction": [float(v) for v in frac],
             "feature_names": list(feature_names()) if data.encoding == "graph" else [],
             "n_features": int(data.X.shape[1]),
