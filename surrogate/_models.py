@@ -143,7 +143,12 @@ def create_model(name: str = DEFAULT_MODEL, **params: Any) -> SurrogateModel:
         >>> create_model("xgb", n_estimators=50, random_state=0)
         XGBSurrogate(n_estimators=50, random_state=0)
     """
-    return model_class(name)(**params)
+    cls = model_class(name)
+    known = set(cls().get_params())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"{name!r} takes no parameters {unknown}; it takes {sorted(known)}")
+    return cls(**params)
 
 
 def list_models() -> list[str]:

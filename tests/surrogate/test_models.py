@@ -77,6 +77,8 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
         register_model("xgb")(XGBSurrogate)
     with pytest.raises(ValueError, match="unknown surrogate model"):
         create_model("nope")
+    with pytest.raises(ValueError, match="takes no parameters \\['n_jobs'\\]"):
+        create_model("gp", n_jobs=2)
 
 
 def test_xgb_noise_with_one_run_per_architecture_is_not_collapsed() -> None:
