@@ -73,6 +73,7 @@ _CELL_STATS: tuple[str, ...] = (
     "paths.total",
     *(f"paths.with.{op.value}" for op in _OPS),
     "paths.param_free",
+    "cell.projections",
 )
 
 
@@ -113,17 +114,20 @@ class _CellInfo:
 
 
 def _count_paths(n: int, edges: Sequence[tuple[int, int, int]], keep: Sequence[bool]) -> int:
-    """Input-output paths whose every op (an index into ``_OPS``) has ``keep[op]``."""
+    """Input-output paths whose every edge ``i`` has ``keep[i]``."""
     count = [0] * n
     count[0] = 1
-    for src, dst, k in edges:  # sorted by src, so sources are final when read
-        if keep[k]:
+    for (src, dst, _), ok in zip(edges, keep, strict=True):  # sorted by src
+        if ok:
             count[dst] += count[src]
     return count[n - 1]
 
 
 @functools.lru_cache(maxsize=65536)
-def _cell_info(cell: CellSpec) -> _CellInfo:
+def _cell_info(cell: CellSpec, skip_proj: bool = False, pool_proj: bool = False) -> _CellInfo:
+    """Structure of ``cell``; ``skip_proj`` / ``pool_proj``: skips / pools leaving node 0
+    carry a 1x1 projection conv (the block changes channels or resolution), so they
+    count as parametric."""
     n = cell.n_nodes
     live_set = set(cell.live_edges())
     live_ops = sorted(live_set, key=lambda e: (e[0], e[1]))
@@ -136,11 +140,14 @@ def _cell_info(cell: CellSpec) -> _CellInfo:
     longest, shortest = [-inf] * n, [inf] * n
     p_long, p_short = [-inf] * n, [inf] * n
     longest[0] = shortest[0] = p_long[0] = p_short[0] = 0
-    free = [op in _PARAM_FREE for op in _OPS]
-    for src, dst, op_k in live:
+    proj = {Op.SKIP: skip_proj, Op.AVGPOOL3X3: pool_proj, Op.MAXPOOL3X3: pool_proj}
+    free = [
+        op in _PARAM_FREE and not (src == 0 and proj[op]) for src, _, op in live_ops
+    ]  # per live edge
+    for (src, dst, _), is_free in zip(live, free, strict=True):
         for k in range(_MAX_PATH_LEN + 1):
             by_len[dst][min(k + 1, _MAX_PATH_LEN)] += by_len[src][k]
-        w = 0 if free[op_k] else 1
+        w = 0 if is_free else 1
         longest[dst] = max(longest[dst], longest[src] + 1)
         shortest[dst] = min(shortest[dst], shortest[src] + 1)
         p_long[dst] = max(p_long[dst], p_long[src] + w)
@@ -148,9 +155,14 @@ def _cell_info(cell: CellSpec) -> _CellInfo:
     out = n - 1
     dead = not live
     n_ops = len(_OPS)
-    total = _count_paths(n, live, [True] * n_ops)
-    with_op = [total - _count_paths(n, live, [j != k for j in range(n_ops)]) for k in range(n_ops)]
+    total = _count_paths(n, live, [True] * len(live))
+    with_op = [total - _count_paths(n, live, [e[2] != k for e in live]) for k in range(n_ops)]
     param_free = _count_paths(n, live, free)
+    projections = sum(
+        1
+        for (_, _, op), is_free in zip(live_ops, free, strict=True)
+        if op in _PARAM_FREE and not is_free
+    )
     nodes = {v for e in live for v in e[:2]}
     inner = sorted(nodes - {0, out})
     indeg_of, outdeg_of = [0] * n, [0] * n
@@ -174,6 +186,7 @@ def _cell_info(cell: CellSpec) -> _CellInfo:
         total,
         *with_op,
         param_free,
+        projections,
     )
     return _CellInfo(
         op_counts,
@@ -413,7 +426,7 @@ def features(
             d_max, d_min = _REDUCTION_DEPTH[b.kind]
             depth += (d_max, d_min, d_max, d_min)
             continue
-        info = _cell_info(b.cell)
+        info = _cell_info(b.cell, b.c_in != b.c_out or b.stride != 1, b.c_in != b.c_out)
         ops[s] += info.op_counts
         cell_stats.append(info.stats)
         dead += info.dead

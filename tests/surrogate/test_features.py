@@ -80,3 +80,20 @@ def test_counts_match_the_compiled_torch_network(
             net(torch.zeros(1, *input_shape))
         assert count_params(spec, input_shape, 10) == torch_params(net)
         assert count_flops(spec, input_shape, 10) == fc.get_total_flops()
+
+
+def test_skip_with_a_projection_counts_as_parametric() -> None:
+    """A chain skip at a reduction or width change is a 1x1 conv in the compiled net."""
+    space = get_space("chain")
+
+    def f(arch: str) -> dict[str, float]:
+        spec = space.lower(space.parse(arch), C=16, N=1)
+        return dict(zip(feature_names(), features(spec)))
+
+    # 3 layers: reductions at layers 1 and 2, so the skip (layer 1) projects.
+    proj = f("conv3x3@1.0|skip@1.0|conv3x3@1.0")
+    assert proj["depth.param_max"] == 3 and proj["cell.projections"] == pytest.approx(1 / 3)
+    # 6 layers: reductions at 2 and 4; the skip at layer 1 keeps 16 channels: identity.
+    ident = f("conv3x3@1.0|skip@1.0|conv3x3@1.0|conv3x3@1.0|conv3x3@1.0|conv3x3@1.0")
+    assert ident["depth.param_max"] == 5 and ident["cell.projections"] == 0
+    assert f("conv3x3@1.0|skip@0.5|conv3x3@1.0|conv3x3@1.0")["cell.projections"] > 0
