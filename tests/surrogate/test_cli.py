@@ -71,3 +71,18 @@ def test_eval_without_test_tables_names_the_fix(
 ) -> None:
     assert main(["surrogate", "eval", "--models", str(fitted)]) == 2
     assert "--test" in capsys.readouterr().err
+
+
+def test_eval_defaults_to_the_shipped_surrogate(
+    fitted: Path,
+    chain_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import nasrepro.bench._surrogate_cli as cli
+    import nasrepro.surrogate._surrogate as surrogate
+
+    monkeypatch.setattr(surrogate, "shipped_path", lambda: fitted)
+    monkeypatch.setattr(cli, "_shipped_tests", lambda: [chain_dir / "chain-test.h5"])
+    assert main(["surrogate", "eval", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["chain"]
