@@ -48,6 +48,7 @@ DEFAULT_NUM_CLASSES = 10
 
 _MAX_STAGES = 3
 _MAX_PATH_LEN = 6  # path-length bins 1..5, then "6 or more"
+_POSITIONS = 3  # paths.at{i}.{op}: paths whose i-th op (from the input) is op
 _OPS: tuple[Op, ...] = tuple(op for op in Op if op is not Op.NONE)
 _PARAM_FREE = frozenset({Op.SKIP, Op.AVGPOOL3X3, Op.MAXPOOL3X3})
 _REDUCTION_KINDS = (BlockKind.RESBLOCK, BlockKind.POOLREDUCE, BlockKind.POOL)
@@ -74,6 +75,10 @@ _CELL_STATS: tuple[str, ...] = (
     *(f"paths.with.{op.value}" for op in _OPS),
     "paths.param_free",
     "cell.projections",
+    *(f"cell.from_input.{op.value}" for op in _OPS),
+    *(f"cell.to_output.{op.value}" for op in _OPS),
+    *(f"paths.at{i}.{op.value}" for i in range(_POSITIONS) for op in _OPS),
+    *(f"paths.last.{op.value}" for op in _OPS),
 )
 
 
@@ -171,6 +176,21 @@ def _cell_info(cell: CellSpec, skip_proj: bool = False, pool_proj: bool = False)
         indeg_of[dst] += 1
     indeg = [indeg_of[v] for v in inner]
     outdeg = [outdeg_of[v] for v in inner]
+    # Ops by position: to_out[v] = paths v -> output; by_len[v][i] = paths 0 -> v of i edges.
+    to_out = [0] * n
+    to_out[out] = 1
+    for src, dst, _ in reversed(live):  # sorted by src, so every dst is final when read
+        to_out[src] += to_out[dst]
+    from_input, to_output = [0] * n_ops, [0] * n_ops
+    at = [[0] * n_ops for _ in range(_POSITIONS)]
+    last = [0] * n_ops
+    for src, dst, k in live:
+        from_input[k] += src == 0
+        to_output[k] += dst == out
+        for i in range(_POSITIONS):
+            at[i][k] += by_len[src][i] * to_out[dst]
+        if dst == out:
+            last[k] += sum(by_len[src])
     stats = (
         len(live),
         len(nodes),
@@ -187,6 +207,10 @@ def _cell_info(cell: CellSpec, skip_proj: bool = False, pool_proj: bool = False)
         *with_op,
         param_free,
         projections,
+        *from_input,
+        *to_output,
+        *(v for row in at for v in row),
+        *last,
     )
     return _CellInfo(
         op_counts,

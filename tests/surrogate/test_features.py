@@ -32,6 +32,11 @@ def test_feature_values_of_a_known_cell() -> None:
     assert (f["paths.len1"], f["paths.len2"], f["paths.len3"], f["paths.total"]) == (1, 1, 1, 3)
     assert f["paths.with.conv3x3"] == 2 and f["paths.with.avgpool3x3"] == 1
     assert f["paths.param_free"] == 1
+    assert (f["paths.at0.skip"], f["paths.at0.conv3x3"]) == (1, 2)
+    assert (f["paths.at1.conv3x3"], f["paths.at1.avgpool3x3"], f["paths.at2.conv3x3"]) == (1, 1, 1)
+    assert (f["paths.last.skip"], f["paths.last.conv3x3"], f["paths.last.avgpool3x3"]) == (1, 2, 0)
+    assert (f["cell.from_input.conv3x3"], f["cell.from_input.skip"]) == (1, 1)
+    assert (f["cell.to_output.conv3x3"], f["cell.to_output.skip"]) == (2, 1)
     assert f["ops.s0.conv3x3"] == 2 * 3 and f["ops.s2.skip"] == 2
     assert f["cell.live_edges"] == 5 and f["cell.output_in_degree"] == 3
     assert (f["cell.longest_path"], f["cell.shortest_path"]) == (3, 1)
