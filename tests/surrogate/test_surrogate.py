@@ -143,3 +143,16 @@ def test_dataset_shapes_match_the_harness(dataset: str) -> None:
     splits = load_splits(dataset, 200, 50, 50, 0)
     shape, classes = DATASET_SHAPES[dataset]
     assert tuple(splits.x_train.shape[1:]) == shape and splits.num_classes == classes
+
+
+def test_load_refuses_other_features_and_newer_formats(chain_train: Table, tmp_path: Path) -> None:
+    d = _fit(chain_train).save(tmp_path / "m")
+    meta = json.loads((d / "metadata.json").read_text())
+    (d / "metadata.json").write_text(json.dumps({**meta, "feature_names": ["x"]}))
+    with pytest.raises(SurrogateError, match="other features"):
+        Surrogate.load(d)
+    (d / "metadata.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(SurrogateError, match="newer"):
+        Surrogate.load(d)
+    with pytest.raises(SurrogateError, match="no metadata.json"):
+        Surrogate.load(tmp_path / "nowhere")
