@@ -148,6 +148,9 @@ if [ "$wheels_dir" != none ] && [ ${#wheels[@]} -gt 0 ]; then
 fi
 say "building $image on $base"
 "${build[@]}" "${args[@]}" . >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; die "docker build failed"; }
+# Which steps ran and which came from the cache (BuildKit's plain progress).
+awk '/^#[0-9]+ \[/ { step[$1] = substr($0, index($0, "[")) }
+     /^#[0-9]+ (DONE|CACHED)/ { if ($1 in step) printf "    %-7s %6s  %.90s\n", $2, $3, step[$1] }' "$work/build.log"
 digest=$(docker image inspect -f '{{.Id}}' "$image")
 say "built $image $digest ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.2f GB", $1/1e9}'))"
 
@@ -231,7 +234,7 @@ fi
 if [ -z "$py" ] || ! "$py" -c "import nasrepro.bench" 2>/dev/null; then
     say "no nasrepro outside: installing this checkout into a fresh venv"
     python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install -q . || die "pip install . failed"
+    "$work/venv/bin/pip" install . >"$work/pip.log" 2>&1 || { tail -20 "$work/pip.log"; die "pip install . failed"; }
     py=$work/venv/bin/python
 fi
 outside_table=()
