@@ -118,7 +118,12 @@ def _cifar10(root: str | None) -> tuple[np.ndarray, np.ndarray]:
             f"and copy the folder cifar-10-batches-py to {root_path} here, or pass --data-root / "
             "set NASREPRO_DATA to where it is."
         )
-    from torchvision.datasets import CIFAR10
+    try:
+        from torchvision.datasets import CIFAR10
+    except ImportError as e:
+        raise DatasetError(
+            "reading CIFAR-10 needs torchvision: pip install 'nasrepro[cifar]'"
+        ) from e
 
     parts = [CIFAR10(str(root_path), train=t, download=False) for t in (True, False)]
     x = np.concatenate([p.data for p in parts]).astype(np.float32) / 255.0
