@@ -141,9 +141,8 @@ if [ "$wheels_dir" != none ] && [ ${#wheels[@]} -gt 0 ]; then
     fi
     args+=(--build-arg WHEELS_IMAGE=nasrepro-wheels:local)
     if ! printf '%s\n' "${wheels[@]}" | grep -q '^torchvision-'; then
-        say "no CPU torchvision wheel beside ${wheels[0]}: the image leaves torchvision out" \
-            "(only the cifar10 loader imports it)"
-        args+=(--build-arg OMIT_DEPS=torchvision)
+        say "no CPU torchvision wheel beside ${wheels[0]}: an image without the cifar extra"
+        args+=(--build-arg EXTRAS=)
     fi
 fi
 say "building $image on $base"
