@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.runner import Budget, RunResult, regret_on_grid, run
+from nasrepro.bench.tracking import run_environment
 from nasrepro.strategies import list_strategies, load_strategy
 from nasrepro.tables import (
     Benchmark,
@@ -453,6 +454,7 @@ def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
         "budget": {"kind": lb.budget.kind, "value": lb.budget.value, "text": lb.config.budget},
         "workers": lb.config.workers,
         "skipped": lb.skipped,
+        "environment": run_environment(),
         **summary,
         "timing": {
             "wall_s": lb.wall_s,

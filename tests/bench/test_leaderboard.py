@@ -68,9 +68,12 @@ def test_summary_statistics(spec: BenchmarkSpec) -> None:
         assert st["summary"]["mean"] == pytest.approx(final.mean())
         assert st["summary"]["median"] == pytest.approx(np.median(final))
         assert st["summary"]["ci_low"] <= final.mean() <= st["summary"]["ci_high"]
-        curves = np.asarray(st["curves"])  # (seeds, grid); non-increasing anytime regret
+        # (seeds, grid). The incumbent is chosen by validation accuracy, so its test
+        # regret may rise when a better-validating architecture tests worse (as in
+        # NAS-Bench-201); it is never negative, since the optimum is the best test mean.
+        curves = np.asarray(st["curves"])
         assert curves.shape == (8, len(grid))
-        assert np.all(np.diff(curves, axis=1) <= 1e-9)
+        assert np.all(curves >= -1e-6)
         np.testing.assert_allclose(curves[:, -1], final, atol=1e-6)
     ranks = np.array([s["ranks"][n] for n in lb.runs])  # ranks of 2 strategies sum to 3
     np.testing.assert_allclose(ranks.sum(axis=0), 3.0)
