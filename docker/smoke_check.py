@@ -18,8 +18,12 @@ import urllib.request
 from typing import Any
 
 #: Keys whose values are wall-clock times, or describe the environment rather than the
-#: result (inside and outside legitimately differ there: Python and torch builds).
-IGNORED = frozenset({"timing", "wall_s", "epoch_time_s", "latency_s", "versions", "environment"})
+#: result (inside and outside legitimately differ there: Python and torch builds, and
+#: where the table file is mounted; the table itself is compared by its recorded
+#: ``metrics_sha256``).
+IGNORED = frozenset(
+    {"timing", "wall_s", "epoch_time_s", "latency_s", "versions", "environment", "table"}
+)
 
 
 def _say(text: str) -> None:
