@@ -8,6 +8,7 @@ PATH defaults to the table shipped with the package (:func:`load_default`).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.tables import (
+    METRIC_NAMES,
     RESULT_METRICS,
     Table,
     TableError,
@@ -70,12 +72,53 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(t: Table, reps: np.ndarray) -> dict[str, Any]:
+    """What a finished table must show: resolution, no NaN, seed agreement, cost, best.
+
+    ``resolved`` counts rows whose class has a result for every seed. ``nan_final``
+    counts non-finite final-epoch metrics of trained (class, seed) entries, and
+    ``untrained`` the (class, seed) entries without a result. ``seed_spearman`` is the
+    rank correlation of final validation accuracy between every pair of seeds, over the
+    classes both trained. ``train_hours`` sums the recorded epoch times of every class,
+    seed and epoch: the table's training cost on its device.
+    """
+    from scipy.stats import spearmanr
+
+    m = t.metrics
+    va = METRIC_NAMES.index("valid_acc")
+    final = np.asarray(m[reps, :, -1, :])  # (n_classes, n_seed, n_metric)
+    done = np.isfinite(final[:, :, va])
+    all_seeds = np.zeros(t.n_rows, dtype=bool)
+    all_seeds[reps] = done.all(axis=1)
+    rho: dict[str, float] = {}
+    for i, j in itertools.combinations(range(len(t.seeds)), 2):
+        both = done[:, i] & done[:, j]
+        if both.sum() > 2:
+            r = spearmanr(final[both, i, va], final[both, j, va])
+            rho[f"{t.seeds[i]}-{t.seeds[j]}"] = float(r.statistic)
+    times = np.asarray(m[reps, :, :, METRIC_NAMES.index("epoch_time_s")])
+    out: dict[str, Any] = {
+        "resolved": int(all_seeds[t.canonical].sum()),
+        "nan_final": int((~np.isfinite(final[done])).sum()),
+        "untrained": int((~done).sum()),
+        "seed_spearman": rho,
+        "train_hours": float(np.nansum(times, dtype=np.float64) / 3600.0),
+    }
+    if done.any():
+        b = t.best("valid_acc")
+        out["best_by_valid"] = {"arch": b.arch, "valid_acc": b.valid_acc, "test_acc": b.test_acc}
+        o = t.best("test_acc")
+        out["optimum"] = {"arch": o.arch, "valid_acc": o.valid_acc, "test_acc": o.test_acc}
+    return out
+
+
 def _info(args: argparse.Namespace) -> int:
     t = _open(args.path)
     size = Path(t.path).stat().st_size
     proto = t.protocol
     cov = t.coverage()
     reps = np.flatnonzero(t.canonical == np.arange(t.n_rows))
+    health = _health(t, reps)
     r = t.query_many(reps, missing="nan")
     ok = r.n_seeds > 0
     quant: dict[str, list[float]] = {}
@@ -101,6 +144,7 @@ def _info(args: argparse.Namespace) -> int:
         "coverage": {str(s): {"trained": a, "classes": b} for s, (a, b) in cov.items()},
         "trained_classes": int(ok.sum()),
         "quantiles": {"q": list(_QUANTILES), **quant},
+        **health,
     }
     if args.json:
         _out(json.dumps(info, indent=2))
@@ -125,6 +169,27 @@ def _info(args: argparse.Namespace) -> int:
     for m, qs in quant.items():
         cells = "  ".join(f"{_fmt(v):>7}" for v in qs) if qs else "no results"
         _out(f"  {m:<34}{cells}")
+    _out(
+        f"resolve     {health['resolved']}/{t.n_rows} rows resolve to a class trained by every seed"
+    )
+    _out(
+        f"final epoch {health['nan_final']} NaN metrics in trained entries; "
+        f"{health['untrained']} (class, seed) entries untrained"
+    )
+    if health["seed_spearman"]:
+        pairs = ", ".join(f"seeds {k}: {v:.3f}" for k, v in health["seed_spearman"].items())
+        _out(f"agreement   Spearman of final valid_acc, {pairs}")
+    _out(
+        f"cost        {health['train_hours']:.2f} h of recorded training on {t.device} "
+        f"(every class, seed and epoch)"
+    )
+    for key, label in (("best_by_valid", "best valid"), ("optimum", "best test")):
+        if key in health:
+            b = health[key]
+            _out(
+                f"{label:<11} {b['arch']}  valid {b['valid_acc']:.2f}%  test {b['test_acc']:.2f}% "
+                "(mean over seeds)"
+            )
     return 0
 
 

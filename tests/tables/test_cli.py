@@ -11,7 +11,7 @@ import pytest
 from conftest import SEEDS, canonical_cells
 
 from nasrepro.bench._table_cli import add_parser
-from nasrepro.tables import Table, default_table_path
+from nasrepro.tables import Table, TrialResult, default_table_path
 
 
 def run(*argv: str) -> int:
@@ -43,6 +43,36 @@ def test_build_and_info(
     info = json.loads(capsys.readouterr().out)
     assert info["coverage"][str(SEEDS[0])] == {"trained": len(canonical_cells()), "classes": 6466}
     assert len(info["quantiles"]["test_acc"]) == len(info["quantiles"]["q"])
+
+
+def test_info_shows_resolution_nan_agreement_cost_and_best(
+    table_path: Path,
+    sweep_results: dict[tuple[str, int], TrialResult],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The figures a finished table must show, checked against the sweep's own results."""
+    from scipy.stats import spearmanr
+
+    t = Table.open(table_path)
+    cells = canonical_cells()
+    assert run("info", str(table_path), "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    # rows whose class is one of the 6 trained ones
+    trained_rows = sum(int((t.canonical == t.rows([c])[0]).sum()) for c in cells)
+    assert info["resolved"] == trained_rows
+    assert info["nan_final"] == 0
+    assert info["untrained"] == (6466 - len(cells)) * len(SEEDS)
+    va = [[sweep_results[c, s].final["valid_acc"] for c in cells] for s in SEEDS]
+    rho = spearmanr(va[0], va[1]).statistic
+    assert info["seed_spearman"]["0-1"] == pytest.approx(rho, abs=1e-6)
+    hours = sum(r.train_time_s for r in sweep_results.values()) / 3600
+    assert info["train_hours"] == pytest.approx(hours, rel=1e-5)
+    mean_va = {c: (va[0][i] + va[1][i]) / 2 for i, c in enumerate(cells)}
+    assert info["best_by_valid"]["arch"] == max(mean_va, key=lambda c: mean_va[c])
+    assert run("info", str(table_path)) == 0
+    text = capsys.readouterr().out
+    assert f"resolve     {trained_rows}/15625" in text
+    assert "Spearman of final valid_acc, seeds 0-1" in text
 
 
 def test_query(table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
