@@ -136,6 +136,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             space=args.space,
             data_root=args.data_root,
             on_epoch=on_epoch,
+            threads=args.threads,
         )
         summary = result_summary(result)
         run.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
@@ -264,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads (default 1, as sweeps train; CPU bits depend on it)",
+    )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=_cmd_train)
 

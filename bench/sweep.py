@@ -216,7 +216,15 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
         results = _train_chunk_batched(job, p)
     else:
         results = [
-            train(a, p, job["seed"], job["device"], space=job["space"], data_root=job["data_root"])
+            train(
+                a,
+                p,
+                job["seed"],
+                job["device"],
+                space=job["space"],
+                data_root=job["data_root"],
+                threads=job.get("threads", 1),
+            )
             for a in job["archs"]
         ]
     path = write_chunk(Path(job["out"]), job["seed"], job["chunk"], p.id, job["space"], results)

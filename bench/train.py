@@ -160,6 +160,7 @@ def train(
     data_root: str | None = None,
     on_epoch: EpochCallback | None = None,
     static: bool = True,
+    threads: int | None = 1,
 ) -> TrialResult:
     """Train ``arch`` under ``protocol`` with ``seed`` and record every epoch.
 
@@ -172,6 +173,10 @@ def train(
         data_root: Dataset root, for datasets read from disk (CIFAR-10).
         on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch.
         static: Also measure FLOPs and latency (parameters are always counted).
+        threads: torch CPU threads while training, restored afterwards. On CPU the
+            numbers are bitwise reproducible only at the same thread count (oneDNN
+            splits convolution reductions by thread); sweeps train with 1, so the
+            default reproduces every table. ``None`` keeps the caller's setting.
 
     Returns:
         The :class:`~nasrepro.tables.TrialResult`, with per-epoch train/valid/test
@@ -183,6 +188,27 @@ def train(
         >>> r.n_epochs
         2
     """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None, got {threads}")
+    prev = torch.get_num_threads()
+    if threads is not None and torch.device(device).type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        return _train(arch, protocol, seed, device, space, data_root, on_epoch, static)
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _train(
+    arch: Architecture | NetworkSpec | str,
+    protocol: Protocol | str,
+    seed: int,
+    device: str,
+    space: str | None,
+    data_root: str | None,
+    on_epoch: EpochCallback | None,
+    static: bool,
+) -> TrialResult:
     p = get_protocol(protocol)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():

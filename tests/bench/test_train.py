@@ -30,6 +30,26 @@ def test_same_seed_gives_identical_results(result: TrialResult) -> None:
             assert again.history[m] == result.history[m], m  # bitwise, not approximately
 
 
+def test_result_does_not_depend_on_the_callers_thread_count() -> None:
+    """CPU bits depend on torch's thread count, so ``train`` pins it (1, as sweeps run)."""
+    import torch
+
+    # On mnist1d-smoke this cell's bits differ between 1 and 2 unpinned threads
+    # (oneDNN splits the convolution reductions); synthetic-smoke is too small to split.
+    cell = "|none~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|"
+    one = train(cell, "mnist1d-smoke", seed=0, static=False)
+    prev = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        two = train(cell, "mnist1d-smoke", seed=0, static=False)
+        assert torch.get_num_threads() == 2, "train must restore the caller's setting"
+    finally:
+        torch.set_num_threads(prev)
+    assert two == one
+    with pytest.raises(ValueError, match="threads"):
+        train(ARCH, "synthetic-smoke", seed=0, threads=0)
+
+
 def test_different_seed_gives_different_results(result: TrialResult) -> None:
     other = train(ARCH, "synthetic-smoke", seed=1)
     assert other != result
