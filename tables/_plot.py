@@ -31,6 +31,7 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     Returns:
         The path written.
     """
+    from matplotlib import ticker as mticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -71,6 +72,10 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
         ax3.scatter(params, test, s=6, alpha=0.5, color="tab:green")
         if np.all(params > 0):
             ax3.set_xscale("log")
+            # the range spans about one decade: label 1-2-5 ticks, not crowded minor ticks
+            ax3.xaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax3.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax3.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax3.set(xlabel="parameters", ylabel="final test accuracy (%)", title="accuracy vs size")
 
     path = Path(out)
