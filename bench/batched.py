@@ -37,8 +37,9 @@ On CPU the grouped convolutions are compute-bound and no faster per model than K
 separate ones, and the stacked activations leave the caches; what batching saves
 there is per-op overhead, a modest gain (``benchmarks/batched_throughput.py``).
 Because batched numbers match single-model training only to float tolerance, not
-bit for bit, sweeps batch by default only on CUDA devices. Results carry
-``versions["trainer"] == "batched"``.
+bit for bit, sweeps batch only when asked (``--batched K``), on any device. Results
+carry ``versions["trainer"] == "batched"``, and ``nasrepro reproduce`` then compares
+with the table within seed noise instead of bitwise.
 
 ``epoch_time_s`` of a batched result is the wall time of the batched epoch divided by
 ``K``, the amortised share of each model.

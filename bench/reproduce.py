@@ -3,7 +3,9 @@
 On the device type that trained the table's seed, every recorded metric (all but the
 wall-clock ``epoch_time_s``) must be bitwise identical: the table stores float32, so
 the fresh result is rounded to float32 before the comparison. On another device type
-the result is compared with the spread between the table's seeds instead.
+the result is compared with the spread between the table's seeds instead, and so is
+a table trained by the batched trainer (``versions["trainer"] == "batched"``), whose
+grouped kernels match single-model training only to float tolerance.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class ReproReport:
         seed_std: Standard deviation of final valid accuracy across the table's seeds.
         within_noise: Whether the final valid accuracy differs from the table's by at
             most 3 seed standard deviations (the criterion across device types).
+        batched: The table was trained by the batched trainer, so bitwise identity is
+            not expected even on the same device type.
     """
 
     arch: str
@@ -53,11 +57,17 @@ class ReproReport:
     final: dict[str, tuple[float, float]] = field(default_factory=dict)
     seed_std: float = float("nan")
     within_noise: bool = False
+    batched: bool = False
+
+    @property
+    def bitwise(self) -> bool:
+        """Whether bitwise identity is the criterion (same device, single-model table)."""
+        return self.device == self.table_device and not self.batched
 
     @property
     def ok(self) -> bool:
-        """Identical on the same device type, within seed noise otherwise."""
-        return self.exact if self.device == self.table_device else self.within_noise
+        """Identical where :attr:`bitwise` applies, within seed noise otherwise."""
+        return self.exact if self.bitwise else self.within_noise
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +81,7 @@ class ReproReport:
             "final": {k: list(v) for k, v in self.final.items()},
             "seed_std": self.seed_std,
             "within_noise": self.within_noise,
+            "batched": self.batched,
         }
 
 
@@ -106,6 +117,8 @@ def reproduce(
         table.query(rep, seed=seed)  # raises MissingEntryError with the fix
     devices = json.loads(str(table.attrs.get("devices", "{}")))
     table_device = devices.get(str(seed), table.device)
+    trainers = json.loads(str(table.attrs.get("training_versions", "{}"))).get("trainer", [])
+    batched = "batched" in trainers
 
     result = train(rep, protocol, seed, device, space=table.space_name, data_root=data_root)
     dev_type = result.device
@@ -140,4 +153,5 @@ def reproduce(
         final=final,
         seed_std=std,
         within_noise=within,
+        batched=batched,
     )

@@ -22,7 +22,7 @@ from nasrepro.bench.batched import (
 )
 from nasrepro.bench.nn import Network, compile
 from nasrepro.bench.protocol import Protocol, get_protocol
-from nasrepro.bench.sweep import SweepError, load_results, sweep
+from nasrepro.bench.sweep import SweepError, _batch_size, load_results, sweep
 from nasrepro.bench.train import get_splits, train
 from nasrepro.spaces import get_space
 from nasrepro.tables import TrialResult
@@ -235,6 +235,16 @@ def test_sweep_batched_matches_single_sweep(tmp_path: Path) -> None:
     assert list(a) == list(b)  # chunk order is kept, whatever the batch grouping
     for arch, r in a.items():
         assert b[arch].history["valid_loss"] == pytest.approx(r.history["valid_loss"], rel=1e-4)
+    # reproduce expects bitwise identity from the single-model table only
+    from nasrepro.bench.reproduce import reproduce
+    from nasrepro.tables import Table, build
+
+    for name, is_batched in (("a", False), ("b", True)):
+        build(tmp_path / name, tmp_path / f"{name}.h5")
+        rep = reproduce(Table.open(tmp_path / f"{name}.h5"), archs[0], 0)
+        assert rep.batched is is_batched and rep.bitwise is not is_batched
+        assert rep.ok is (rep.within_noise if is_batched else rep.exact)
+    assert rep.to_dict()["batched"] is True  # the last one, from the batched table
     with pytest.raises(SweepError, match="cell"):
         sweep("chain", "synthetic-smoke", [0], tmp_path / "c", sample=2, batched=2)
     with pytest.raises(SweepError, match="amp"):
@@ -248,3 +258,10 @@ def test_cli_passes_batched_and_amp() -> None:
     assert args.batched == 8 and args.amp
     args = build_parser().parse_args(["sweep", "--out", "x"])
     assert args.batched is None and not args.amp
+
+
+def test_batching_is_opt_in_on_every_device() -> None:
+    """A default sweep trains single models, so `reproduce` can match its table bitwise."""
+    assert _batch_size(None, "cell", 16) == 1
+    assert _batch_size(8, "cell", 16) == 8
+    assert _batch_size(32, "cell", 16) == 16  # cut at the chunk boundary
