@@ -130,7 +130,7 @@ def test_space_shape_is_checked(space: HierSpace) -> None:
         space.parse(SMALL)
     with pytest.raises(SpaceError, match="n2 >= 2"):
         HierSpace(n2=1)
-    assert (space.M, space.n2, space.n3) == (6, 4, 5)
+    assert (space.M, space.n2, space.n3) == (4, 3, 4)
 
 
 def test_sample_prior_covers_every_label(space: HierSpace) -> None:
@@ -142,7 +142,7 @@ def test_sample_prior_covers_every_label(space: HierSpace) -> None:
         prims.update(p for m in arch.motifs for p in m)
         tops.update(arch.top)
     assert prims == set(HIER_PRIMITIVES)
-    assert tops == {None, *range(6)}
+    assert tops == {None, *range(space.M)}
 
 
 def test_mutation_touches_both_levels(space: HierSpace) -> None:
@@ -158,7 +158,8 @@ def test_mutation_touches_both_levels(space: HierSpace) -> None:
 
 def test_neighbors_count(space: HierSpace) -> None:
     arch = space.sample(np.random.default_rng(1))
-    assert len(space.neighbors(arch)) == 6 * 6 * 6 + 10 * 6
+    # M=4 motifs x 3 edges x 6 other primitives, then 6 level-3 edges x 4 other labels.
+    assert len(space.neighbors(arch)) == 4 * 3 * 6 + 6 * 4
     small = HierSpace(M=1, n2=3, n3=3)
     nbrs = small.neighbors(small.parse(SMALL))
     assert len(nbrs) == 3 * 6 + 3 * 1
@@ -177,9 +178,10 @@ def test_distance_counts_labels(space: HierSpace) -> None:
 def test_encode(space: HierSpace) -> None:
     arch = space.sample(np.random.default_rng(3))
     x = space.encode(arch)
-    assert x.shape == (6 * 6 * 7 + 10 * 7,)
-    assert x.sum() == 6 * 6 + 10
-    x2 = x[: 6 * 6 * 7].reshape(6, 6, 7)
+    # One-hot: 4 motifs x 3 edges x 7 primitives, then 6 level-3 edges x (4 + none).
+    assert x.shape == (4 * 3 * 7 + 6 * 5,)
+    assert x.sum() == 4 * 3 + 6
+    x2 = x[: 4 * 3 * 7].reshape(4, 3, 7)
     assert x2[0, 0, HIER_PRIMITIVES.index(arch.motifs[0][0])] == 1.0
     with pytest.raises(ValueError, match="unknown encoding"):
         space.encode(arch, kind="path")
