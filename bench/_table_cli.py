@@ -66,7 +66,8 @@ def _fmt(v: float, digits: int = 2) -> str:
 
 # ------------------------------------------------------------------ handlers
 def _build(args: argparse.Namespace) -> int:
-    report = build(args.sweep_dirs, args.out, allow_partial=args.allow_partial)
+    seeds = None if args.seeds is None else [int(x) for x in args.seeds.split(",")]
+    report = build(args.sweep_dirs, args.out, allow_partial=args.allow_partial, seeds=seeds)
     _out(report.summary())
     _out(f"wrote {report.path}")
     return 0
@@ -276,6 +277,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     b.add_argument("-o", "--out", required=True, help="the .h5 file to write")
     b.add_argument(
         "--allow-partial", action="store_true", help="write it even if results are missing"
+    )
+    b.add_argument(
+        "--seeds", default=None, help="comma-separated seeds to build from (default: all)"
     )
     b.set_defaults(func=_guarded(_build))
 

@@ -9,6 +9,7 @@
 # 4. `nasrepro reproduce` on 10 random cells (sample seed 2026), one random seed each:
 #    every one must print IDENTICAL on CPU.
 # The sweep chunks are left in place; delete them (git rm) only after this passes.
+# SEEDS=0 (or 0,1) ships an interim table from the seeds a running sweep has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sweep=${1:-data/sweeps/cell-mnist1d-tiny}
@@ -17,7 +18,7 @@ figs=${3:-docs}
 stem=$(basename "$out" .h5)
 mkdir -p "$(dirname "$out")" "$figs"
 
-nasrepro table build "$sweep" -o "$out"
+nasrepro table build "$sweep" -o "$out" ${SEEDS:+--seeds "$SEEDS"}
 nasrepro table info "$out"
 nasrepro table info "$out" --json > "$figs/$stem.info.json"
 nasrepro table plot "$out" -o "$figs/$stem.png"

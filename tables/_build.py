@@ -179,6 +179,7 @@ def build(
     out_path: str | os.PathLike[str],
     *,
     allow_partial: bool = False,
+    seeds: Iterable[int] | None = None,
 ) -> BuildReport:
     """Turn the results of one or more sweeps into one HDF5 table.
 
@@ -197,6 +198,9 @@ def build(
         out_path: Where to write the ``.h5`` table.
         allow_partial: Write a table even when some (architecture, seed) pairs of
             the manifests have no result; they stay NaN.
+        seeds: Build from these manifest seeds only (default: all of them); the
+            results of the other seeds are left out, e.g. to ship the seeds a
+            running sweep has finished.
 
     Returns:
         A :class:`BuildReport` naming the missing pairs.
@@ -236,7 +240,17 @@ def build(
     except ValueError as e:
         raise TableError(f"{first.path}: {e}") from e
 
-    seeds = sorted({s for m in manifests for s in m.seeds})
+    all_seeds = sorted({s for m in manifests for s in m.seeds})
+    if seeds is None:
+        seeds = all_seeds
+    else:
+        seeds = sorted(set(seeds))
+        unknown = sorted(set(seeds) - set(all_seeds))
+        if unknown or not seeds:
+            raise TableError(
+                f"seeds {unknown or seeds} are not in the manifest seeds {all_seeds}; "
+                "choose among those"
+            )
     seed_pos = {s: k for k, s in enumerate(seeds)}
     manifest_archs = [a for m in manifests for a in m.archs]
     archs, canonical = _rows(space, manifest_archs)
@@ -247,7 +261,8 @@ def build(
         for a in m.archs:
             row = _row_of(a, index, canonical, space, str(m.path))
             for s in m.seeds:
-                expected.setdefault((row, s), a)
+                if s in seed_pos:
+                    expected.setdefault((row, s), a)
 
     results: dict[tuple[int, int], tuple[TrialResult, Path]] = {}
     n_dup = 0
@@ -273,8 +288,12 @@ def build(
                         f"the manifest says {first.protocol_id[:12]}; move that chunk to its own "
                         "sweep or delete it and resume"
                     )
+                if r.seed not in all_seeds:
+                    raise TableError(
+                        f"{where}: seed {r.seed} is not in the manifest seeds {all_seeds}"
+                    )
                 if r.seed not in seed_pos:
-                    raise TableError(f"{where}: seed {r.seed} is not in the manifest seeds {seeds}")
+                    continue  # a seed left out on request
                 key = (_row_of(r.arch, index, canonical, space, str(path)), r.seed)
                 if key in results:
                     other, other_path = results[key]

@@ -149,6 +149,31 @@ def test_missing_results_are_reported_and_refused(sweep_copy: Path, tmp_path: Pa
         t.query_many(canonical_cells(), seed=r.seed)
 
 
+def test_build_from_chosen_seeds(
+    smoke_sweep: Path, table: Table, tmp_path: Path, sweep_copy: Path
+) -> None:
+    keep = SEEDS[0]
+    report = build(smoke_sweep, tmp_path / "one.h5", seeds=[keep])
+    assert report.complete and report.seeds == (keep,)
+    one = Table.open(tmp_path / "one.h5")
+    assert one.seeds == (keep,)
+    for arch in canonical_cells():
+        a, b = one.query(arch, seed=keep), table.query(arch, seed=keep)
+        assert (a.valid_acc, a.test_acc, a.train_time_s) == (
+            b.valid_acc,
+            b.test_acc,
+            b.train_time_s,
+        )
+    with pytest.raises(TableError, match="not in the manifest seeds"):
+        build(smoke_sweep, tmp_path / "bad.h5", seeds=[99])
+    # The finished seed of an unfinished sweep builds without --allow-partial.
+    chunks = [c for c in iter_chunks(sweep_copy) if read_chunk(c)["results"][0].seed != keep]
+    chunks[0].unlink()
+    with pytest.raises(TableError, match="missing"):
+        build(sweep_copy, tmp_path / "t.h5")
+    assert build(sweep_copy, tmp_path / "t.h5", seeds=[keep]).complete
+
+
 def test_refuses_mixed_protocols(sweep_copy: Path, tmp_path: Path) -> None:
     chunk = next(iter(iter_chunks(sweep_copy)))
     _rewrite(sweep_copy, chunk, protocol_id="0" * 64)
