@@ -416,6 +416,8 @@ def plot(summary: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from nasrepro.tables._plot import log_x_125
+
     grid = np.asarray(summary["grid"])
     rng = np.random.default_rng(0)
     paths = []
@@ -431,7 +433,7 @@ def plot(summary: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path
                 lo, hi = np.nanquantile(np.nanmean(c[idx], axis=1), [0.025, 0.975], axis=0)
                 (line,) = ax.plot(grid, np.nanmean(c, axis=0), label=n)
             ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
-        ax.set_xscale("log")
+        log_x_125(ax)
         ax.set(
             xlabel="simulated training time (s)" if summary["axis"] == "time" else "evaluations",
             ylabel="test regret (% points)" if kind == "regret" else "average rank (1 = best)",

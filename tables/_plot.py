@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,6 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     Returns:
         The path written.
     """
-    from matplotlib import ticker as mticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -71,14 +70,24 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     if test.size:
         ax3.scatter(params, test, s=6, alpha=0.5, color="tab:green")
         if np.all(params > 0):
-            ax3.set_xscale("log")
-            # the range spans about one decade: label 1-2-5 ticks, not crowded minor ticks
-            ax3.xaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax3.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax3.xaxis.set_minor_formatter(mticker.NullFormatter())
+            log_x_125(ax3)
     ax3.set(xlabel="parameters", ylabel="final test accuracy (%)", title="accuracy vs size")
 
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def log_x_125(ax: Any) -> None:
+    """Log x axis labelled at 1-2-5 ticks in plain numbers.
+
+    For ranges of one or two decades, where matplotlib's default labels crowded
+    minor ticks as ``3x10^1 4x10^1``.
+    """
+    from matplotlib import ticker as mticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
