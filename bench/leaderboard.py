@@ -200,8 +200,13 @@ def benchmark_info(bench: Benchmark) -> dict[str, Any]:
     }
     table = getattr(bench, "table", None)
     if table is not None:
+        shipped = default_table_path()
+        path = Path(table.path)
         info.update(
-            table=str(table.path),
+            # the shipped table by package-relative name: its install path is local
+            table=f"nasrepro.tables/data/{path.name}"
+            if shipped is not None and path.resolve() == shipped.resolve()
+            else str(path),
             protocol_id=table.protocol_id,
             metrics_sha256=str(table.attrs.get("metrics_sha256", "")),
             seed_mode=getattr(bench, "seed_mode", None),

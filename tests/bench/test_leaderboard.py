@@ -14,7 +14,9 @@ import pytest
 from nasrepro.bench.leaderboard import (
     BenchmarkSpec,
     LeaderboardConfig,
+    benchmark_info,
     bootstrap_ci,
+    open_benchmark,
     results_dict,
     run_leaderboard,
     summarize,
@@ -131,6 +133,14 @@ def test_cli_quick_with_mlflow(spec: BenchmarkSpec, tmp_path: Path) -> None:
     children = [r for r in runs if r.data.tags.get("kind") == "leaderboard-strategy"]
     assert len(parents) == 1 and len(children) == 9
     assert {r.data.tags.get("mlflow.parentRunId") for r in children} == {parents[0].info.run_id}
+
+
+def test_benchmark_info_names_tables_portably(spec: BenchmarkSpec) -> None:
+    info = benchmark_info(open_benchmark(spec))
+    assert info["table"] == str(SMOKE_TABLE) and len(info["metrics_sha256"]) == 64
+    if default_table_path() is not None:  # not the install path, which is local
+        shipped = benchmark_info(open_benchmark(BenchmarkSpec()))
+        assert shipped["table"] == "nasrepro.tables/data/cell-mnist1d-tiny.h5"
 
 
 @pytest.mark.skipif(default_table_path() is not None, reason="a default table is installed")
