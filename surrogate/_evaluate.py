@@ -4,7 +4,9 @@ The test architectures are the trained rows of a table that the surrogate was no
 fitted on (architectures seen in training are dropped by their string hash). Ranking
 and fit metrics compare the predicted mean with the mean over the trained seeds;
 the MAE averages single runs, so that it is comparable to the seed-noise MAE, the
-mean disagreement between two seeds of one architecture.
+mean disagreement between two seeds of one architecture. The seed-noise tau is the
+Kendall tau between seed 0 and seed 1 over the test architectures: how well one
+retraining ranks them, a yardstick for the surrogate's tau where training is noisy.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ METRICS: tuple[str, ...] = (
     "r2",
     "mae",
     "seed_noise_mae",
+    "seed_noise_tau",
     "n_train",
     "n_test",
 )
@@ -115,14 +118,17 @@ def evaluate(
     ok = np.isfinite(per_seed)
     mae = float(np.abs(per_seed - pred.valid_acc)[ok].mean())
     noise: float | None = None
+    noise_tau: float | None = None
     if len(table.seeds) >= 2:
         both = ok[0] & ok[1]
         if both.any():
             noise = float(np.abs(per_seed[0, both] - per_seed[1, both]).mean())
+            noise_tau = rank_metrics(per_seed[0, both], per_seed[1, both])["kendall_tau"]
     metrics: dict[str, float | int | None] = {
         **rank_metrics(true_mean, pred.valid_acc),
         "mae": mae,
         "seed_noise_mae": noise,
+        "seed_noise_tau": noise_tau,
         "n_train": int(surrogate.metadata_["n_train_archs"].get(space, 0)),
         "n_test": len(rows),
     }

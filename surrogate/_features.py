@@ -13,7 +13,8 @@ features are simple graph statistics, which are strong predictors of accuracy
   ops and in parametric ops (convolutions), summed over the blocks in sequence;
 * ``cell.*`` and ``paths.*``: per-cell statistics averaged over the cell blocks: live
   edges and nodes, in- and out-degrees, input-output paths by length, paths through
-  each op, and parameter-free paths (skips and pools only);
+  each op, paths by their number of parametric ops (``paths.param_free`` has none:
+  skips and pools only) and by how far they widen the receptive field (``paths.rf*``);
 * ``params`` and ``flops``: counted analytically, equal to what
   ``nasrepro.bench.nn.compile`` builds and what torch's ``FlopCounterMode`` counts.
 
@@ -49,8 +50,24 @@ DEFAULT_NUM_CLASSES = 10
 _MAX_STAGES = 3
 _MAX_PATH_LEN = 6  # path-length bins 1..5, then "6 or more"
 _POSITIONS = 3  # paths.at{i}.{op}: paths whose i-th op (from the input) is op
+_MAX_PARAM = 3  # paths.param{k}: paths with k parametric ops, k = 1, 2, then "3 or more"
+_MAX_RF = 3  # paths.rf{2k}: paths that widen the receptive field by 2k, then "6 or more"
 _OPS: tuple[Op, ...] = tuple(op for op in Op if op is not Op.NONE)
 _PARAM_FREE = frozenset({Op.SKIP, Op.AVGPOOL3X3, Op.MAXPOOL3X3})
+# Receptive-field growth of each op, in units of 2 samples: (kernel - 1) / 2 summed over
+# its spatial kernels as ``nasrepro.bench.nn`` builds them.
+_RF_UNITS = {
+    Op.SKIP: 0,
+    Op.CONV1X1: 0,
+    Op.CONV3X3: 1,
+    Op.CONV5X5: 2,
+    Op.DWCONV3X3: 1,
+    Op.SEPCONV3X3: 1,
+    Op.MBCONV_E3_K3: 1,
+    Op.MBCONV_E6_K5: 2,
+    Op.AVGPOOL3X3: 1,
+    Op.MAXPOOL3X3: 1,
+}
 _REDUCTION_KINDS = (BlockKind.RESBLOCK, BlockKind.POOLREDUCE, BlockKind.POOL)
 # Parametric depth of the longest / shortest path through a reduction block.
 _REDUCTION_DEPTH = {
@@ -74,6 +91,12 @@ _CELL_STATS: tuple[str, ...] = (
     "paths.total",
     *(f"paths.with.{op.value}" for op in _OPS),
     "paths.param_free",
+    *(f"paths.param{k}" for k in range(1, _MAX_PARAM)),
+    f"paths.param{_MAX_PARAM}+",
+    *(f"paths.rf{2 * k}" for k in range(_MAX_RF)),
+    f"paths.rf{2 * _MAX_RF}+",
+    *(f"paths.conv_rf{2 * k}" for k in range(_MAX_RF)),
+    f"paths.conv_rf{2 * _MAX_RF}+",
     "cell.projections",
     *(f"cell.from_input.{op.value}" for op in _OPS),
     *(f"cell.to_output.{op.value}" for op in _OPS),
@@ -145,14 +168,25 @@ def _cell_info(cell: CellSpec, skip_proj: bool = False, pool_proj: bool = False)
     longest, shortest = [-inf] * n, [inf] * n
     p_long, p_short = [-inf] * n, [inf] * n
     longest[0] = shortest[0] = p_long[0] = p_short[0] = 0
+    # Paths by parametric ops and by receptive-field growth, binned like by_len.
+    by_param = [[0] * (_MAX_PARAM + 1) for _ in range(n)]
+    by_rf = [[0] * (_MAX_RF + 1) for _ in range(n)]
+    by_conv_rf = [[0] * (_MAX_RF + 1) for _ in range(n)]  # growth by parametric ops only
+    by_param[0][0] = by_rf[0][0] = by_conv_rf[0][0] = 1
     proj = {Op.SKIP: skip_proj, Op.AVGPOOL3X3: pool_proj, Op.MAXPOOL3X3: pool_proj}
     free = [
         op in _PARAM_FREE and not (src == 0 and proj[op]) for src, _, op in live_ops
     ]  # per live edge
-    for (src, dst, _), is_free in zip(live, free, strict=True):
+    for (src, dst, k_op), is_free in zip(live, free, strict=True):
         for k in range(_MAX_PATH_LEN + 1):
             by_len[dst][min(k + 1, _MAX_PATH_LEN)] += by_len[src][k]
         w = 0 if is_free else 1
+        rf = _RF_UNITS[_OPS[k_op]]
+        for k in range(_MAX_PARAM + 1):
+            by_param[dst][min(k + w, _MAX_PARAM)] += by_param[src][k]
+        for k in range(_MAX_RF + 1):
+            by_rf[dst][min(k + rf, _MAX_RF)] += by_rf[src][k]
+            by_conv_rf[dst][min(k + rf * w, _MAX_RF)] += by_conv_rf[src][k]
         longest[dst] = max(longest[dst], longest[src] + 1)
         shortest[dst] = min(shortest[dst], shortest[src] + 1)
         p_long[dst] = max(p_long[dst], p_long[src] + w)
@@ -206,6 +240,9 @@ def _cell_info(cell: CellSpec, skip_proj: bool = False, pool_proj: bool = False)
         total,
         *with_op,
         param_free,
+        *by_param[out][1:],
+        *by_rf[out],
+        *by_conv_rf[out],
         projections,
         *from_input,
         *to_output,

@@ -32,6 +32,10 @@ def test_feature_values_of_a_known_cell() -> None:
     assert (f["paths.len1"], f["paths.len2"], f["paths.len3"], f["paths.total"]) == (1, 1, 1, 3)
     assert f["paths.with.conv3x3"] == 2 and f["paths.with.avgpool3x3"] == 1
     assert f["paths.param_free"] == 1
+    # parametric ops per path: 0, 2, 2; receptive-field growth: 0, 4, 6 (pools count too)
+    assert (f["paths.param1"], f["paths.param2"], f["paths.param3+"]) == (0, 2, 0)
+    assert (f["paths.rf0"], f["paths.rf2"], f["paths.rf4"], f["paths.rf6+"]) == (1, 0, 1, 1)
+    assert (f["paths.conv_rf0"], f["paths.conv_rf4"], f["paths.conv_rf6+"]) == (1, 2, 0)
     assert (f["paths.at0.skip"], f["paths.at0.conv3x3"]) == (1, 2)
     assert (f["paths.at1.conv3x3"], f["paths.at1.avgpool3x3"], f["paths.at2.conv3x3"]) == (1, 1, 1)
     assert (f["paths.last.skip"], f["paths.last.conv3x3"], f["paths.last.avgpool3x3"]) == (1, 2, 0)
@@ -98,7 +102,9 @@ def test_skip_with_a_projection_counts_as_parametric() -> None:
     # 3 layers: reductions at layers 1 and 2, so the skip (layer 1) projects.
     proj = f("conv3x3@1.0|skip@1.0|conv3x3@1.0")
     assert proj["depth.param_max"] == 3 and proj["cell.projections"] == pytest.approx(1 / 3)
+    assert proj["paths.param1"] == 1 and proj["paths.conv_rf0"] == pytest.approx(1 / 3)
     # 6 layers: reductions at 2 and 4; the skip at layer 1 keeps 16 channels: identity.
     ident = f("conv3x3@1.0|skip@1.0|conv3x3@1.0|conv3x3@1.0|conv3x3@1.0|conv3x3@1.0")
     assert ident["depth.param_max"] == 5 and ident["cell.projections"] == 0
+    assert ident["paths.param_free"] == pytest.approx(1 / 6)
     assert f("conv3x3@1.0|skip@0.5|conv3x3@1.0|conv3x3@1.0")["cell.projections"] > 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 from nasrepro.surrogate import (
     DATASET_SHAPES,
@@ -79,6 +80,7 @@ def test_evaluate_on_held_out_sample(chain_train: Table, chain_test: Table, tmp_
     s0 = chain_test.query_many(list(ev.archs), seed=0).valid_acc
     s1 = chain_test.query_many(list(ev.archs), seed=1).valid_acc
     assert ev.metrics["seed_noise_mae"] == pytest.approx(np.abs(s0 - s1).mean())
+    assert ev.metrics["seed_noise_tau"] == pytest.approx(kendalltau(s0, s1).statistic)
     want_mae = np.mean(np.abs(np.concatenate([s0, s1]) - np.tile(ev.pred_mean, 2)))
     assert ev.metrics["mae"] == pytest.approx(want_mae)
     out = write_report([ev], tmp_path / "report")
