@@ -56,7 +56,7 @@ figures() {
     --train chain="$out/chain-$protocol-train.h5" --test chain="surrogate/data/chain-$protocol-test.h5" \
     --train hierarchical="$out/hierarchical-$protocol-train.h5" \
     --test hierarchical="surrogate/data/hierarchical-$protocol-test.h5" \
-    --out "$out/transfer.json" | tee "$out/transfer.txt"
+    --out "$out/transfer.json" --plot "$out/transfer.png" | tee "$out/transfer.txt"
   "$python" benchmarks/surrogate_speed.py | tee "$out/speed.txt"
   "$python" benchmarks/surrogate_incumbents.py --runs 5 --queries 300 --seeds 0,1,2,3,4 \
     --random 10 --out "$out/incumbents.json" | tee "$out/incumbents.txt"

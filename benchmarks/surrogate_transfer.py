@@ -9,13 +9,15 @@ For each target space and each number ``n`` of space-specific training architect
 and report Kendall tau (and Spearman, MAE) on the space's held-out test table. The
 ``n`` architectures are the first ``n`` of a permutation drawn with ``--seed``, so
 the sets are nested. ``n = 0`` without the cell table has no training data (n/a).
+Only final-epoch models are fitted (``fidelities=False``): the study scores final
+validation accuracy. ``--plot`` draws tau against ``n`` per space.
 
 Usage (all tables trained under one protocol, e.g. ``mnist1d-tiny``)::
 
     python benchmarks/surrogate_transfer.py --cell tables/data/cell-mnist1d-tiny.h5 \\
         --train chain=chain-train.h5 --test chain=chain-test.h5 \\
         --train hierarchical=hier-train.h5 --test hierarchical=hier-test.h5 \\
-        --out transfer.json
+        --out transfer.json --plot transfer.png
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     ap.add_argument("--model", default="xgb")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    ap.add_argument("--plot", default=None, help="also draw tau against n as a PNG here")
     args = ap.parse_args()
     train, test = _pairs(args.train), _pairs(args.test)
     if set(train) != set(test):
@@ -82,7 +85,7 @@ def main() -> None:
                     row.update(kendall_tau=None, spearman=None, mae=None)
                 else:
                     t0 = time.perf_counter()
-                    s = Surrogate(args.model, random_state=args.seed)
+                    s = Surrogate(args.model, random_state=args.seed, fidelities=False)
                     s.fit(TrainingData.concat(parts))
                     m = evaluate(s, test_table).metrics
                     row.update({k: m[k] for k in ("kendall_tau", "spearman", "mae", "n_test")})
@@ -107,6 +110,37 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
+    if args.plot:
+        _plot(results, list(train), args.plot)
+
+
+def _plot(results: list[dict[str, Any]], spaces: list[str], path: str) -> None:
+    """Kendall tau against the number of space-specific architectures, one panel per space."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(spaces), figsize=(4.2 * len(spaces), 3.6), squeeze=False)
+    for ax, space in zip(axes[0], spaces, strict=True):
+        for with_cell, label, marker in ((False, "own samples", "o"), (True, "+ cell table", "s")):
+            pts = [
+                (r["n"], r["kendall_tau"])
+                for r in results
+                if r["space"] == space
+                and r["with_cell"] == with_cell
+                and r["kendall_tau"] is not None
+            ]
+            if pts:
+                ax.plot(*zip(*sorted(pts), strict=True), marker=marker, label=label)
+        ax.set_title(space)
+        ax.set_xlabel(f"trained {space} architectures in the fit")
+        ax.set_ylabel("Kendall tau on held-out archs")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
