@@ -4,62 +4,80 @@
 #
 #   benchmarks/surrogate_pipeline.sh sweeps    # train: 2 spaces x (500 + 200) archs x 2 seeds
 #   benchmarks/surrogate_pipeline.sh fit       # build the tables, fit and ship the surrogate
-#   benchmarks/surrogate_pipeline.sh figures   # eval report, transfer study, speed, incumbents
+#   benchmarks/surrogate_pipeline.sh figures   # eval, baselines, transfer, tuning, speed, incumbents
 #
-# Sweeps resume where they stopped; WORKERS sets their processes (default 2).
+# Sweeps resume where they stopped. Environment (defaults in brackets): WORKERS, the
+# sweep processes [2]; N_TRAIN and N_TEST, the sample sizes [500, 200]; SWEEPS, where
+# the sweeps go [data/sweeps]; SHIP, where the fitted surrogate and test tables go
+# [surrogate/data]; OUT, the figures [runs/surrogate]; INCUMBENTS, the arguments of
+# benchmarks/surrogate_incumbents.py [--runs 5 --queries 300 --seeds 0,1,2,3,4 --random 10].
+# A dry run of the whole pipeline:
+#   export N_TRAIN=12 N_TEST=8 SWEEPS=/tmp/s SHIP=/tmp/ship OUT=/tmp/out
+#   export INCUMBENTS="--runs 1 --queries 30 --seeds 0 --random 1"
+#   for step in sweeps fit figures; do benchmarks/surrogate_pipeline.sh $step; done
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nasrepro=${NASREPRO:-.venv/bin/nasrepro}
 python=${PYTHON:-.venv/bin/python}
 workers=${WORKERS:-2}
+n_train=${N_TRAIN:-500}
+n_test=${N_TEST:-200}
+sweeps=${SWEEPS:-data/sweeps}
+ship=${SHIP:-surrogate/data}
 protocol=mnist1d-tiny
 cell=tables/data/cell-mnist1d-tiny.h5
 out=${OUT:-runs/surrogate}
+models=$ship/$protocol
+read -r -a incumbents <<< "${INCUMBENTS:---runs 5 --queries 300 --seeds 0,1,2,3,4 --random 10}"
 
 sweeps() {
   for space in chain hierarchical; do
     # Training sample (sample seed 0) and a separate held-out sample (sample seed 1).
-    "$nasrepro" sweep --space "$space" --protocol "$protocol" --sample 500 --sample-seed 0 \
-      --seeds 0,1 --workers "$workers" --out "data/sweeps/$space-$protocol-train"
-    "$nasrepro" sweep --space "$space" --protocol "$protocol" --sample 200 --sample-seed 1 \
-      --seeds 0,1 --workers "$workers" --out "data/sweeps/$space-$protocol-test"
+    "$nasrepro" sweep --space "$space" --protocol "$protocol" --sample "$n_train" \
+      --sample-seed 0 --seeds 0,1 --workers "$workers" --out "$sweeps/$space-$protocol-train"
+    "$nasrepro" sweep --space "$space" --protocol "$protocol" --sample "$n_test" \
+      --sample-seed 1 --seeds 0,1 --workers "$workers" --out "$sweeps/$space-$protocol-test"
   done
 }
 
 fit() {
   mkdir -p "$out"
   for space in chain hierarchical; do
-    "$nasrepro" table build "data/sweeps/$space-$protocol-train" -o "$out/$space-$protocol-train.h5"
-    "$nasrepro" table build "data/sweeps/$space-$protocol-test" -o "surrogate/data/$space-$protocol-test.h5"
+    "$nasrepro" table build "$sweeps/$space-$protocol-train" -o "$out/$space-$protocol-train.h5"
+    "$nasrepro" table build "$sweeps/$space-$protocol-test" -o "$ship/$space-$protocol-test.h5"
   done
   # The shipped surrogate: 10% of the cell table (the other 90% is its cell test set),
   # all of the chain and hierarchical training samples.
   "$nasrepro" surrogate fit --table "$cell" --fraction cell=0.1 \
     --table "$out/chain-$protocol-train.h5" --table "$out/hierarchical-$protocol-train.h5" \
-    --param n_jobs="$workers" --out "surrogate/data/$protocol"
+    --param n_jobs="$workers" --out "$models"
 }
 
 figures() {
   mkdir -p "$out"
-  "$nasrepro" surrogate eval --report "$out/eval" | tee "$out/eval.txt"
-  "$nasrepro" surrogate eval --json > "$out/eval.json"
+  tests=(--test "$cell" --test "$ship/chain-$protocol-test.h5"
+    --test "$ship/hierarchical-$protocol-test.h5")
+  "$nasrepro" surrogate eval --models "$models" "${tests[@]}" --report "$out/eval" \
+    | tee "$out/eval.txt"
+  "$nasrepro" surrogate eval --models "$models" "${tests[@]}" --json > "$out/eval.json"
   for model in rf gp xgb-adjacency; do  # baselines, on the same data and test sets
     for space in chain hierarchical; do
       if [ "$model" = xgb-adjacency ]; then tables=(--table "$out/$space-$protocol-train.h5");
       else tables=(--table "$cell" --fraction cell=0.1 --table "$out/$space-$protocol-train.h5"); fi
       "$nasrepro" surrogate fit --model "$model" "${tables[@]}" --out "$out/$model-$space"
       "$nasrepro" surrogate eval --models "$out/$model-$space" \
-        --test "surrogate/data/$space-$protocol-test.h5" --json > "$out/$model-$space.json"
+        --test "$ship/$space-$protocol-test.h5" --json > "$out/$model-$space.json"
     done
   done
   "$python" benchmarks/surrogate_transfer.py --cell "$cell" \
-    --train chain="$out/chain-$protocol-train.h5" --test chain="surrogate/data/chain-$protocol-test.h5" \
+    --train chain="$out/chain-$protocol-train.h5" --test chain="$ship/chain-$protocol-test.h5" \
     --train hierarchical="$out/hierarchical-$protocol-train.h5" \
-    --test hierarchical="surrogate/data/hierarchical-$protocol-test.h5" \
+    --test hierarchical="$ship/hierarchical-$protocol-test.h5" \
     --out "$out/transfer.json" --plot "$out/transfer.png" | tee "$out/transfer.txt"
-  "$python" benchmarks/surrogate_speed.py | tee "$out/speed.txt"
-  "$python" benchmarks/surrogate_incumbents.py --runs 5 --queries 300 --seeds 0,1,2,3,4 \
-    --random 10 --out "$out/incumbents.json" | tee "$out/incumbents.txt"
+  "$python" benchmarks/surrogate_tuning.py --table "$cell" | tee "$out/tuning.txt"
+  "$python" benchmarks/surrogate_speed.py --models "$models" | tee "$out/speed.txt"
+  "$python" benchmarks/surrogate_incumbents.py --models "$models" "${incumbents[@]}" \
+    --out "$out/incumbents.json" | tee "$out/incumbents.txt"
 }
 
 case "${1:-}" in
