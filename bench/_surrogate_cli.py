@@ -101,12 +101,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps({ev.space: ev.metrics for ev in evaluations}, sort_keys=True))
         return 0
-    _out(f"{'space':>14} " + " ".join(f"{k:>14}" for k in METRICS))
+    widths = [max(14, len(k)) for k in METRICS]
+    _out(f"{'space':>14} " + " ".join(f"{k:>{w}}" for k, w in zip(METRICS, widths, strict=True)))
     for ev in evaluations:
         cells = []
-        for k in METRICS:
+        for k, w in zip(METRICS, widths, strict=True):
             v = ev.metrics[k]
-            cells.append(f"{'n/a':>14}" if v is None else f"{v:>14.4g}")
+            cells.append(f"{'n/a':>{w}}" if v is None else f"{v:>{w}.4g}")
         _out(f"{ev.space:>14} " + " ".join(cells))
     if args.report:
         _out(f"report: {Path(args.report) / 'report.md'}")

@@ -30,8 +30,10 @@ from nasrepro.tables import Table
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
-    "depth4": {"max_depth": 4},
-    "depth3-n1200": {"max_depth": 3, "n_estimators": 1200},
+    # the defaults until 2026-11-30, the baseline the current ones were chosen against
+    "old-depth6": {"max_depth": 6, "n_estimators": 600, "learning_rate": 0.03},
+    "depth5": {"max_depth": 5},
+    "depth3": {"max_depth": 3},
     "colsample0.4": {"colsample_bytree": 0.4},
     "min-child5": {"min_child_weight": 5.0},
 }

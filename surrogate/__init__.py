@@ -31,6 +31,7 @@ from nasrepro.surrogate._evaluate import (
     METRICS,
     SpaceEvaluation,
     evaluate,
+    noise_ceiling_tau,
     rank_metrics,
     write_report,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "METRICS",
     "SpaceEvaluation",
     "evaluate",
+    "noise_ceiling_tau",
     "rank_metrics",
     "write_report",
     "TARGETS",
