@@ -10,7 +10,9 @@ and report Kendall tau (and Spearman, MAE) on the space's held-out test table. T
 ``n`` architectures are the first ``n`` of a permutation drawn with ``--seed``, so
 the sets are nested. ``n = 0`` without the cell table has no training data (n/a).
 Only final-epoch models are fitted (``fidelities=False``): the study scores final
-validation accuracy. ``--plot`` draws tau against ``n`` per space.
+validation accuracy. ``--plot`` draws tau against ``n`` per space, with the test
+table's noise ceiling (the tau a perfect predictor of the expected accuracy would
+reach; see ``nasrepro.surrogate.noise_ceiling_tau``).
 
 Usage (all tables trained under one protocol, e.g. ``mnist1d-tiny``)::
 
@@ -88,7 +90,8 @@ def main() -> None:
                     s = Surrogate(args.model, random_state=args.seed, fidelities=False)
                     s.fit(TrainingData.concat(parts))
                     m = evaluate(s, test_table).metrics
-                    row.update({k: m[k] for k in ("kendall_tau", "spearman", "mae", "n_test")})
+                    keys = ("kendall_tau", "spearman", "mae", "n_test", "noise_ceiling_tau")
+                    row.update({k: m[k] for k in keys})
                     row["fit_s"] = time.perf_counter() - t0
                 results.append(row)
                 print(json.dumps(row))
@@ -133,6 +136,13 @@ def _plot(results: list[dict[str, Any]], spaces: list[str], path: str) -> None:
             ]
             if pts:
                 ax.plot(*zip(*sorted(pts), strict=True), marker=marker, label=label)
+        ceilings = [
+            r["noise_ceiling_tau"]
+            for r in results
+            if r["space"] == space and r.get("noise_ceiling_tau") is not None
+        ]
+        if ceilings:  # what a perfect predictor reaches against the test seeds' mean
+            ax.axhline(ceilings[0], color="grey", ls="--", lw=1, label="noise ceiling")
         ax.set_title(space)
         ax.set_xlabel(f"trained {space} architectures in the fit")
         ax.set_ylabel("Kendall tau on held-out archs")
