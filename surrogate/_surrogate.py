@@ -5,9 +5,9 @@ the final validation and test accuracy (mean and seed-noise standard deviation) 
 the training time. On disk it is a directory::
 
     DIR/metadata.json          # feature names, training-data sha256, protocol, version, ...
-    DIR/valid_acc.*.json       # the valid_acc model (XGBoost JSON for XGBoost models)
-    DIR/test_acc.*.json
-    DIR/cost.*.json            # log training time (always XGBoost)
+    DIR/valid_acc.*.json.gz    # the valid_acc model (gzipped XGBoost JSON for XGBoost models)
+    DIR/test_acc.*.json.gz
+    DIR/cost.*.json.gz         # log training time (always XGBoost)
 
 No pickle is written or read.
 """
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 #: Accuracy targets, each with its own model.
 TARGETS: tuple[str, ...] = ("valid_acc", "test_acc")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: XGBoost boosters gzipped (.json.gz); 1 is still read
 SHIPPED = "mnist1d-tiny"
 _COST_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1}
 

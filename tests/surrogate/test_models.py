@@ -42,7 +42,7 @@ def test_fit_predict_dist_and_json_round_trip(name: str, tmp_path: Path) -> None
     assert np.all(std >= 0) and np.all(np.isfinite(std))
     np.testing.assert_array_equal(model.predict(X[:50]), mean)
     files = model.save(tmp_path, "valid_acc")
-    assert all(f.endswith(".json") for f in files)
+    assert all(f.endswith((".json", ".json.gz")) for f in files)
     back = type(model).load(tmp_path, "valid_acc", model.get_params())
     for booster in (getattr(back, "mean_", None), getattr(back, "noise_", None)):
         if booster is not None:  # a loaded XGBoost model would use every core otherwise
@@ -88,3 +88,27 @@ def test_xgb_noise_with_one_run_per_architecture_is_not_collapsed() -> None:
     _, std = model.predict_dist(X[::2])
     assert std[noise > 0.1].mean() > 0.35  # true seed noise 0.55; in-sample residuals give 0.18
     assert std[noise > 0.1].mean() > 2 * std[noise < 0.1].mean()
+
+
+def test_xgb_files_are_gzipped_xgboost_json_reproducible_and_format_1_still_loads(
+    tmp_path: Path,
+) -> None:
+    import gzip
+    import json
+
+    X, y, _ = _data()
+    model = XGBSurrogate(**XGBSurrogate.fast_params, random_state=0).fit(X, y)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    names = model.save(a, "valid_acc")
+    assert names == ["valid_acc.mean.json.gz", "valid_acc.noise.json.gz"]
+    assert model.save(b, "valid_acc") == names
+    for name in names:  # the same fit writes the same bytes
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+        assert "learner" in json.loads(gzip.decompress((a / name).read_bytes()))
+    for name in names:  # format 1 wrote plain XGBoost JSON; it still loads
+        (b / name.removesuffix(".gz")).write_bytes(gzip.decompress((b / name).read_bytes()))
+        (b / name).unlink()
+    back = XGBSurrogate.load(b, "valid_acc", model.get_params())
+    np.testing.assert_array_equal(back.predict_dist(X)[1], model.predict_dist(X)[1])
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))

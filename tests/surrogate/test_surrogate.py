@@ -57,7 +57,7 @@ def test_fit_save_load_round_trip_without_pickle(
     assert np.all(before.cost_s > 0) and np.all(before.valid_std >= 0)
     s.save(tmp_path / "m")
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert all(f.endswith(".json") for f in files), files
+    assert all(f.endswith((".json", ".json.gz")) for f in files), files
     meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
     assert meta["protocol_id"] == chain_train.protocol_id
     assert meta["training_data_sha256"] == load_table(chain_train, encoding=s.encoding).sha256()

@@ -31,7 +31,8 @@ def fitted(chain_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fit_writes_json_only(fitted: Path) -> None:
-    assert {p.suffix for p in fitted.iterdir()} == {".json"}
+    names = [p.name for p in fitted.iterdir()]
+    assert "metadata.json" in names and all(n.endswith((".json", ".json.gz")) for n in names)
     assert json.loads((fitted / "metadata.json").read_text())["model_params"]["n_estimators"] == 20
 
 
