@@ -30,6 +30,23 @@ class DatasetError(RuntimeError):
     """A dataset is missing or cannot be built."""
 
 
+def _canonical(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order with canonical strides, copied only where they differ.
+
+    NumPy and torch both call an array with a size-1 axis C-contiguous whatever that
+    axis' stride is, yet oneDNN picks its convolution kernels by strides: MNIST-1D made
+    by ``[:, None, :]`` (channel stride 4 bytes) and the same data read back from the
+    ``.npz`` cache (stride 160) trained to different numbers. Every split therefore gets
+    the strides a fresh C-order allocation has, which is also what ``np.load`` gives.
+    """
+    strides = np.empty(a.shape, dtype=a.dtype).strides if a.size else a.strides
+    if a.flags.c_contiguous and a.strides == strides:
+        return a
+    out = np.empty(a.shape, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
 @dataclass(frozen=True)
 class Splits:
     """Train/valid/test arrays.
@@ -45,6 +62,10 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+
+    def __post_init__(self) -> None:
+        for name in ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test"):
+            object.__setattr__(self, name, _canonical(getattr(self, name)))
 
     @property
     def in_channels(self) -> int:
