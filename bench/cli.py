@@ -193,36 +193,63 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from nasrepro.bench.reproduce import reproduce
+    from nasrepro.bench.reproduce import LOSS_RTOL, describe_gaps, reproduce
     from nasrepro.tables import Table, load_default
 
     table = load_default() if args.table is None else Table.open(args.table)
-    failed = 0
+    rtol = LOSS_RTOL if args.tolerance is None else args.tolerance
+    allow_close = args.allow_close or args.tolerance is not None
+    verdicts: list[str] = []
     for seed in args.seed:
-        rep = reproduce(table, args.arch, seed, args.device, args.data_root)
-        failed += not rep.ok
+        rep = reproduce(table, args.arch, seed, args.device, args.data_root, loss_rtol=rtol)
+        verdicts.append(rep.verdict)
         if args.json:
             print(json.dumps(rep.to_dict()))
             continue
         batched = ", table trained batched" if rep.batched else ""
         print(f"{rep.arch}  seed {seed}  ({rep.device} vs table {rep.table_device}{batched})")
-        print(f"{'metric':>12} {'table':>12} {'retrained':>12}")
+        print(
+            f"{'metric':>12} {'table':>12} {'retrained':>12} {'max |diff|':>11} {'tolerance':>11}"
+        )
         for name, (old, new) in rep.final.items():
-            print(f"{name:>12} {old:>12.6g} {new:>12.6g}")
-        if rep.bitwise:
-            verdict = (
-                "IDENTICAL: every metric of every epoch matches bitwise"
-                if rep.exact
-                else f"DIFFERENT: {len(rep.mismatches)} values differ, first {rep.mismatches[0]}"
-            )
+            g = rep.gaps[name]
+            tol = f"{g.tolerance:.1e} rel" if g.relative else f"{g.tolerance:.3g} pts"
+            print(f"{name:>12} {old:>12.6g} {new:>12.6g} {g.max_abs:>11.3g} {tol:>11}")
+        if rep.verdict == "IDENTICAL":
+            print("IDENTICAL: every metric of every epoch matches bitwise")
         else:
-            verdict = (
-                f"{'WITHIN' if rep.within_noise else 'OUTSIDE'} seed noise: valid_acc differs "
-                f"by {abs(rep.final['valid_acc'][0] - rep.final['valid_acc'][1]):.3g} "
-                f"(3 x seed std = {3 * rep.seed_std:.3g})"
+            first = rep.mismatches[0]
+            outside = [n for n, g in rep.gaps.items() if not g.within]
+            detail = (
+                f"every metric within tolerance (accuracies within the table's seed noise, "
+                f"losses within {rtol:g} relative)"
+                if rep.verdict == "CLOSE"
+                else f"outside tolerance: {', '.join(outside)}"
             )
-        print(verdict)
-    return 1 if failed else 0
+            if rep.verdict == "DIFFERENT" and all(rep.gaps[n].relative for n in outside):
+                worst = max(rep.gaps[n].max_rel for n in outside)
+                detail += (
+                    f" (every accuracy is within the table's seed noise; the losses differ "
+                    f"by up to {worst:.2g} relative: --tolerance {worst:.2g} accepts that)"
+                )
+            print(
+                f"{rep.verdict}: {len(rep.mismatches)} values differ (first: {first[0]} at "
+                f"epoch {first[1]}, {first[2]!r} vs {first[3]!r}); {detail}"
+            )
+        for line in describe_gaps(rep.build_gaps):
+            print(line)
+        if rep.verdict != "IDENTICAL" and rep.bitwise_expected:
+            print("the builds match, so this difference is not explained by the build")
+    if "DIFFERENT" in verdicts:
+        return 1
+    if "CLOSE" in verdicts and not allow_close:
+        if not args.json:
+            print(
+                "exit 3: not bitwise; pass --allow-close (or --tolerance REL) to accept CLOSE",
+                file=sys.stderr,
+            )
+        return 3
+    return 0
 
 
 # ----------------------------------------------------------------------------- parser
@@ -316,6 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per seed")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="REL",
+        help="relative loss tolerance for CLOSE (default 1e-4); implies --allow-close",
+    )
+    p.add_argument(
+        "--allow-close",
+        action="store_true",
+        help="exit 0 on CLOSE (within tolerance, not bitwise) instead of 3",
+    )
     p.set_defaults(func=_cmd_reproduce)
 
     for module in _EXTENSIONS:

@@ -30,6 +30,9 @@ class DatasetError(RuntimeError):
     """A dataset is missing or cannot be built."""
 
 
+_ARRAYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test")
+
+
 def _canonical(a: np.ndarray) -> np.ndarray:
     """``a`` in C order with canonical strides, copied only where they differ.
 
@@ -64,7 +67,7 @@ class Splits:
     num_classes: int
 
     def __post_init__(self) -> None:
-        for name in ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test"):
+        for name in _ARRAYS:
             object.__setattr__(self, name, _canonical(getattr(self, name)))
 
     @property

@@ -1,11 +1,21 @@
-"""Retrain one architecture and compare it with its table row.
+"""Retrain one architecture and compare it with its table row, with a verdict to act on.
 
-On the device type that trained the table's seed, every recorded metric (all but the
-wall-clock ``epoch_time_s``) must be bitwise identical: the table stores float32, so
-the fresh result is rounded to float32 before the comparison. On another device type
-the result is compared with the spread between the table's seeds instead, and so is
-a table trained by the batched trainer (``versions["trainer"] == "batched"``), whose
-grouped kernels match single-model training only to float tolerance.
+Three verdicts, from every recorded metric of every epoch (all but the wall-clock
+``epoch_time_s``; the fresh result is rounded to float32, as the table stores it):
+
+* ``IDENTICAL``: bitwise equal. This is what the same seed gives on the same build:
+  the same torch, numpy and Python, the same device type and the same CPU kernel
+  dispatch (CPU model and ATen's CPU capability) or GPU model.
+* ``CLOSE``: not bitwise, but every metric within tolerance: accuracies within the seed
+  noise the table itself measures for that row (``ACC_NOISE_K`` standard deviations
+  over its *other* seeds at that epoch, all seeds where fewer than two others exist,
+  and never less than one example), losses within
+  ``LOSS_RTOL`` relative. Expected across builds, CPU types and devices, and for tables
+  trained by the batched trainer.
+* ``DIFFERENT``: anything else.
+
+The report names each build field that differs between the table and this machine
+(:attr:`ReproReport.build_gaps`), since a bitwise comparison means nothing across them.
 """
 
 from __future__ import annotations
@@ -18,15 +28,61 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.protocol import Protocol
-from nasrepro.bench.train import train
+from nasrepro.bench.train import _device_name, train, versions
 from nasrepro.tables import Table, TableError
 
-__all__ = ["ReproReport", "reproduce"]
+__all__ = [
+    "ReproReport",
+    "MetricGap",
+    "reproduce",
+    "current_build",
+    "table_build",
+    "build_gaps",
+    "describe_gaps",
+    "VERDICTS",
+    "LOSS_RTOL",
+    "ACC_NOISE_K",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Metrics that depend on wall-clock time, never compared.
 TIMED = ("epoch_time_s",)
+VERDICTS = ("IDENTICAL", "CLOSE", "DIFFERENT")
+#: Default relative tolerance on losses for CLOSE (issue 21's definition).
+LOSS_RTOL = 1e-4
+#: Accuracies count as CLOSE within this many seed standard deviations of the table row.
+ACC_NOISE_K = 2.0
+#: Build fields compared between the table and this machine, in print order.
+BUILD_KEYS = ("torch", "numpy", "python", "device", "device_name", "cpu_capability")
+
+
+@dataclass(frozen=True)
+class MetricGap:
+    """How far one metric's retrained history is from the table's, over all epochs.
+
+    Attributes:
+        max_abs: Largest absolute difference over the epochs.
+        max_rel: Largest difference relative to the table's value.
+        tolerance: What CLOSE allows: relative for losses, absolute (percent points,
+            per epoch; the largest is shown) for accuracies.
+        within: Every epoch lies within the tolerance.
+    """
+
+    max_abs: float
+    max_rel: float
+    tolerance: float
+    relative: bool
+    within: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "tolerance": self.tolerance,
+            "tolerance_kind": "relative" if self.relative else "absolute",
+            "within": self.within,
+        }
 
 
 @dataclass
@@ -38,55 +94,215 @@ class ReproReport:
         seed: The seed.
         table_device: Device type that trained this seed of the table.
         device: Device type of the retraining.
-        exact: ``True`` when the devices match and every compared value is identical.
+        verdict: ``IDENTICAL``, ``CLOSE`` or ``DIFFERENT`` (see the module docstring).
         mismatches: ``(metric, epoch, table value, new value)`` for every difference.
         final: Final-epoch metrics, ``{name: (table, new)}``.
-        seed_std: Standard deviation of final valid accuracy across the table's seeds.
-        within_noise: Whether the final valid accuracy differs from the table's by at
-            most 3 seed standard deviations (the criterion across device types).
+        gaps: Per-metric distances, ``{name: MetricGap}``.
+        table_build: What trained the table's seed (fields it does not record are absent).
+        build: This machine's build.
+        build_gaps: ``{field: (table, here)}`` for each field that differs or that the
+            table does not record (table value ``None``).
         batched: The table was trained by the batched trainer, so bitwise identity is
-            not expected even on the same device type.
+            not expected even on the same build.
+        loss_rtol: The loss tolerance used.
     """
 
     arch: str
     seed: int
     table_device: str
     device: str
-    exact: bool
+    verdict: str
     mismatches: list[tuple[str, int, float, float]] = field(default_factory=list)
     final: dict[str, tuple[float, float]] = field(default_factory=dict)
-    seed_std: float = float("nan")
-    within_noise: bool = False
+    gaps: dict[str, MetricGap] = field(default_factory=dict)
+    table_build: dict[str, str] = field(default_factory=dict)
+    build: dict[str, str] = field(default_factory=dict)
+    build_gaps: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     batched: bool = False
+    loss_rtol: float = LOSS_RTOL
 
     @property
-    def bitwise(self) -> bool:
-        """Whether bitwise identity is the criterion (same device, single-model table)."""
-        return self.device == self.table_device and not self.batched
+    def exact(self) -> bool:
+        return self.verdict == "IDENTICAL"
 
     @property
-    def ok(self) -> bool:
-        """Identical where :attr:`bitwise` applies, within seed noise otherwise."""
-        return self.exact if self.bitwise else self.within_noise
+    def bitwise_expected(self) -> bool:
+        """Whether the table and this machine share every recorded build field."""
+        return not self.batched and not self.build_gaps
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "arch": self.arch,
             "seed": self.seed,
+            "verdict": self.verdict,
             "table_device": self.table_device,
             "device": self.device,
-            "exact": self.exact,
-            "ok": self.ok,
-            "mismatches": [list(m) for m in self.mismatches],
+            "n_mismatches": len(self.mismatches),
+            "mismatches": [list(m) for m in self.mismatches[:20]],
             "final": {k: list(v) for k, v in self.final.items()},
-            "seed_std": self.seed_std,
-            "within_noise": self.within_noise,
+            "metrics": {k: g.to_dict() for k, g in self.gaps.items()},
+            "table_build": self.table_build,
+            "build": self.build,
+            "build_gaps": {k: list(v) for k, v in self.build_gaps.items()},
+            "bitwise_expected": self.bitwise_expected,
             "batched": self.batched,
+            "loss_rtol": self.loss_rtol,
+            "acc_noise_k": ACC_NOISE_K,
         }
 
 
+def current_build(device: str, result_versions: dict[str, str] | None = None) -> dict[str, str]:
+    """This machine's build for ``device``, in the fields of :data:`BUILD_KEYS`."""
+    import torch
+
+    v = result_versions or versions()
+    dev = torch.device(device)
+    return {
+        "torch": v["torch"],
+        "numpy": v["numpy"],
+        "python": v["python"],
+        "device": dev.type,
+        "device_name": _device_name(dev),
+        "cpu_capability": v.get("cpu_capability", ""),
+    }
+
+
+def _json_attr(table: Table, name: str) -> dict[str, Any]:
+    try:
+        out = json.loads(str(table.attrs.get(name, "{}")))
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _one(values: Any) -> str | None:
+    """A recorded value, or ``None`` when absent; several values are joined with ``|``."""
+    if values is None:
+        return None
+    if isinstance(values, list):
+        return "|".join(str(v) for v in values) if values else None
+    return str(values)
+
+
+def table_build(table: Table, seed: int) -> dict[str, str | None]:
+    """What trained ``seed`` of ``table``; ``None`` where the table does not record it.
+
+    A device name of ``x86_64``/``aarch64`` (what older tables recorded for a CPU) names
+    no CPU model, so it counts as unrecorded.
+    """
+    tv = _json_attr(table, "training_versions")
+    devices = _json_attr(table, "devices")
+    names = _json_attr(table, "device_names")
+    name = _one(names.get(str(seed)))
+    if name in ("x86_64", "aarch64", "AMD64", "arm64"):
+        name = None
+    return {
+        "torch": _one(tv.get("torch")),
+        "numpy": _one(tv.get("numpy")),
+        "python": _one(tv.get("python")),
+        "device": _one(devices.get(str(seed))) or table.device,
+        "device_name": name,
+        "cpu_capability": _one(tv.get("cpu_capability")),
+    }
+
+
+def build_gaps(
+    recorded: dict[str, str | None], here: dict[str, str]
+) -> dict[str, tuple[str | None, str]]:
+    """Fields that differ, or that the table does not record, ``{field: (table, here)}``.
+
+    The CPU fields only count on CPU, the GPU name only on CUDA.
+    """
+    out: dict[str, tuple[str | None, str]] = {}
+    for key in BUILD_KEYS:
+        if key == "cpu_capability" and here["device"] != "cpu":
+            continue
+        old = recorded.get(key)
+        if old != here.get(key, ""):
+            out[key] = (old, here.get(key, ""))
+    return out
+
+
+def describe_gaps(gaps: dict[str, tuple[str | None, str]]) -> list[str]:
+    """Lines that say what differs and what bitwise identity would need."""
+    if not gaps:
+        return []
+    lines = ["the table was trained on another build than this one:"]
+    for key, (old, new) in gaps.items():
+        lines.append(
+            f"  {key:>14}: table {old if old is not None else '(not recorded)'}, here {new}"
+        )
+    lines.append("bitwise identity needs the same build, device type and CPU/GPU model.")
+    torch_gap = gaps.get("torch")
+    if torch_gap and torch_gap[0] and "|" not in torch_gap[0]:
+        base = torch_gap[0].split("+")[0]
+        lines.append(f"  for the table's torch: pip install torch=={base}")
+    if "device_name" in gaps or "cpu_capability" in gaps:
+        lines.append(
+            "  CPU kernels dispatch by instruction set and model (ATen, oneDNN, MKL), so "
+            "another CPU type gives other bits with the same torch"
+        )
+    return lines
+
+
+def _quantum(protocol: Protocol, metric: str) -> float:
+    """One example's worth of accuracy, in percent, for ``metric``."""
+    n = {
+        "train_acc": (protocol.n_train // protocol.batch_size) * protocol.batch_size,
+        "valid_acc": protocol.n_valid,
+        "test_acc": protocol.n_test,
+    }.get(metric, 0)
+    return 100.0 / n if n else 0.0
+
+
+def _compare(
+    old: np.ndarray,
+    new: np.ndarray,
+    per_seed: np.ndarray,
+    name: str,
+    protocol: Protocol,
+    loss_rtol: float,
+) -> MetricGap:
+    """Distance of one metric; ``old``/``new`` are ``(n_epoch,)``, ``per_seed`` ``(n_seed, n_epoch)``."""
+    both_nan = np.isnan(old) & np.isnan(new)
+    one_nan = np.isnan(old) ^ np.isnan(new)
+    diff = np.where(both_nan, 0.0, np.abs(new.astype(np.float64) - old.astype(np.float64)))
+    scale = np.maximum(np.abs(old.astype(np.float64)), 1e-12)
+    rel = np.where(both_nan, 0.0, diff / scale)
+    if name.endswith("_acc"):
+        finite = ~np.isnan(per_seed)
+        counts = finite.sum(0)
+        x = np.where(finite, per_seed, 0.0).astype(np.float64)
+        mean = x.sum(0) / np.maximum(counts, 1)
+        ss = np.where(finite, (x - mean) ** 2, 0.0).sum(0)
+        std = np.sqrt(ss / np.maximum(counts - 1, 1)) * (counts > 1)
+        tol = np.maximum(ACC_NOISE_K * std, _quantum(protocol, name))
+        within = bool(np.all((diff <= tol + 1e-9) & ~one_nan))
+        return MetricGap(
+            float(np.nanmax(diff)) if one_nan.sum() == 0 else float("inf"),
+            float(np.nanmax(rel)) if one_nan.sum() == 0 else float("inf"),
+            float(tol.max()),
+            False,
+            within,
+        )
+    within = bool(np.all((rel <= loss_rtol) & ~one_nan))
+    return MetricGap(
+        float(np.nanmax(diff)) if one_nan.sum() == 0 else float("inf"),
+        float(np.nanmax(rel)) if one_nan.sum() == 0 else float("inf"),
+        loss_rtol,
+        True,
+        within,
+    )
+
+
 def reproduce(
-    table: Table, arch: str, seed: int, device: str = "cpu", data_root: str | None = None
+    table: Table,
+    arch: str,
+    seed: int,
+    device: str = "cpu",
+    data_root: str | None = None,
+    *,
+    loss_rtol: float = LOSS_RTOL,
 ) -> ReproReport:
     """Retrain ``arch`` with ``seed`` under the table's protocol and compare.
 
@@ -96,13 +312,17 @@ def reproduce(
         seed: One of ``table.seeds``.
         device: Device to retrain on.
         data_root: Dataset root for datasets read from disk.
+        loss_rtol: Relative tolerance on losses for a ``CLOSE`` verdict.
 
     Raises:
-        ValueError: ``arch`` is malformed or ``seed`` is not in the table.
+        ValueError: ``arch`` is malformed, ``seed`` is not in the table, or
+            ``loss_rtol`` is negative.
         MissingEntryError: The table has no result for ``arch`` at ``seed``.
     """
     if seed not in table.seeds:
         raise ValueError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
+    if not loss_rtol >= 0:
+        raise ValueError(f"the loss tolerance must be >= 0, got {loss_rtol}")
     protocol = Protocol.from_dict(table.protocol)
     if protocol.id != table.protocol_id:
         raise TableError(
@@ -115,15 +335,15 @@ def reproduce(
     old = table.metrics[row, s]  # (n_epoch, n_metric)
     if np.isnan(old[-1]).all():
         table.query(rep, seed=seed)  # raises MissingEntryError with the fix
-    devices = json.loads(str(table.attrs.get("devices", "{}")))
-    table_device = devices.get(str(seed), table.device)
-    trainers = json.loads(str(table.attrs.get("training_versions", "{}"))).get("trainer", [])
+    recorded = table_build(table, seed)
+    trainers = _json_attr(table, "training_versions").get("trainer", [])
     batched = "batched" in trainers
 
     result = train(rep, protocol, seed, device, space=table.space_name, data_root=data_root)
-    dev_type = result.device
+    here = current_build(device, result.versions)
     names = list(table.metric_names)
     mismatches: list[tuple[str, int, float, float]] = []
+    gaps: dict[str, MetricGap] = {}
     for k, name in enumerate(names):
         if name in TIMED:
             continue
@@ -132,26 +352,32 @@ def reproduce(
             a, b = old[e, k], new[e]
             if not (a == b or (np.isnan(a) and np.isnan(b))):
                 mismatches.append((name, e + 1, float(a), float(b)))
+        others = np.delete(table.metrics[row, :, :, k], s, axis=0)
+        noise = others if len(others) >= 2 else table.metrics[row, :, :, k]
+        gaps[name] = _compare(old[:, k], new, noise, name, protocol, loss_rtol)
     final = {
         name: (float(old[-1, k]), float(np.float32(result.history[name][-1])))
         for k, name in enumerate(names)
         if name not in TIMED
     }
-    va = names.index("valid_acc")
-    per_seed = table.metrics[row, :, -1, va]
-    per_seed = per_seed[~np.isnan(per_seed)]
-    std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else float("nan")
-    diff = abs(final["valid_acc"][0] - final["valid_acc"][1])
-    within = bool(diff <= 3 * std) if std == std else diff == 0.0
+    if not mismatches:
+        verdict = "IDENTICAL"
+    elif all(g.within for g in gaps.values()):
+        verdict = "CLOSE"
+    else:
+        verdict = "DIFFERENT"
     return ReproReport(
         arch=rep,
         seed=seed,
-        table_device=table_device,
-        device=dev_type,
-        exact=dev_type == table_device and not mismatches,
+        table_device=str(recorded["device"]),
+        device=result.device,
+        verdict=verdict,
         mismatches=mismatches,
         final=final,
-        seed_std=std,
-        within_noise=within,
+        gaps=gaps,
+        table_build={k: v for k, v in recorded.items() if v is not None},
+        build=here,
+        build_gaps=build_gaps(recorded, here),
         batched=batched,
+        loss_rtol=loss_rtol,
     )

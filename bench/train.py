@@ -37,8 +37,18 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 
 def versions() -> dict[str, str]:
-    """Versions that a result depends on."""
-    out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    """Versions that a result depends on.
+
+    ``cpu_capability`` is the instruction set ATen's CPU kernels dispatch to (``AVX2``,
+    ``AVX512``, ...): the same torch build computes different bits on CPUs that dispatch
+    differently, so a bitwise comparison needs it to match as well.
+    """
+    out = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     try:
         out["nasrepro"] = metadata.version("nasrepro")
     except metadata.PackageNotFoundError:
@@ -68,10 +78,23 @@ def resolve_spec(
     return sp.lower(parsed, **protocol.macro()), parsed.to_string(), sp.name
 
 
+@functools.lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    return _cpu_model()
 
 
 @dataclass
