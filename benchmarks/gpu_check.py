@@ -137,6 +137,7 @@ class Check:
             rec["reason"] = f"skipped: time ({self.left():.0f} s of the overall budget left)"
             self.save()
             return
+        self.save()  # a run killed inside this step still shows which one was running
         t = time.perf_counter()
         try:
             fn(self, rec, t + budget)
