@@ -83,6 +83,7 @@ from nasrepro.bench.train import (
     _device_name,
     _flops,
     _latency,
+    deterministic,
     get_splits,
     prepare,
     resolve_spec,
@@ -755,9 +756,7 @@ def fit_batched(
     if p.augment == "crop_flip" and dims != 2:
         raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
 
-    torch.use_deterministic_algorithms(True)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = False
+    deterministic(dev)
     nets = []
     for spec, seed in zip(specs, seed_list, strict=True):
         torch.manual_seed(seed)  # the draws of single-model training, model by model

@@ -92,11 +92,34 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def _cached_mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A cached MNIST-1D of ``n_total`` samples and ``gen_seed``, found without mnist1d.
+
+    Each cache file records its generation arguments, so a machine without mnist1d
+    (a GPU box that got the cache copied over) can still pick the right one.
+    """
+    for path in sorted(cache_dir().glob("mnist1d-*.npz")):
+        with np.load(path) as z:
+            if "args" not in z.files:
+                continue
+            args = json.loads(str(z["args"]))
+            if (args.get("num_samples"), args.get("seed")) == (n_total, gen_seed):
+                logger.info("mnist1d is not installed; using the cached %s", path)
+                return z["x"], z["y"]
+    return None
+
+
 def _mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as e:
-        raise DatasetError("mnist1d is not installed; run `pip install mnist1d`") from e
+        cached = _cached_mnist1d(n_total, gen_seed)
+        if cached is not None:
+            return cached
+        raise DatasetError(
+            f"mnist1d is not installed and {cache_dir()} holds no MNIST-1D cache of "
+            f"{n_total} samples with seed {gen_seed}; run `pip install mnist1d`"
+        ) from e
     args = get_dataset_args()
     args.num_samples = n_total
     args.seed = gen_seed
@@ -116,7 +139,7 @@ def _mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
     y = np.concatenate([d["y"], d["y_test"]]).astype(np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, x=x, y=y)
+    np.savez(tmp, x=x, y=y, args=np.array(json.dumps(key, sort_keys=True)))
     os.replace(tmp, path)
     logger.info("generated MNIST-1D (%d samples) into %s", len(y), path)
     return x, y

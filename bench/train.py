@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import platform
 import statistics
 import time
@@ -29,7 +30,15 @@ from nasrepro.bench.protocol import Protocol, get_protocol
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.tables import METRIC_NAMES, TrialResult
 
-__all__ = ["train", "resolve_spec", "versions", "get_splits", "Prepared", "prepare"]
+__all__ = [
+    "train",
+    "resolve_spec",
+    "versions",
+    "get_splits",
+    "Prepared",
+    "prepare",
+    "deterministic",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,19 @@ def versions() -> dict[str, str]:
     except metadata.PackageNotFoundError:
         out["nasrepro"] = "unknown"
     return out
+
+
+def deterministic(device: torch.device) -> None:
+    """Enforce deterministic kernels for training on ``device``.
+
+    On CUDA, cuBLAS needs a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``) before
+    deterministic mode lets matrix products run; without it the first linear layer
+    raises. A value the caller set is kept.
+    """
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True)
 
 
 @functools.lru_cache(maxsize=4)
@@ -244,9 +266,7 @@ def _train(
     if p.augment == "crop_flip" and dims != 2:
         raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
 
-    torch.use_deterministic_algorithms(True)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = False
+    deterministic(dev)
     torch.manual_seed(seed)
     model = compile(spec, data.x_train.shape[1], data.num_classes, dims).to(dev)
     gen = torch.Generator().manual_seed(seed)
