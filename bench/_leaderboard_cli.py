@@ -68,6 +68,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         budget=budget,
         workers=args.workers,
         jobs=args.jobs,
+        strategy_timeout=args.strategy_timeout,
     )
     t0 = time.perf_counter()
     bar = _ProgressBar("leaderboard")
@@ -100,6 +101,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             out=args.out,
             track=not args.no_track,
             progress=bar,
+            strategy_timeout=args.strategy_timeout,
         )
     finally:
         bar.close()
@@ -125,6 +127,16 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--jobs", type=int, default=default_jobs(), help="parallel processes (default: cores)"
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S
+
+    p.add_argument(
+        "--strategy-timeout",
+        type=float,
+        default=DEFAULT_STRATEGY_TIMEOUT_S,
+        metavar="SECONDS",
+        help="fail when one strategy call (import, construction, ask, tell) takes longer "
+        f"(default {DEFAULT_STRATEGY_TIMEOUT_S:g}; 0: no limit)",
+    )
 
 
 def add_parser(sub: Any) -> None:

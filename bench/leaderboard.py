@@ -38,7 +38,12 @@ import numpy as np
 
 from nasrepro.bench.runner import Budget, RunResult, regret_on_grid, run
 from nasrepro.bench.tracking import run_environment
-from nasrepro.strategies import list_strategies, load_strategy
+from nasrepro.strategies import (
+    DEFAULT_STRATEGY_TIMEOUT_S,
+    StrategyGuard,
+    list_strategies,
+    load_strategy,
+)
 from nasrepro.tables import (
     Benchmark,
     Table,
@@ -136,6 +141,9 @@ class LeaderboardConfig:
         budget: As :meth:`Budget.parse` reads it (``"100x"``, ``"3600s"``, ``"200q"``).
         workers: Simulated workers per run.
         jobs: Processes running seeds in parallel (1: in this process).
+        strategy_timeout: Seconds one strategy call (import, construction, ``ask``,
+            ``tell``) may take before the run fails with a
+            :class:`~nasrepro.strategies.StrategyError`; ``0``: no limit.
     """
 
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
@@ -144,6 +152,7 @@ class LeaderboardConfig:
     budget: str = DEFAULT_BUDGET
     workers: int = 1
     jobs: int = 1
+    strategy_timeout: float = DEFAULT_STRATEGY_TIMEOUT_S
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -180,13 +189,19 @@ def _init_worker(spec: BenchmarkSpec) -> None:
 
 
 def _run_one(
-    spec: BenchmarkSpec, strategy: str, seed: int, budget: Budget, workers: int
+    spec: BenchmarkSpec,
+    strategy: str,
+    seed: int,
+    budget: Budget,
+    workers: int,
+    timeout_s: float = DEFAULT_STRATEGY_TIMEOUT_S,
 ) -> RunResult:
     _init_worker(spec)
     bench: Benchmark = _WORKER["benchmark"]
-    cls = load_strategy(strategy)
-    s = cls(bench.space, max_epoch=bench.max_epoch, seed=seed)
-    return run(s, bench, budget, workers=workers, seed=seed, name=strategy)
+    cls = load_strategy(strategy, timeout_s=timeout_s)
+    guard = StrategyGuard(strategy, seed, timeout_s)
+    s = guard.construct(cls, bench.space, max_epoch=bench.max_epoch, seed=seed)
+    return run(s, bench, budget, workers=workers, seed=seed, name=strategy, guard=guard)
 
 
 def benchmark_info(bench: Benchmark) -> dict[str, Any]:
@@ -227,15 +242,17 @@ def run_leaderboard(
 
     Raises:
         TableError, ValueError: The benchmark or a strategy cannot be loaded.
+        StrategyError: A strategy's code raised or hung (the remaining runs are cancelled).
     """
     t_start = time.perf_counter()
     bench = open_benchmark(config.benchmark)
     budget = Budget.parse(config.budget, bench.typical_cost_s)
     names = list(config.strategies) or list_strategies()
     skipped = {}
+    timeout = config.strategy_timeout
     for name in list(names):
-        cls = load_strategy(name)
-        if not cls.supports(bench.space):
+        cls = load_strategy(name, timeout_s=timeout)
+        if not StrategyGuard(name, None, timeout).call("supports()", cls.supports, bench.space):
             skipped[name] = f"does not support the {bench.space.name!r} space"
             logger.warning("skipping %s: %s", name, skipped[name])
             names.remove(name)
@@ -246,7 +263,7 @@ def run_leaderboard(
     if config.jobs <= 1:
         _WORKER["spec"], _WORKER["benchmark"] = config.benchmark, bench
         for k, (n, s) in enumerate(tasks):
-            results[n, s] = _run_one(config.benchmark, n, s, budget, config.workers)
+            results[n, s] = _run_one(config.benchmark, n, s, budget, config.workers, timeout)
             if progress:
                 progress(k + 1, len(tasks))
     else:
@@ -256,13 +273,20 @@ def run_leaderboard(
             config.jobs, mp_context=ctx, initializer=_init_worker, initargs=(config.benchmark,)
         ) as pool:
             futures = {
-                pool.submit(_run_one, config.benchmark, n, s, budget, config.workers): (n, s)
+                pool.submit(_run_one, config.benchmark, n, s, budget, config.workers, timeout): (
+                    n,
+                    s,
+                )
                 for n, s in tasks
             }
-            for k, fut in enumerate(cf.as_completed(futures)):
-                results[futures[fut]] = fut.result()
-                if progress:
-                    progress(k + 1, len(tasks))
+            try:
+                for k, fut in enumerate(cf.as_completed(futures)):
+                    results[futures[fut]] = fut.result()
+                    if progress:
+                        progress(k + 1, len(tasks))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
+                raise
     runs = {n: [results[n, s] for s in config.seeds] for n in names}
     return Leaderboard(
         config, benchmark_info(bench), budget, runs, time.perf_counter() - t_start, skipped

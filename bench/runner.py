@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from nasrepro.strategies import Strategy, Trial
+from nasrepro.strategies import Strategy, StrategyGuard, Trial
 from nasrepro.tables import Benchmark, Evaluation
 
 __all__ = ["Budget", "RunResult", "run", "regret_on_grid"]
@@ -166,6 +166,7 @@ def run(
     workers: int = 1,
     seed: int = 0,
     name: str | None = None,
+    guard: StrategyGuard | None = None,
 ) -> RunResult:
     """Run ``strategy`` on ``benchmark`` until ``budget`` is spent.
 
@@ -176,12 +177,17 @@ def run(
         workers: Simulated parallel workers.
         seed: Seeds the benchmark's per-query seed draws.
         name: Strategy name recorded in the result (default: its registry name).
+        guard: Runs the strategy's calls and counts its trials (default: one without a
+            time limit, naming the strategy ``name``).
 
     Raises:
         RuntimeError: The strategy waits (``ask`` returns ``None``) with nothing pending.
+        StrategyError: The strategy's code raised, or a call ran past the guard's limit.
     """
     if workers < 1:
         raise ValueError(f"{workers=} must be at least 1")
+    label = name or strategy.name or type(strategy).__name__
+    g = guard or StrategyGuard(label, seed)
     wall0 = time.perf_counter()
     rng = np.random.default_rng([seed, 0x5EED])
     space, optimum = benchmark.space, benchmark.optimum
@@ -200,12 +206,12 @@ def run(
         return clock < budget.value
 
     t0 = time.perf_counter()
-    strategy.on_start()
+    g.call("on_start()", strategy.on_start)
     strategy_s += time.perf_counter() - t0
     while True:
         while len(heap) < workers and can_start():
             t0 = time.perf_counter()
-            trial = strategy.ask()
+            trial = g.ask(strategy)
             strategy_s += time.perf_counter() - t0
             if trial is None:
                 if not heap:
@@ -232,14 +238,14 @@ def run(
         archs.append(key)
         incumbents.append(best_key)
         t0 = time.perf_counter()
-        strategy.tell(trial, ev)
+        g.tell(strategy, trial, ev)
         strategy_s += time.perf_counter() - t0
     t0 = time.perf_counter()
-    strategy.on_finish()
+    g.call("on_finish()", strategy.on_finish)
     strategy_s += time.perf_counter() - t0
     arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
     return RunResult(
-        strategy=name or strategy.name or type(strategy).__name__,
+        strategy=label,
         seed=seed,
         workers=workers,
         budget=budget,

@@ -4,19 +4,23 @@ A sweep trains every canonical class of a bounded space (or a fixed sample of an
 unbounded one) once per seed. The work is cut into *units* of ``(seed, chunk)``, a
 chunk being ``chunk_size`` consecutive architectures. Each finished unit is written
 atomically to ``DIR/chunks/`` (see :mod:`nasrepro.tables._records`), and units whose
-file exists are skipped, so a killed sweep resumes where it stopped and loses at most
-the units in flight. Shard ``i/n`` takes the units whose position is ``i`` modulo
-``n``, so processes sweeping different shards into one ``DIR`` never write the same
-file.
+file exists and reads back whole are skipped, so a killed sweep resumes where it
+stopped and loses at most the units in flight (a damaged chunk file is set aside as
+``*.corrupt`` and retrained, with a warning). Shard ``i/n`` takes the units whose
+position is ``i`` modulo ``n``, so processes sweeping different shards into one ``DIR``
+never write the same file; a lock per shard (``DIR/.lock-shard-i-of-n``, an ``flock``
+that dies with its process) stops a second process from sweeping the same shard.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing as mp
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,89 +394,90 @@ def sweep(
         raise SweepError("amp only applies to batched training; pass batched > 1 as well")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _sync_manifest(plan, out)
-    units = plan.shard_units((i, n))
-    todo = [u for u in units if not chunk_path(out, *u).exists()]
-    jobs: list[dict[str, Any]] = [
-        {
+    with _shard_lock(out, (i, n)):  # held until the sweep ends, or its process dies
+        _sync_manifest(plan, out)
+        units = plan.shard_units((i, n))
+        todo = [u for u in units if not _chunk_done(plan, out, *u)]
+        jobs: list[dict[str, Any]] = [
+            {
+                "space": plan.space,
+                "protocol": plan.protocol.to_dict(),
+                "seed": s,
+                "chunk": c,
+                "archs": list(plan.chunk_archs(c)),
+                "out": str(out),
+                "device": device,
+                "data_root": data_root,
+                "batched": k,
+                "amp": amp,
+            }
+            for s, c in todo
+        ]
+        report = SweepReport(out, len(units), len(units) - len(todo), 0, 0, 0.0)
+        logger.info(
+            "sweep %s/%s shard %d/%d: %d units, %d already done",
+            space,
+            plan.protocol.name,
+            i,
+            n,
+            len(units),
+            report.units_skipped,
+        )
+        t0 = time.perf_counter()
+        from nasrepro.bench.tracking import mlflow_run
+
+        params = {
             "space": plan.space,
-            "protocol": plan.protocol.to_dict(),
-            "seed": s,
-            "chunk": c,
-            "archs": list(plan.chunk_archs(c)),
-            "out": str(out),
-            "device": device,
-            "data_root": data_root,
-            "batched": k,
-            "amp": amp,
-        }
-        for s, c in todo
-    ]
-    report = SweepReport(out, len(units), len(units) - len(todo), 0, 0, 0.0)
-    logger.info(
-        "sweep %s/%s shard %d/%d: %d units, %d already done",
-        space,
-        plan.protocol.name,
-        i,
-        n,
-        len(units),
-        report.units_skipped,
-    )
-    t0 = time.perf_counter()
-    from nasrepro.bench.tracking import mlflow_run
+            "protocol": plan.protocol.name,
+            "seeds": ",".join(map(str, plan.seeds)),
+            "shard": f"{i}/{n}",
+            "workers": workers,
+            "executor": executor,
+            "n_archs": len(plan.archs),
+        } | {f"protocol.{k}": v for k, v in plan.protocol.to_dict().items()}
+        with mlflow_run(
+            f"sweep-{plan.space}-{plan.protocol.name}-shard{i}of{n}",
+            params=params,
+            tags={"kind": "sweep", "protocol_id": plan.protocol.id},
+            enabled=track,
+        ) as run:
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
 
-    params = {
-        "space": plan.space,
-        "protocol": plan.protocol.name,
-        "seeds": ",".join(map(str, plan.seeds)),
-        "shard": f"{i}/{n}",
-        "workers": workers,
-        "executor": executor,
-        "n_archs": len(plan.archs),
-    } | {f"protocol.{k}": v for k, v in plan.protocol.to_dict().items()}
-    with mlflow_run(
-        f"sweep-{plan.space}-{plan.protocol.name}-shard{i}of{n}",
-        params=params,
-        tags={"kind": "sweep", "protocol_id": plan.protocol.id},
-        enabled=track,
-    ) as run:
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=sum(len(j["archs"]) for j in jobs), unit="arch", desc="sweep")
-        try:
-            results: Iterable[dict[str, Any]]
-            if executor == "ray":
-                results = _ray_executor(jobs, workers, ray_address)
-            else:
-                results = _local_executor(jobs, workers)
-            for res in results:
-                report.units_done += 1
-                report.archs_trained += res["n"]
-                report.chunk_files.append(Path(res["path"]))
-                report.final_valid_acc.extend(res["valid_acc"])
+                bar = tqdm(total=sum(len(j["archs"]) for j in jobs), unit="arch", desc="sweep")
+            try:
+                results: Iterable[dict[str, Any]]
+                if executor == "ray":
+                    results = _ray_executor(jobs, workers, ray_address)
+                else:
+                    results = _local_executor(jobs, workers)
+                for res in results:
+                    report.units_done += 1
+                    report.archs_trained += res["n"]
+                    report.chunk_files.append(Path(res["path"]))
+                    report.final_valid_acc.extend(res["valid_acc"])
+                    if bar is not None:
+                        bar.update(res["n"])
+                    if on_unit is not None:
+                        on_unit(res)
+            finally:
                 if bar is not None:
-                    bar.update(res["n"])
-                if on_unit is not None:
-                    on_unit(res)
-        finally:
-            if bar is not None:
-                bar.close()
-            report.wall_s = time.perf_counter() - t0
-            acc = report.final_valid_acc
-            run.log_metrics(
-                {
-                    "units_done": report.units_done,
-                    "archs_trained": report.archs_trained,
-                    "wall_s": report.wall_s,
-                    **({"mean_final_valid_acc": float(np.mean(acc))} if acc else {}),
-                    **({"max_final_valid_acc": float(np.max(acc))} if acc else {}),
-                }
-            )
-            run.log_artifact(out / MANIFEST)
-            for path in report.chunk_files:
-                run.log_artifact(path, "chunks")
+                    bar.close()
+                report.wall_s = time.perf_counter() - t0
+                acc = report.final_valid_acc
+                run.log_metrics(
+                    {
+                        "units_done": report.units_done,
+                        "archs_trained": report.archs_trained,
+                        "wall_s": report.wall_s,
+                        **({"mean_final_valid_acc": float(np.mean(acc))} if acc else {}),
+                        **({"max_final_valid_acc": float(np.max(acc))} if acc else {}),
+                    }
+                )
+                run.log_artifact(out / MANIFEST)
+                for path in report.chunk_files:
+                    run.log_artifact(path, "chunks")
     return report
 
 
@@ -506,3 +511,68 @@ def load_results(out: str | Path) -> list[Any]:
     for path in iter_chunks(Path(out)):
         results.extend(read_chunk(path)["results"])
     return results
+
+
+def _lock_path(out: Path, shard: tuple[int, int]) -> Path:
+    return out / f".lock-shard-{shard[0]}-of-{shard[1]}"
+
+
+@contextlib.contextmanager
+def _shard_lock(out: Path, shard: tuple[int, int]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the shard's lock file, with this process's PID in it.
+
+    The kernel drops the lock when its holder dies, so a killed sweep never blocks
+    the next one. Where ``fcntl`` is missing (Windows) sweeps run unlocked.
+
+    Raises:
+        SweepError: Another live process holds the lock; the message names its PID.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        logger.debug("no fcntl: sweeping %s without a shard lock", out)
+        yield
+        return
+    path = _lock_path(out, shard)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise SweepError(
+                f"another sweep (PID {holder}) is running shard {shard[0]}/{shard[1]} in "
+                f"{out}; wait for it to finish, run the other process with another --shard, "
+                "or stop it and run this command again to resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _chunk_done(plan: SweepPlan, out: Path, seed: int, chunk: int) -> bool:
+    """Whether the unit's chunk file exists and reads back whole, for this plan.
+
+    A damaged or foreign file is renamed to ``*.corrupt`` (kept for inspection, and
+    no longer read by ``table build``) with a warning, and its unit is retrained.
+    """
+    path = chunk_path(out, seed, chunk)
+    if not path.exists():
+        return False
+    try:
+        payload = read_chunk(path)
+        archs = [r.arch for r in payload["results"]]
+        if payload.get("protocol_id") != plan.protocol.id:
+            raise ValueError(f"protocol {payload.get('protocol_id')!r} is not this sweep's")
+        if archs != list(plan.chunk_archs(chunk)) or any(
+            r.seed != seed for r in payload["results"]
+        ):
+            raise ValueError(f"it holds other architectures or seeds than unit {seed}/{chunk}")
+    except (ValueError, KeyError, TypeError) as e:
+        aside = path.with_name(path.name.replace(".json.gz", ".corrupt"))
+        os.replace(path, aside)
+        logger.warning("sweep chunk %s is damaged (%s); moved to %s, retraining it", path, e, aside)
+        return False
+    return True

@@ -1,8 +1,9 @@
 """MLflow tracking that never costs a result.
 
 The store is ``$MLFLOW_TRACKING_URI`` or, by default, ``sqlite:///mlruns.db`` in the
-working directory. An unreachable server, or any tracking error, gives one warning and
-turns tracking off for that run; training and result files go on untouched.
+working directory. An unreachable server, a sqlite store that cannot be written (both
+checked within seconds, before MLflow's own retries), or any tracking error gives one
+warning and turns tracking off for that run; training and result files go on untouched.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
+import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -50,6 +53,52 @@ def _reachable(uri: str, timeout: float = 3.0) -> str | None:
         return None
     except (urllib.error.URLError, OSError, ValueError) as e:
         return str(getattr(e, "reason", e))
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the working directory, or
+    absolute with four slashes); ``None`` for other stores and in-memory databases."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _unwritable(uri: str) -> str | None:
+    """``None`` if a sqlite store can be created or opened for writing, else why not.
+
+    Checks in well under a second, before MLflow's retry loop (about 100 s) meets the
+    same problem: the directory must take new files (sqlite writes a journal beside
+    the database), and an existing database must open for writing. A database that
+    another process holds locked is fine: MLflow waits for it.
+    """
+    path = _sqlite_path(uri)
+    if path is None:
+        return None
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"its directory {str(folder)!r} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".nasrepro-probe-"):
+            pass
+    except OSError as e:
+        return f"cannot create files in {str(folder)!r}: {e.strerror or e}"
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0.5)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.rollback()
+        finally:
+            con.close()
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return None
+        return f"cannot open {str(path)!r} for writing: {e}"
+    except sqlite3.DatabaseError as e:
+        return f"{str(path)!r} is not a usable sqlite database: {e}"
+    return None
 
 
 class Run:
@@ -162,6 +211,17 @@ def mlflow_run(
     """
     uri = tracking_uri()
     if not enabled:
+        yield Run(None, uri)
+        return
+    reason = _unwritable(uri)
+    if reason is not None:
+        warnings.warn(
+            f"MLflow store {uri} cannot be written ({reason}); training goes on and results "
+            "are written to disk as usual. Run from a writable directory, set "
+            "MLFLOW_TRACKING_URI to a writable store, or pass --no-track",
+            TrackingWarning,
+            stacklevel=3,
+        )
         yield Run(None, uri)
         return
     reason = _reachable(uri)

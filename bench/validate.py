@@ -32,7 +32,7 @@ from nasrepro.bench.leaderboard import (
     open_benchmark,
     run_leaderboard,
 )
-from nasrepro.strategies import check_strategy, load_strategy
+from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S, check_strategy, load_strategy
 from nasrepro.tables import Benchmark, TrialResult
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
@@ -191,6 +191,7 @@ def validate(
     out: str | Path | None = None,
     track: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    strategy_timeout: float = DEFAULT_STRATEGY_TIMEOUT_S,
 ) -> ValidateReport:
     """Validate ``strategy`` (``module:Class`` or ``file.py:Class``).
 
@@ -206,18 +207,24 @@ def validate(
         out: Directory to write ``validate.json`` into.
         track: Log the report to MLflow.
         progress: Called as ``progress(done, total)`` after each run.
+        strategy_timeout: Seconds one call of the strategy (import, construction,
+            ``ask``, ``tell``) may take; ``0``: no limit.
 
     Raises:
         FileNotFoundError: No reference. ValueError: the class breaks the contract, or
             the reference was made on another table.
+        StrategyError: The strategy's own code raised or hung; the message names the
+            seed and the trial count, and carries the strategy's traceback.
     """
     spec = benchmark or BenchmarkSpec()
     bench = open_benchmark(spec)
     ref = load_reference(bench.name if spec.table is None else spec.label, reference)
     _check_same_benchmark(ref, bench)
-    cls = load_strategy(strategy)
+    cls = load_strategy(strategy, timeout_s=strategy_timeout)
     try:
-        check_strategy(cls, bench, n_tells=20, workers=2)
+        check_strategy(
+            cls, bench, n_tells=20, workers=2, label=strategy, timeout_s=strategy_timeout
+        )
     except AssertionError as e:
         raise ValueError(f"{strategy} breaks the strategy contract: {e}") from e
     config = LeaderboardConfig(
@@ -227,6 +234,7 @@ def validate(
         budget=str(ref["config"]["budget"]),
         workers=int(ref["workers"]),
         jobs=jobs,
+        strategy_timeout=strategy_timeout,
     )
     lb = run_leaderboard(config, progress=progress)
     runs = lb.runs[strategy]

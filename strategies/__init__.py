@@ -29,6 +29,12 @@ from nasrepro.strategies._checks import check_strategy, drive
 from nasrepro.strategies._common import Decisions, candidate_pool, canonical_key, decisions_of
 from nasrepro.strategies._evolution import RegularizedEvolution
 from nasrepro.strategies._gp import GPBayesOpt, expected_improvement, fit_gp
+from nasrepro.strategies._guard import (
+    DEFAULT_STRATEGY_TIMEOUT_S,
+    StrategyError,
+    StrategyGuard,
+    strategy_traceback,
+)
 from nasrepro.strategies._hyperband import BOHB, Hyperband, SuccessiveHalving, hyperband_brackets
 from nasrepro.strategies._local_search import LocalSearch
 from nasrepro.strategies._random import RandomSearch
@@ -42,6 +48,10 @@ __all__ = [
     "list_strategies",
     "load_strategy",
     "check_strategy",
+    "StrategyError",
+    "StrategyGuard",
+    "DEFAULT_STRATEGY_TIMEOUT_S",
+    "strategy_traceback",
     "drive",
     "Decisions",
     "decisions_of",

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Evaluation
 
 __all__ = [
@@ -151,26 +152,41 @@ def list_strategies() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def load_strategy(spec: str) -> type[Strategy]:
+def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy]:
     """A strategy class from a registry name, ``"module:Class"`` or ``"path/file.py:Class"``.
+
+    Args:
+        spec: The name or spec.
+        timeout_s: Seconds the import of a user's module may take (``None``: no limit).
 
     Raises:
         ValueError: The module or class cannot be found, or is not a
             :class:`Strategy` subclass.
+        StrategyError: The user's module raised, or has a syntax error, while it was
+            imported; the message carries its traceback.
     """
     if ":" not in spec:
         return get_strategy(spec)
     module_name, _, cls_name = spec.rpartition(":")
+    guard = StrategyGuard(spec, seed=None, timeout_s=timeout_s)
     if module_name.endswith(".py") or "/" in module_name:
-        module = _module_from_file(Path(module_name))
+        path = Path(module_name)
+        if not path.is_file():
+            raise ValueError(f"strategy file {str(path)!r} does not exist")
+        module = guard.call("the import of its module", _module_from_file, path)
     else:
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as e:
+            found = importlib.util.find_spec(module_name)
+        except ImportError as e:  # a parent package is missing
+            found, why = None, str(e)
+        else:
+            why = f"no module named {module_name!r}"
+        if found is None:
             raise ValueError(
-                f"cannot import {module_name!r} for strategy {spec!r} ({e}); put it on "
+                f"cannot import {module_name!r} for strategy {spec!r} ({why}); put it on "
                 "PYTHONPATH or pass a file path such as my_strategy.py:MyStrategy"
-            ) from e
+            )
+        module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise ValueError(f"module {module_name!r} has no attribute {cls_name!r}")
@@ -180,8 +196,6 @@ def load_strategy(spec: str) -> type[Strategy]:
 
 
 def _module_from_file(path: Path) -> Any:
-    if not path.is_file():
-        raise ValueError(f"strategy file {str(path)!r} does not exist")
     name = f"_nasrepro_user_{path.stem}"
     if name in sys.modules:
         return sys.modules[name]
@@ -190,5 +204,9 @@ def _module_from_file(path: Path) -> Any:
         raise ValueError(f"cannot load {str(path)!r} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # pickle finds classes of the module by this name
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # a failed import must not be found half-done next time
+        raise
     return module

@@ -16,6 +16,7 @@ import numpy as np
 
 from nasrepro.spaces import Architecture
 from nasrepro.strategies._base import Strategy, Trial
+from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Benchmark, Evaluation
 
 __all__ = ["drive", "check_strategy", "StrategyContractError"]
@@ -30,7 +31,10 @@ class StrategyContractError(AssertionError):
 class _Driver:
     """A minimal runner: up to ``workers`` pending trials, told in a random order."""
 
-    def __init__(self, benchmark: Benchmark, workers: int, seed: int) -> None:
+    def __init__(
+        self, benchmark: Benchmark, workers: int, seed: int, guard: StrategyGuard | None = None
+    ) -> None:
+        self.guard = guard or StrategyGuard("strategy", seed)
         self.benchmark = benchmark
         self.workers = workers
         self.rng = np.random.default_rng(seed)
@@ -41,7 +45,7 @@ class _Driver:
         """Fill the free workers, then tell one pending trial's result."""
         space = self.benchmark.space
         while len(self.pending) < self.workers:
-            trial = strategy.ask()
+            trial = self.guard.ask(strategy)
             if trial is None:
                 if not self.pending:
                     raise StrategyContractError(
@@ -56,7 +60,7 @@ class _Driver:
             self.log.append((trial.arch.to_string(), trial.epoch, trial.resume))
         i = int(self.rng.integers(len(self.pending)))
         trial, ev = self.pending.pop(i)
-        strategy.tell(trial, ev)
+        self.guard.tell(strategy, trial, ev)
 
 
 def _check_in_space(trial: Trial, space: Any, max_epoch: int) -> None:
@@ -72,18 +76,28 @@ def _check_in_space(trial: Trial, space: Any, max_epoch: int) -> None:
 
 
 def drive(
-    strategy: Strategy, benchmark: Benchmark, n_tells: int, *, workers: int = 1, seed: int = 0
+    strategy: Strategy,
+    benchmark: Benchmark,
+    n_tells: int,
+    *,
+    workers: int = 1,
+    seed: int = 0,
+    guard: StrategyGuard | None = None,
 ) -> list[TrialKey]:
     """Run ``strategy`` for ``n_tells`` results through :meth:`Strategy.on_finish`.
+
+    Args:
+        guard: Runs the strategy's calls (default: no time limit); its errors are
+            :class:`~nasrepro.strategies.StrategyError`.
 
     Returns:
         Every asked trial as ``(arch string, epoch, resume)``, in ask order.
     """
-    driver = _Driver(benchmark, workers, seed)
-    strategy.on_start()
+    driver = _Driver(benchmark, workers, seed, guard)
+    driver.guard.call("on_start()", strategy.on_start)
     for _ in range(n_tells):
         driver.step(strategy)
-    strategy.on_finish()
+    driver.guard.call("on_finish()", strategy.on_finish)
     return driver.log
 
 
@@ -94,34 +108,57 @@ def check_strategy(
     n_tells: int = 40,
     workers: int = 3,
     seed: int = 0,
+    label: str | None = None,
+    timeout_s: float | None = None,
     **kwargs: Any,
 ) -> None:
     """Check the whole contract for ``cls`` on ``benchmark``.
 
+    Args:
+        cls: The strategy class.
+        benchmark: Answers the trials.
+        n_tells, workers, seed: How long and how the check drives the strategy.
+        label: Names the strategy in errors (default: the class name).
+        timeout_s: Seconds one strategy call may take (``None``: no limit).
+        **kwargs: The strategy's hyperparameters.
+
     Raises:
         StrategyContractError: A rule is broken; the message names it.
+        StrategyError: The strategy's own code raised or hung.
     """
+    name = label or cls.__qualname__
 
-    def make() -> Strategy:
-        return cls(benchmark.space, max_epoch=benchmark.max_epoch, seed=seed, **kwargs)
+    def guard() -> StrategyGuard:
+        return StrategyGuard(name, seed, timeout_s, context="the contract check")
 
-    first = drive(make(), benchmark, n_tells, workers=workers, seed=seed)
+    def make(g: StrategyGuard) -> Strategy:
+        return g.construct(cls, benchmark.space, max_epoch=benchmark.max_epoch, seed=seed, **kwargs)
+
+    g = guard()
+    first = drive(make(g), benchmark, n_tells, workers=workers, seed=seed, guard=g)
     if len(first) < n_tells:
         raise StrategyContractError(f"only {len(first)} trials asked for {n_tells} tells")
-    again = drive(make(), benchmark, n_tells, workers=workers, seed=seed)
+    g = guard()
+    again = drive(make(g), benchmark, n_tells, workers=workers, seed=seed, guard=g)
     if again != first:
         k = next(i for i, (a, b) in enumerate(zip(first, again, strict=False)) if a != b)
         raise StrategyContractError(
             f"not deterministic for seed {seed}: trial {k} was {first[k]} then {again[k]}"
         )
-    _check_pickle(make(), benchmark, n_tells, workers, seed)
+    g = guard()
+    _check_pickle(make(g), benchmark, n_tells, workers, seed, g)
 
 
 def _check_pickle(
-    strategy: Strategy, benchmark: Benchmark, n_tells: int, workers: int, seed: int
+    strategy: Strategy,
+    benchmark: Benchmark,
+    n_tells: int,
+    workers: int,
+    seed: int,
+    guard: StrategyGuard,
 ) -> None:
-    driver = _Driver(benchmark, workers, seed)
-    strategy.on_start()
+    driver = _Driver(benchmark, workers, seed, guard)
+    guard.call("on_start()", strategy.on_start)
     half = n_tells // 2
     for _ in range(half):
         driver.step(strategy)
@@ -129,7 +166,8 @@ def _check_pickle(
         clone = pickle.loads(pickle.dumps(strategy))
     except Exception as e:  # any pickling failure breaks the contract
         raise StrategyContractError(f"{type(strategy).__name__} does not pickle: {e}") from e
-    twin = _Driver(benchmark, workers, seed)  # the same driver state, sharing the benchmark
+    # the same driver state, sharing the benchmark
+    twin = _Driver(benchmark, workers, seed, StrategyGuard(guard.label, seed, guard.timeout_s))
     twin.rng, twin.pending, twin.log = copy.deepcopy(driver.rng), list(driver.pending), []
     driver.log = []
     for _ in range(n_tells - half):

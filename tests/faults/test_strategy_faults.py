@@ -1,0 +1,316 @@
+"""User strategies that raise, fail to import or hang: one clear error, never a traceback dump.
+
+Each case is a real strategy file written by the test and run by ``run_leaderboard``,
+``validate`` and the ``nasrepro`` command, in this process (``--jobs 1``) and in worker
+processes (``--jobs 2``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasrepro.bench.leaderboard import (
+    BenchmarkSpec,
+    LeaderboardConfig,
+    results_dict,
+    run_leaderboard,
+    summarize,
+)
+from nasrepro.bench.validate import validate
+from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE_TABLE = ROOT / "tests" / "data" / "cell-mnist1d-smoke.h5"
+NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
+
+FAULTY = """
+import time
+
+from nasrepro.strategies import RandomSearch
+
+
+def divide(n):
+    return 1 / (n - n)  # the user's bug
+
+
+class InitFails(RandomSearch):
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("init went wrong")
+
+
+class AskFailsFirst(RandomSearch):
+    def ask(self):
+        raise KeyError("no such key")
+
+
+class AskFailsAfter60(RandomSearch):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_calls = 0
+
+    def ask(self):
+        self.n_calls += 1
+        if self.n_calls > 60:
+            divide(self.n_calls)
+        return super().ask()
+
+
+class TellFails(RandomSearch):
+    def tell(self, trial, evaluation):
+        raise TypeError("tell went wrong")
+
+
+class HangsInAsk(RandomSearch):
+    def ask(self):
+        while True:  # the user's hang
+            pass
+
+
+class HangsInInit(RandomSearch):
+    def __init__(self, *args, **kwargs):
+        time.sleep(3600)  # the user's hang
+"""
+
+IMPORT_FAILS = """
+from nasrepro.strategies import RandomSearch
+
+raise RuntimeError("module-level failure")  # the user's bug
+
+
+class Mine(RandomSearch):
+    pass
+"""
+
+SYNTAX_ERROR = """
+from nasrepro.strategies import RandomSearch
+
+
+class Mine(RandomSearch):
+    def ask(self)
+        return None
+"""
+
+#: case -> (class, what failed, expected trial counts, the user's line shown)
+CASES = {
+    "init": ("InitFails", "RuntimeError in __init__()", "0 trials asked, 0 told", "raise Runtime"),
+    "ask-first": ("AskFailsFirst", "KeyError in ask()", "0 trials asked, 0 told", "raise KeyError"),
+    "ask-after-60": (
+        "AskFailsAfter60",
+        "ZeroDivisionError in ask()",
+        "60 trials asked, 60 told",
+        "return 1 / (n - n)",
+    ),
+    "tell": ("TellFails", "TypeError in tell()", "1 trials asked, 0 told", "raise TypeError"),
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> BenchmarkSpec:
+    if not SMOKE_TABLE.is_file():
+        pytest.skip(f"{SMOKE_TABLE} is not built yet")
+    return BenchmarkSpec(table=str(SMOKE_TABLE))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("user_strategies")
+    (d / "faulty.py").write_text(FAULTY)
+    (d / "import_fails.py").write_text(IMPORT_FAILS)
+    (d / "syntax_error.py").write_text(SYNTAX_ERROR)
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(spec: BenchmarkSpec, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real reference results.json on the smoke table (two seeds of random search)."""
+    lb = run_leaderboard(LeaderboardConfig(spec, ("random-search",), (0, 1), "100q"))
+    path = tmp_path_factory.mktemp("reference") / "ref.json"
+    path.write_text(json.dumps(results_dict(lb, summarize(lb))))
+    return path
+
+
+def _config(spec: BenchmarkSpec, strategy: str, jobs: int, **kw: object) -> LeaderboardConfig:
+    return LeaderboardConfig(spec, (strategy,), (5, 6), "100q", jobs=jobs, **kw)  # type: ignore[arg-type]
+
+
+def _check_message(
+    e: StrategyError, label: str, case: str, seeds: str = "[56]", counts: str | None = None
+) -> None:
+    _, what, expected_counts, line = CASES[case]
+    counts = counts or expected_counts
+    msg = str(e)
+    assert e.message.startswith(f"strategy {label!r} raised {what}"), msg
+    assert re.search(rf"\(seed {seeds}, {counts}\)", e.message), msg
+    assert "\n" not in e.message  # one line, then the user's traceback
+    assert "strategy traceback (most recent call last):" in msg
+    assert "faulty.py" in msg and line in msg
+    frames = [ln for ln in e.user_traceback.splitlines() if ln.startswith('  File "')]
+    assert frames and all("faulty.py" in f for f in frames)  # the user's frames only
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_leaderboard_reports_a_failing_strategy(
+    spec: BenchmarkSpec, files: Path, case: str, jobs: int
+) -> None:
+    label = f"{files / 'faulty.py'}:{CASES[case][0]}"
+    with pytest.raises(StrategyError) as info:
+        run_leaderboard(_config(spec, label, jobs))
+    _check_message(info.value, label, case)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_validate_reports_a_failing_strategy(
+    spec: BenchmarkSpec, files: Path, reference: Path, case: str
+) -> None:
+    label = f"{files / 'faulty.py'}:{CASES[case][0]}"
+    with pytest.raises(StrategyError) as info:
+        validate(label, spec, seeds=2, reference=reference, retrain=False, jobs=1)
+    if case == "ask-after-60":  # passes the 20-tell contract check, fails in the runs
+        _check_message(info.value, label, case, seeds="[01]")
+    else:  # fails already in the contract check, which runs seed 0
+        assert "during the contract check" in info.value.message
+        # the check runs two workers: two trials are asked before the first tell
+        counts = "2 trials asked, 0 told" if case == "tell" else None
+        _check_message(info.value, label, case, seeds="0", counts=counts)
+
+
+@pytest.mark.parametrize("name", ["import_fails", "syntax_error"])
+def test_a_module_that_does_not_import(spec: BenchmarkSpec, files: Path, name: str) -> None:
+    label = f"{files / name}.py:Mine"
+    with pytest.raises(StrategyError) as info:
+        load_strategy(label)
+    msg = str(info.value)
+    assert info.value.message.startswith(f"strategy {label!r} raised")
+    assert "import of its module" in msg and f"{name}.py" in msg
+    if name == "syntax_error":
+        assert "SyntaxError" in msg and "line 6" in msg and "def ask(self)" in msg
+    else:
+        assert "RuntimeError: module-level failure" in msg and "raise RuntimeError" in msg
+    assert f"_nasrepro_user_{name}" not in sys.modules  # no half-imported module is left
+    with pytest.raises(StrategyError):  # and the leaderboard reports the same
+        run_leaderboard(_config(spec, label, 2))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_hanging_ask_times_out(spec: BenchmarkSpec, files: Path, jobs: int) -> None:
+    label = f"{files / 'faulty.py'}:HangsInAsk"
+    t0 = time.monotonic()
+    with pytest.raises(StrategyError) as info:
+        run_leaderboard(_config(spec, label, jobs, strategy_timeout=1.0))
+    assert time.monotonic() - t0 < 30
+    msg = str(info.value)
+    assert re.search(r"did not return from ask\(\) within 1 s \(seed [56], 0 trials asked", msg)
+    assert "--strategy-timeout" in msg
+    assert "faulty.py" in msg and "while True:  # the user's hang" in msg
+
+
+def test_the_guard_resumes_an_outer_alarm() -> None:
+    """pytest-timeout (or a user's own alarm) keeps working around guarded calls."""
+    fired: list[int] = []
+    old = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        assert StrategyGuard("s", 0, timeout_s=5).call("ask()", time.sleep, 0.1) is None
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left < 0.3
+        time.sleep(0.5)
+        assert fired == [1]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*NASREPRO, *args, "--table", str(SMOKE_TABLE), "--no-track"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _assert_one_error(out: subprocess.CompletedProcess[str], label: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert "Traceback (most recent call last)" not in out.stderr, out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("nasrepro: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"nasrepro: error: strategy {label!r}")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_leaderboard_with_a_strategy_failing_after_60_asks(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path, jobs: str
+) -> None:
+    label = f"{files / 'faulty.py'}:AskFailsAfter60"
+    out = _cli(
+        "leaderboard",
+        "--strategies",
+        label,
+        "--seeds",
+        "5,6",
+        "--budget",
+        "100q",
+        "--jobs",
+        jobs,
+        "--out",
+        str(tmp_path / "lb"),
+        cwd=tmp_path,
+    )
+    _assert_one_error(out, label)
+    assert re.search(r"\(seed [56], 60 trials asked, 60 told\)", out.stderr)
+    assert "strategy traceback (most recent call last):" in out.stderr
+    assert "return 1 / (n - n)  # the user's bug" in out.stderr
+
+
+def test_cli_validate_with_a_syntax_error(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
+) -> None:
+    label = f"{files / 'syntax_error.py'}:Mine"
+    out = _cli("validate", "--strategy", label, "--reference", str(reference), cwd=tmp_path)
+    _assert_one_error(out, label)
+    assert "SyntaxError" in out.stderr and "def ask(self)" in out.stderr and "line 6" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "jobs"), [("leaderboard", "2"), ("validate", "1"), ("validate", "2")]
+)
+def test_cli_times_out_a_hanging_module_strategy(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path, command: str, jobs: str
+) -> None:
+    """``module:Class`` found on PYTHONPATH, hanging in ``__init__``, with a 1 s limit."""
+    label = "faulty:HangsInInit"
+    which = ["--strategies", label] if command == "leaderboard" else ["--strategy", label]
+    extra = (
+        ["--seeds", "5,6", "--budget", "100q", "--out", str(tmp_path / "lb")]
+        if command == "leaderboard"
+        else ["--seeds", "2", "--reference", str(reference), "--no-retrain"]
+    )
+    t0 = time.monotonic()
+    out = _cli(
+        command,
+        *which,
+        *extra,
+        "--jobs",
+        jobs,
+        "--strategy-timeout",
+        "1",
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(files)},
+    )
+    assert time.monotonic() - t0 < 60
+    _assert_one_error(out, label)
+    assert "did not return from __init__() within 1 s" in out.stderr
+    assert "time.sleep(3600)  # the user's hang" in out.stderr
