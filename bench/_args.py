@@ -18,6 +18,7 @@ from nasrepro.spaces._base import quote
 __all__ = [
     "MAX_BUDGET_EVALUATIONS",
     "budget_text",
+    "check_budget_evaluations",
     "device",
     "int_at_least",
     "seed_list",
@@ -40,25 +41,27 @@ _DEVICE = re.compile(r"cpu|cuda(?::\d+)?")
 _DEVICE_CHOICES = "'cpu', 'cuda' or 'cuda:K' (K a GPU index)"
 
 
-def _fail(what: str, text: str, allowed: str) -> argparse.ArgumentTypeError:
-    # argparse prefixes "argument --flag: ", so ``what`` names the value only in __name__
-    del what
+def _fail(text: str, allowed: str) -> argparse.ArgumentTypeError:
+    """The error for a bad ``text``; argparse puts ``argument --flag:`` before it."""
     return argparse.ArgumentTypeError(f"{quote(text)}: {allowed}")
 
 
 def int_at_least(minimum: int, what: str = "value") -> Callable[[str], int]:
-    """A type for an integer ``>= minimum`` (e.g. ``int_at_least(1, "jobs")``)."""
+    """A type for an integer ``>= minimum`` (e.g. ``int_at_least(1, "jobs")``).
+
+    ``what`` names the type (argparse uses a type's name in some of its messages).
+    """
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise _fail(what, text, f"expected an integer >= {minimum}") from None
+            raise _fail(text, f"expected an integer >= {minimum}") from None
         if value < minimum:
-            raise _fail(what, text, f"must be an integer >= {minimum}")
+            raise _fail(text, f"must be an integer >= {minimum}")
         return value
 
-    parse.__name__ = what  # argparse names the type in some messages
+    parse.__name__ = what
     return parse
 
 
@@ -66,21 +69,19 @@ def seed_list(text: str) -> list[int]:
     """Comma-separated seeds: non-negative, distinct, at least one (``"0,1,2"``)."""
     parts = [p.strip() for p in text.split(",")]
     if not any(parts):
-        raise _fail("seeds", text, "expected comma-separated non-negative integers, e.g. '0,1,2'")
+        raise _fail(text, "expected comma-separated non-negative integers, e.g. '0,1,2'")
     seeds: list[int] = []
     for p in parts:
         if not p:
-            raise _fail("seeds", text, "has an empty entry; expected e.g. '0,1,2'")
+            raise _fail(text, "has an empty entry; expected e.g. '0,1,2'")
         try:
             s = int(p)
         except ValueError:
-            raise _fail(
-                "seeds", text, f"{quote(p)} is not an integer; expected e.g. '0,1,2'"
-            ) from None
+            raise _fail(text, f"{quote(p)} is not an integer; expected e.g. '0,1,2'") from None
         if s < 0:
-            raise _fail("seeds", text, f"seed {s} is negative; seeds must be >= 0")
+            raise _fail(text, f"seed {s} is negative; seeds must be >= 0")
         if s in seeds:
-            raise _fail("seeds", text, f"seed {s} is listed twice; each seed must be distinct")
+            raise _fail(text, f"seed {s} is listed twice; each seed must be distinct")
         seeds.append(s)
     return seeds
 
@@ -96,10 +97,10 @@ def seeds_count_or_list(text: str) -> str:
             n = int(stripped)
         except ValueError:
             raise _fail(
-                "seeds", text, "expected a number of seeds (e.g. 30) or a list (e.g. '0,1,2')"
+                text, "expected a number of seeds (e.g. 30) or a list (e.g. '0,1,2')"
             ) from None
         if n < 1:
-            raise _fail("seeds", text, "the number of seeds must be at least 1")
+            raise _fail(text, "the number of seeds must be at least 1")
         return stripped
     return ",".join(str(s) for s in seed_list(stripped))
 
@@ -108,13 +109,12 @@ def device(text: str) -> str:
     """``cpu``, ``cuda`` or ``cuda:K``; CUDA only where this torch sees a GPU."""
     t = text.strip()
     if _DEVICE.fullmatch(t) is None:
-        raise _fail("device", text, f"expected {_DEVICE_CHOICES}")
+        raise _fail(text, f"expected {_DEVICE_CHOICES}")
     if t.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise _fail(
-                "device",
                 text,
                 f"CUDA is not available here (torch {torch.__version__}, CUDA build "
                 f"{torch.version.cuda or 'none'}); use --device cpu",
@@ -122,7 +122,7 @@ def device(text: str) -> str:
         n = torch.cuda.device_count()
         k = int(t.partition(":")[2] or 0)
         if k >= n:
-            raise _fail("device", text, f"this machine has {n} GPU(s): cuda:0..cuda:{n - 1}")
+            raise _fail(text, f"this machine has {n} GPU(s): cuda:0..cuda:{n - 1}")
     return t
 
 
@@ -140,14 +140,14 @@ def budget_text(text: str) -> str:
         "mean full training ('100x')"
     )
     if m is None:
-        raise _fail("budget", text, allowed)
+        raise _fail(text, allowed)
     value, unit = float(m.group(1)), m.group(2).lower()
     if not value > 0:
-        raise _fail("budget", text, "must be positive")
+        raise _fail(text, "must be positive")
     if unit == "q" and value != int(value):
-        raise _fail("budget", text, "a number of evaluations must be a whole number, e.g. '200q'")
+        raise _fail(text, "a number of evaluations must be a whole number, e.g. '200q'")
     if unit in ("q", "x") and value > MAX_BUDGET_EVALUATIONS:
-        raise _fail("budget", text, _cap_message())
+        raise _fail(text, _cap_message())
     return text.strip()
 
 
@@ -178,12 +178,9 @@ def strategies_text(text: str) -> str:
         return "all"
     if not any(parts):
         raise _fail(
-            "strategies",
             text,
             "expected 'all' or comma-separated names, e.g. 'random-search,local-search'",
         )
     if not all(parts):
-        raise _fail(
-            "strategies", text, "has an empty entry; expected e.g. 'random-search,local-search'"
-        )
+        raise _fail(text, "has an empty entry; expected e.g. 'random-search,local-search'")
     return ",".join(parts)

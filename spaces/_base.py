@@ -185,4 +185,4 @@ def parse_any(s: str, space: str | None = None) -> Architecture:
             return get_space(name).parse(s)
         except ValueError as e:
             errors.append(f"{name}: {e}")
-    raise SpaceError("no space parses this string:\n  " + "\n  ".join(errors))
+    raise SpaceError("no space parses this string: " + "; ".join(errors))

@@ -236,6 +236,7 @@ def test_huge_argument_gives_a_short_message(cli: Cli, args: list[str]) -> None:
     r = cli(*args)
     assert r.rc == 2 and "Traceback" not in r.err
     assert len(r.err) < 2000, len(r.err)
+    assert len(r.err.strip().splitlines()) == 1, r.err
     assert "characters)" in r.err  # the quote says how long the input was
 
 
@@ -249,3 +250,15 @@ def test_huge_argument_short_stderr_end_to_end() -> None:
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert len(r.stderr) < 2000, len(r.stderr)
+
+
+@pytest.mark.gpu
+def test_cuda_device_checked_against_the_gpus() -> None:
+    """Where CUDA is present: 'cuda' and 'cuda:0' parse, an index past the GPUs does not."""
+    import argparse
+
+    from nasrepro.bench._args import device
+
+    assert device("cuda") == "cuda" and device(" cuda:0 ") == "cuda:0"
+    with pytest.raises(argparse.ArgumentTypeError, match="GPU"):
+        device("cuda:999")
