@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -23,6 +24,10 @@ class _Parser(argparse.ArgumentParser):
         where = self.prog.removeprefix("nasrepro").strip()
         prefix = f"nasrepro: error: {where}: " if where else "nasrepro: error: "
         self.exit(2, f"{prefix}{message} (see '{self.prog} --help')\n")
+
+
+#: The errors of a write that ran out of room or lost its permission part way.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -159,8 +164,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from nasrepro.bench._outputs import check_dir
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench._outputs import OutputError, check_dir, describe_os_error
 
     archs = None
     if args.archs:
@@ -171,7 +175,27 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 f"--archs {quote(args.archs)} holds no architectures; put one arch string per line"
             )
     check_dir(args.out, "--out")
-    report = sweep(
+    try:
+        report = _run_sweep(args, archs)
+    except OSError as e:  # a full disk part way: finished chunks stay on disk
+        if e.errno not in _WRITE_ERRNOS:
+            raise
+        raise OutputError(
+            f"--out {quote(args.out)}: writing failed ({describe_os_error(e)}); make room and "
+            "run the same command again: it resumes from the finished chunks"
+        ) from None
+    print(
+        f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
+        f"arch-seeds) in {report.wall_s:.1f}s; {report.units_skipped} of {report.units_total} "
+        "chunks of this shard were already done"
+    )
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace, archs: list[str] | None) -> Any:
+    from nasrepro.bench.sweep import sweep
+
+    return sweep(
         args.space,
         args.protocol,
         args.seeds,
@@ -191,12 +215,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         batched=args.batched,
         amp=args.amp,
     )
-    print(
-        f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
-        f"arch-seeds) in {report.wall_s:.1f}s; {report.units_skipped} of {report.units_total} "
-        "chunks of this shard were already done"
-    )
-    return 0
 
 
 # ----------------------------------------------------------------------------- reproduce

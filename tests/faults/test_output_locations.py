@@ -50,7 +50,7 @@ def test_sweep_out_read_only(cli: Cli, tmp_path: Path, readonly_dir: Path) -> No
 
 def test_sweep_out_full(cli: Cli, tmp_path: Path, full_dir: Path) -> None:
     r = cli(*_sweep_args(tmp_path, full_dir / "sweep"))
-    r.assert_user_error("No space left on device")
+    r.assert_user_error("--out", "No space left on device", "resumes")
 
 
 # ----------------------------------------------------------------- table build -o
