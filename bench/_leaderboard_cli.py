@@ -8,7 +8,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from nasrepro.bench._args import (
+    budget_text,
+    check_budget_evaluations,
+    device,
+    int_at_least,
+    seeds_count_or_list,
+    strategies_text,
+)
+from nasrepro.bench._outputs import check_dir, staged_dir
 
 __all__ = ["add_parser"]
 
@@ -52,17 +63,27 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         QUICK_BUDGET,
         QUICK_SEEDS,
         LeaderboardConfig,
+        open_benchmark,
         parse_seeds,
         run_leaderboard,
         strategies_arg,
         track,
         write_outputs,
     )
+    from nasrepro.bench.runner import Budget
 
+    out = check_dir(args.out, "--out")  # before the runs: a bad --out would lose them
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 30)
     budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
+    spec = _benchmark_spec(args)
+    bench = open_benchmark(spec)  # cached: the run opens it again for free
+    parsed = Budget.parse(budget, bench.typical_cost_s)
+    check_budget_evaluations(
+        budget,
+        parsed.value if parsed.kind == "queries" else parsed.value / bench.typical_cost_s,
+    )
     config = LeaderboardConfig(
-        benchmark=_benchmark_spec(args),
+        benchmark=spec,
         strategies=strategies_arg(args.strategies),
         seeds=parse_seeds(seeds),
         budget=budget,
@@ -76,7 +97,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         lb = run_leaderboard(config, progress=bar)
     finally:
         bar.close()
-    paths = write_outputs(lb, args.out)
+    with staged_dir(out, "--out") as staging:
+        staged = write_outputs(lb, staging)
+    paths = {k: out / Path(p).relative_to(staging) for k, p in staged.items()}
     track(lb, paths, enabled=not args.no_track)
     _out(paths["markdown"].read_text())
     _out(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -87,6 +110,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from nasrepro.bench.validate import validate
 
+    if args.out is not None:
+        check_dir(args.out, "--out")
     bar = _ProgressBar("validate")
     try:
         report = validate(
@@ -124,7 +149,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="table seed per query: 'random' (default, as NAS-Bench-101), 'mean' or a seed",
     )
     p.add_argument(
-        "--jobs", type=int, default=default_jobs(), help="parallel processes (default: cores)"
+        "--jobs",
+        type=int_at_least(1, "jobs"),
+        default=default_jobs(),
+        help="parallel processes (default: cores)",
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S
@@ -141,6 +169,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Add ``leaderboard`` and ``validate`` to the ``nasrepro`` subcommands."""
+    from nasrepro.bench._args import MAX_BUDGET_EVALUATIONS
     from nasrepro.bench.leaderboard import DEFAULT_BUDGET
 
     p = sub.add_parser(
@@ -148,17 +177,29 @@ def add_parser(sub: Any) -> None:
         help="run strategies x seeds on a benchmark; write tables, plots and results.json",
     )
     _common(p)
-    p.add_argument("--strategies", default="all", help="'all' or comma-separated names/specs")
     p.add_argument(
-        "--seeds", default=None, help="number of seeds (default 30; 5 with --quick) or a list"
+        "--strategies",
+        type=strategies_text,
+        default="all",
+        help="'all' or comma-separated names/specs",
+    )
+    p.add_argument(
+        "--seeds",
+        type=seeds_count_or_list,
+        default=None,
+        help="number of seeds (default 30; 5 with --quick) or a list of distinct seeds",
     )
     p.add_argument(
         "--budget",
+        type=budget_text,
         default=None,
         help=f"'3600s' simulated seconds, '200q' evaluations, or '100x' mean full trainings "
-        f"(default {DEFAULT_BUDGET}; 20x with --quick)",
+        f"(default {DEFAULT_BUDGET}; 20x with --quick; at most {MAX_BUDGET_EVALUATIONS}q "
+        "or the same in x or seconds)",
     )
-    p.add_argument("--workers", type=int, default=1, help="simulated parallel workers")
+    p.add_argument(
+        "--workers", type=int_at_least(1, "workers"), default=1, help="simulated parallel workers"
+    )
     p.add_argument("--out", default="leaderboard", help="output directory (default ./leaderboard)")
     p.add_argument("--quick", action="store_true", help="5 seeds and a 20x budget: under a minute")
     p.set_defaults(func=_cmd_leaderboard)
@@ -170,14 +211,22 @@ def add_parser(sub: Any) -> None:
     )
     _common(p)
     p.add_argument("--strategy", required=True, help="module:Class or path/file.py:Class")
-    p.add_argument("--seeds", type=int, default=30, help="runs of your strategy (default 30)")
+    p.add_argument(
+        "--seeds",
+        type=int_at_least(1, "seeds"),
+        default=30,
+        help="runs of your strategy (default 30)",
+    )
     p.add_argument(
         "--reference", default=None, help="reference results.json (default: the shipped one)"
     )
     p.add_argument(
-        "--validate-top", type=int, default=3, help="final incumbents to retrain (default 3)"
+        "--validate-top",
+        type=int_at_least(0, "validate-top"),
+        default=3,
+        help="final incumbents to retrain (default 3)",
     )
-    p.add_argument("--device", default="cpu", help="device for retraining")
+    p.add_argument("--device", type=device, default="cpu", help="device for retraining")
     p.add_argument("--no-retrain", action="store_true", help="skip the real retraining")
     p.add_argument("--out", default=None, help="also write validate.json here")
     p.set_defaults(func=_cmd_validate)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.bench._args import seed_list
+from nasrepro.bench._outputs import atomic_file, check_file, user_message
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
@@ -38,18 +40,18 @@ def _out(text: str = "") -> None:
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"nasrepro table: error: {text}\n")
+    sys.stderr.write(f"nasrepro: error: {text}\n")
 
 
 def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn table and argument errors into a message on stderr and exit code 1."""
+    """Turn table, argument and file errors into one line on stderr and exit code 2."""
 
     def handler(args: argparse.Namespace) -> int:
         try:
             return fn(args)
-        except (TableError, ValueError, KeyError) as e:
-            _err(str(e))
-            return 1
+        except (TableError, ValueError, KeyError, OSError) as e:
+            _err(user_message(e))
+            return 2
 
     handler.__name__ = fn.__name__
     handler.__doc__ = fn.__doc__
@@ -66,7 +68,8 @@ def _fmt(v: float, digits: int = 2) -> str:
 
 # ------------------------------------------------------------------ handlers
 def _build(args: argparse.Namespace) -> int:
-    seeds = None if args.seeds is None else [int(x) for x in args.seeds.split(",")]
+    check_file(args.out, "-o", parents=True)
+    seeds = args.seeds
     report = build(args.sweep_dirs, args.out, allow_partial=args.allow_partial, seeds=seeds)
     _out(report.summary())
     _out(f"wrote {report.path}")
@@ -240,7 +243,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         df.to_csv(sys.stdout, index=False)
     else:
-        df.to_csv(args.output, index=False)
+        with atomic_file(args.output, "-o") as tmp:
+            df.to_csv(tmp, index=False)
         _out(f"wrote {len(df)} rows to {args.output}")
     return 0
 
@@ -250,7 +254,9 @@ def _plot(args: argparse.Namespace) -> int:
 
     t = _open(args.path)
     out = args.output or f"{Path(t.path).stem}.png"
-    _out(f"wrote {plot_table(t, out)}")
+    with atomic_file(out, "-o") as tmp:
+        plot_table(t, tmp)
+    _out(f"wrote {out}")
     return 0
 
 
@@ -279,7 +285,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--allow-partial", action="store_true", help="write it even if results are missing"
     )
     b.add_argument(
-        "--seeds", default=None, help="comma-separated seeds to build from (default: all)"
+        "--seeds",
+        type=seed_list,
+        default=None,
+        help="comma-separated seeds to build from (default: all)",
     )
     b.set_defaults(func=_guarded(_build))
 

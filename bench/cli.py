@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
+
+from nasrepro.bench._args import device, int_at_least, seed_list
+from nasrepro.spaces._base import quote
 
 __all__ = ["main", "build_parser"]
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"seeds must be comma-separated integers, got {text!r}"
-        ) from None
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``nasrepro: error: ...``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the command, the problem and where help is; exit 2."""
+        where = self.prog.removeprefix("nasrepro").strip()
+        prefix = f"nasrepro: error: {where}: " if where else "nasrepro: error: "
+        self.exit(2, f"{prefix}{message} (see '{self.prog} --help')\n")
+
+
+#: The errors of a write that ran out of room or lost its permission part way.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -26,10 +35,10 @@ def _shard(text: str) -> tuple[int, int]:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"shard must look like i/n (e.g. 0/4), got {text!r}"
+            f"shard must look like i/n (e.g. 0/4), got {quote(text)}"
         ) from None
     if not (n >= 1 and 0 <= i < n):
-        raise argparse.ArgumentTypeError(f"shard i/n needs 0 <= i < n, got {text!r}")
+        raise argparse.ArgumentTypeError(f"shard i/n needs 0 <= i < n, got {quote(text)}")
     return i, n
 
 
@@ -155,13 +164,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench._outputs import OutputError, check_dir, describe_os_error
 
     archs = None
     if args.archs:
         with open(args.archs) as f:
             archs = [line.strip() for line in f if line.strip()]
-    report = sweep(
+        if not archs:
+            raise ValueError(
+                f"--archs {quote(args.archs)} holds no architectures; put one arch string per line"
+            )
+    check_dir(args.out, "--out")
+    try:
+        report = _run_sweep(args, archs)
+    except OSError as e:  # a full disk part way: finished chunks stay on disk
+        if e.errno not in _WRITE_ERRNOS:
+            raise
+        raise OutputError(
+            f"--out {quote(args.out)}: writing failed ({describe_os_error(e)}); make room and "
+            "run the same command again: it resumes from the finished chunks"
+        ) from None
+    print(
+        f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
+        f"arch-seeds) in {report.wall_s:.1f}s; {report.units_skipped} of {report.units_total} "
+        "chunks of this shard were already done"
+    )
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace, archs: list[str] | None) -> Any:
+    from nasrepro.bench.sweep import sweep
+
+    return sweep(
         args.space,
         args.protocol,
         args.seeds,
@@ -181,12 +215,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         batched=args.batched,
         amp=args.amp,
     )
-    print(
-        f"sweep {args.out}: {report.units_done} chunks trained ({report.archs_trained} "
-        f"arch-seeds) in {report.wall_s:.1f}s; {report.units_skipped} of {report.units_total} "
-        "chunks of this shard were already done"
-    )
-    return 0
 
 
 # ----------------------------------------------------------------------------- reproduce
@@ -258,7 +286,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from nasrepro.bench.protocol import DEFAULT_PROTOCOL
 
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="nasrepro",
         description="A reproducible benchmark suite for neural architecture search.",
     )
@@ -275,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_space_info)
     p = ssub.add_parser("sample", help="sample architectures")
     p.add_argument("name")
-    p.add_argument("-n", type=int, default=5, help="how many (default 5)")
+    p.add_argument("-n", type=int_at_least(1, "-n"), default=5, help="how many (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_space_sample)
     p = ssub.add_parser("canonical", help="the canonical representative of an architecture")
@@ -288,13 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch")
     p.add_argument("--space", default="cell")
     p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int_at_least(0, "seed"), default=0)
+    p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")
     p.add_argument(
         "--threads",
-        type=int,
+        type=int_at_least(1, "threads"),
         default=1,
         help="CPU threads (default 1, as sweeps train; CPU bits depend on it)",
     )
@@ -304,25 +332,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="train a whole space (or a sample), resumable and sharded")
     p.add_argument("--space", default="cell")
     p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     p.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: take every n-th chunk")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int_at_least(1, "workers"), default=1)
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", default=None)
     p.add_argument(
-        "--sample", type=int, default=None, help="sweep N sampled archs (unbounded spaces)"
+        "--sample",
+        type=int_at_least(1, "sample"),
+        default=None,
+        help="sweep N sampled archs (unbounded spaces)",
     )
     p.add_argument("--sample-seed", type=int, default=0)
     p.add_argument("--archs", default=None, help="file with one arch string per line")
-    p.add_argument("--chunk-size", type=int, default=16)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--chunk-size", type=int_at_least(1, "chunk-size"), default=16)
+    p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--data-root", default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.add_argument(
         "--batched",
-        type=int,
+        type=int_at_least(1, "batched"),
         default=None,
         metavar="K",
         help="train K cells at once as one stacked module (cell space; K <= --chunk-size), "
@@ -338,9 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce", help="retrain one architecture and compare it with the table row"
     )
     p.add_argument("arch")
-    p.add_argument("--seed", type=_seeds, default=[0], help="seed(s), comma-separated")
+    p.add_argument("--seed", type=seed_list, default=[0], help="seed(s), comma-separated")
     p.add_argument("--table", default=None, help="table path (default: the shipped table)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per seed")
     p.add_argument(
@@ -379,12 +410,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from nasrepro.bench.errors import USER_ERRORS
+    from nasrepro.bench.errors import USER_ERRORS, user_message
 
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as e:
-        print(f"nasrepro: error: {e}", file=sys.stderr)
+        print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file operation failed: a full disk, a read-only location
+        print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import nasrepro.tables as _tables
+from nasrepro.bench._outputs import OutputError, user_message
 from nasrepro.bench.data import DatasetError
 from nasrepro.bench.sweep import SweepError
 
-__all__ = ["USER_ERRORS"]
+__all__ = ["USER_ERRORS", "user_message"]
 
 _table_error: tuple[type[BaseException], ...] = (
     (_tables.TableError,) if hasattr(_tables, "TableError") else ()
@@ -18,5 +19,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     FileNotFoundError,
     DatasetError,
     SweepError,
+    OutputError,
     *_table_error,
 )

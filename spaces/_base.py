@@ -18,7 +18,29 @@ __all__ = [
     "get_space",
     "list_spaces",
     "parse_any",
+    "quote",
 ]
+
+#: At most this many characters of user input are quoted in an error message.
+QUOTE_LIMIT = 200
+
+
+def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(text)`` for an error message, clipped to ``limit`` characters of ``text``.
+
+    A clipped quote ends with ``... (N characters)``, so a huge argument gives a short
+    message that still says how long the input was.
+
+    Example:
+        >>> quote("ab")
+        "'ab'"
+        >>> quote("x" * 500, limit=3)
+        "'xxx'... (500 characters)"
+    """
+    s = text if isinstance(text, str) else str(text)
+    if len(s) <= limit:
+        return repr(s)
+    return f"{s[:limit]!r}... ({len(s)} characters)"
 
 
 class SpaceError(ValueError):
@@ -142,7 +164,9 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise SpaceError(f"unknown space {name!r}; choose one of {sorted(_REGISTRY)}") from None
+        raise SpaceError(
+            f"unknown space {quote(name)}; choose one of {sorted(_REGISTRY)}"
+        ) from None
     return factory(**kwargs)
 
 
@@ -161,4 +185,4 @@ def parse_any(s: str, space: str | None = None) -> Architecture:
             return get_space(name).parse(s)
         except ValueError as e:
             errors.append(f"{name}: {e}")
-    raise SpaceError("no space parses this string:\n  " + "\n  ".join(errors))
+    raise SpaceError("no space parses this string: " + "; ".join(errors))

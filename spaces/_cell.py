@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
 __all__ = ["CellArch", "CellSpace", "CELL_OPS", "CELL_EDGES"]
@@ -57,7 +57,7 @@ class CellArch(Architecture):
             raise SpaceError(f"a cell has {_N_EDGES} edges, got {len(self.ops)} ops")
         for k, op in enumerate(self.ops):
             if op not in _OP_TO_IR:
-                raise SpaceError(f"edge {k}: unknown op {op!r}; expected one of {CELL_OPS}")
+                raise SpaceError(f"edge {k}: unknown op {quote(op)}; expected one of {CELL_OPS}")
 
     def to_string(self) -> str:
         parts = []
@@ -75,28 +75,28 @@ class CellArch(Architecture):
         parts = s.split("+")
         if len(parts) != 3:
             raise SpaceError(
-                f"expected 3 node groups separated by '+', found {len(parts)} in {s!r}"
+                f"expected 3 node groups separated by '+', found {len(parts)} in {quote(s)}"
             )
         ops: list[str] = []
         pos = 0
         for node, part in enumerate(parts, start=1):
             if not (part.startswith("|") and part.endswith("|") and len(part) >= 2):
                 raise SpaceError(
-                    f"position {pos}: node {node} group {part!r} must start and end with '|'"
+                    f"position {pos}: node {node} group {quote(part)} must start and end with '|'"
                 )
             toks = part[1:-1].split("|")
             if len(toks) != node:
                 raise SpaceError(
-                    f"position {pos}: node {node} needs {node} inputs, found {len(toks)} in {part!r}"
+                    f"position {pos}: node {node} needs {node} inputs, found {len(toks)} in {quote(part)}"
                 )
             tpos = pos + 1
             for src, tok in enumerate(toks):
                 op, sep, idx = tok.partition("~")
                 if not sep:
-                    raise SpaceError(f"position {tpos}: expected 'op~{src}', found {tok!r}")
+                    raise SpaceError(f"position {tpos}: expected 'op~{src}', found {quote(tok)}")
                 if op not in _OP_TO_IR:
                     raise SpaceError(
-                        f"position {tpos}: unknown op {op!r}; expected one of {', '.join(CELL_OPS)}"
+                        f"position {tpos}: unknown op {quote(op)}; expected one of {', '.join(CELL_OPS)}"
                     )
                 if idx != str(src):
                     raise SpaceError(

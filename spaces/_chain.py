@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
 from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op, reduction_kind
 
 __all__ = ["ChainArch", "ChainSpace", "CHAIN_OPS", "CHAIN_WIDTHS"]
@@ -88,9 +88,11 @@ class ChainArch(Architecture):
             raise SpaceError("a chain needs at least one layer")
         for i, (op, w) in enumerate(zip(self.ops, self.widths, strict=True)):
             if op not in _OP_TO_IR:
-                raise SpaceError(f"layer {i}: unknown op {op!r}; expected one of {CHAIN_OPS}")
+                raise SpaceError(f"layer {i}: unknown op {quote(op)}; expected one of {CHAIN_OPS}")
             if w not in CHAIN_WIDTHS:
-                raise SpaceError(f"layer {i}: unknown width {w!r}; expected one of {CHAIN_WIDTHS}")
+                raise SpaceError(
+                    f"layer {i}: unknown width {quote(w)}; expected one of {CHAIN_WIDTHS}"
+                )
         # Store widths as the canonical floats so that equality and hashing are exact.
         object.__setattr__(self, "widths", tuple(float(w) for w in self.widths))
 
@@ -118,17 +120,17 @@ class ChainArch(Architecture):
             op, sep, width = tok.partition(_WIDTH_SEP)
             if op not in _OP_TO_IR:
                 raise SpaceError(
-                    f"position {pos}: expected an op, one of {', '.join(CHAIN_OPS)}; found {op!r}"
+                    f"position {pos}: expected an op, one of {', '.join(CHAIN_OPS)}; found {quote(op)}"
                 )
             if not sep:
                 raise SpaceError(
-                    f"position {pos + len(op)}: expected '{_WIDTH_SEP}' after op {op!r}, "
-                    f"found {tok[len(op) :]!r}"
+                    f"position {pos + len(op)}: expected '{_WIDTH_SEP}' after op {quote(op)}, "
+                    f"found {quote(tok[len(op) :])}"
                 )
             if width not in _WIDTH_TOKENS:
                 raise SpaceError(
                     f"position {pos + len(op) + 1}: expected a width, one of "
-                    f"{', '.join(_WIDTH_TOKENS)}; found {width!r}"
+                    f"{', '.join(_WIDTH_TOKENS)}; found {quote(width)}"
                 )
             ops.append(op)
             widths.append(_WIDTH_TOKENS[width])

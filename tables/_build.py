@@ -402,6 +402,32 @@ def build(
     return BuildReport(**{**report.__dict__, "path": out})
 
 
+def _image(
+    attrs: dict[str, Any],
+    small: dict[str, np.ndarray],
+    metrics: np.ndarray,
+    archs_arr: np.ndarray,
+    canonical: np.ndarray,
+    static: np.ndarray,
+) -> bytes:
+    """The bytes of the schema-1 HDF5 file, built in memory (no file is touched)."""
+    n_rows, S, E, M = metrics.shape
+    name = f"nasrepro-table-{os.getpid()}-{id(metrics)}.h5"  # a name only; nothing on disk
+    with h5py.File(name, "w", driver="core", backing_store=False, block_size=1 << 20) as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+        rows = max(1, min(n_rows, _CHUNK_BYTES // max(1, S * E * M * 4)))
+        f.create_dataset("metrics", data=metrics, chunks=(rows, S, E, M), fletcher32=True, **comp)
+        f.create_dataset("archs", data=archs_arr, fletcher32=True, **comp)
+        f.create_dataset("canonical", data=canonical.astype("<i8"), fletcher32=True, **comp)
+        f.create_dataset("static", data=static, fletcher32=True, **comp)
+        for k, v in small.items():
+            f.create_dataset(k, data=v)
+        f.flush()
+        return bytes(f.id.get_file_image())
+
+
 def _write(
     out: Path,
     *,
@@ -445,26 +471,26 @@ def _write(
     }
     attrs["header_sha256"] = header_digest(attrs, small)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
+    # The HDF5 image is built in memory (the core driver, no backing store) and written
+    # with plain file I/O: HDF5 writing straight to a full disk can crash the process
+    # (a segfault inside h5py), while here a full disk is an OSError before the rename.
+    image = _image(attrs, small, metrics, archs_arr, canonical, static)
     try:
-        with h5py.File(tmp, "w") as f:
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-            rows = max(1, min(n_rows, _CHUNK_BYTES // max(1, S * E * M * 4)))
-            f.create_dataset(
-                "metrics", data=metrics, chunks=(rows, S, E, M), fletcher32=True, **comp
-            )
-            f.create_dataset("archs", data=archs_arr, fletcher32=True, **comp)
-            f.create_dataset("canonical", data=canonical.astype("<i8"), fletcher32=True, **comp)
-            f.create_dataset("static", data=static, fletcher32=True, **comp)
-            for k, v in small.items():
-                f.create_dataset(k, data=v)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as e:
+        raise TableError(f"cannot write the table {out}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(image)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
-    except BaseException:
+    except OSError as e:
+        raise TableError(
+            f"cannot write the table {out}: {e.strerror or e}; nothing was written there"
+        ) from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise

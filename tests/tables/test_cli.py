@@ -83,7 +83,7 @@ def test_query(table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("query", arch, str(table_path), "--epoch", "1", "--seed", str(SEEDS[1])) == 0
     text = capsys.readouterr().out
     assert "epoch         1" in text and "test_acc per seed" in text
-    assert run("query", arch, str(table_path), "--epoch", "99") == 1
+    assert run("query", arch, str(table_path), "--epoch", "99") == 2
     assert "epoch=99" in capsys.readouterr().err
 
 
@@ -109,12 +109,12 @@ def test_plot(table_path: Path, tmp_path: Path) -> None:
 
 
 def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("info", str(tmp_path / "missing.h5")) == 1
+    assert run("info", str(tmp_path / "missing.h5")) == 2
     assert "no such table file" in capsys.readouterr().err
     if default_table_path() is None:
-        assert run("info") == 1
+        assert run("info") == 2
         assert "nasrepro table build" in capsys.readouterr().err
-    assert run("build", str(tmp_path), "-o", str(tmp_path / "t.h5")) == 1
+    assert run("build", str(tmp_path), "-o", str(tmp_path / "t.h5")) == 2
     assert "no sweep.json" in capsys.readouterr().err
 
 

@@ -1,0 +1,264 @@
+"""Bad command-line values: each is refused with one line naming it and what is allowed.
+
+Before these checks, most of them were accepted: ``--seeds 1,1`` counted one run
+twice, ``--strategies ',,'`` ran all nine strategies, ``--budget 1e12q`` ran without
+end, ``reproduce ARCH --seed ''`` did nothing and exited 0, and ``--device nope``
+printed a traceback. Every command here is given a cheap, valid rest of the line
+(the smoke table, one seed, a tiny budget), so a value that slips through still ends
+quickly and the test fails on its exit code instead of hanging.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_CELL, SMOKE_TABLE, CliResult, leaderboard_args, sweep_args
+
+from nasrepro.bench.cli import build_parser
+
+#: The documented cap (``nasrepro.bench._args.MAX_BUDGET_EVALUATIONS``).
+MAX_BUDGET_EVALUATIONS = 1_000_000
+
+Cli = Callable[..., CliResult]
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _leaderboard(tmp_path: Path, *override: str) -> list[str]:
+    """A tiny leaderboard; ``override`` (later flags win in argparse) brings the bad value."""
+    return leaderboard_args(tmp_path / "lb", *override)
+
+
+# ------------------------------------------------------------------------ leaderboard
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--seeds", "1,1"], ["--seeds", "'1,1'", "listed twice"]),
+        (["--seeds", "0"], ["--seeds", "'0'", "at least 1"]),
+        (["--seeds=-1"], ["--seeds", "'-1'", "at least 1"]),
+        (["--seeds", "0,-2"], ["--seeds", "negative"]),
+        (["--seeds", "0,x"], ["--seeds", "'x' is not an integer"]),
+        (["--budget=0q"], ["--budget", "'0q'", "positive"]),
+        (["--budget", "2.5q"], ["--budget", "'2.5q'", "whole number"]),
+        (["--budget", "1e12q"], ["--budget", "'1e12q'", f"{MAX_BUDGET_EVALUATIONS}q"]),
+        (["--budget", "1e12x"], ["--budget", "'1e12x'", f"{MAX_BUDGET_EVALUATIONS}q"]),
+        (["--budget", "ten"], ["--budget", "'ten'", "'200q'"]),
+        (["--jobs", "0"], ["--jobs", "'0'", ">= 1"]),
+        (["--jobs", "-3"], ["--jobs", "'-3'", ">= 1"]),
+        (["--workers", "0"], ["--workers", "'0'", ">= 1"]),
+        (["--strategies", ",,"], ["--strategies", "',,'", "expected 'all'"]),
+        (["--strategies", "random-search,,local-search"], ["--strategies", "empty entry"]),
+    ],
+)
+def test_leaderboard_refuses(
+    cli: Cli, tmp_path: Path, flags: list[str], fragments: list[str]
+) -> None:
+    cli(*_leaderboard(tmp_path, *flags)).assert_user_error(*fragments)
+    assert not (tmp_path / "lb" / "results.json").exists()
+
+
+def test_leaderboard_seconds_budget_capped_by_the_benchmark(cli: Cli, tmp_path: Path) -> None:
+    """Seconds are weighed against the benchmark's mean training cost, before any run."""
+    r = cli(*_leaderboard(tmp_path, "--budget", "1e12"))
+    r.assert_user_error("'1e12'", "mean trainings", f"{MAX_BUDGET_EVALUATIONS}q")
+    assert "run/s" not in r.err
+
+
+def test_leaderboard_good_values_parse() -> None:
+    """The checks keep every valid form: counts, lists, budgets, 'all'."""
+    ap = build_parser()
+    a = ap.parse_args(["leaderboard", "--seeds", "3", "--budget", "200q", "--strategies", "all"])
+    assert (a.seeds, a.budget, a.strategies) == ("3", "200q", "all")
+    a = ap.parse_args(["leaderboard", "--seeds", " 4, 2 ", "--budget", "1e6q", "--jobs", "2"])
+    assert (a.seeds, a.budget, a.jobs) == ("4,2", "1e6q", 2)
+    a = ap.parse_args(["leaderboard", "--budget", "3600", "--strategies", " local-search ,bohb"])
+    assert (a.budget, a.strategies) == ("3600", "local-search,bohb")
+
+
+# -------------------------------------------------------------------------- validate
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real reference for the smoke table: a tiny leaderboard's results.json."""
+    from nasrepro.bench.cli import main
+
+    out = tmp_path_factory.mktemp("reference")
+    assert main(_leaderboard(out, "--seeds", "2")) == 0
+    return out / "lb" / "results.json"
+
+
+def _validate(reference: Path, *flags: str) -> list[str]:
+    return [
+        "validate",
+        "--strategy",
+        "nasrepro.strategies:RandomSearch",
+        "--table",
+        str(SMOKE_TABLE),
+        "--reference",
+        str(reference),
+        "--no-retrain",
+        "--no-track",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        *flags,
+    ]
+
+
+def test_validate_runs_with_the_reference(cli: Cli, reference: Path, tmp_path: Path) -> None:
+    """The control: the same line with good values validates and writes validate.json."""
+    r = cli(*_validate(reference, "--out", str(tmp_path / "v")))
+    assert r.rc == 0, r.err
+    assert (tmp_path / "v" / "validate.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--seeds", "0"], ["--seeds", "'0'", ">= 1"]),
+        (["--seeds", "-1"], ["--seeds", "'-1'", ">= 1"]),
+        (["--jobs", "0"], ["--jobs", "'0'"]),
+        (["--validate-top", "-1"], ["--validate-top", "'-1'", ">= 0"]),
+        (["--device", "nope"], ["--device", "'nope'", "'cpu'"]),
+    ],
+)
+def test_validate_refuses(
+    cli: Cli, reference: Path, flags: list[str], fragments: list[str]
+) -> None:
+    cli(*_validate(reference, *flags)).assert_user_error(*fragments)
+
+
+def test_validate_out_under_a_file(cli: Cli, reference: Path, not_a_dir: Path) -> None:
+    r = cli(*_validate(reference, "--out", str(not_a_dir / "v")))
+    r.assert_user_error("--out", "Not a directory")
+    assert "run/s" not in r.err
+
+
+# ---------------------------------------------------------------------------- device
+def _device_commands(tmp_path: Path, dev: str) -> list[list[str]]:
+    archs = tmp_path / "archs.txt"
+    archs.write_text(CHEAP_CELL + "\n")
+    return [
+        ["train", CHEAP_CELL, "--protocol", "synthetic-smoke", "--no-track", "--device", dev],
+        ["reproduce", CHEAP_CELL, "--table", str(SMOKE_TABLE), "--device", dev],
+        ["sweep", "--protocol", "synthetic-smoke", "--seeds", "0", "--archs", str(archs)]
+        + ["--out", str(tmp_path / "sw"), "--no-track", "--no-progress", "--device", dev],
+    ]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["train", "reproduce", "sweep"])
+def test_unknown_device(cli: Cli, tmp_path: Path, which: int) -> None:
+    args = _device_commands(tmp_path, "nope")[which]
+    cli(*args).assert_user_error("--device", "'nope'", "'cpu', 'cuda' or 'cuda:K'")
+
+
+@pytest.mark.skipif(_cuda(), reason="CUDA is available here")
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["train", "reproduce", "sweep"])
+def test_cuda_without_cuda(cli: Cli, tmp_path: Path, which: int) -> None:
+    args = _device_commands(tmp_path, "cuda")[which]
+    cli(*args).assert_user_error("--device", "'cuda'", "CUDA is not available", "--device cpu")
+
+
+# ------------------------------------------------------------ space, reproduce, sweep
+def test_space_sample_negative_n(cli: Cli) -> None:
+    cli("space", "sample", "cell", "-n", "-3").assert_user_error("-n", "'-3'", ">= 1")
+
+
+def test_space_sample_still_samples(cli: Cli) -> None:
+    r = cli("space", "sample", "cell", "-n", "2")
+    assert r.rc == 0 and len(r.out.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("seed", "fragment"), [("", "comma-separated"), ("0,0", "listed twice"), ("-1", "negative")]
+)
+def test_reproduce_bad_seed(cli: Cli, seed: str, fragment: str) -> None:
+    r = cli("reproduce", CHEAP_CELL, "--table", str(SMOKE_TABLE), "--seed", seed)
+    r.assert_user_error("--seed", fragment)
+
+
+def _sweep(tmp_path: Path, *flags: str) -> list[str]:
+    return sweep_args(tmp_path / "sw", *flags)
+
+
+def test_sweep_zero_workers(cli: Cli, tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_text(CHEAP_CELL + "\n")
+    r = cli(*_sweep(tmp_path, "--archs", str(archs), "--workers", "0"))
+    r.assert_user_error("--workers", "'0'", ">= 1")
+
+
+def test_sweep_empty_archs_file(cli: Cli, tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_text("\n  \n")
+    r = cli(*_sweep(tmp_path, "--archs", str(archs)))
+    r.assert_user_error("--archs", "no architectures")
+    assert not (tmp_path / "sw" / "sweep.json").exists()
+
+
+def test_sweep_negative_sample(cli: Cli, tmp_path: Path) -> None:
+    r = cli(*_sweep(tmp_path, "--space", "chain", "--sample", "-1"))
+    r.assert_user_error("--sample", "'-1'", ">= 1")
+
+
+@pytest.mark.parametrize("flag", ["--seeds", "--chunk-size", "--batched"])
+def test_sweep_other_counts(cli: Cli, tmp_path: Path, flag: str) -> None:
+    value = "" if flag == "--seeds" else "0"
+    cli(*_sweep(tmp_path, flag, value)).assert_user_error(flag)
+
+
+# -------------------------------------------------------------------------- messages
+_HUGE = "|nor_conv_3x3~0|" * 8000  # 128,000 characters, a malformed cell
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["space", "canonical", _HUGE],
+        ["space", "canonical", _HUGE, "--space", "cell"],
+        ["space", "canonical", "a" * 120_000, "--space", "chain"],
+        ["table", "query", _HUGE, str(SMOKE_TABLE)],
+        ["space", "info", _HUGE],
+        ["leaderboard", "--seeds", _HUGE],
+        ["sweep", "--out", "x", "--shard", _HUGE],
+    ],
+    ids=["guess", "cell", "chain", "query", "space-name", "seeds", "shard"],
+)
+def test_huge_argument_gives_a_short_message(cli: Cli, args: list[str]) -> None:
+    r = cli(*args)
+    assert r.rc == 2 and "Traceback" not in r.err
+    assert len(r.err) < 2000, len(r.err)
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert "characters)" in r.err  # the quote says how long the input was
+
+
+def test_huge_argument_short_stderr_end_to_end() -> None:
+    """The real process, as a user runs it: a 128 KB argument gives a short stderr."""
+    r = subprocess.run(
+        [sys.executable, "-m", "nasrepro.bench.cli", "train", _HUGE, "--no-track"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert len(r.stderr) < 2000, len(r.stderr)
+
+
+@pytest.mark.gpu
+def test_cuda_device_checked_against_the_gpus() -> None:
+    """Where CUDA is present: 'cuda' and 'cuda:0' parse, an index past the GPUs does not."""
+    import argparse
+
+    from nasrepro.bench._args import device
+
+    assert device("cuda") == "cuda" and device(" cuda:0 ") == "cuda:0"
+    with pytest.raises(argparse.ArgumentTypeError, match="GPU"):
+        device("cuda:999")
