@@ -45,7 +45,9 @@ def _build(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         sweep("cell", args.protocol, [0, 1, 2], Path(d) / "sweep", archs=archs, progress=False)
         build(Path(d) / "sweep", Path(args.out))
-    print(f"trained {len(archs)} cells x 3 seeds into {args.out} in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"trained {len(archs)} cells x 3 seeds into {args.out} in {time.perf_counter() - t0:.0f}s"
+    )
 
 
 def _rows(table: object, n: int, sample_seed: int) -> list[tuple[str, int]]:
@@ -82,7 +84,9 @@ def _check(args: argparse.Namespace) -> None:
         results.append(d)
         print(f"{d['verdict']:>9}  seed {seed}  {arch}", flush=True)
     wall = time.perf_counter() - t0
-    counts = {v: sum(d["verdict"] == v for d in results) for v in ("IDENTICAL", "CLOSE", "DIFFERENT")}
+    counts = {
+        v: sum(d["verdict"] == v for d in results) for v in ("IDENTICAL", "CLOSE", "DIFFERENT")
+    }
     first = results[0]
     print(
         f"\n{len(results)} rows of {path} ({args.cache} cache per row) in {wall:.0f}s: "
