@@ -12,7 +12,8 @@ Two steps, which may run under different builds (venvs, torch versions, machines
 ``check`` prints each row's verdict, then the verdict counts and, per metric, the
 largest absolute and relative difference over the rows, beside the table's own seed
 noise (median seed standard deviation of that metric at the final epoch), which is the
-baseline a cross-build difference should be read against.
+baseline a cross-build difference should be read against; and the largest difference
+at the final epoch alone.
 """
 
 from __future__ import annotations
@@ -95,16 +96,20 @@ def _check(args: argparse.Namespace) -> None:
     print("table build: " + json.dumps(first["table_build"], sort_keys=True))
     print("this build:  " + json.dumps(first["build"], sort_keys=True))
     names = [n for n in table.metric_names if n != "epoch_time_s"]
-    print(f"\n{'metric':>12} {'max |diff|':>11} {'max rel':>9} {'seed std (median, final)':>26}")
+    print(
+        f"\n{'metric':>12} {'max |diff|':>11} {'max rel':>9} {'final max |diff|':>17} "
+        f"{'seed std (median, final)':>26}"
+    )
     for k, name in enumerate(table.metric_names):
         if name not in names:
             continue
         abs_ = max(d["metrics"][name]["max_abs"] for d in results)
         rel = max(d["metrics"][name]["max_rel"] for d in results)
+        fin = max(abs(d["final"][name][0] - d["final"][name][1]) for d in results)
         final = table.metrics[:, :, -1, k]
         ok = (~np.isnan(final)).sum(1) > 1
         std = float(np.median(np.nanstd(final[ok], axis=1, ddof=1))) if ok.any() else float("nan")
-        print(f"{name:>12} {abs_:>11.3g} {rel:>9.2g} {std:>26.3g}")
+        print(f"{name:>12} {abs_:>11.3g} {rel:>9.2g} {fin:>17.3g} {std:>26.3g}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
