@@ -1,1 +1,3 @@
-"""Harness: training, sweeps, tracking and the command line. Heavy imports stay lazy."""
+"""The bench: ``harness`` (torch training, sweeps, reproduce), ``sim`` (the simulated-clock
+runner, leaderboards, validate; no torch), ``cli`` (the ``nasrepro`` command line, the only
+place that prints) and ``tracking`` (MLflow). Nothing heavy is imported here."""

@@ -185,7 +185,7 @@ def run_environment() -> dict[str, str]:
         >>> env["version.torch"], env.get("image_digest")  # doctest: +SKIP
         ('2.13.0+cpu', 'sha256:730a...')
     """
-    from nasrepro.bench.train import versions
+    from nasrepro.bench.harness._train import versions
 
     env = {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
     image = os.environ.get("NASREPRO_IMAGE_DIGEST")

@@ -10,7 +10,7 @@ The chunk files do not record which process trained them, but the commits that a
 them are in git history (one commit about every 15 minutes of the sweep). For every such
 commit this script retrains, with the fixed code (canonical strides, as a warm cache
 gave), the first cell of the lowest- and highest-numbered chunks the commit added, and
-checks it bitwise against the shipped table with ``nasrepro.bench.reproduce``. A
+checks it bitwise against the shipped table with ``nasrepro.bench.harness._reproduce``. A
 mismatch marks a batch trained with the odd strides.
 
 This is decisive only on a CPU whose kernels dispatch as the table's did (same torch
@@ -63,7 +63,7 @@ def main() -> None:
 
     import torch
 
-    from nasrepro.bench.reproduce import reproduce
+    from nasrepro.bench.harness._reproduce import reproduce
     from nasrepro.tables import load_default
 
     torch.set_num_threads(1)

@@ -1,8 +1,8 @@
 """Throughput of batched multi-architecture training against single-model training.
 
 Prints cell-seeds per second (architectures trained with one seed, per second of
-wall clock) for single-model training (``nasrepro.bench.train.train``, one cell after
-another) and for batched training (``nasrepro.bench.batched.train_batched``, K cells as
+wall clock) for single-model training (``nasrepro.bench.harness._train.train``, one cell after
+another) and for batched training (``nasrepro.bench.harness.train_batched``, K cells as
 one stacked module), for each K, in one run.
 
 To finish in minutes on a small CPU the protocol is truncated: ``--steps`` training
@@ -14,7 +14,7 @@ protocol's step count. Single-model training is timed right after each batched r
 on ``min(K, --single-cells)`` random cells, so both see the same machine load.
 
 The K cells of a batch are one batch, drawn at random, of all canonical cells ordered
-and cut by :func:`nasrepro.bench.batched.group_cells` (the single-model cells are drawn
+and cut by :func:`nasrepro.bench.harness.group_cells` (the single-model cells are drawn
 at random). Before each K
 the script estimates the activation memory the batched step needs (from the tensors
 autograd saves in a forward pass with ``min(K, 8)`` models, scaled to K) and skips K
@@ -35,12 +35,11 @@ import time
 import numpy as np
 import torch
 
-from nasrepro.bench.batched import BatchedNetwork, batch_waste, group_cells, train_batched
-from nasrepro.bench.nn import compile
-from nasrepro.bench.protocol import Protocol, get_protocol
-from nasrepro.bench.train import get_splits, train
+from nasrepro.bench.harness import BatchedNetwork, batch_waste, group_cells, train_batched
+from nasrepro.bench.harness._compiler import compile_network
+from nasrepro.bench.harness._train import get_splits, train
 from nasrepro.spaces import CellArch, get_space
-from nasrepro.tables import TrialResult
+from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 GIB = 1 << 30
 _REPS: list[str] = []
@@ -87,7 +86,7 @@ def _activation_gib(archs: list[str], p: Protocol, k: int) -> float:
     specs = [space.lower(space.parse(a), **p.macro()) for a in probe]
     splits = get_splits(p)
     dims = splits.x_train.ndim - 2
-    nets = [compile(s, splits.in_channels, splits.num_classes, dims) for s in specs]
+    nets = [compile_network(s, splits.in_channels, splits.num_classes, dims) for s in specs]
     model = BatchedNetwork(nets, specs).train()
     x = torch.as_tensor(splits.x_train[: p.batch_size]).repeat(1, len(probe), *[1] * dims)
     seen: dict[int, int] = {}

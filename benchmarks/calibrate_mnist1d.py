@@ -40,9 +40,9 @@ def _init() -> None:
 
 
 def _one(job: tuple[int, int, dict]) -> tuple[int, int, float, float]:
-    from nasrepro.bench.protocol import Protocol
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness._train import train
     from nasrepro.spaces import CellArch
+    from nasrepro.tables import Protocol
 
     index, seed, pdict = job
     t0 = time.perf_counter()
@@ -106,8 +106,8 @@ def figures(acc: dict[tuple[int, int], float], times: list[float], cells: list[i
 
 
 def main() -> None:
-    from nasrepro.bench.protocol import Protocol, get_protocol
     from nasrepro.spaces import get_space
+    from nasrepro.tables import Protocol, get_protocol
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=200)

@@ -213,7 +213,7 @@ def _is_oom(e: BaseException) -> bool:
 
 
 def _protocol(c: Check, epochs: int | None = None) -> Any:
-    from nasrepro.bench.protocol import get_protocol
+    from nasrepro.tables import get_protocol
 
     p = get_protocol(c.cfg["protocol"])
     return p if epochs is None else dataclasses.replace(p, epochs=min(epochs, p.epochs))
@@ -287,8 +287,8 @@ def step_pytest(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
 
 def step_equivalence(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    from nasrepro.bench.batched import train_batched
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness import train_batched
+    from nasrepro.bench.harness._train import train
 
     p = _protocol(c, c.cfg["equiv_epochs"])
     archs = bt._batch(c.cfg["equiv_cells"], 7)
@@ -310,8 +310,8 @@ def step_equivalence(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
 
 def step_determinism(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    from nasrepro.bench.batched import train_batched
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness import train_batched
+    from nasrepro.bench.harness._train import train
 
     p = _protocol(c)
     arch = bt._sample(1, 11)[0]
@@ -335,8 +335,8 @@ def step_determinism(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
 
 def step_throughput(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    from nasrepro.bench.batched import batch_waste, train_batched
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness import batch_waste, train_batched
+    from nasrepro.bench.harness._train import train
 
     p = _protocol(c, c.cfg["tp_epochs"])
     steps = (p.n_train // p.batch_size) * p.epochs
@@ -415,7 +415,7 @@ def step_throughput(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
 def _cifar_step(model: Any, x: torch.Tensor, y: torch.Tensor, k: int, n: int, dev: str) -> float:
     """Seconds per SGD step (forward, backward, update) of ``model``; ``k`` > 0: batched."""
-    from nasrepro.bench.batched import _cross_entropy, _stack_inputs
+    from nasrepro.bench.harness._batched_fit import _cross_entropy, _stack_inputs
 
     opt = torch.optim.SGD(
         model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4
@@ -455,9 +455,9 @@ def _cifar_eval(model: Any, x: torch.Tensor, batched: bool, dev: str) -> float:
 
 
 def step_cifar(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    from nasrepro.bench.batched import BatchedNetwork, group_cells
-    from nasrepro.bench.nn import compile
-    from nasrepro.bench.train import _augment, deterministic
+    from nasrepro.bench.harness import BatchedNetwork, group_cells
+    from nasrepro.bench.harness._compiler import compile_network
+    from nasrepro.bench.harness._train import _augment, deterministic
     from nasrepro.spaces import CellArch, get_space
 
     cfg = c.cfg["cifar"]
@@ -481,7 +481,7 @@ def step_cifar(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
     def build(archs: list[str]) -> tuple[list[Any], list[Any]]:
         specs = [space.lower(space.parse(a), **macro) for a in archs]
-        return [compile(s, 3, 10, 2) for s in specs], specs
+        return [compile_network(s, 3, 10, 2) for s in specs], specs
 
     x = torch.randn(b, 3, 32, 32, generator=gen).to(dev)
     y = torch.randint(0, 10, (b,), generator=gen).to(dev)
@@ -559,7 +559,7 @@ def step_cifar(c: Check, rec: dict[str, Any], deadline: float) -> None:
 def step_slice(c: Check, rec: dict[str, Any], deadline: float) -> None:
     import numpy as np
 
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench.harness._sweep import sweep
 
     p = _protocol(c)
     tp = c.data["steps"].get("throughput", {}).get("results", {})
@@ -653,8 +653,8 @@ def prepare(carry: Path) -> None:
     """Fill ``carry`` with the MNIST-1D cache files and the wheels the device lacks."""
     from importlib import metadata
 
-    from nasrepro.bench.protocol import get_protocol
-    from nasrepro.bench.train import get_splits
+    from nasrepro.bench.harness._train import get_splits
+    from nasrepro.tables import get_protocol
 
     cache = carry / "cache"
     cache.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim import (
     DEFAULT_BENCHMARK,
     DEFAULT_BUDGET,
     BenchmarkSpec,

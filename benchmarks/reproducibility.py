@@ -31,7 +31,7 @@ import numpy as np
 
 
 def _build(args: argparse.Namespace) -> None:
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench.harness._sweep import sweep
     from nasrepro.spaces import get_space
     from nasrepro.tables import build
 

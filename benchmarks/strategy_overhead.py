@@ -14,13 +14,13 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim import (
     DEFAULT_BENCHMARK,
     DEFAULT_BUDGET,
     BenchmarkSpec,
     open_benchmark,
 )
-from nasrepro.bench.runner import Budget, run
+from nasrepro.bench.sim._runner import Budget, run
 from nasrepro.strategies import get_strategy, list_strategies
 
 

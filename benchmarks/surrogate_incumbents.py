@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.protocol import Protocol
-from nasrepro.bench.runner import Budget, run
-from nasrepro.bench.train import train
+from nasrepro.bench.harness._train import train
+from nasrepro.bench.sim._runner import Budget, run
 from nasrepro.strategies import get_strategy
 from nasrepro.surrogate import Surrogate, SurrogateBenchmark, load_shipped
+from nasrepro.tables import Protocol
 
 STRATEGIES = ("regularized-evolution", "random-search")
 

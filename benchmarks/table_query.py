@@ -64,7 +64,7 @@ PROTOCOL_ID = "0" * 64
 def _default_epochs() -> tuple[int, str]:
     """Epochs of the default protocol (mnist1d-tiny) when it is registered, else 20."""
     try:
-        from nasrepro.bench.protocol import get_protocol
+        from nasrepro.tables import get_protocol
 
         return int(get_protocol("mnist1d-tiny").epochs), "the mnist1d-tiny protocol's"
     except Exception:

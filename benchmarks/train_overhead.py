@@ -1,4 +1,4 @@
-"""Harness overhead: ``nasrepro.bench.train`` against a minimal hand-written loop.
+"""Harness overhead: ``nasrepro.bench.harness._train`` against a minimal hand-written loop.
 
 Both train the same compiled model on the same tensors with the same optimizer,
 learning-rate schedule, batch order and per-epoch evaluation of the validation and
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasrepro.bench.nn import compile
-from nasrepro.bench.protocol import get_protocol
-from nasrepro.bench.train import get_splits, prepare, resolve_spec, train
+from nasrepro.bench.harness._compiler import compile_network
+from nasrepro.bench.harness._train import get_splits, prepare, resolve_spec, train
 from nasrepro.spaces import get_space
+from nasrepro.tables import get_protocol
 
 
 def hand_loop(arch: str, protocol_name: str, seed: int) -> float:
@@ -34,7 +34,7 @@ def hand_loop(arch: str, protocol_name: str, seed: int) -> float:
     spec, _, _ = resolve_spec(arch, p, "cell")
     d = prepare(get_splits(p), torch.device("cpu"))
     torch.manual_seed(seed)
-    model = compile(spec, d.x_train.shape[1], d.num_classes, 1)
+    model = compile_network(spec, d.x_train.shape[1], d.num_classes, 1)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.SGD(
         model.parameters(), lr=p.lr, momentum=p.momentum, nesterov=True, weight_decay=p.weight_decay

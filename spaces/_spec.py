@@ -2,7 +2,7 @@
 
 A :class:`NetworkSpec` is a macro skeleton (stem, a sequence of blocks, head) whose
 cell blocks are DAGs over a closed vocabulary of primitive ops (:class:`Op`). One
-compiler (:func:`nasrepro.bench.nn.compile`) turns it into a torch module and one
+compiler (:func:`nasrepro.bench.harness._compiler.compile_network`) turns it into a torch module and one
 featurizer (:mod:`nasrepro.surrogate`) turns it into features, so a new space only
 needs sampling, mutation and a ``lower()`` function.
 

@@ -38,7 +38,7 @@ class SurrogateError(ValueError):
     """A surrogate cannot be fitted, loaded or queried as asked; the message says why."""
 
 
-#: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.data`` (checked
+#: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.harness._data`` (checked
 #: against it in the tests; the surrogate may not import the harness).
 DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
     "mnist1d": ((1, 40), 10),

@@ -16,7 +16,7 @@ features are simple graph statistics, which are strong predictors of accuracy
   each op, paths by their number of parametric ops (``paths.param_free`` has none:
   skips and pools only) and by how far they widen the receptive field (``paths.rf*``);
 * ``params`` and ``flops``: counted analytically, equal to what
-  ``nasrepro.bench.nn.compile`` builds and what torch's ``FlopCounterMode`` counts.
+  ``nasrepro.bench.harness._compiler.compile_network`` builds and what torch's ``FlopCounterMode`` counts.
 
 No torch is imported here; :func:`count_params` and :func:`count_flops` follow the
 compiler's module definitions op by op.
@@ -55,7 +55,7 @@ _MAX_RF = 3  # paths.rf{2k}: paths that widen the receptive field by 2k, then "6
 _OPS: tuple[Op, ...] = tuple(op for op in Op if op is not Op.NONE)
 _PARAM_FREE = frozenset({Op.SKIP, Op.AVGPOOL3X3, Op.MAXPOOL3X3})
 # Receptive-field growth of each op, in units of 2 samples: (kernel - 1) / 2 summed over
-# its spatial kernels as ``nasrepro.bench.nn`` builds them.
+# its spatial kernels as ``nasrepro.bench.harness._compiler`` builds them.
 _RF_UNITS = {
     Op.SKIP: 0,
     Op.CONV1X1: 0,
@@ -303,7 +303,7 @@ class _Counter:
     def op(
         self, op: Op, c_in: int, c_out: int, stride: int, size: tuple[int, ...], run: bool
     ) -> None:
-        """One edge of a cell, as ``nasrepro.bench.nn.make_op`` builds it."""
+        """One edge of a cell, as ``nasrepro.bench.harness._compiler.make_op`` builds it."""
         out = _out_size(size, stride)
         if op is Op.NONE:
             return
@@ -408,7 +408,7 @@ def count_params(
     input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
     num_classes: int = DEFAULT_NUM_CLASSES,
 ) -> int:
-    """Parameters of the network ``nasrepro.bench.nn.compile`` builds from ``spec``.
+    """Parameters of the network ``nasrepro.bench.harness._compiler.compile_network`` builds from ``spec``.
 
     Modules on dead edges count (the compiler keeps them), as in NAS-Bench-201.
 

@@ -1,4 +1,5 @@
-"""Lookup tables: trial records, sweep result files, and the HDF5 table format."""
+"""Lookup tables: the training protocol (a table's data contract), trial records, sweep
+result files, and the HDF5 table format."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from nasrepro.tables._benchmark import (
 from nasrepro.tables._build import BuildReport, build
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._plot import plot_table
+from nasrepro.tables._protocol import (
+    DEFAULT_PROTOCOL,
+    Protocol,
+    get_protocol,
+    list_protocols,
+    register_protocol,
+)
 from nasrepro.tables._records import (
     METRIC_NAMES,
     STATIC_NAMES,
@@ -34,6 +42,11 @@ from nasrepro.tables._table import (
 )
 
 __all__ = [
+    "Protocol",
+    "register_protocol",
+    "get_protocol",
+    "list_protocols",
+    "DEFAULT_PROTOCOL",
     "METRIC_NAMES",
     "STATIC_NAMES",
     "TrialResult",

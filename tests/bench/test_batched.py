@@ -11,21 +11,20 @@ import numpy as np
 import pytest
 import torch
 
-import nasrepro.bench.batched as batched_module
-import nasrepro.bench.train as train_module
-from nasrepro.bench.batched import (
+import nasrepro.bench.harness._batched_modules as batched_module
+import nasrepro.bench.harness._train as train_module
+from nasrepro.bench.harness import (
     BatchedNetwork,
     batch_waste,
     fit_batched,
     group_cells,
     train_batched,
 )
-from nasrepro.bench.nn import Network, compile
-from nasrepro.bench.protocol import Protocol, get_protocol
-from nasrepro.bench.sweep import SweepError, _batch_size, load_results, sweep
-from nasrepro.bench.train import get_splits, train
+from nasrepro.bench.harness._compiler import Network, compile_network
+from nasrepro.bench.harness._sweep import SweepError, _batch_size, load_results, sweep
+from nasrepro.bench.harness._train import get_splits, train
 from nasrepro.spaces import get_space
-from nasrepro.tables import TrialResult
+from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 SPACE = get_space("cell")
 
@@ -53,7 +52,7 @@ def _single_runs(
 ) -> list[tuple[TrialResult, Network]]:
     """Single-model training of each cell, with the trained network it built."""
     built: list[Network] = []
-    real_compile = train_module.compile
+    real_compile = train_module.compile_network
 
     def spy(*args: object, **kwargs: object) -> Network:
         net = real_compile(*args, **kwargs)  # type: ignore[arg-type]
@@ -62,7 +61,7 @@ def _single_runs(
 
     out = []
     with monkeypatch.context() as m:
-        m.setattr(train_module, "compile", spy)
+        m.setattr(train_module, "compile_network", spy)
         for arch, seed in zip(ARCHS, SEEDS, strict=True):
             result = train(arch, protocol, seed, device)
             out.append((result, built[-1]))
@@ -128,7 +127,7 @@ def _nets(protocol: Protocol) -> tuple[list[Network], list]:
     nets = []
     for spec, seed in zip(specs, SEEDS, strict=True):
         torch.manual_seed(seed)
-        nets.append(compile(spec, 1, 4, 1))
+        nets.append(compile_network(spec, 1, 4, 1))
     return nets, specs
 
 
@@ -236,7 +235,7 @@ def test_sweep_batched_matches_single_sweep(tmp_path: Path) -> None:
     for arch, r in a.items():
         assert b[arch].history["valid_loss"] == pytest.approx(r.history["valid_loss"], rel=1e-4)
     # reproduce expects bitwise identity from the single-model table only
-    from nasrepro.bench.reproduce import reproduce
+    from nasrepro.bench.harness._reproduce import reproduce
     from nasrepro.tables import Table, build
 
     for name, is_batched in (("a", False), ("b", True)):

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasrepro.bench.data import Splits, load_splits
-from nasrepro.bench.protocol import get_protocol
-from nasrepro.bench.train import get_splits, train
-from nasrepro.tables import METRIC_NAMES
+from nasrepro.bench.harness._data import Splits, load_splits
+from nasrepro.bench.harness._train import get_splits, train
+from nasrepro.tables import METRIC_NAMES, get_protocol
 
 # Before the fix this cell's history differed between the two caches from the first
 # epoch on (seen with mnist1d-tiny: test accuracy 41.0 vs 36.7 after epoch 1).

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasrepro.bench.data import DatasetError, load_splits
-from nasrepro.bench.train import deterministic
+from nasrepro.bench.harness._data import DatasetError, load_splits
+from nasrepro.bench.harness._train import deterministic
 
 
 def test_mnist1d_cache_is_found_without_mnist1d(tmp_path, monkeypatch) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim import (
     BenchmarkSpec,
     LeaderboardConfig,
     benchmark_info,

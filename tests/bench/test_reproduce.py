@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nasrepro.bench.cli import main
-from nasrepro.bench.reproduce import reproduce
-from nasrepro.bench.sweep import sweep
+from nasrepro.bench.harness._reproduce import reproduce
+from nasrepro.bench.harness._sweep import sweep
 from nasrepro.spaces import get_space
 from nasrepro.tables import (
     Table,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasrepro.bench.leaderboard import bootstrap_ci
-from nasrepro.bench.runner import Budget, run
+from nasrepro.bench.sim import bootstrap_ci
+from nasrepro.bench.sim._runner import Budget, run
 from nasrepro.strategies import RandomSearch, Strategy, Trial
 from nasrepro.tables import Evaluation, Table, TabularBenchmark
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.sweep import SweepError, load_results, plan_sweep, sweep
+from nasrepro.bench.harness._sweep import SweepError, load_results, plan_sweep, sweep
 from nasrepro.bench.tracking import TrackingWarning
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import iter_chunks

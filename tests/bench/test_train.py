@@ -9,10 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from nasrepro.bench.data import DatasetError, load_splits
-from nasrepro.bench.protocol import Protocol, get_protocol, list_protocols
-from nasrepro.bench.train import train
-from nasrepro.tables import METRIC_NAMES, TrialResult
+from nasrepro.bench.harness._data import DatasetError, load_splits
+from nasrepro.bench.harness._train import train
+from nasrepro.tables import METRIC_NAMES, Protocol, TrialResult, get_protocol, list_protocols
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 

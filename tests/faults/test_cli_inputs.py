@@ -20,7 +20,7 @@ from conftest import CHEAP_CELL, SMOKE_TABLE, CliResult, leaderboard_args, sweep
 
 from nasrepro.bench.cli import build_parser
 
-#: The documented cap (``nasrepro.bench._args.MAX_BUDGET_EVALUATIONS``).
+#: The documented cap (``nasrepro.bench.cli._args.MAX_BUDGET_EVALUATIONS``).
 MAX_BUDGET_EVALUATIONS = 1_000_000
 
 Cli = Callable[..., CliResult]
@@ -257,7 +257,7 @@ def test_cuda_device_checked_against_the_gpus() -> None:
     """Where CUDA is present: 'cuda' and 'cuda:0' parse, an index past the GPUs does not."""
     import argparse
 
-    from nasrepro.bench._args import device
+    from nasrepro.bench.cli._args import device
 
     assert device("cuda") == "cuda" and device(" cuda:0 ") == "cuda:0"
     with pytest.raises(argparse.ArgumentTypeError, match="GPU"):

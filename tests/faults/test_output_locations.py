@@ -22,7 +22,7 @@ Cli = Callable[..., CliResult]
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real, finished sweep: one cheap cell, one seed, under synthetic-smoke."""
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench.harness._sweep import sweep
 
     out = tmp_path_factory.mktemp("sweep") / "s"
     sweep("cell", "synthetic-smoke", [0], out, archs=[CHEAP_CELL], progress=False, track=False)

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim import (
     BenchmarkSpec,
     LeaderboardConfig,
     results_dict,
     run_leaderboard,
     summarize,
 )
-from nasrepro.bench.validate import validate
+from nasrepro.bench.sim._validate import validate
 from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
 
 ROOT = Path(__file__).resolve().parents[2]

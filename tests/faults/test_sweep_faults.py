@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.sweep import SweepError, load_results, sweep
+from nasrepro.bench.harness._sweep import SweepError, load_results, sweep
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import chunk_path
 
@@ -122,7 +122,7 @@ def test_resume_retrains_a_truncated_chunk(
     _truncate(broken)
     with pytest.raises((EOFError, OSError)):  # it really is damaged
         gzip.decompress(broken.read_bytes())
-    with caplog.at_level(logging.WARNING, logger="nasrepro.bench.sweep"):
+    with caplog.at_level(logging.WARNING, logger="nasrepro.bench.harness._sweep"):
         report = sweep("cell", "synthetic-smoke", [0], tmp_path, archs=archs, chunk_size=1)
     assert report.units_done == 1 and report.units_skipped == 2
     assert report.chunk_files == [broken]

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasrepro.bench.nn import compile
+from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.spaces import CELL_EDGES, CELL_OPS, CellArch, CellSpace, SpaceError, get_space
 
 EXAMPLE = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -133,8 +133,8 @@ def test_reference_partition_is_not_closed_under_relabelling(space: CellSpace) -
 def test_relabelling_is_a_network_isomorphism(space: CellSpace, arch: CellArch) -> None:
     """The relabelled cell computes the same function once its edge weights are permuted."""
     torch.manual_seed(0)
-    net_a = compile(space.lower(arch, C=4, N=1), 1, 3, dims=1)
-    net_b = compile(space.lower(relabel(arch), C=4, N=1), 1, 3, dims=1)
+    net_a = compile_network(space.lower(arch, C=4, N=1), 1, 3, dims=1)
+    net_b = compile_network(space.lower(relabel(arch), C=4, N=1), 1, 3, dims=1)
     state = net_a.state_dict()
     mapped = {}
     for key in net_b.state_dict():

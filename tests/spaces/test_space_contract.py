@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nasrepro.bench.nn import compile
+from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.spaces import Architecture, SearchSpace, get_space, list_spaces
 
 SPACES = list_spaces()
@@ -143,7 +143,7 @@ def test_sampled_arch_compiles_and_trains(name: str, dims: int) -> None:
         arch = _sample(space, seed)
         spec = space.lower(arch, C=4, N=1)
         assert spec.arch == arch.to_string()
-        net = compile(spec, shape[1], 5, dims=dims)
+        net = compile_network(spec, shape[1], 5, dims=dims)
         x = torch.randn(*shape, requires_grad=True)
         out = net(x)
         assert out.shape == (2, 5)

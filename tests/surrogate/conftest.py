@@ -22,7 +22,7 @@ CELL_FIXTURE = Path(__file__).parent.parent / "data" / "cell-mnist1d-smoke.h5"
 def _sweep_table(root: Path, name: str, n: int, sample_seed: int) -> Path:
     import torch
 
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench.harness._sweep import sweep
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

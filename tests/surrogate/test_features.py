@@ -73,18 +73,18 @@ def test_input_shape_is_checked() -> None:
 def test_counts_match_the_compiled_torch_network(
     space_name: str, reduction: str, input_shape: tuple[int, ...]
 ) -> None:
-    """The analytic counter agrees with bench.nn.compile and torch's FlopCounterMode."""
+    """The analytic counter agrees with bench.harness.compiler.compile_network and torch's FlopCounterMode."""
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode
 
-    from nasrepro.bench.nn import compile
-    from nasrepro.bench.nn import count_params as torch_params
+    from nasrepro.bench.harness._compiler import compile_network
+    from nasrepro.bench.harness._compiler import count_params as torch_params
 
     space = get_space(space_name)
     rng = np.random.default_rng(len(space_name) + len(reduction))
     for _ in range(2):
         spec = space.lower(space.sample(rng), C=8, N=2, reduction=reduction)
-        net = compile(spec, input_shape[0], 10, dims=len(input_shape) - 1).eval()
+        net = compile_network(spec, input_shape[0], 10, dims=len(input_shape) - 1).eval()
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
             net(torch.zeros(1, *input_shape))
         assert count_params(spec, input_shape, 10) == torch_params(net)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nasrepro.bench.cli import main
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim import (
     BenchmarkSpec,
     LeaderboardConfig,
     run_leaderboard,
@@ -34,7 +34,7 @@ def shipped() -> Surrogate:
 
 
 def test_shipped_surrogate_was_fitted_as_documented(shipped: Surrogate) -> None:
-    from nasrepro.bench.protocol import get_protocol
+    from nasrepro.tables import get_protocol
 
     md = shipped.metadata_
     assert md["protocol_id"] == get_protocol("mnist1d-tiny").id

@@ -152,7 +152,7 @@ def test_earlier_epoch_model_predicts_that_epoch(
 
 @pytest.mark.parametrize("dataset", ["synthetic", "digits", "mnist1d"])
 def test_dataset_shapes_match_the_harness(dataset: str) -> None:
-    from nasrepro.bench.data import load_splits
+    from nasrepro.bench.harness._data import load_splits
 
     splits = load_splits(dataset, 200, 50, 50, 0)
     shape, classes = DATASET_SHAPES[dataset]

@@ -80,7 +80,7 @@ def test_eval_defaults_to_the_shipped_surrogate(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import nasrepro.bench._surrogate_cli as cli
+    import nasrepro.bench.cli._surrogate as cli
     import nasrepro.surrogate._surrogate as surrogate
 
     monkeypatch.setattr(surrogate, "shipped_path", lambda: fitted)

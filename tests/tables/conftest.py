@@ -1,9 +1,9 @@
 """Fixtures: one real smoke sweep (6 cell classes x 2 seeds), built into a table once.
 
 The sweep trains for real under the ``synthetic-smoke`` protocol through
-``nasrepro.bench.sweep.sweep``. Only where that module is absent (a checkout older
+``nasrepro.bench.harness._sweep.sweep``. Only where that module is absent (a checkout older
 than the sweep harness) is the same directory format written by training each cell
-with ``nasrepro.bench.train``.
+with ``nasrepro.bench.harness._train``.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ def canonical_cells() -> list[str]:
 
 def _sweep_with_train(out: Path, archs: list[str]) -> None:
     """The sweep directory format, written by training each cell directly."""
-    from nasrepro.bench.protocol import get_protocol
-    from nasrepro.bench.train import train
-    from nasrepro.tables import write_chunk, write_json_atomic
+    from nasrepro.bench.harness._train import train
+    from nasrepro.tables import get_protocol, write_chunk, write_json_atomic
 
     p = get_protocol(PROTOCOL)
     manifest = {
@@ -68,9 +67,9 @@ def smoke_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: more threads only contend on shared cores
     try:
-        from nasrepro.bench.sweep import sweep
+        from nasrepro.bench.harness._sweep import sweep
     except ModuleNotFoundError as e:  # only while the sweep module is not checked in
-        if e.name != "nasrepro.bench.sweep":
+        if e.name != "nasrepro.bench.harness._sweep":
             raise
         _sweep_with_train(out, archs)
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import SEEDS, canonical_cells
 
-from nasrepro.bench._table_cli import add_parser
+from nasrepro.bench.cli._table import add_parser
 from nasrepro.tables import Table, TrialResult, default_table_path
 
 
@@ -121,7 +121,7 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_shipped_default_table_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 5's acceptance on the bundled table: every cell resolves under all three
     seeds, no final-epoch NaN, trained on CPU under the ``mnist1d-tiny`` protocol."""
-    from nasrepro.bench.protocol import get_protocol
+    from nasrepro.tables import get_protocol
 
     if default_table_path() is None:
         pytest.skip("no default table is shipped in this checkout")

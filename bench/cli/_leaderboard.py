@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nasrepro.bench._args import (
+from nasrepro.bench.cli._args import (
     budget_text,
     check_budget_evaluations,
     device,
@@ -19,7 +19,7 @@ from nasrepro.bench._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench._outputs import check_dir, staged_dir
+from nasrepro.bench.cli._outputs import check_dir, staged_dir
 
 __all__ = ["add_parser"]
 
@@ -49,7 +49,7 @@ class _ProgressBar:
 
 
 def _benchmark_spec(args: argparse.Namespace) -> Any:
-    from nasrepro.bench.leaderboard import BenchmarkSpec
+    from nasrepro.bench.sim import BenchmarkSpec
 
     seed_mode: str | int = args.seed_mode
     if isinstance(seed_mode, str) and seed_mode.lstrip("-").isdigit():
@@ -58,7 +58,7 @@ def _benchmark_spec(args: argparse.Namespace) -> Any:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from nasrepro.bench.leaderboard import (
+    from nasrepro.bench.sim import (
         DEFAULT_BUDGET,
         QUICK_BUDGET,
         QUICK_SEEDS,
@@ -70,7 +70,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         track,
         write_outputs,
     )
-    from nasrepro.bench.runner import Budget
+    from nasrepro.bench.sim._runner import Budget
 
     out = check_dir(args.out, "--out")  # before the runs: a bad --out would lose them
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 30)
@@ -108,7 +108,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from nasrepro.bench.validate import validate
+    from nasrepro.bench.sim._validate import validate
 
     if args.out is not None:
         check_dir(args.out, "--out")
@@ -135,7 +135,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from nasrepro.bench.leaderboard import DEFAULT_BENCHMARK, default_jobs
+    from nasrepro.bench.sim import DEFAULT_BENCHMARK, default_jobs
 
     p.add_argument(
         "--benchmark",
@@ -169,8 +169,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Add ``leaderboard`` and ``validate`` to the ``nasrepro`` subcommands."""
-    from nasrepro.bench._args import MAX_BUDGET_EVALUATIONS
-    from nasrepro.bench.leaderboard import DEFAULT_BUDGET
+    from nasrepro.bench.cli._args import MAX_BUDGET_EVALUATIONS
+    from nasrepro.bench.sim import DEFAULT_BUDGET
 
     p = sub.add_parser(
         "leaderboard",

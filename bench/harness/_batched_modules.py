@@ -22,7 +22,7 @@ and differ only in the op on each edge) together, as one stacked module:
   parameters receive exactly the gradient of its own loss, and SGD (element-wise)
   updates each model as single-model training would.
 
-Every model starts from the parameters that :func:`nasrepro.bench.train.train` draws
+Every model starts from the parameters that :func:`nasrepro.bench.harness._train.train` draws
 for its seed (the K single networks are built with their seeds and their parameters
 copied into the stacked tensors) and sees its seed's data order. The results are the
 same :class:`~nasrepro.tables.TrialResult` records, equal to single-model training up
@@ -45,7 +45,7 @@ with the table within seed noise instead of bitwise.
 ``K``, the amortised share of each model.
 
 Example:
-    >>> from nasrepro.bench.batched import train_batched
+    >>> from nasrepro.bench.harness import train_batched
     >>> results = train_batched(
     ...     ["|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
     ...      "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"],
@@ -56,10 +56,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,39 +65,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrepro.bench.nn import (
+from nasrepro.bench.harness._compiler import (
     CellModule,
     Network,
     _AvgPool3Seq,
     _Pool,
     _PoolRepeat,
-    compile,
-    count_params,
 )
-from nasrepro.bench.protocol import Protocol, get_protocol
-from nasrepro.bench.train import (
-    _augment,
-    _device_name,
-    _flops,
-    _latency,
-    deterministic,
-    get_splits,
-    prepare,
-    resolve_spec,
-    versions,
-)
-from nasrepro.spaces import Architecture, BlockKind, CellSpec, NetworkSpec, Op, get_space
-from nasrepro.tables import METRIC_NAMES, TrialResult
+from nasrepro.spaces import BlockKind, CellSpec, NetworkSpec, Op
 
-__all__ = [
-    "BatchedNetwork",
-    "BatchedRun",
-    "fit_batched",
-    "train_batched",
-    "group_cells",
-    "batch_waste",
-    "BATCHED_SPACES",
-]
+__all__ = ["BatchedNetwork", "BATCHED_SPACES"]
 
 logger = logging.getLogger(__name__)
 
@@ -501,7 +475,7 @@ class BatchedNetwork(nn.Module):
     """K compiled cell-space networks as one stacked module.
 
     Args:
-        nets: The K single networks from :func:`nasrepro.bench.nn.compile` (their
+        nets: The K single networks from :func:`nasrepro.bench.harness._compiler.compile_network` (their
             parameters are copied in, and :meth:`export` copies them back).
         specs: Their specs; they must share the skeleton and the cells' edge list.
 
@@ -568,7 +542,7 @@ def _check_stackable(specs: Sequence[NetworkSpec]) -> None:
             raise ValueError(
                 f"batched training needs architectures of the spaces {BATCHED_SPACES}, whose "
                 f"cells share one skeleton; got space {s.space!r} ({s.arch!r}); train it with "
-                "nasrepro.bench.train.train instead"
+                "nasrepro.bench.harness._train.train instead"
             )
         shape = [(b.kind, b.c_in, b.c_out, b.stride) for b in s.blocks]
         if s.stem_channels != ref.stem_channels or shape != [
@@ -590,308 +564,3 @@ def _check_stackable(specs: Sequence[NetworkSpec]) -> None:
             bad = [op for _, _, op in b.cell.edges if op not in _CELL_OPS]
             if bad:
                 raise ValueError(f"{s.arch!r} has ops {bad} outside {[o.value for o in _CELL_OPS]}")
-
-
-# ----------------------------------------------------------------------------- grouping
-
-
-def _edge_ops(spec: NetworkSpec) -> tuple[Op, ...]:
-    """The op on each edge of the first cell, ``none`` for edges cut off from the output."""
-    cell = next(b.cell for b in spec.blocks if b.cell is not None)
-    live = set(cell.live_edges())
-    return tuple(e[2] if e in live else Op.NONE for e in cell.edges)
-
-
-def _lower_all(archs: Sequence[str | Architecture], space: str) -> list[NetworkSpec]:
-    sp = get_space(space)
-    out = []
-    for a in archs:
-        arch = sp.parse(a) if isinstance(a, str) else a
-        out.append(sp.lower(arch, C=1, N=1))
-    return out
-
-
-def batch_waste(archs: Sequence[str | Architecture], *, space: str = "cell") -> float:
-    """Fraction of a batch's cell-edge compute that no model keeps.
-
-    An op on an edge is computed for the contiguous range of models covering its
-    users (in the given order), and models in the range that do not use it are waste;
-    unless its users fill less than 3/4 of the range, in which case their channels are
-    gathered (a copy, but no wasted compute). Ops are weighted by a rough cost (conv
-    3x3: 3, conv 1x1: 1, pooling: 0.1).
-
-    Returns:
-        A number in ``[0, 1)``; 0 when nothing is computed in vain.
-    """
-    ops = [_edge_ops(s) for s in _lower_all(archs, space)]
-    done = kept = 0.0
-    for e in range(len(ops[0]) if ops else 0):
-        for op, cost in _OP_COST.items():
-            who = [m for m, o in enumerate(ops) if o[e] is op]
-            if who:
-                start, stop, gathered = _users_plan(who)
-                done += cost * (len(who) if gathered else stop - start)
-                kept += cost * len(who)
-    return 0.0 if done == 0 else 1.0 - kept / done
-
-
-def group_cells(
-    archs: Sequence[str | Architecture], k: int, *, space: str = "cell"
-) -> list[list[int]]:
-    """Cut ``archs`` into batches of at most ``k``, ordered to waste little compute.
-
-    Cells are sorted by the op on each live edge (dead edges count as ``none``),
-    edges in order and ops by decreasing cost, so that the cells of a batch share
-    ops on the leading edges and each op's range of users stays short. Ties keep the
-    given order.
-
-    Args:
-        archs: Architectures (objects or strings of ``space``).
-        k: Largest batch size.
-        space: Space of string architectures.
-
-    Returns:
-        Lists of indices into ``archs``; every index appears exactly once.
-
-    Example:
-        >>> group_cells(["|nor_conv_3x3~0|+|none~0|none~1|+|none~0|nor_conv_3x3~1|none~2|",
-        ...              "|skip_connect~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|",
-        ...              "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|avg_pool_3x3~1|none~2|"], 2)
-        [[0, 2], [1]]
-    """
-    if k < 1:
-        raise ValueError(f"batch size must be positive, got {k=}")
-    rank = {op: r for r, op in enumerate(sorted(_OP_COST, key=lambda o: -_OP_COST[o]))}
-    rank[Op.NONE] = len(rank)
-    keys = [tuple(rank[o] for o in _edge_ops(s)) for s in _lower_all(archs, space)]
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
-    return [order[i : i + k] for i in range(0, len(order), k)]
-
-
-# ----------------------------------------------------------------------------- training
-
-
-@dataclass
-class BatchedRun:
-    """What :func:`fit_batched` returns: one result per model, and the trained module."""
-
-    results: list[TrialResult]
-    model: BatchedNetwork
-
-
-def _stack_inputs(x: torch.Tensor) -> torch.Tensor:
-    """``(K, B, c, *spatial)`` -> ``(B, K * c, *spatial)``."""
-    k, b, c, *spatial = x.shape
-    return x.transpose(0, 1).reshape(b, k * c, *spatial)
-
-
-def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample cross-entropy ``(K, B)`` of logits ``(K, B, n_classes)`` and labels ``(K, B)``.
-
-    Each row goes through the same log-softmax kernel as in single-model training, so
-    the gradients match it bit for bit.
-    """
-    k, b, n = logits.shape
-    return F.cross_entropy(logits.reshape(k * b, n), y.reshape(k * b), reduction="none").view(k, b)
-
-
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[None]:
-    if not amp:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-@torch.no_grad()
-def _evaluate(
-    model: BatchedNetwork, x: torch.Tensor, y: torch.Tensor, bs: int, amp: bool
-) -> tuple[list[float], list[float]]:
-    """Per-model mean cross-entropy and accuracy (percent), each a list of length K."""
-    model.eval()
-    loss = torch.zeros(model.k, dtype=torch.float64, device=x.device)
-    correct = torch.zeros(model.k, dtype=torch.long, device=x.device)
-    for i in range(0, len(y), bs):
-        with _autocast(x.device, amp):
-            logits = model.shared(x[i : i + bs]).float()  # (K, b, n_classes)
-        yb = y[i : i + bs].expand(model.k, -1)  # (K, b)
-        loss += _cross_entropy(logits, yb).sum(1).double()
-        correct += (logits.argmax(2) == yb).sum(1)
-    return (loss / len(y)).tolist(), (100.0 * correct.double() / len(y)).tolist()
-
-
-def fit_batched(
-    archs: Sequence[Architecture | NetworkSpec | str],
-    protocol: Protocol | str,
-    seeds: int | Sequence[int],
-    device: str = "cpu",
-    *,
-    space: str | None = None,
-    data_root: str | None = None,
-    amp: bool = False,
-    static: bool = True,
-) -> BatchedRun:
-    """Train K cells together; like :func:`train_batched`, but also returns the module.
-
-    See :func:`train_batched` for the arguments.
-    """
-    p = get_protocol(protocol)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but CUDA is not available; use cpu")
-    if not archs:
-        raise ValueError("no architectures given to train_batched")
-    seed_list = [int(seeds)] * len(archs) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if len(seed_list) != len(archs):
-        raise ValueError(f"need one seed per architecture, got {len(seed_list)=}, {len(archs)=}")
-    resolved = [resolve_spec(a, p, space) for a in archs]
-    specs = [r[0] for r in resolved]
-    for _, arch_str, space_name in resolved:
-        if space_name not in BATCHED_SPACES:
-            raise ValueError(
-                f"batched training supports the spaces {BATCHED_SPACES} (one shared skeleton); "
-                f"{arch_str!r} is from {space_name!r}; train it with nasrepro.bench.train.train"
-            )
-    _check_stackable(specs)
-    data = prepare(get_splits(p, data_root), dev)
-    dims = data.x_train.ndim - 2
-    if p.augment == "crop_flip" and dims != 2:
-        raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
-
-    deterministic(dev)
-    nets = []
-    for spec, seed in zip(specs, seed_list, strict=True):
-        torch.manual_seed(seed)  # the draws of single-model training, model by model
-        nets.append(compile(spec, data.x_train.shape[1], data.num_classes, dims))
-    model = BatchedNetwork(nets, specs).to(dev)
-    k = model.k
-    gens = [torch.Generator().manual_seed(s) for s in seed_list]
-    logger.info("training %d cells as one batched module on %s", k, dev)
-
-    n = len(data.y_train)
-    bs = p.batch_size
-    steps_per_epoch = n // bs
-    total_steps = steps_per_epoch * p.epochs
-    eval_bs = max(1, min(p.eval_batch_size, max(bs, _EVAL_SAMPLE_MODELS // k)))
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=p.lr,
-        momentum=p.momentum,
-        nesterov=p.nesterov,
-        weight_decay=p.weight_decay,
-    )
-    history: list[dict[str, list[float]]] = [{m: [] for m in METRIC_NAMES} for _ in range(k)]
-    step = 0
-    for _epoch in range(p.epochs):
-        model.train()
-        t0 = time.perf_counter()
-        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
-        loss_sum = torch.zeros(k, device=dev)
-        correct = torch.zeros(k, dtype=torch.long, device=dev)
-        for b in range(steps_per_epoch):
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * p.lr * (1.0 + math.cos(math.pi * step / total_steps))
-            idx = perm[:, b * bs : (b + 1) * bs]  # (K, B)
-            xs, y = data.x_train[idx], data.y_train[idx]  # (K, B, c, *spatial), (K, B)
-            if p.augment == "crop_flip":
-                xs = torch.stack([_augment(xs[m], gens[m]) for m in range(k)])
-            with _autocast(dev, amp):
-                logits = model(_stack_inputs(xs)).float()  # (K, B, n_classes)
-            losses = _cross_entropy(logits, y).mean(1)  # (K,)
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            opt.step()
-            loss_sum += losses.detach() * bs
-            correct += (logits.detach().argmax(2) == y).sum(1)
-            step += 1
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        epoch_time = (time.perf_counter() - t0) / k
-        seen = steps_per_epoch * bs
-        vl, va = _evaluate(model, data.x_valid, data.y_valid, eval_bs, amp)
-        tl, ta = _evaluate(model, data.x_test, data.y_test, eval_bs, amp)
-        tr_loss = (loss_sum.double() / seen).tolist()
-        tr_acc = (100.0 * correct.double() / seen).tolist()
-        for m in range(k):
-            row = {
-                "train_loss": tr_loss[m],
-                "train_acc": tr_acc[m],
-                "valid_loss": vl[m],
-                "valid_acc": va[m],
-                "test_loss": tl[m],
-                "test_acc": ta[m],
-                "epoch_time_s": epoch_time,
-            }
-            for key, v in row.items():
-                history[m][key].append(v)
-
-    singles = model.export() if static else nets
-    vers = versions() | {"trainer": "batched"} | ({"amp": "bfloat16"} if amp else {})
-    results = []
-    for m, (net, (_, arch_str, space_name)) in enumerate(zip(singles, resolved, strict=True)):
-        flops, latency = 0, float("nan")
-        if static:
-            net.to(dev)
-            flops = _flops(net, data.x_valid[:1])
-            latency = _latency(net, data.x_valid[: p.eval_batch_size])
-            net.to("cpu")
-        results.append(
-            TrialResult(
-                arch=arch_str,
-                space=space_name,
-                seed=seed_list[m],
-                protocol_id=p.id,
-                device=dev.type,
-                history=history[m],
-                params=count_params(net),
-                flops=flops,
-                latency_s=latency,
-                versions=vers,
-                device_name=_device_name(dev),
-            )
-        )
-    return BatchedRun(results, model)
-
-
-def train_batched(
-    archs: Sequence[Architecture | NetworkSpec | str],
-    protocol: Protocol | str,
-    seeds: int | Sequence[int],
-    device: str = "cpu",
-    *,
-    space: str | None = None,
-    data_root: str | None = None,
-    amp: bool = False,
-    static: bool = True,
-) -> list[TrialResult]:
-    """Train K cells of the cell space under ``protocol`` together, as one stacked module.
-
-    Each model ``k`` starts from the parameters that ``train(archs[k], protocol,
-    seeds[k])`` would draw, sees the same batches in the same order, and gets the
-    same per-epoch metrics up to float rounding.
-
-    Args:
-        archs: K architectures of the ``cell`` space (objects, strings with ``space``,
-            or lowered specs); other spaces raise ``ValueError``.
-        protocol: A :class:`Protocol` or a registered name.
-        seeds: One seed for all models, or one per model.
-        device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
-        space: Space name when ``archs`` are strings (default ``"cell"``).
-        data_root: Dataset root, for datasets read from disk (CIFAR-10).
-        amp: Run forward passes under bfloat16 autocast. Off by default: it changes
-            the numbers (results then carry ``versions["amp"]``).
-        static: Also measure FLOPs and latency of each trained single network.
-
-    Returns:
-        One :class:`~nasrepro.tables.TrialResult` per architecture, in order.
-        ``epoch_time_s`` is the batched epoch's wall time divided by K.
-    """
-    run = fit_batched(
-        archs,
-        protocol,
-        seeds,
-        device,
-        space=space,
-        data_root=data_root,
-        amp=amp,
-        static=static,
-    )
-    return run.results

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench._args import seed_list
-from nasrepro.bench._outputs import atomic_file, check_file, user_message
+from nasrepro.bench.cli._args import seed_list
+from nasrepro.bench.cli._outputs import atomic_file, check_file, user_message
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,

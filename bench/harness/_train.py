@@ -24,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrepro.bench.data import Splits, load_splits
-from nasrepro.bench.nn import compile, count_params
-from nasrepro.bench.protocol import Protocol, get_protocol
+from nasrepro.bench.harness._compiler import compile_network, count_params
+from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
-from nasrepro.tables import METRIC_NAMES, TrialResult
+from nasrepro.tables import METRIC_NAMES, Protocol, TrialResult, get_protocol
 
 __all__ = [
     "train",
@@ -268,7 +267,7 @@ def _train(
 
     deterministic(dev)
     torch.manual_seed(seed)
-    model = compile(spec, data.x_train.shape[1], data.num_classes, dims).to(dev)
+    model = compile_network(spec, data.x_train.shape[1], data.num_classes, dims).to(dev)
     gen = torch.Generator().manual_seed(seed)
 
     n = len(data.y_train)

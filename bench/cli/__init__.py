@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nasrepro.bench._args import device, int_at_least, seed_list
+from nasrepro.bench.cli._args import device, int_at_least, seed_list
 from nasrepro.spaces._base import quote
 
 __all__ = ["main", "build_parser"]
@@ -101,9 +101,9 @@ def _cmd_space_canonical(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from nasrepro.bench.protocol import get_protocol
+    from nasrepro.bench.harness._train import result_summary, train
     from nasrepro.bench.tracking import mlflow_run
-    from nasrepro.bench.train import result_summary, train
+    from nasrepro.tables import get_protocol
 
     protocol = get_protocol(args.protocol)
     cols = (
@@ -164,7 +164,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from nasrepro.bench._outputs import OutputError, check_dir, describe_os_error
+    from nasrepro.bench.cli._outputs import OutputError, check_dir, describe_os_error
 
     archs = None
     if args.archs:
@@ -193,7 +193,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace, archs: list[str] | None) -> Any:
-    from nasrepro.bench.sweep import sweep
+    from nasrepro.bench.harness._sweep import sweep
 
     return sweep(
         args.space,
@@ -221,7 +221,7 @@ def _run_sweep(args: argparse.Namespace, archs: list[str] | None) -> Any:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from nasrepro.bench.reproduce import LOSS_RTOL, describe_gaps, reproduce
+    from nasrepro.bench.harness._reproduce import LOSS_RTOL, describe_gaps, reproduce
     from nasrepro.tables import Table, load_default
 
     table = load_default() if args.table is None else Table.open(args.table)
@@ -284,7 +284,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nasrepro.bench.protocol import DEFAULT_PROTOCOL
+    from nasrepro.tables import DEFAULT_PROTOCOL
 
     ap = _Parser(
         prog="nasrepro",
@@ -399,9 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add commands (each defines ``add_parser(subparsers)``).
 _EXTENSIONS = (
-    "nasrepro.bench._table_cli",
-    "nasrepro.bench._surrogate_cli",
-    "nasrepro.bench._leaderboard_cli",
+    "nasrepro.bench.cli._table",
+    "nasrepro.bench.cli._surrogate",
+    "nasrepro.bench.cli._leaderboard",
 )
 
 
@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from nasrepro.bench.errors import USER_ERRORS, user_message
+    from nasrepro.bench.cli._errors import USER_ERRORS, user_message
 
     try:
         return int(args.func(args) or 0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasrepro.bench.nn import CellModule, compile, count_params
+from nasrepro.bench.harness._compiler import CellModule, compile_network, count_params
 from nasrepro.spaces import CellArch, CellSpace, get_space
 
 N_CELLS = 15_625
@@ -47,7 +47,7 @@ def _reference_params(arch_str: str) -> int:
 
 def _our_params(space: CellSpace, arch: CellArch) -> int:
     with torch.device("meta"):
-        net = compile(space.lower(arch, C=16, N=5), 3, 10, dims=2)
+        net = compile_network(space.lower(arch, C=16, N=5), 3, 10, dims=2)
     return count_params(net)
 
 
@@ -82,7 +82,7 @@ def test_docstring_example_count(space: CellSpace) -> None:
 
 @pytest.mark.parametrize("dims", [1, 2])
 def test_all_none_cells_compile(space: CellSpace, dims: int) -> None:
-    net = compile(space.lower(space.parse(ALL_NONE), C=4, N=2), 3, 7, dims=dims)
+    net = compile_network(space.lower(space.parse(ALL_NONE), C=4, N=2), 3, 7, dims=dims)
     x = torch.randn(2, 3, 16) if dims == 1 else torch.randn(2, 3, 8, 8)
     out = net(x)
     assert out.shape == (2, 7)
@@ -96,9 +96,11 @@ def test_all_none_cells_compile(space: CellSpace, dims: int) -> None:
 def test_dead_edge_modules_exist_but_do_not_matter(space: CellSpace) -> None:
     dead, plain = space.parse(DEAD_CONV), space.parse(DEAD_NONE)
     torch.manual_seed(0)
-    net = compile(space.lower(dead, C=4, N=1), 1, 3, dims=1)
+    net = compile_network(space.lower(dead, C=4, N=1), 1, 3, dims=1)
     # The dead 3x3 conv keeps its parameters (ReLU-Conv-BN: 4*4*3 weights + 2*4 BN).
-    extra = count_params(net) - count_params(compile(space.lower(plain, C=4, N=1), 1, 3, dims=1))
+    extra = count_params(net) - count_params(
+        compile_network(space.lower(plain, C=4, N=1), 1, 3, dims=1)
+    )
     assert extra == (4 * 4 * 3 + 8) + (8 * 8 * 3 + 16) + (16 * 16 * 3 + 32)
     net.eval()
     x = torch.randn(2, 1, 40)
@@ -117,6 +119,6 @@ def test_dead_edge_modules_exist_but_do_not_matter(space: CellSpace) -> None:
 def test_compile_rejects_bad_arguments(space: CellSpace) -> None:
     spec = space.lower(space.parse(ALL_NONE), C=4, N=1)
     with pytest.raises(ValueError, match="dims"):
-        compile(spec, 3, 10, dims=3)
+        compile_network(spec, 3, 10, dims=3)
     with pytest.raises(ValueError, match="positive"):
-        compile(spec, 0, 10)
+        compile_network(spec, 0, 10)

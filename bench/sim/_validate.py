@@ -7,7 +7,7 @@
    ``P(user's regret < reference's) + P(tie) / 2`` and the rank-biserial correlation
    ``2 P - 1`` as effect sizes (positive: the user's strategy is better).
 4. The final incumbents of the first ``validate_top`` runs are trained for real with
-   :func:`nasrepro.bench.train.train`, under the table's protocol and its first seed,
+   :func:`nasrepro.bench.harness._train.train`, under the table's protocol and its first seed,
    and their accuracies are shown beside the table's.
 """
 
@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.leaderboard import (
+from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     LeaderboardConfig,
-    bootstrap_ci,
     open_benchmark,
     run_leaderboard,
 )
+from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
 from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S, check_strategy, load_strategy
 from nasrepro.tables import Benchmark, TrialResult
 
@@ -116,7 +116,7 @@ class ValidateReport:
     retrained: list[Retrained] = field(default_factory=list)
     retrain_note: str = ""
     #: ``{field: [table, here]}`` where the retraining build differs from the table's
-    #: (see :func:`nasrepro.bench.reproduce.build_gaps`); then the real numbers are
+    #: (see :func:`nasrepro.bench.harness._reproduce.build_gaps`); then the real numbers are
     #: expected to differ from the table's within seed noise, not bitwise.
     build_gaps: dict[str, list[str | None]] = field(default_factory=dict)
 
@@ -153,7 +153,7 @@ class ValidateReport:
                     f"{r.table_mean_test_acc:>8.2f}"
                 )
             if self.build_gaps:
-                from nasrepro.bench.reproduce import describe_gaps
+                from nasrepro.bench.harness._reproduce import describe_gaps
 
                 gaps = {k: (v[0], str(v[1])) for k, v in self.build_gaps.items()}
                 lines += describe_gaps(gaps)
@@ -298,8 +298,8 @@ def _retrain(
     if table is None:
         report.retrain_note = f"{bench.name} has no table protocol to retrain under; skipped"
         return
-    from nasrepro.bench.protocol import Protocol
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness._train import train
+    from nasrepro.tables import Protocol
 
     protocol = Protocol(**table.protocol)
     if protocol.id != table.protocol_id:
@@ -311,7 +311,7 @@ def _retrain(
         t0 = time.perf_counter()
         result = train(arch, protocol, train_seed, device, space=bench.space.name)
         if not report.retrained:
-            from nasrepro.bench.reproduce import build_gaps, current_build, table_build
+            from nasrepro.bench.harness._reproduce import build_gaps, current_build, table_build
 
             gaps = build_gaps(
                 table_build(table, train_seed), current_build(device, result.versions)

@@ -27,9 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.protocol import Protocol, get_protocol
 from nasrepro.spaces import get_space
-from nasrepro.tables import chunk_path, iter_chunks, read_chunk, write_chunk, write_json_atomic
+from nasrepro.tables import (
+    Protocol,
+    chunk_path,
+    get_protocol,
+    iter_chunks,
+    read_chunk,
+    write_chunk,
+    write_json_atomic,
+)
 
 __all__ = ["SweepPlan", "SweepReport", "SweepError", "plan_sweep", "sweep", "load_results"]
 
@@ -71,7 +78,7 @@ class SweepPlan:
         return self.archs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
 
     def manifest(self) -> dict[str, Any]:
-        from nasrepro.bench.train import versions
+        from nasrepro.bench.harness._train import versions
 
         return {
             "format": MANIFEST_FORMAT,
@@ -190,7 +197,7 @@ def _warm_up(job: dict[str, Any], p: Protocol) -> None:
     lazy initialisation) do not inflate the recorded epoch time of the first result."""
     from dataclasses import replace
 
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness._train import train
 
     key = (job["space"], p.id)
     if key in _WARM or not job["archs"]:
@@ -211,7 +218,7 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
     """Train one chunk of architectures with one seed and write its file (runs in a worker)."""
     import torch
 
-    from nasrepro.bench.train import train
+    from nasrepro.bench.harness._train import train
 
     torch.set_num_threads(job.get("threads", 1))
     p = Protocol.from_dict(job["protocol"])
@@ -242,8 +249,8 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train_chunk_batched(job: dict[str, Any], p: Protocol) -> list[Any]:
-    """Train a chunk in batches of ``job["batched"]`` cells (see :mod:`nasrepro.bench.batched`)."""
-    from nasrepro.bench.batched import group_cells, train_batched
+    """Train a chunk in batches of ``job["batched"]`` cells (see :mod:`nasrepro.bench.harness._batched_modules`)."""
+    from nasrepro.bench.harness import group_cells, train_batched
 
     archs = job["archs"]
     results: list[Any] = [None] * len(archs)
@@ -362,7 +369,7 @@ def sweep(
         track: Log the shard as one MLflow run (see :mod:`nasrepro.bench.tracking`).
         on_unit: Called with each finished unit's summary.
         batched: Train up to this many cells of a chunk at once as one stacked module
-            (:mod:`nasrepro.bench.batched`; cell space only; at most ``chunk_size``).
+            (:mod:`nasrepro.bench.harness._batched_modules`; cell space only; at most ``chunk_size``).
             ``None`` or 1: off, on every device. Batched results match single-model
             training only to float tolerance (grouped kernels differ in the last
             bits, and SGD amplifies them), so a batched table cannot be reproduced
@@ -483,7 +490,7 @@ def sweep(
 
 def _batch_size(batched: int | None, space: str, chunk_size: int) -> int:
     """Cells per batched training run (1: single-model training)."""
-    from nasrepro.bench.batched import BATCHED_SPACES
+    from nasrepro.bench.harness import BATCHED_SPACES
 
     if batched is None:
         return 1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import nasrepro.tables as _tables
-from nasrepro.bench._outputs import OutputError, user_message
-from nasrepro.bench.data import DatasetError
-from nasrepro.bench.sweep import SweepError
+from nasrepro.bench.cli._outputs import OutputError, user_message
+from nasrepro.bench.harness._data import DatasetError
+from nasrepro.bench.harness._sweep import SweepError
 
 __all__ = ["USER_ERRORS", "user_message"]
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
 
-__all__ = ["compile", "count_params", "Network", "CellModule"]
+__all__ = ["compile_network", "count_params", "Network", "CellModule"]
 
 
 def _conv(dims: int) -> type[nn.Conv1d] | type[nn.Conv2d]:
@@ -276,7 +276,9 @@ class Network(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-def compile(spec: NetworkSpec, in_channels: int, num_classes: int, dims: int = 1) -> Network:
+def compile_network(
+    spec: NetworkSpec, in_channels: int, num_classes: int, dims: int = 1
+) -> Network:
     """Build the torch module described by ``spec``.
 
     Args:
@@ -289,7 +291,7 @@ def compile(spec: NetworkSpec, in_channels: int, num_classes: int, dims: int = 1
         >>> from nasrepro.spaces import get_space
         >>> space = get_space("cell")
         >>> arch = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
-        >>> net = compile(space.lower(arch, C=16, N=5), in_channels=3, num_classes=10, dims=2)
+        >>> net = compile_network(space.lower(arch, C=16, N=5), in_channels=3, num_classes=10, dims=2)
         >>> count_params(net)
         802426
     """

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.protocol import Protocol
-from nasrepro.bench.train import _device_name, train, versions
-from nasrepro.tables import Table, TableError
+from nasrepro.bench.harness._train import _device_name, train, versions
+from nasrepro.tables import Protocol, Table, TableError
 
 __all__ = [
     "ReproReport",

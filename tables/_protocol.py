@@ -26,7 +26,7 @@ class Protocol:
 
     Attributes:
         name: Registry name (part of the id, so a renamed protocol is a new one).
-        dataset: One of ``nasrepro.bench.data.DATASETS``.
+        dataset: One of ``nasrepro.bench.harness._data.DATASETS``.
         n_train, n_valid, n_test: Split sizes.
         split_seed: Seed of the split permutation.
         gen_seed: Seed of dataset generation (MNIST-1D, synthetic).

@@ -1,0 +1,84 @@
+"""The simulator (no torch import): the simulated-clock runner, leaderboards (run, statistics,
+reports) and ``validate``.
+
+``validate`` retrains incumbents through :mod:`nasrepro.bench.harness`, imported only
+when it does.
+"""
+
+from __future__ import annotations
+
+from nasrepro.bench.sim._leaderboard_report import (
+    plot,
+    results_dict,
+    to_html,
+    to_markdown,
+    track,
+    write_outputs,
+)
+from nasrepro.bench.sim._leaderboard_run import (
+    DEFAULT_BENCHMARK,
+    DEFAULT_BUDGET,
+    QUICK_BUDGET,
+    QUICK_SEEDS,
+    BenchmarkSpec,
+    Leaderboard,
+    LeaderboardConfig,
+    benchmark_info,
+    default_jobs,
+    open_benchmark,
+    parse_seeds,
+    run_leaderboard,
+    strategies_arg,
+)
+from nasrepro.bench.sim._leaderboard_stats import (
+    bootstrap_ci,
+    make_grid,
+    summarize,
+)
+from nasrepro.bench.sim._runner import (
+    Budget,
+    RunResult,
+    regret_on_grid,
+    run,
+)
+from nasrepro.bench.sim._validate import (
+    Comparison,
+    ValidateReport,
+    load_reference,
+    reference_path,
+    validate,
+)
+
+__all__ = [
+    "Budget",
+    "RunResult",
+    "run",
+    "regret_on_grid",
+    "BenchmarkSpec",
+    "LeaderboardConfig",
+    "Leaderboard",
+    "open_benchmark",
+    "run_leaderboard",
+    "benchmark_info",
+    "strategies_arg",
+    "default_jobs",
+    "parse_seeds",
+    "DEFAULT_BENCHMARK",
+    "DEFAULT_BUDGET",
+    "QUICK_SEEDS",
+    "QUICK_BUDGET",
+    "bootstrap_ci",
+    "make_grid",
+    "summarize",
+    "to_markdown",
+    "to_html",
+    "plot",
+    "results_dict",
+    "write_outputs",
+    "track",
+    "validate",
+    "load_reference",
+    "reference_path",
+    "ValidateReport",
+    "Comparison",
+]

@@ -1,0 +1,203 @@
+"""Leaderboard outputs: markdown, HTML, plots, ``results.json`` and the MLflow record."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.bench.sim._leaderboard_run import Leaderboard
+from nasrepro.bench.sim._leaderboard_stats import _N_BOOT, summarize
+from nasrepro.bench.tracking import run_environment
+
+__all__ = ["to_markdown", "to_html", "plot", "results_dict", "write_outputs", "track"]
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ outputs
+def _table_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
+    rows = [(n, s["summary"]) for n, s in summary["strategies"].items()]
+    return sorted(rows, key=lambda r: (r[1]["mean"], r[1]["rank"], r[0]))
+
+
+def _header(lb: Leaderboard) -> str:
+    b = lb.benchmark
+    budget = f"{lb.budget} ({lb.config.budget})" if lb.budget.kind == "time" else str(lb.budget)
+    return (
+        f"benchmark {b['name']} (optimum {b['optimum']:.2f}% test accuracy), "
+        f"budget {budget}, {lb.config.workers} worker(s), {len(lb.config.seeds)} seeds"
+    )
+
+
+def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
+    """The leaderboard as a markdown table, best mean final regret first."""
+    lines = [
+        f"# Leaderboard: {lb.benchmark['name']}",
+        "",
+        _header(lb) + ".",
+        "Regret: optimum minus the incumbent's mean final test accuracy (percent points); "
+        "the incumbent is the best validation accuracy seen.",
+        "",
+        "| # | strategy | final regret: mean [95% CI] | median | AUC | avg rank | evals |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for k, (n, s) in enumerate(_table_rows(summary), start=1):
+        lines.append(
+            f"| {k} | {n} | {s['mean']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] | "
+            f"{s['median']:.3f} | {s['auc']:.3f} | {s['rank']:.2f} | {s['evaluations']:.0f} |"
+        )
+    for n, why in lb.skipped.items():
+        lines.append(f"\nSkipped {n}: {why}.")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
+    """The leaderboard as a standalone HTML page with the two plots."""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("#", "strategy", "final regret mean", "95% CI", "median", "AUC", "avg rank")
+    )
+    body = "".join(
+        f"<tr><td>{k}</td><td>{html.escape(n)}</td><td>{s['mean']:.3f}</td>"
+        f"<td>[{s['ci_low']:.3f}, {s['ci_high']:.3f}]</td><td>{s['median']:.3f}</td>"
+        f"<td>{s['auc']:.3f}</td><td>{s['rank']:.2f}</td></tr>"
+        for k, (n, s) in enumerate(_table_rows(summary), start=1)
+    )
+    title = html.escape(f"Leaderboard: {lb.benchmark['name']}")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
+        "td:nth-child(2){text-align:left}</style></head><body>"
+        f"<h1>{title}</h1><p>{html.escape(_header(lb))}</p>"
+        f"<table><tr>{head}</tr>{body}</table>"
+        "<p><img src='regret.png' alt='anytime regret'><img src='ranks.png' alt='ranks'></p>"
+        "</body></html>\n"
+    )
+
+
+def plot(summary: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path]:
+    """Write ``regret.png`` (mean regret, 95% bootstrap band) and ``ranks.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nasrepro.tables._plot import log_x_125
+
+    grid = np.asarray(summary["grid"])
+    rng = np.random.default_rng(0)
+    paths = []
+    for kind in ("regret", "ranks"):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for n, s in summary["strategies"].items():
+            if kind == "ranks":
+                ax.plot(grid, summary["ranks"][n], label=n)
+                continue
+            c = np.asarray(s["curves"], dtype=np.float64)  # (n_seeds, g)
+            idx = rng.integers(0, len(c), (_N_BOOT // 4, len(c)))
+            with np.errstate(all="ignore"):
+                lo, hi = np.nanquantile(np.nanmean(c[idx], axis=1), [0.025, 0.975], axis=0)
+                (line,) = ax.plot(grid, np.nanmean(c, axis=0), label=n)
+            ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+        log_x_125(ax)
+        ax.set(
+            xlabel="simulated training time (s)" if summary["axis"] == "time" else "evaluations",
+            ylabel="test regret (% points)" if kind == "regret" else "average rank (1 = best)",
+            title=title,
+        )
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        paths.append(out_dir / f"{kind}.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths[0], paths[1]
+
+
+def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
+    """``results.json``: config, benchmark, budget, statistics, curves; timing apart."""
+    return {
+        "format": "nasrepro-leaderboard-1",
+        "config": lb.config.to_dict(),
+        "benchmark": lb.benchmark,
+        "budget": {"kind": lb.budget.kind, "value": lb.budget.value, "text": lb.config.budget},
+        "workers": lb.config.workers,
+        "skipped": lb.skipped,
+        "environment": run_environment(),
+        **summary,
+        "timing": {
+            "wall_s": lb.wall_s,
+            "strategies": {
+                n: {
+                    "wall_s": float(sum(r.wall_s for r in rs)),
+                    "strategy_s": float(sum(r.strategy_s for r in rs)),
+                    "simulated_s": float(sum(r.simulated_s for r in rs)),
+                }
+                for n, rs in lb.runs.items()
+            },
+        },
+    }
+
+
+def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write the leaderboard files into ``out_dir`` (created); returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(lb)
+    paths = {
+        "markdown": out / "leaderboard.md",
+        "html": out / "leaderboard.html",
+        "results": out / "results.json",
+    }
+    paths["markdown"].write_text(to_markdown(lb, summary))
+    paths["html"].write_text(to_html(lb, summary))
+    paths["results"].write_text(json.dumps(results_dict(lb, summary), indent=1) + "\n")
+    paths["regret"], paths["ranks"] = plot(summary, out, lb.benchmark["name"])
+    return paths
+
+
+def track(lb: Leaderboard, paths: dict[str, Path], *, enabled: bool = True) -> str | None:
+    """Log to MLflow: one parent run with the files, one child run per strategy.
+
+    Returns:
+        The parent run id, or ``None`` when tracking is off or failed.
+    """
+    from nasrepro.bench.tracking import mlflow_run
+
+    results = json.loads(paths["results"].read_text())
+    params = {
+        "benchmark": lb.benchmark["name"],
+        "budget": str(lb.budget),
+        "budget_spec": lb.config.budget,
+        "workers": lb.config.workers,
+        "seeds": len(lb.config.seeds),
+        "strategies": ",".join(lb.runs),
+    }
+    tags = {"kind": "leaderboard", **{k: v for k, v in lb.benchmark.items() if k != "name"}}
+    with mlflow_run(
+        f"leaderboard-{lb.benchmark['name']}", params=params, tags=tags, enabled=enabled
+    ) as parent:
+        for p in paths.values():
+            parent.log_artifact(p)
+        for n, s in results["strategies"].items():
+            with mlflow_run(
+                n,
+                params={**params, "strategy": n},
+                tags={"kind": "leaderboard-strategy"},
+                enabled=parent.active,
+                nested=True,
+            ) as child:
+                child.log_metrics({f"final_regret_{k}": v for k, v in s["summary"].items()})
+                mean = np.nanmean(np.asarray(s["curves"], dtype=np.float64), axis=0)
+                for step, v in enumerate(mean.tolist()):
+                    if math.isfinite(v):
+                        child.log_metrics(
+                            {"mean_regret": v, "rank": results["ranks"][n][step]}, step=step
+                        )
+        return parent.run_id

@@ -1,0 +1,310 @@
+"""Leaderboards, running: strategies x seeds on one benchmark, with statistics, plots and MLflow.
+
+:func:`run_leaderboard` runs every (strategy, seed) pair on the simulated clock (in
+parallel processes), :func:`summarize` turns the runs into per-strategy statistics
+on a common grid, and :func:`write_outputs` writes ``leaderboard.md``,
+``leaderboard.html``, ``regret.png``, ``ranks.png`` and ``results.json``.
+
+Statistics, per strategy over seeds:
+
+* final test regret: mean with a 95% percentile-bootstrap CI (2,000 resamples), and
+  the median;
+* area under the regret curve: the mean regret over a log-spaced time grid (or a
+  query grid), from the first time every run has a result to the budget;
+* average rank: strategies ranked per seed (runs with the same seed index are
+  compared), ties sharing ranks, then averaged over seeds; at the budget in the
+  table and at every grid point in ``ranks.png``.
+
+Everything is a pure function of the seeds: the same arguments give the same
+``results.json`` apart from its ``timing`` section.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasrepro.bench.sim._runner import Budget, RunResult, run
+from nasrepro.strategies import (
+    DEFAULT_STRATEGY_TIMEOUT_S,
+    StrategyGuard,
+    list_strategies,
+    load_strategy,
+)
+from nasrepro.tables import (
+    Benchmark,
+    Table,
+    TableError,
+    TabularBenchmark,
+    default_table_path,
+    get_benchmark,
+)
+
+__all__ = [
+    "BenchmarkSpec",
+    "LeaderboardConfig",
+    "Leaderboard",
+    "open_benchmark",
+    "run_leaderboard",
+    "benchmark_info",
+    "strategies_arg",
+    "default_jobs",
+    "parse_seeds",
+    "DEFAULT_BENCHMARK",
+    "DEFAULT_BUDGET",
+    "QUICK_SEEDS",
+    "QUICK_BUDGET",
+]
+
+logger = logging.getLogger(__name__)
+
+
+DEFAULT_BENCHMARK = "cell-mnist1d-tiny"
+#: The default budget: the simulated cost of 100 mean full trainings.
+DEFAULT_BUDGET = "100x"
+#: What ``--quick`` runs: few seeds and a short budget.
+QUICK_SEEDS = 5
+QUICK_BUDGET = "20x"
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """How to build a benchmark in any process: a registered name or a table file.
+
+    Attributes:
+        name: A name of :func:`~nasrepro.tables.list_benchmarks` (ignored with ``table``).
+        table: Path of a table file; the benchmark is then named after the file.
+        seed_mode: Passed to :class:`~nasrepro.tables.TabularBenchmark`.
+    """
+
+    name: str = DEFAULT_BENCHMARK
+    table: str | None = None
+    seed_mode: str | int = "random"
+
+    @property
+    def label(self) -> str:
+        return Path(self.table).stem if self.table else self.name
+
+
+def _load_plugins() -> None:
+    """Import packages that register benchmarks (the surrogate benchmarks)."""
+    try:
+        import nasrepro.surrogate  # noqa: F401
+    except ImportError as e:  # an optional layer; the table benchmarks work without it
+        logger.debug("no surrogate benchmarks: %s", e)
+
+
+def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
+    """Build the benchmark ``spec`` names.
+
+    Raises:
+        TableError: The table is missing or broken; for the default benchmark the
+            message says to pass ``--table`` or build a table.
+        ValueError: Unknown benchmark name.
+    """
+    if spec.table is not None:
+        return TabularBenchmark(Table.open(spec.table), spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
+    _load_plugins()
+    try:
+        return get_benchmark(spec.name, seed_mode=spec.seed_mode)
+    except TableError as e:
+        if spec.name == DEFAULT_BENCHMARK and default_table_path() is None:
+            raise TableError(
+                f"no default table shipped for benchmark {spec.name!r} in this install; pass "
+                "--table PATH, or build one with `nasrepro sweep --space cell --protocol "
+                "mnist1d-tiny --out DIR` and `nasrepro table build DIR -o table.h5`"
+            ) from e
+        raise
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    """What a leaderboard runs.
+
+    Attributes:
+        benchmark: The benchmark.
+        strategies: Registry names or ``module:Class`` specs.
+        seeds: Run seeds (each seeds the strategy and the benchmark's seed draws).
+        budget: As :meth:`Budget.parse` reads it (``"100x"``, ``"3600s"``, ``"200q"``).
+        workers: Simulated workers per run.
+        jobs: Processes running seeds in parallel (1: in this process).
+        strategy_timeout: Seconds one strategy call (import, construction, ``ask``,
+            ``tell``) may take before the run fails with a
+            :class:`~nasrepro.strategies.StrategyError`; ``0``: no limit.
+    """
+
+    benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
+    strategies: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = tuple(range(30))
+    budget: str = DEFAULT_BUDGET
+    workers: int = 1
+    jobs: int = 1
+    strategy_timeout: float = DEFAULT_STRATEGY_TIMEOUT_S
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["strategies"], d["seeds"] = list(self.strategies), list(self.seeds)
+        return d
+
+
+@dataclass
+class Leaderboard:
+    """The runs of a leaderboard, by strategy, each list in seed order."""
+
+    config: LeaderboardConfig
+    benchmark: dict[str, Any]
+    budget: Budget
+    runs: dict[str, list[RunResult]]
+    wall_s: float = 0.0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ running
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: BenchmarkSpec) -> None:
+    """Per process: one BLAS thread (runs are processes already) and the benchmark."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        pass
+    if _WORKER.get("spec") != spec:
+        _WORKER["spec"], _WORKER["benchmark"] = spec, open_benchmark(spec)
+
+
+def _run_one(
+    spec: BenchmarkSpec,
+    strategy: str,
+    seed: int,
+    budget: Budget,
+    workers: int,
+    timeout_s: float = DEFAULT_STRATEGY_TIMEOUT_S,
+) -> RunResult:
+    _init_worker(spec)
+    bench: Benchmark = _WORKER["benchmark"]
+    cls = load_strategy(strategy, timeout_s=timeout_s)
+    guard = StrategyGuard(strategy, seed, timeout_s)
+    s = guard.construct(cls, bench.space, max_epoch=bench.max_epoch, seed=seed)
+    return run(s, bench, budget, workers=workers, seed=seed, name=strategy, guard=guard)
+
+
+def benchmark_info(bench: Benchmark) -> dict[str, Any]:
+    """What identifies a benchmark's numbers: name, optimum, and its table if any."""
+    info: dict[str, Any] = {
+        "name": bench.name,
+        "space": bench.space.name,
+        "max_epoch": bench.max_epoch,
+        "optimum": bench.optimum,
+        "typical_cost_s": bench.typical_cost_s,
+    }
+    table = getattr(bench, "table", None)
+    if table is not None:
+        shipped = default_table_path()
+        path = Path(table.path)
+        info.update(
+            # the shipped table by package-relative name: its install path is local
+            table=f"nasrepro.tables/data/{path.name}"
+            if shipped is not None and path.resolve() == shipped.resolve()
+            else str(path),
+            protocol_id=table.protocol_id,
+            metrics_sha256=str(table.attrs.get("metrics_sha256", "")),
+            seed_mode=getattr(bench, "seed_mode", None),
+        )
+    return info
+
+
+def run_leaderboard(
+    config: LeaderboardConfig,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Leaderboard:
+    """Run every strategy of ``config`` for every seed.
+
+    Args:
+        config: What to run; empty ``strategies`` means every registered one.
+        progress: Called as ``progress(done, total)`` after each run.
+
+    Raises:
+        TableError, ValueError: The benchmark or a strategy cannot be loaded.
+        StrategyError: A strategy's code raised or hung (the remaining runs are cancelled).
+    """
+    t_start = time.perf_counter()
+    bench = open_benchmark(config.benchmark)
+    budget = Budget.parse(config.budget, bench.typical_cost_s)
+    names = list(config.strategies) or list_strategies()
+    skipped = {}
+    timeout = config.strategy_timeout
+    for name in list(names):
+        cls = load_strategy(name, timeout_s=timeout)
+        if not StrategyGuard(name, None, timeout).call("supports()", cls.supports, bench.space):
+            skipped[name] = f"does not support the {bench.space.name!r} space"
+            logger.warning("skipping %s: %s", name, skipped[name])
+            names.remove(name)
+    if not names:
+        raise ValueError(f"no strategy supports the {bench.space.name!r} space: {skipped}")
+    tasks = [(n, s) for n in names for s in config.seeds]
+    results: dict[tuple[str, int], RunResult] = {}
+    if config.jobs <= 1:
+        _WORKER["spec"], _WORKER["benchmark"] = config.benchmark, bench
+        for k, (n, s) in enumerate(tasks):
+            results[n, s] = _run_one(config.benchmark, n, s, budget, config.workers, timeout)
+            if progress:
+                progress(k + 1, len(tasks))
+    else:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with cf.ProcessPoolExecutor(
+            config.jobs, mp_context=ctx, initializer=_init_worker, initargs=(config.benchmark,)
+        ) as pool:
+            futures = {
+                pool.submit(_run_one, config.benchmark, n, s, budget, config.workers, timeout): (
+                    n,
+                    s,
+                )
+                for n, s in tasks
+            }
+            try:
+                for k, fut in enumerate(cf.as_completed(futures)):
+                    results[futures[fut]] = fut.result()
+                    if progress:
+                        progress(k + 1, len(tasks))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
+                raise
+    runs = {n: [results[n, s] for s in config.seeds] for n in names}
+    return Leaderboard(
+        config, benchmark_info(bench), budget, runs, time.perf_counter() - t_start, skipped
+    )
+
+
+def strategies_arg(text: str) -> tuple[str, ...]:
+    """``"all"`` (every registered strategy) or comma-separated names/specs."""
+    if text.strip() in ("", "all"):
+        return ()
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def parse_seeds(n_or_list: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``30`` -> seeds 0..29; ``"3,5"`` -> (3, 5)."""
+    if isinstance(n_or_list, int):
+        return tuple(range(n_or_list))
+    if isinstance(n_or_list, str):
+        parts = [p for p in n_or_list.split(",") if p.strip()]
+        if len(parts) == 1:
+            return tuple(range(int(parts[0])))
+        return tuple(int(p) for p in parts)
+    return tuple(n_or_list)

@@ -1,0 +1,105 @@
+"""Leaderboard statistics: bootstrap CIs, the common grid, per-strategy summaries and ranks
+(see :mod:`nasrepro.bench.sim._leaderboard_run` for what is computed)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from nasrepro.bench.sim._leaderboard_run import Leaderboard
+from nasrepro.bench.sim._runner import Budget, RunResult, regret_on_grid
+
+__all__ = ["bootstrap_ci", "make_grid", "summarize"]
+
+logger = logging.getLogger(__name__)
+
+_GRID_POINTS = 50
+_N_BOOT = 2000
+
+
+# --------------------------------------------------------------- statistics
+def bootstrap_ci(
+    values: np.ndarray, *, n_boot: int = _N_BOOT, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap ``1 - alpha`` CI of the mean of ``values`` ``(n,)``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def make_grid(runs: Iterable[RunResult], budget: Budget) -> tuple[np.ndarray, str]:
+    """The common grid of the anytime curves, and its axis (``"time"`` or ``"queries"``).
+
+    Time budgets: 50 log-spaced points from the first moment every run has a result
+    to the budget. Query budgets: up to 50 log-spaced evaluation counts up to the budget.
+    """
+    if budget.kind == "queries":
+        n = int(budget.value)
+        grid = np.unique(np.round(np.logspace(0, math.log10(max(n, 1)), _GRID_POINTS)))
+        return grid.astype(np.float64), "queries"
+    firsts = [r.time[0] for r in runs if r.n_evaluations]
+    t0 = min(max(firsts, default=budget.value), budget.value)
+    return np.logspace(math.log10(t0), math.log10(budget.value), _GRID_POINTS), "time"
+
+
+def summarize(lb: Leaderboard) -> dict[str, Any]:
+    """Per-strategy statistics and curves on a common grid (JSON-ready).
+
+    Returns:
+        ``{"grid", "axis", "strategies": {name: {...}}, "ranks": {name: [...]}}``;
+        each strategy holds ``final_regret`` (per seed), ``curves`` (seeds x grid),
+        ``final_incumbent``, ``n_evaluations`` and a ``summary`` of ``mean``,
+        ``ci_low``, ``ci_high``, ``median``, ``auc`` and ``rank``.
+    """
+    all_runs = [r for rs in lb.runs.values() for r in rs]
+    grid, axis = make_grid(all_runs, lb.budget)
+    names = list(lb.runs)
+    curves = {
+        n: np.stack([regret_on_grid(r, grid, axis) for r in rs]) for n, rs in lb.runs.items()
+    }  # each (n_seeds, g)
+    stacked = np.stack([curves[n] for n in names])  # (n_strategies, n_seeds, g)
+    ranks = _ranks(stacked)  # (n_strategies, g)
+    out: dict[str, Any] = {"grid": grid.tolist(), "axis": axis, "strategies": {}, "ranks": {}}
+    for i, n in enumerate(names):
+        final = np.array([r.final_regret for r in lb.runs[n]])
+        lo, hi = bootstrap_ci(final)
+        auc = np.nanmean(curves[n], axis=1)  # per seed, over the log-spaced grid
+        out["strategies"][n] = {
+            "seeds": [r.seed for r in lb.runs[n]],
+            "final_regret": final.tolist(),
+            "final_incumbent": [r.final_incumbent for r in lb.runs[n]],
+            "n_evaluations": [r.n_evaluations for r in lb.runs[n]],
+            "curves": np.round(curves[n], 6).tolist(),
+            "summary": {
+                "mean": float(np.nanmean(final)),
+                "ci_low": lo,
+                "ci_high": hi,
+                "median": float(np.nanmedian(final)),
+                "auc": float(np.nanmean(auc)),
+                "rank": float(ranks[i, -1]),
+                "evaluations": float(np.mean([r.n_evaluations for r in lb.runs[n]])),
+            },
+        }
+        out["ranks"][n] = ranks[i].tolist()
+    return out
+
+
+def _ranks(stacked: np.ndarray) -> np.ndarray:
+    """Mean rank over seeds, ``(n_strategies, g)``, of regrets ``(n_strategies, n_seeds, g)``.
+
+    Lower regret ranks first; a run without a result yet ranks last; ties share the
+    mean of their ranks.
+    """
+    from scipy.stats import rankdata
+
+    filled = np.where(np.isnan(stacked), np.inf, stacked)
+    return rankdata(filled, axis=0).mean(axis=1)  # type: ignore[no-any-return]
