@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +21,7 @@ from nasrepro.bench.harness._compiler import (
     compile_network,
     count_params,
 )
+from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.harness._train import (
     _augment,
     _device_name,
@@ -35,7 +34,7 @@ from nasrepro.bench.harness._train import (
     versions,
 )
 from nasrepro.spaces import Architecture, NetworkSpec
-from nasrepro.tables import METRIC_NAMES, Protocol, TrialResult, get_protocol
+from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 __all__ = ["BatchedRun", "fit_batched", "train_batched"]
 
@@ -137,62 +136,22 @@ def fit_batched(
     gens = [torch.Generator().manual_seed(s) for s in seed_list]
     logger.info("training %d cells as one batched module on %s", k, dev)
 
-    n = len(data.y_train)
     bs = p.batch_size
-    steps_per_epoch = n // bs
-    total_steps = steps_per_epoch * p.epochs
     eval_bs = max(1, min(p.eval_batch_size, max(bs, _EVAL_SAMPLE_MODELS // k)))
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=p.lr,
-        momentum=p.momentum,
-        nesterov=p.nesterov,
-        weight_decay=p.weight_decay,
-    )
-    history: list[dict[str, list[float]]] = [{m: [] for m in METRIC_NAMES} for _ in range(k)]
-    step = 0
-    for _epoch in range(p.epochs):
-        model.train()
-        t0 = time.perf_counter()
-        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
-        loss_sum = torch.zeros(k, device=dev)
-        correct = torch.zeros(k, dtype=torch.long, device=dev)
-        for b in range(steps_per_epoch):
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * p.lr * (1.0 + math.cos(math.pi * step / total_steps))
-            idx = perm[:, b * bs : (b + 1) * bs]  # (K, B)
-            xs, y = data.x_train[idx], data.y_train[idx]  # (K, B, c, *spatial), (K, B)
-            if p.augment == "crop_flip":
-                xs = torch.stack([_augment(xs[m], gens[m]) for m in range(k)])
-            with _autocast(dev, amp):
-                logits = model(_stack_inputs(xs)).float()  # (K, B, n_classes)
-            losses = _cross_entropy(logits, y).mean(1)  # (K,)
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            opt.step()
-            loss_sum += losses.detach() * bs
-            correct += (logits.detach().argmax(2) == y).sum(1)
-            step += 1
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        epoch_time = (time.perf_counter() - t0) / k
-        seen = steps_per_epoch * bs
-        vl, va = _evaluate(model, data.x_valid, data.y_valid, eval_bs, amp)
-        tl, ta = _evaluate(model, data.x_test, data.y_test, eval_bs, amp)
-        tr_loss = (loss_sum.double() / seen).tolist()
-        tr_acc = (100.0 * correct.double() / seen).tolist()
-        for m in range(k):
-            row = {
-                "train_loss": tr_loss[m],
-                "train_acc": tr_acc[m],
-                "valid_loss": vl[m],
-                "valid_acc": va[m],
-                "test_loss": tl[m],
-                "test_acc": ta[m],
-                "epoch_time_s": epoch_time,
-            }
-            for key, v in row.items():
-                history[m][key].append(v)
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, y = data.x_train[idx], data.y_train[idx]  # (K, B, c, *spatial), (K, B)
+        if p.augment == "crop_flip":
+            xs = torch.stack([_augment(xs[m], gens[m]) for m in range(k)])
+        with _autocast(dev, amp):
+            logits = model(_stack_inputs(xs)).float()  # (K, B, n_classes)
+        losses = _cross_entropy(logits, y).mean(1)  # (K,)
+        return losses, (logits.detach().argmax(2) == y).sum(1)
+
+    def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+        return _evaluate(model, x, y, eval_bs, amp)
+
+    history = fit(model, p, data, dev, gens, step, evaluate)
 
     singles = model.export() if static else nets
     vers = versions() | {"trainer": "batched"} | ({"amp": "bfloat16"} if amp else {})

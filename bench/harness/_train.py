@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import platform
 import statistics
@@ -26,8 +25,9 @@ from torch import nn
 
 from nasrepro.bench.harness._compiler import compile_network, count_params
 from nasrepro.bench.harness._data import Splits, load_splits
+from nasrepro.bench.harness._loop import fit
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
-from nasrepro.tables import METRIC_NAMES, Protocol, TrialResult, get_protocol
+from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 __all__ = [
     "train",
@@ -270,58 +270,23 @@ def _train(
     model = compile_network(spec, data.x_train.shape[1], data.num_classes, dims).to(dev)
     gen = torch.Generator().manual_seed(seed)
 
-    n = len(data.y_train)
-    steps_per_epoch = n // p.batch_size
-    total_steps = steps_per_epoch * p.epochs
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=p.lr,
-        momentum=p.momentum,
-        nesterov=p.nesterov,
-        weight_decay=p.weight_decay,
-    )
-    history: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
-    step = 0
-    for epoch in range(p.epochs):
-        model.train()
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(dev)
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), dtype=torch.long, device=dev)
-        for b in range(steps_per_epoch):
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * p.lr * (1.0 + math.cos(math.pi * step / total_steps))
-            idx = perm[b * p.batch_size : (b + 1) * p.batch_size]
-            x, y = data.x_train[idx], data.y_train[idx]
-            if p.augment == "crop_flip":
-                x = _augment(x, gen)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            step += 1
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        epoch_time = time.perf_counter() - t0
-        seen = steps_per_epoch * p.batch_size
-        vl, va = _evaluate(model, data.x_valid, data.y_valid, p.eval_batch_size)
-        tl, ta = _evaluate(model, data.x_test, data.y_test, p.eval_batch_size)
-        row = {
-            "train_loss": loss_sum.item() / seen,
-            "train_acc": 100.0 * correct.item() / seen,
-            "valid_loss": vl,
-            "valid_acc": va,
-            "test_loss": tl,
-            "test_acc": ta,
-            "epoch_time_s": epoch_time,
-        }
-        for k, v in row.items():
-            history[k].append(v)
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = data.x_train[idx[0]], data.y_train[idx[0]]
+        if p.augment == "crop_flip":
+            x = _augment(x, gen)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        return loss.reshape(1), (logits.detach().argmax(1) == y).sum().reshape(1)
+
+    def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+        loss, acc = _evaluate(model, x, y, p.eval_batch_size)
+        return [loss], [acc]
+
+    def epoch_done(epoch: int, rows: list[dict[str, float]]) -> None:
         if on_epoch is not None:
-            on_epoch(epoch, row)
+            on_epoch(epoch, rows[0])
+
+    (history,) = fit(model, p, data, dev, [gen], step, evaluate, on_epoch=epoch_done)
 
     flops, latency = 0, float("nan")
     if static:
