@@ -8,6 +8,9 @@ Two steps, which may run under different builds (venvs, torch versions, machines
     #    empty data cache (--cache fresh) or on one shared, already filled cache (warm)
     python benchmarks/reproducibility.py check --table /tmp/repro.h5 --cache fresh
     python benchmarks/reproducibility.py check --table default --n 10   # the shipped table
+    # 3. the same inside the CPU image (docker/Dockerfile), against a table made outside
+    python benchmarks/reproducibility.py check --table /tmp/repro.h5 \
+        --command "docker run --rm -v /tmp/repro.h5:/tmp/repro.h5:ro nasrepro:cpu"
 
 ``check`` prints each row's verdict, then the verdict counts and, per metric, the
 largest absolute and relative difference over the rows, beside the table's own seed
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -75,7 +79,7 @@ def _check(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     for arch, seed in rows:
         cache = tempfile.mkdtemp(prefix="repro-fresh-") if args.cache == "fresh" else warm
-        cmd = [sys.executable, "-m", "nasrepro.bench.cli", "reproduce", arch]
+        cmd = [*shlex.split(args.command), "reproduce", arch]
         cmd += ["--seed", str(seed), "--table", str(path), "--json", "--allow-close"]
         env = {**os.environ, "NASREPRO_CACHE": cache}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -129,6 +133,12 @@ def main() -> None:
     c.add_argument("--sample-seed", type=int, default=2026)
     c.add_argument("--cache", choices=["fresh", "warm"], default="fresh")
     c.add_argument("--json", default=None)
+    c.add_argument(
+        "--command",
+        default=f"{sys.executable} -m nasrepro.bench.cli",
+        help="how to run nasrepro, e.g. 'docker run --rm -v T:T:ro nasrepro:cpu' "
+        "(each container starts on an empty cache); default: this Python",
+    )
     c.set_defaults(func=_check)
     args = ap.parse_args()
     args.func(args)
