@@ -1,5 +1,9 @@
 """MLflow tracking that never costs a result.
 
+:func:`versions` and :func:`run_environment` import no torch: they report torch's
+version and CPU capability only when torch is already loaded (the training harness
+loads it; a leaderboard over a table never does).
+
 The store is ``$MLFLOW_TRACKING_URI`` or, by default, ``sqlite:///mlruns.db`` in the
 working directory. An unreachable server, a sqlite store that cannot be written (both
 checked within seconds, before MLflow's own retries), or any tracking error gives one
@@ -11,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
 import sqlite3
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,7 @@ __all__ = [
     "Run",
     "tracking_uri",
     "run_environment",
+    "versions",
     "DEFAULT_URI",
     "TrackingWarning",
 ]
@@ -172,12 +180,39 @@ def _code_version() -> str:
         return "unknown"
 
 
+def versions() -> dict[str, str]:
+    """Versions that a result depends on; torch's only where torch is already loaded.
+
+    ``cpu_capability`` is the instruction set ATen's CPU kernels dispatch to (``AVX2``,
+    ``AVX512``, ...): the same torch build computes different bits on CPUs that dispatch
+    differently, so a bitwise comparison needs it to match as well. This function
+    never imports torch itself, so torch-free callers (a leaderboard over a table) stay
+    torch-free; training has torch loaded and so records ``torch`` and ``cpu_capability``.
+    """
+    import numpy as np
+
+    out = {"python": platform.python_version()}
+    loaded = "torch" in sys.modules
+    if loaded:
+        import torch
+
+        out["torch"] = torch.__version__
+    out["numpy"] = np.__version__
+    if loaded:
+        out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    try:
+        out["nasrepro"] = metadata.version("nasrepro")
+    except metadata.PackageNotFoundError:
+        out["nasrepro"] = "unknown"
+    return out
+
+
 def run_environment() -> dict[str, str]:
     """What a result was produced with, as flat string fields for tags or a JSON record.
 
     Returns:
-        ``code_version``, ``version.<package>`` for the versions a result depends on, and
-        ``image_digest`` when ``$NASREPRO_IMAGE_DIGEST`` is set (the Docker image that
+        ``code_version``, ``version.<package>`` for the versions a result depends on
+        (:func:`versions`: torch only where it is loaded), and ``image_digest`` when ``$NASREPRO_IMAGE_DIGEST`` is set (the Docker image that
         ran, see ``docker/``).
 
     Example:
@@ -185,8 +220,6 @@ def run_environment() -> dict[str, str]:
         >>> env["version.torch"], env.get("image_digest")  # doctest: +SKIP
         ('2.13.0+cpu', 'sha256:730a...')
     """
-    from nasrepro.bench.harness._train import versions
-
     env = {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
     image = os.environ.get("NASREPRO_IMAGE_DIGEST")
     if image:

@@ -49,9 +49,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     s = Surrogate.load(args.models) if args.models else load_shipped()
-    protocol = Protocol.from_dict(s.protocol)
-    if protocol.id != s.metadata_["protocol_id"]:
-        raise SystemExit("the surrogate's protocol does not rebuild to its id; refit it")
+    protocol = s.protocol  # checked against the recorded id when the surrogate loads
     seeds = [int(v) for v in args.seeds.split(",")]
     rows: list[dict[str, Any]] = []
     for space in args.spaces.split(","):

@@ -50,15 +50,16 @@ import numpy as np
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import (
     METRIC_NAMES,
+    Protocol,
+    SweepManifest,
     Table,
     TrialResult,
     build,
     write_chunk,
-    write_json_atomic,
+    write_manifest,
 )
 
 SEEDS = (0, 1, 2)
-PROTOCOL_ID = "0" * 64
 
 
 def _default_epochs() -> tuple[int, str]:
@@ -76,18 +77,16 @@ def synth_sweep(out: Path, epochs: int, seed: int = 0) -> list[str]:
     space = get_space("cell")
     reps = [CellArch.from_index(i).to_string() for i in space.representatives()]
     rng = np.random.default_rng(seed)
-    proto = {"name": "synthetic-benchmark", "epochs": epochs}
-    write_json_atomic(
-        out / "sweep.json",
-        {
-            "space": "cell",
-            "protocol": proto,
-            "protocol_id": PROTOCOL_ID,
-            "seeds": list(SEEDS),
-            "archs": reps,
-            "chunk_size": 1000,
-        },
+    proto = Protocol(
+        name="synthetic-benchmark",
+        dataset="synthetic",
+        n_train=256,
+        n_valid=128,
+        n_test=128,
+        epochs=epochs,
+        batch_size=64,
     )
+    write_manifest(out, SweepManifest("cell", proto, tuple(reps), SEEDS, chunk_size=1000))
     params = rng.integers(10_000, 1_000_000, len(reps)).tolist()
     flops = rng.integers(1_000_000, 100_000_000, len(reps)).tolist()
     for s in SEEDS:
@@ -98,7 +97,7 @@ def synth_sweep(out: Path, epochs: int, seed: int = 0) -> list[str]:
                     arch=a,
                     space="cell",
                     seed=s,
-                    protocol_id=PROTOCOL_ID,
+                    protocol_id=proto.id,
                     device="cpu",
                     history={m: v[q].tolist() for q, m in enumerate(METRIC_NAMES)},
                     params=params[c + k],
@@ -107,7 +106,7 @@ def synth_sweep(out: Path, epochs: int, seed: int = 0) -> list[str]:
                 )
                 for k, (a, v) in enumerate(zip(reps[c : c + 1000], vals, strict=True))
             ]
-            write_chunk(out, s, c // 1000, PROTOCOL_ID, "cell", results)
+            write_chunk(out, s, c // 1000, proto.id, "cell", results)
     return reps
 
 

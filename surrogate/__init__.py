@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from nasrepro.surrogate._benchmark import SurrogateBenchmark
 from nasrepro.surrogate._data import (
-    DATASET_SHAPES,
     SurrogateError,
     TrainingData,
     encode,
     load_table,
     split_rows,
-    table_protocol,
     trained_rows,
 )
 from nasrepro.surrogate._evaluate import (
@@ -67,13 +65,11 @@ from nasrepro.surrogate._surrogate import (
 
 __all__ = [
     "SurrogateBenchmark",
-    "DATASET_SHAPES",
     "SurrogateError",
     "TrainingData",
     "encode",
     "load_table",
     "split_rows",
-    "table_protocol",
     "trained_rows",
     "METRICS",
     "SpaceEvaluation",

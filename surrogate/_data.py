@@ -18,19 +18,17 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
 from nasrepro.surrogate._features import features, features_many
-from nasrepro.tables import Table
+from nasrepro.tables import Protocol, Table
 
 __all__ = [
     "TrainingData",
     "SurrogateError",
-    "DATASET_SHAPES",
     "load_table",
     "split_rows",
     "trained_rows",
     "encode",
     "encode_one",
     "lower_all",
-    "table_protocol",
 ]
 
 
@@ -38,45 +36,21 @@ class SurrogateError(ValueError):
     """A surrogate cannot be fitted, loaded or queried as asked; the message says why."""
 
 
-#: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.harness._data`` (checked
-#: against it in the tests; the surrogate may not import the harness).
-DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
-    "mnist1d": ((1, 40), 10),
-    "synthetic": ((1, 16), 4),
-    "digits": ((1, 8, 8), 10),
-    "cifar10": ((3, 32, 32), 10),
-}
-
-
 _CURVES = ("valid_acc", "test_acc", "train_time_s")
 
 
-def _shape(protocol: dict[str, Any]) -> tuple[tuple[int, ...], int]:
-    try:
-        return DATASET_SHAPES[str(protocol["dataset"])]
-    except KeyError:
-        raise SurrogateError(
-            f"unknown dataset {protocol.get('dataset')!r}; add its input shape to "
-            "nasrepro.surrogate.DATASET_SHAPES"
-        ) from None
-
-
-def _macro(protocol: dict[str, Any]) -> dict[str, Any]:
-    return {k: protocol[k] for k in ("C", "N", "reduction")}
-
-
 def lower_all(
-    archs: Sequence[Architecture | str], space: SearchSpace[Any], protocol: dict[str, Any]
+    archs: Sequence[Architecture | str], space: SearchSpace[Any], protocol: Protocol
 ) -> list[NetworkSpec]:
     """Lower architectures (objects or strings of ``space``) with the protocol's macro."""
-    macro = _macro(protocol)
+    macro = protocol.macro()
     return [space.lower(space.parse(a) if isinstance(a, str) else a, **macro) for a in archs]
 
 
 def encode(
     archs: Sequence[Architecture | str],
     space: SearchSpace[Any],
-    protocol: dict[str, Any],
+    protocol: Protocol,
     encoding: str = "graph",
 ) -> np.ndarray:
     """Model inputs of architectures, shape ``(n, n_features)``.
@@ -84,14 +58,14 @@ def encode(
     Args:
         archs: Architectures of ``space`` or their strings.
         space: Their space.
-        protocol: The training protocol as a dict (``Table.protocol``): its dataset
-            gives the input shape, and ``C``, ``N`` and ``reduction`` the macro skeleton.
+        protocol: The training protocol (``Table.protocol``): its input shape and
+            classes, and its macro skeleton (``C``, ``N`` and ``reduction``).
         encoding: ``"graph"`` (:func:`~nasrepro.surrogate.features`) or ``"adjacency"``
             (``space.encode``).
     """
     if encoding == "graph":
-        shape, classes = _shape(protocol)
-        return features_many(lower_all(archs, space, protocol), shape, classes)
+        specs = lower_all(archs, space, protocol)
+        return features_many(specs, protocol.input_shape, protocol.num_classes)
     if encoding == "adjacency":
         parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
         if not parsed:
@@ -101,12 +75,12 @@ def encode(
 
 
 def encode_one(
-    arch: Architecture, space: SearchSpace[Any], protocol: dict[str, Any], encoding: str
+    arch: Architecture, space: SearchSpace[Any], protocol: Protocol, encoding: str
 ) -> np.ndarray:
     """:func:`encode` of one architecture, shape ``(n_features,)``."""
     if encoding == "graph":
-        shape, classes = _shape(protocol)
-        return features(space.lower(arch, **_macro(protocol)), shape, classes)
+        spec = space.lower(arch, **protocol.macro())
+        return features(spec, protocol.input_shape, protocol.num_classes)
     return encode([arch], space, protocol, encoding)[0]
 
 
@@ -123,7 +97,7 @@ class TrainingData:
         spaces: Space of each row, ``(n,)``.
         seeds: Training seed of each row, ``(n,)``.
         encoding: How ``X`` was computed (see :func:`encode`).
-        protocol: The protocol every row was trained under (its id under ``"_id"``).
+        protocol: The protocol every row was trained under.
         sources: One dict per table: file name, space, checksum and rows used.
     """
 
@@ -135,7 +109,7 @@ class TrainingData:
     spaces: tuple[str, ...]
     seeds: np.ndarray
     encoding: str
-    protocol: dict[str, Any]
+    protocol: Protocol
     sources: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def __len__(self) -> int:
@@ -162,7 +136,7 @@ class TrainingData:
 
     @property
     def protocol_id(self) -> str:
-        return str(self.protocol.get("_id", ""))
+        return self.protocol.id
 
     def sha256(self) -> str:
         """sha256 of the inputs, targets, architectures and seeds."""
@@ -247,11 +221,6 @@ def split_rows(table: Table, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(rows[perm[:k]]), np.sort(rows[perm[k:]])
 
 
-def table_protocol(table: Table) -> dict[str, Any]:
-    """The table's protocol dict, with its id under ``"_id"``."""
-    return {**table.protocol, "_id": table.protocol_id}
-
-
 def load_table(
     table: Table, rows: np.ndarray | None = None, encoding: str = "graph"
 ) -> TrainingData:
@@ -267,7 +236,7 @@ def load_table(
         seeds are skipped).
     """
     rows = trained_rows(table) if rows is None else np.asarray(rows, dtype=np.int64)
-    protocol = table_protocol(table)
+    protocol = table.protocol
     archs_all = table.archs
     archs = [archs_all[r] for r in rows.tolist()]
     X_arch = encode(archs, table.space, protocol, encoding)

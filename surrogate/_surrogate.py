@@ -37,6 +37,7 @@ from nasrepro.surrogate._models import (
     create_model,
     model_class,
 )
+from nasrepro.tables import Protocol
 
 __all__ = [
     "Surrogate",
@@ -165,6 +166,7 @@ class Surrogate:
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = np.nanmedian(data.cost_curve / data.cost_curve[:, -1:], axis=0)
         spaces = sorted(set(data.spaces))
+        self.protocol_ = data.protocol
         self.metadata_: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "nasrepro_version": _version(),
@@ -177,7 +179,7 @@ class Surrogate:
             "epoch_cost_fraction": [float(v) for v in frac],
             "feature_names": list(feature_names()) if data.encoding == "graph" else [],
             "n_features": int(data.X.shape[1]),
-            "protocol": {k: v for k, v in data.protocol.items() if k != "_id"},
+            "protocol": data.protocol.to_dict(),
             "protocol_id": data.protocol_id,
             "training_data_sha256": data.sha256(),
             "n_train_rows": len(data),
@@ -208,10 +210,10 @@ class Surrogate:
             raise SurrogateError("this surrogate is not fitted; call fit() or Surrogate.load()")
 
     @property
-    def protocol(self) -> dict[str, Any]:
+    def protocol(self) -> Protocol:
         """The protocol the training data was trained under."""
         self._check_fitted()
-        return dict(self.metadata_["protocol"])
+        return self.protocol_
 
     def encode(
         self, archs: Sequence[Architecture | str], space: SearchSpace[Any] | str
@@ -323,6 +325,12 @@ class Surrogate:
             d, "cost", {**_COST_PARAMS, "random_state": self.random_state}
         )
         meta.pop("files", None)
+        try:
+            self.protocol_ = Protocol.from_dict(meta["protocol"], str(meta["protocol_id"]))
+        except ValueError as e:
+            raise SurrogateError(
+                f"{d}: the recorded training protocol is invalid ({e}); refit the surrogate"
+            ) from e
         self.metadata_ = meta
         return self
 

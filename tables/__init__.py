@@ -15,6 +15,7 @@ from nasrepro.tables._build import BuildReport, build
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._plot import plot_table
 from nasrepro.tables._protocol import (
+    DATASET_SHAPES,
     DEFAULT_PROTOCOL,
     Protocol,
     get_protocol,
@@ -22,14 +23,19 @@ from nasrepro.tables._protocol import (
     register_protocol,
 )
 from nasrepro.tables._records import (
+    MANIFEST,
+    MANIFEST_FORMAT,
     METRIC_NAMES,
     STATIC_NAMES,
+    SweepManifest,
     TrialResult,
     chunk_path,
     iter_chunks,
     read_chunk,
+    read_manifest,
     write_chunk,
     write_json_atomic,
+    write_manifest,
 )
 from nasrepro.tables._table import (
     DEFAULT_TABLE,
@@ -47,6 +53,7 @@ __all__ = [
     "get_protocol",
     "list_protocols",
     "DEFAULT_PROTOCOL",
+    "DATASET_SHAPES",
     "METRIC_NAMES",
     "STATIC_NAMES",
     "TrialResult",
@@ -55,6 +62,11 @@ __all__ = [
     "read_chunk",
     "write_chunk",
     "write_json_atomic",
+    "SweepManifest",
+    "read_manifest",
+    "write_manifest",
+    "MANIFEST",
+    "MANIFEST_FORMAT",
     "build",
     "BuildReport",
     "Table",

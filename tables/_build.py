@@ -26,12 +26,15 @@ from nasrepro.tables._format import (
     metrics_digest,
     rows_digest,
 )
+from nasrepro.tables._protocol import Protocol
 from nasrepro.tables._records import (
+    MANIFEST,
     METRIC_NAMES,
     STATIC_NAMES,
     TrialResult,
     iter_chunks,
     read_chunk,
+    read_manifest,
 )
 
 __all__ = ["build", "BuildReport"]
@@ -84,40 +87,6 @@ class BuildReport:
             if len(self.missing) > _SHOW:
                 lines.append(f"  ... and {len(self.missing) - _SHOW} more")
         return "\n".join(lines)
-
-
-@dataclass
-class _Manifest:
-    path: Path
-    space: str
-    protocol: dict[str, Any]
-    protocol_id: str
-    seeds: list[int]
-    archs: list[str]
-
-
-def _read_manifest(sweep_dir: Path) -> _Manifest:
-    path = sweep_dir / "sweep.json"
-    try:
-        raw = json.loads(path.read_text())
-        return _Manifest(
-            path=path,
-            space=str(raw["space"]),
-            protocol=dict(raw["protocol"]),
-            protocol_id=str(raw["protocol_id"]),
-            seeds=[int(s) for s in raw["seeds"]],
-            archs=[str(a) for a in raw["archs"]],
-        )
-    except FileNotFoundError:
-        raise TableError(
-            f"{sweep_dir}: not a sweep directory (no sweep.json); pass the --out "
-            "directory of `nasrepro sweep`"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise TableError(
-            f"{path}: unreadable sweep manifest ({type(e).__name__}: {e}); rerun "
-            "`nasrepro sweep` with the same --out to rewrite it"
-        ) from e
 
 
 def _versions() -> dict[str, str]:
@@ -222,23 +191,24 @@ def build(
     )
     if not dirs:
         raise TableError("no sweep directory given; pass at least one")
-    manifests = [_read_manifest(d) for d in dirs]
-    first = manifests[0]
-    for m in manifests[1:]:
+    manifests = [read_manifest(d) for d in dirs]
+    paths = [d / MANIFEST for d in dirs]
+    first, first_path = manifests[0], paths[0]
+    for m, m_path in zip(manifests[1:], paths[1:], strict=True):
         if m.space != first.space:
             raise TableError(
-                f"refusing to mix spaces: {first.path} is {first.space!r} but {m.path} is "
+                f"refusing to mix spaces: {first_path} is {first.space!r} but {m_path} is "
                 f"{m.space!r}; build one table per space"
             )
-        if m.protocol_id != first.protocol_id or m.protocol != first.protocol:
+        if m.protocol_id != first.protocol_id:
             raise TableError(
-                f"refusing to mix protocols: {first.path} has protocol {first.protocol_id[:12]} "
-                f"but {m.path} has {m.protocol_id[:12]}; build one table per protocol"
+                f"refusing to mix protocols: {first_path} has protocol {first.protocol_id[:12]} "
+                f"but {m_path} has {m.protocol_id[:12]}; build one table per protocol"
             )
     try:
         space = get_space(first.space)
     except ValueError as e:
-        raise TableError(f"{first.path}: {e}") from e
+        raise TableError(f"{first_path}: {e}") from e
 
     all_seeds = sorted({s for m in manifests for s in m.seeds})
     if seeds is None:
@@ -257,9 +227,9 @@ def build(
     index = {s: i for i, s in enumerate(archs)}
 
     expected: dict[tuple[int, int], str] = {}
-    for m in manifests:
+    for m, m_path in zip(manifests, paths, strict=True):
         for a in m.archs:
-            row = _row_of(a, index, canonical, space, str(m.path))
+            row = _row_of(a, index, canonical, space, str(m_path))
             for s in m.seeds:
                 if s in seed_pos:
                     expected.setdefault((row, s), a)
@@ -312,10 +282,8 @@ def build(
     if len(n_epoch) != 1:
         raise TableError(f"results differ in their number of epochs {sorted(n_epoch)}")
     (E,) = n_epoch
-    if "epochs" in first.protocol and int(first.protocol["epochs"]) != E:
-        raise TableError(
-            f"results have {E} epochs but the protocol says {first.protocol['epochs']}"
-        )
+    if first.protocol.epochs != E:
+        raise TableError(f"results have {E} epochs but the protocol says {first.protocol.epochs}")
 
     devices: dict[int, set[str]] = {s: set() for s in seeds}
     device_names: dict[int, set[str]] = {s: set() for s in seeds}
@@ -387,7 +355,6 @@ def build(
         out,
         space=first.space,
         protocol=first.protocol,
-        protocol_id=first.protocol_id,
         archs=archs,
         canonical=canonical,
         metrics=metrics,
@@ -432,8 +399,7 @@ def _write(
     out: Path,
     *,
     space: str,
-    protocol: dict[str, Any],
-    protocol_id: str,
+    protocol: Protocol,
     archs: list[str],
     canonical: np.ndarray,
     metrics: np.ndarray,
@@ -457,8 +423,8 @@ def _write(
     attrs: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "space": space,
-        "protocol": json.dumps(protocol, sort_keys=True, separators=(",", ":")),
-        "protocol_id": protocol_id,
+        "protocol": protocol.to_json(),
+        "protocol_id": protocol.id,
         "created": _created(),
         "nasrepro_version": _versions()["nasrepro"],
         "package_versions": json.dumps(_versions(), sort_keys=True),

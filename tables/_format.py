@@ -30,9 +30,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from nasrepro.tables._errors import TableError
+from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -40,6 +47,8 @@ __all__ = [
     "header_digest",
     "rows_digest",
     "metrics_digest",
+    "check_layout",
+    "corrupt",
 ]
 
 SCHEMA_VERSION = 1
@@ -112,3 +121,45 @@ def metrics_digest(metrics: np.ndarray) -> str:
     """
     arr = np.ascontiguousarray(metrics, dtype="<f4")
     return hashlib.sha256(arr.data).hexdigest()
+
+
+def corrupt(p: Path, e: BaseException) -> TableError:
+    return TableError(
+        f"{p}: corrupt or truncated table ({type(e).__name__}: {e}); download or rebuild it"
+    )
+
+
+def check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
+    """Shapes and dtypes of the datasets agree with each other and with schema 1."""
+    try:
+        shapes = {k: f[k].shape for k in ("archs", "canonical", "metrics", "static")}
+        dtypes = {k: f[k].dtype for k in ("archs", "canonical", "metrics", "static")}
+    except Exception as e:
+        raise corrupt(p, e) from e
+    n = shapes["archs"][0] if len(shapes["archs"]) == 1 else -1
+    S, E = len(small["seeds"]), len(small["epochs"])
+    M, K = len(small["metric_names"]), len(small["static_names"])
+    problems = []
+    if shapes["canonical"] != (n,):
+        problems.append(f"canonical {shapes['canonical']} != ({n},)")
+    if shapes["metrics"] != (n, S, E, M):
+        problems.append(f"metrics {shapes['metrics']} != {(n, S, E, M)}")
+    if shapes["static"] != (n, K):
+        problems.append(f"static {shapes['static']} != {(n, K)}")
+    if dtypes["metrics"] != np.dtype("<f4") or dtypes["static"] != np.dtype("<f4"):
+        problems.append(f"metrics/static dtypes {dtypes['metrics']}/{dtypes['static']} != float32")
+    if dtypes["canonical"].kind not in "iu" or dtypes["archs"].kind != "S":
+        problems.append(f"canonical/archs dtypes {dtypes['canonical']}/{dtypes['archs']}")
+    names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["metric_names"]))
+    if names != METRIC_NAMES:
+        problems.append(f"metric_names {names} != {METRIC_NAMES}")
+    static_names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["static_names"]))
+    if static_names != STATIC_NAMES:
+        problems.append(f"static_names {static_names} != {STATIC_NAMES}")
+    epochs = np.asarray(small["epochs"])
+    if E < 1 or not np.array_equal(epochs, np.arange(1, E + 1)):
+        problems.append("epochs are not 1..n_epoch")
+    if S < 1 or len(set(np.asarray(small["seeds"]).tolist())) != S:
+        problems.append("seeds are empty or repeated")
+    if problems:
+        raise TableError(f"{p}: inconsistent table layout: {'; '.join(problems)}; rebuild it")

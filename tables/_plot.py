@@ -42,7 +42,7 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     fig = Figure(figsize=(15, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax1, ax2, ax3 = fig.subplots(1, 3)
-    title = f"{table.space_name} · {table.protocol.get('name', table.protocol_id[:12])}"
+    title = f"{table.space_name} · {table.protocol.name}"
     fig.suptitle(f"{title} · {int(ok.sum())} trained classes · {Path(table.path).name}")
 
     if test.size:

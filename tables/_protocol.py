@@ -2,7 +2,10 @@
 
 A :class:`Protocol` fixes everything that decides a training result except the
 architecture, the seed and the device. Its :attr:`Protocol.id` is the sha256 of its
-canonical JSON, and every result and table records it.
+canonical JSON, and every result and table records it. It is the data contract of a
+table: besides the training settings it tells the input shape and the number of
+classes of its dataset (:data:`DATASET_SHAPES`), which are derived from ``dataset``
+and so take no part in the id.
 """
 
 from __future__ import annotations
@@ -15,9 +18,26 @@ from typing import Any
 
 from nasrepro.spaces import REDUCTIONS
 
-__all__ = ["Protocol", "register_protocol", "get_protocol", "list_protocols", "DEFAULT_PROTOCOL"]
+__all__ = [
+    "Protocol",
+    "register_protocol",
+    "get_protocol",
+    "list_protocols",
+    "DEFAULT_PROTOCOL",
+    "DATASET_SHAPES",
+]
 
 DEFAULT_PROTOCOL = "mnist1d-tiny"
+
+#: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.harness._data``
+#: (checked against it in the tests; this layer may not import the harness). The
+#: input shape is one sample's: ``(channels, length)`` or ``(channels, height, width)``.
+DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
+    "mnist1d": ((1, 40), 10),
+    "synthetic": ((1, 16), 4),
+    "digits": ((1, 8, 8), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,9 @@ class Protocol:
         augment: ``none`` or ``crop_flip`` (2-D only: 4-pixel padded crop, h-flip).
         n_seeds: Number of training seeds a sweep runs by default.
         eval_batch_size: Batch size for validation and test evaluation.
+
+    The derived properties :attr:`input_shape` and :attr:`num_classes` (from
+    ``dataset``) and :attr:`id` are not fields, so they never enter :meth:`to_json`.
     """
 
     name: str
@@ -87,12 +110,75 @@ class Protocol:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Protocol:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
+    def from_dict(cls, d: Any, protocol_id: str | None = None) -> Protocol:
+        """The protocol of a recorded dict (:meth:`to_dict`).
+
+        Args:
+            d: The dict.
+            protocol_id: Its recorded id; when given, the rebuilt protocol must hash to it.
+
+        Raises:
+            ValueError: ``d`` is not a dict, lacks or adds fields, holds invalid values,
+                or does not hash to ``protocol_id``.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a protocol is a JSON object, got {type(d).__name__}")
+        fields = dataclasses.fields(cls)
+        unknown = set(d) - {f.name for f in fields}
         if unknown:
             raise ValueError(f"unknown protocol fields {sorted(unknown)}")
-        return cls(**d)
+        missing = [f.name for f in fields if f.name not in d and f.default is dataclasses.MISSING]
+        if missing:
+            raise ValueError(f"the protocol lacks the fields {missing}")
+        try:
+            p = cls(**d)
+        except TypeError as e:  # a value of the wrong type, e.g. a string epoch count
+            raise ValueError(f"invalid protocol values ({e})") from e
+        if protocol_id is not None and p.id != protocol_id:
+            raise ValueError(
+                f"the protocol hashes to {p.id[:12]}, not its recorded id {str(protocol_id)[:12]}"
+            )
+        return p
+
+    @classmethod
+    def from_json(cls, text: str, protocol_id: str | None = None) -> Protocol:
+        """The protocol of recorded JSON (:meth:`to_json`); see :meth:`from_dict`.
+
+        Raises:
+            ValueError: ``text`` is not JSON, or not a valid protocol (see :meth:`from_dict`).
+        """
+        try:
+            d = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"the protocol is not JSON ({e})") from e
+        return cls.from_dict(d, protocol_id)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample of :attr:`dataset` (see :data:`DATASET_SHAPES`).
+
+        Raises:
+            ValueError: The dataset has no entry in :data:`DATASET_SHAPES`.
+        """
+        return self._shape()[0]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes of :attr:`dataset` (see :data:`DATASET_SHAPES`).
+
+        Raises:
+            ValueError: The dataset has no entry in :data:`DATASET_SHAPES`.
+        """
+        return self._shape()[1]
+
+    def _shape(self) -> tuple[tuple[int, ...], int]:
+        try:
+            return DATASET_SHAPES[self.dataset]
+        except KeyError:
+            raise ValueError(
+                f"unknown dataset {self.dataset!r} of protocol {self.name!r}; add its "
+                "(input_shape, num_classes) to nasrepro.tables.DATASET_SHAPES"
+            ) from None
 
     def macro(self) -> dict[str, Any]:
         """Macro arguments for ``space.lower``."""

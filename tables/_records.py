@@ -5,6 +5,16 @@ A sweep directory holds::
     DIR/sweep.json                      # manifest: space, protocol, seeds, work units
     DIR/chunks/s{seed}-c{chunk:05d}.json.gz   # one finished chunk, written atomically
 
+The manifest is a :class:`SweepManifest` as JSON (sorted keys, no whitespace)::
+
+    {"format": 1, "space": str, "protocol": Protocol.to_dict(), "protocol_id": str,
+     "archs": [str, ...], "seeds": [int, ...], "chunk_size": int,
+     "sample": int | null, "sample_seed": int, "versions": {str: str}}
+
+A manifest without ``format`` is read as version 1; ``sample``, ``sample_seed`` and
+``versions`` may be absent (``null``, 0 and ``{}``). The protocol must hash to
+``protocol_id``.
+
 Each chunk file is gzip-compressed JSON (``mtime=0``, so the bytes are reproducible)::
 
     {"format": 1, "protocol_id": str, "space": str, "seed": int, "chunk": int,
@@ -25,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrepro.tables._errors import TableError
+from nasrepro.tables._protocol import Protocol
+
 __all__ = [
     "METRIC_NAMES",
     "STATIC_NAMES",
@@ -35,6 +48,11 @@ __all__ = [
     "iter_chunks",
     "chunk_path",
     "CHUNK_FORMAT",
+    "SweepManifest",
+    "read_manifest",
+    "write_manifest",
+    "MANIFEST",
+    "MANIFEST_FORMAT",
 ]
 
 #: Per-epoch metrics, in the order of the table's last axis. Accuracies in percent.
@@ -50,6 +68,9 @@ METRIC_NAMES: tuple[str, ...] = (
 #: Static figures of a network, in the order of the table's ``static`` columns.
 STATIC_NAMES: tuple[str, ...] = ("params", "flops", "latency_s")
 CHUNK_FORMAT = 1
+#: File name of a sweep's manifest, and the newest manifest format this code reads.
+MANIFEST = "sweep.json"
+MANIFEST_FORMAT = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,3 +243,151 @@ def iter_chunks(sweep_dir: Path) -> Iterator[Path]:
     d = Path(sweep_dir) / "chunks"
     if d.is_dir():
         yield from sorted(d.glob("s*-c*.json.gz"))
+
+
+@dataclass(frozen=True)
+class SweepManifest:
+    """What a sweep directory trains: the record in ``DIR/sweep.json``.
+
+    Attributes:
+        space: Space name.
+        protocol: The training protocol; :attr:`protocol_id` is its id.
+        archs: Architecture strings, in sweep order (chunk ``c`` holds
+            ``archs[c * chunk_size : (c + 1) * chunk_size]``).
+        seeds: Training seeds.
+        chunk_size: Architectures per chunk.
+        sample: Size of the random sample of an unbounded space (``None``: not sampled).
+        sample_seed: Seed of that sample.
+        versions: Package versions of the process that wrote the manifest.
+        format: Manifest format version (:data:`MANIFEST_FORMAT`).
+    """
+
+    space: str
+    protocol: Protocol
+    archs: tuple[str, ...]
+    seeds: tuple[int, ...]
+    chunk_size: int
+    sample: int | None = None
+    sample_seed: int = 0
+    versions: dict[str, str] = field(default_factory=dict)
+    format: int = MANIFEST_FORMAT
+
+    @property
+    def protocol_id(self) -> str:
+        return self.protocol.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "space": self.space,
+            "protocol": self.protocol.to_dict(),
+            "protocol_id": self.protocol_id,
+            "archs": list(self.archs),
+            "seeds": list(self.seeds),
+            "chunk_size": self.chunk_size,
+            "sample": self.sample,
+            "sample_seed": self.sample_seed,
+            "versions": dict(self.versions),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SweepManifest:
+        """The manifest of a parsed ``sweep.json``; a dict without ``format`` is version 1.
+
+        Raises:
+            ValueError: A field is missing or of the wrong type, the format is unknown,
+                or the protocol does not hash to ``protocol_id``.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a manifest is a JSON object, got {type(d).__name__}")
+        version = d.get("format", 1)
+        if not _is_int(version) or not 1 <= version <= MANIFEST_FORMAT:
+            raise ValueError(
+                f"unknown manifest format {version!r}; this nasrepro reads formats 1 to "
+                f"{MANIFEST_FORMAT}"
+            )
+        missing = [
+            k
+            for k in ("space", "protocol", "protocol_id", "archs", "seeds", "chunk_size")
+            if k not in d
+        ]
+        if missing:
+            raise ValueError(f"missing fields {missing}")
+        archs, seeds, sample = d["archs"], d["seeds"], d.get("sample")
+        problems = []
+        if not isinstance(d["space"], str):
+            problems.append("space is not a string")
+        if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+            problems.append("archs is not a list of strings")
+        if not isinstance(seeds, list) or not all(_is_int(s) for s in seeds):
+            problems.append("seeds is not a list of integers")
+        if not _is_int(d["chunk_size"]) or d["chunk_size"] < 1:
+            problems.append("chunk_size is not a positive integer")
+        if not (sample is None or _is_int(sample)) or not _is_int(d.get("sample_seed", 0)):
+            problems.append("sample or sample_seed is not an integer")
+        if not isinstance(d.get("versions", {}), dict):
+            problems.append("versions is not an object")
+        if problems:
+            raise ValueError("; ".join(problems))
+        try:
+            protocol = Protocol.from_dict(d["protocol"], protocol_id=str(d["protocol_id"]))
+        except ValueError as e:
+            raise ValueError(f"bad protocol: {e}") from e
+        return cls(
+            space=d["space"],
+            protocol=protocol,
+            archs=tuple(archs),
+            seeds=tuple(int(s) for s in seeds),
+            chunk_size=int(d["chunk_size"]),
+            sample=None if sample is None else int(sample),
+            sample_seed=int(d.get("sample_seed", 0)),
+            versions={str(k): str(v) for k, v in d.get("versions", {}).items()},
+            format=int(version),
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read_manifest(sweep_dir: Path) -> SweepManifest:
+    """The manifest of a sweep directory, checked.
+
+    Raises:
+        TableError: There is no manifest, or it is unreadable, of a newer format,
+            incomplete, or its protocol does not hash to its id (names the file and
+            the fix).
+    """
+    path = Path(sweep_dir) / MANIFEST
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TableError(
+            f"{sweep_dir}: not a sweep directory (no {MANIFEST}); pass the --out "
+            "directory of `nasrepro sweep`"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise TableError(f"{path}: unreadable sweep manifest ({e}); {_REWRITE}") from e
+    version = raw.get("format", 1) if isinstance(raw, dict) else 1
+    if _is_int(version) and version > MANIFEST_FORMAT:
+        raise TableError(
+            f"{path}: sweep manifest format {version} is newer than this nasrepro reads "
+            f"({MANIFEST_FORMAT}); upgrade nasrepro (pip install -U nasrepro)"
+        )
+    try:
+        return SweepManifest.from_dict(raw)
+    except ValueError as e:
+        raise TableError(f"{path}: invalid sweep manifest ({e}); {_REWRITE}") from e
+
+
+_REWRITE = (
+    "delete it and run the same `nasrepro sweep` command with this --out again to rewrite "
+    "it (finished chunks of that sweep are kept)"
+)
+
+
+def write_manifest(sweep_dir: Path, manifest: SweepManifest) -> Path:
+    """Atomically write ``manifest`` as the sweep directory's ``sweep.json``; returns it."""
+    path = Path(sweep_dir) / MANIFEST
+    write_json_atomic(path, manifest.to_dict())
+    return path

@@ -32,6 +32,9 @@ from nasrepro.tables._format import (
     metrics_digest,
     rows_digest,
 )
+from nasrepro.tables._format import check_layout as _check_layout
+from nasrepro.tables._format import corrupt as _corrupt
+from nasrepro.tables._protocol import Protocol
 from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
 from nasrepro.tables._results import RESULT_METRICS, TableResult, TableResults
 
@@ -121,6 +124,7 @@ class Table:
         self._data: _Loaded | None = None
         self._views: dict[tuple[int | None, int | None], _View] = {}
         self._space: SearchSpace[Any] | None = None
+        self._protocol: Protocol | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -273,9 +277,22 @@ class Table:
 
     # --------------------------------------------------------------- metadata
     @property
-    def protocol(self) -> dict[str, Any]:
-        """The training protocol as a dict (parsed from the ``protocol`` JSON)."""
-        return dict(json.loads(str(self.attrs["protocol"])))
+    def protocol(self) -> Protocol:
+        """The training protocol (the ``protocol`` JSON, checked against ``protocol_id``).
+
+        Raises:
+            TableError: The JSON is no protocol this nasrepro knows, or hashes to another
+                id than the table records.
+        """
+        if self._protocol is None:
+            try:
+                self._protocol = Protocol.from_json(str(self.attrs["protocol"]), self.protocol_id)
+            except ValueError as e:
+                raise TableError(
+                    f"{self.path}: the table's protocol record is invalid ({e}); rebuild the "
+                    "table with `nasrepro table build`, or upgrade nasrepro if it is newer"
+                ) from e
+        return self._protocol
 
     @property
     def final_epoch(self) -> int:
@@ -647,48 +664,6 @@ class Table:
         for c in ("params", "flops"):
             df[c] = df[c].round().astype("Int64")
         return df
-
-
-def _corrupt(p: Path, e: BaseException) -> TableError:
-    return TableError(
-        f"{p}: corrupt or truncated table ({type(e).__name__}: {e}); download or rebuild it"
-    )
-
-
-def _check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
-    """Shapes and dtypes of the datasets agree with each other and with schema 1."""
-    try:
-        shapes = {k: f[k].shape for k in ("archs", "canonical", "metrics", "static")}
-        dtypes = {k: f[k].dtype for k in ("archs", "canonical", "metrics", "static")}
-    except Exception as e:
-        raise _corrupt(p, e) from e
-    n = shapes["archs"][0] if len(shapes["archs"]) == 1 else -1
-    S, E = len(small["seeds"]), len(small["epochs"])
-    M, K = len(small["metric_names"]), len(small["static_names"])
-    problems = []
-    if shapes["canonical"] != (n,):
-        problems.append(f"canonical {shapes['canonical']} != ({n},)")
-    if shapes["metrics"] != (n, S, E, M):
-        problems.append(f"metrics {shapes['metrics']} != {(n, S, E, M)}")
-    if shapes["static"] != (n, K):
-        problems.append(f"static {shapes['static']} != {(n, K)}")
-    if dtypes["metrics"] != np.dtype("<f4") or dtypes["static"] != np.dtype("<f4"):
-        problems.append(f"metrics/static dtypes {dtypes['metrics']}/{dtypes['static']} != float32")
-    if dtypes["canonical"].kind not in "iu" or dtypes["archs"].kind != "S":
-        problems.append(f"canonical/archs dtypes {dtypes['canonical']}/{dtypes['archs']}")
-    names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["metric_names"]))
-    if names != METRIC_NAMES:
-        problems.append(f"metric_names {names} != {METRIC_NAMES}")
-    static_names = tuple(b.decode("utf-8", "replace") for b in np.atleast_1d(small["static_names"]))
-    if static_names != STATIC_NAMES:
-        problems.append(f"static_names {static_names} != {STATIC_NAMES}")
-    epochs = np.asarray(small["epochs"])
-    if E < 1 or not np.array_equal(epochs, np.arange(1, E + 1)):
-        problems.append("epochs are not 1..n_epoch")
-    if S < 1 or len(set(np.asarray(small["seeds"]).tolist())) != S:
-        problems.append("seeds are empty or repeated")
-    if problems:
-        raise TableError(f"{p}: inconsistent table layout: {'; '.join(problems)}; rebuild it")
 
 
 def default_table_path() -> Path | None:

@@ -136,7 +136,7 @@ def _info(args: argparse.Namespace) -> int:
         "space": t.space_name,
         "rows": t.n_rows,
         "classes": len(reps),
-        "protocol": proto.get("name", ""),
+        "protocol": proto.name,
         "protocol_id": t.protocol_id,
         "created": str(t.attrs["created"]),
         "nasrepro_version": str(t.attrs["nasrepro_version"]),

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.harness._train import _device_name, train, versions
-from nasrepro.tables import Protocol, Table, TableError
+from nasrepro.bench.harness._train import _device_name, train
+from nasrepro.bench.tracking import versions
+from nasrepro.tables import Protocol, Table
 
 __all__ = [
     "ReproReport",
@@ -322,12 +323,7 @@ def reproduce(
         raise ValueError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
     if not loss_rtol >= 0:
         raise ValueError(f"the loss tolerance must be >= 0, got {loss_rtol}")
-    protocol = Protocol.from_dict(table.protocol)
-    if protocol.id != table.protocol_id:
-        raise TableError(
-            f"the table's protocol JSON hashes to {protocol.id}, not its recorded "
-            f"{table.protocol_id}; the file is inconsistent, rebuild it"
-        )
+    protocol = table.protocol  # checked against the recorded id (TableError otherwise)
     row = int(table.rows([arch])[0])
     rep = table.archs[row]
     s = table.seeds.index(seed)

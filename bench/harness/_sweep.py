@@ -21,7 +21,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,22 @@ import numpy as np
 
 from nasrepro.spaces import get_space
 from nasrepro.tables import (
+    MANIFEST,
     Protocol,
+    SweepManifest,
+    TableError,
     chunk_path,
     get_protocol,
     iter_chunks,
     read_chunk,
+    read_manifest,
     write_chunk,
-    write_json_atomic,
+    write_manifest,
 )
 
 __all__ = ["SweepPlan", "SweepReport", "SweepError", "plan_sweep", "sweep", "load_results"]
 
 logger = logging.getLogger(__name__)
-
-MANIFEST = "sweep.json"
-MANIFEST_FORMAT = 1
 
 
 class SweepError(RuntimeError):
@@ -77,21 +78,20 @@ class SweepPlan:
     def chunk_archs(self, chunk: int) -> tuple[str, ...]:
         return self.archs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
 
-    def manifest(self) -> dict[str, Any]:
-        from nasrepro.bench.harness._train import versions
+    def manifest(self) -> SweepManifest:
+        """The sweep directory's record of this plan, with this process's versions."""
+        from nasrepro.bench.tracking import versions
 
-        return {
-            "format": MANIFEST_FORMAT,
-            "space": self.space,
-            "protocol": self.protocol.to_dict(),
-            "protocol_id": self.protocol.id,
-            "archs": list(self.archs),
-            "seeds": list(self.seeds),
-            "chunk_size": self.chunk_size,
-            "sample": self.sample,
-            "sample_seed": self.sample_seed,
-            "versions": versions(),
-        }
+        return SweepManifest(
+            space=self.space,
+            protocol=self.protocol,
+            archs=self.archs,
+            seeds=self.seeds,
+            chunk_size=self.chunk_size,
+            sample=self.sample,
+            sample_seed=self.sample_seed,
+            versions=versions(),
+        )
 
 
 @dataclass
@@ -161,27 +161,30 @@ def _representatives(sp: Any) -> Iterable[Any]:
 
 
 def _sync_manifest(plan: SweepPlan, out: Path) -> None:
-    """Create ``sweep.json``, or check that the existing one describes the same sweep."""
-    import json
+    """Create ``sweep.json``, or check that the existing one describes the same sweep.
 
-    path = out / MANIFEST
+    Raises:
+        SweepError: The existing manifest is unreadable or invalid (see
+            :func:`~nasrepro.tables.read_manifest`), or describes another sweep.
+    """
     new = plan.manifest()
-    if path.exists():
+    if (out / MANIFEST).exists():
         try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise SweepError(f"{path} is unreadable ({e}); remove it to start afresh") from e
+            old = read_manifest(out)
+        except TableError as e:
+            raise SweepError(str(e)) from e
         for key in ("space", "protocol_id", "archs", "chunk_size"):
-            if old.get(key) != new[key]:
+            if getattr(old, key) != getattr(new, key):
                 raise SweepError(
-                    f"{out} holds a different sweep ({key} differs: {_short(old.get(key))} vs "
-                    f"{_short(new[key])}); choose another --out, or delete {out} to discard it"
+                    f"{out} holds a different sweep ({key} differs: "
+                    f"{_short(getattr(old, key))} vs {_short(getattr(new, key))}); choose "
+                    f"another --out, or delete {out} to discard it"
                 )
-        seeds = sorted(set(old.get("seeds", [])) | set(new["seeds"]))
-        if seeds == sorted(old.get("seeds", [])):
+        seeds = sorted(set(old.seeds) | set(new.seeds))
+        if seeds == sorted(old.seeds):
             return
-        new["seeds"] = seeds
-    write_json_atomic(path, new)
+        new = replace(new, seeds=tuple(seeds))
+    write_manifest(out, new)
 
 
 def _short(v: Any) -> str:
@@ -195,8 +198,6 @@ _WARM: set[tuple[str, str]] = set()
 def _warm_up(job: dict[str, Any], p: Protocol) -> None:
     """Train one throwaway epoch once per process, so that one-time costs (kernel JIT,
     lazy initialisation) do not inflate the recorded epoch time of the first result."""
-    from dataclasses import replace
-
     from nasrepro.bench.harness._train import train
 
     key = (job["space"], p.id)

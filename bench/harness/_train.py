@@ -15,10 +15,8 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +24,7 @@ from torch import nn
 from nasrepro.bench.harness._compiler import compile_network, count_params
 from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.bench.harness._loop import fit
+from nasrepro.bench.tracking import versions
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.tables import Protocol, TrialResult, get_protocol
 
@@ -42,26 +41,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-def versions() -> dict[str, str]:
-    """Versions that a result depends on.
-
-    ``cpu_capability`` is the instruction set ATen's CPU kernels dispatch to (``AVX2``,
-    ``AVX512``, ...): the same torch build computes different bits on CPUs that dispatch
-    differently, so a bitwise comparison needs it to match as well.
-    """
-    out = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-    }
-    try:
-        out["nasrepro"] = metadata.version("nasrepro")
-    except metadata.PackageNotFoundError:
-        out["nasrepro"] = "unknown"
-    return out
 
 
 def deterministic(device: torch.device) -> None:

@@ -299,11 +299,8 @@ def _retrain(
         report.retrain_note = f"{bench.name} has no table protocol to retrain under; skipped"
         return
     from nasrepro.bench.harness._train import train
-    from nasrepro.tables import Protocol
 
-    protocol = Protocol(**table.protocol)
-    if protocol.id != table.protocol_id:
-        logger.warning("the table's protocol id differs from the rebuilt protocol's")
+    protocol = table.protocol  # checked against the table's recorded id (TableError)
     train_seed = table.seeds[0]
     for run_seed, arch in incumbents:
         if arch is None:

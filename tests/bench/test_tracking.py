@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.tracking import mlflow_run, run_environment
+from nasrepro.bench.tracking import mlflow_run, run_environment, versions
+
+SMOKE_TABLE = Path(__file__).resolve().parents[1] / "data" / "cell-mnist1d-smoke.h5"
+
+#: A small leaderboard over a table in a fresh interpreter; prints whether torch got
+#: loaded, and the environment block of the results.json it wrote.
+_LEADERBOARD = """
+import json, sys
+from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, run_leaderboard, write_outputs
+config = LeaderboardConfig(
+    benchmark=BenchmarkSpec(table=sys.argv[1]),
+    strategies=("random-search", "regularized-evolution"),
+    seeds=(0,),
+    budget="20q",
+)
+paths = write_outputs(run_leaderboard(config), sys.argv[2])
+env = json.loads(paths["results"].read_text())["environment"]
+print(json.dumps({"torch_loaded": "torch" in sys.modules, "environment": env}))
+"""
 
 
 def test_run_environment_records_versions_and_image(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +55,36 @@ def test_mlflow_run_is_tagged_with_the_image_digest(
     tags = mlflow.get_run(run.run_id).data.tags
     assert tags["image_digest"] == "sha256:feed"
     assert tags["version.torch"] and tags["code_version"]
+
+
+def test_a_leaderboard_and_its_results_load_no_torch(tmp_path: Path) -> None:
+    """``results.json`` records the environment without importing torch (issue 22)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LEADERBOARD, str(SMOKE_TABLE), str(tmp_path / "lb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["torch_loaded"] is False
+    env = got["environment"]
+    assert {"version.numpy", "version.python", "version.nasrepro", "code_version"} <= set(env)
+    assert "version.torch" not in env and "version.cpu_capability" not in env
+
+
+def test_versions_report_torch_where_it_is_loaded() -> None:
+    """Training has torch loaded, so its results still record torch and the CPU capability."""
+    import torch
+
+    v = versions()
+    assert v["torch"] == torch.__version__
+    assert v["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    from nasrepro.bench.harness import train
+    from nasrepro.bench.harness import versions as harness_versions
+
+    assert harness_versions is versions
+    cell = "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    r = train(cell, "synthetic-smoke", 0, static=False)
+    assert r.versions["torch"] == v["torch"] and r.versions["cpu_capability"] == v["cpu_capability"]

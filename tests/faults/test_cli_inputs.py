@@ -204,6 +204,21 @@ def test_sweep_empty_archs_file(cli: Cli, tmp_path: Path) -> None:
     assert not (tmp_path / "sw" / "sweep.json").exists()
 
 
+def test_sweep_and_build_refuse_a_manifest_of_a_newer_format(cli: Cli, tmp_path: Path) -> None:
+    import json
+
+    archs = tmp_path / "archs.txt"
+    archs.write_text(CHEAP_CELL + "\n")
+    assert cli(*_sweep(tmp_path, "--archs", str(archs))).rc == 0
+    manifest = tmp_path / "sw" / "sweep.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 2}))
+    r = cli(*_sweep(tmp_path, "--archs", str(archs)))
+    r.assert_user_error(str(manifest), "format 2 is newer", "upgrade nasrepro")
+    r = cli("table", "build", str(tmp_path / "sw"), "-o", str(tmp_path / "t.h5"))
+    r.assert_user_error(str(manifest), "format 2 is newer", "upgrade nasrepro")
+    assert not (tmp_path / "t.h5").exists()
+
+
 def test_sweep_negative_sample(cli: Cli, tmp_path: Path) -> None:
     r = cli(*_sweep(tmp_path, "--space", "chain", "--sample", "-1"))
     r.assert_user_error("--sample", "'-1'", ">= 1")

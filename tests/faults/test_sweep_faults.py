@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.harness._sweep import SweepError, load_results, sweep
+from nasrepro.bench.harness._sweep import SweepError, load_results, plan_sweep, sweep
 from nasrepro.spaces import CellArch, get_space
-from nasrepro.tables import chunk_path
+from nasrepro.tables import chunk_path, get_protocol, read_manifest, write_json_atomic
 
 SPACE = get_space("cell")
 ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representatives()[300:316]]
@@ -142,3 +142,38 @@ def test_resume_retrains_a_chunk_of_another_unit(tmp_path: Path) -> None:
     report = sweep("cell", "synthetic-smoke", [0], tmp_path, archs=archs, chunk_size=1)
     assert report.units_done == 1
     assert sorted(r.arch for r in load_results(tmp_path)) == sorted(archs)
+
+
+def _manifest(archs: list[str]) -> dict:  # type: ignore[type-arg]
+    return (
+        plan_sweep("cell", "synthetic-smoke", [0], archs=archs, chunk_size=1).manifest().to_dict()
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: {k: v for k, v in m.items() if k != "chunk_size"}, "missing fields"),
+        (lambda m: {**m, "format": 7}, "format 7 is newer than this nasrepro reads"),
+        (lambda m: {**m, "protocol": {**m["protocol"], "lr": 0.5}}, "hashes to"),
+        (lambda m: "not a manifest", "a manifest is a JSON object"),
+    ],
+)
+def test_resume_refuses_an_invalid_manifest(tmp_path: Path, edit, match: str) -> None:  # type: ignore[no-untyped-def]
+    """Before any training, the resume names the manifest, what is wrong and the fix."""
+    write_json_atomic(tmp_path / "sweep.json", edit(_manifest(ARCHS[:1])))
+    with pytest.raises(SweepError, match=match) as e:
+        sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1], chunk_size=1)
+    assert str(tmp_path / "sweep.json") in str(e.value)
+    assert "upgrade nasrepro" in str(e.value) or "delete it and run the same" in str(e.value)
+    assert not (tmp_path / "chunks").exists()
+
+
+def test_resume_reads_a_manifest_without_format(tmp_path: Path) -> None:
+    """A version-1 manifest from before ``format`` (and sample, versions) was written."""
+    full = _manifest(ARCHS[:1])
+    legacy = {k: full[k] for k in ("space", "protocol", "protocol_id", "archs", "seeds")}
+    write_json_atomic(tmp_path / "sweep.json", {**legacy, "chunk_size": 1})
+    report = sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1], chunk_size=1)
+    assert report.units_done == 1
+    assert read_manifest(tmp_path).protocol == get_protocol("synthetic-smoke")

@@ -10,7 +10,6 @@ import pytest
 from scipy.stats import kendalltau
 
 from nasrepro.surrogate import (
-    DATASET_SHAPES,
     METRICS,
     Surrogate,
     SurrogateError,
@@ -148,15 +147,6 @@ def test_earlier_epoch_model_predicts_that_epoch(
     tau1 = rank_metrics(true1, at1.valid_acc)["kendall_tau"]
     assert tau1 > rank_metrics(true1, final.valid_acc)["kendall_tau"]  # type: ignore[operator]
     assert np.all(at1.cost_s < final.cost_s)
-
-
-@pytest.mark.parametrize("dataset", ["synthetic", "digits", "mnist1d"])
-def test_dataset_shapes_match_the_harness(dataset: str) -> None:
-    from nasrepro.bench.harness._data import load_splits
-
-    splits = load_splits(dataset, 200, 50, 50, 0)
-    shape, classes = DATASET_SHAPES[dataset]
-    assert tuple(splits.x_train.shape[1:]) == shape and splits.num_classes == classes
 
 
 def test_load_refuses_other_features_and_newer_formats(chain_train: Table, tmp_path: Path) -> None:

@@ -13,14 +13,18 @@ from conftest import SEEDS, canonical_cells
 
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import (
+    MANIFEST_FORMAT,
     METRIC_NAMES,
     MissingEntryError,
+    SweepManifest,
     Table,
     TableError,
     TrialResult,
     build,
+    get_protocol,
     iter_chunks,
     read_chunk,
+    read_manifest,
     write_chunk,
     write_json_atomic,
 )
@@ -184,7 +188,10 @@ def test_refuses_mixed_protocols(sweep_copy: Path, tmp_path: Path) -> None:
 def test_refuses_mixed_manifests(smoke_sweep: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     manifest = json.loads((smoke_sweep / "sweep.json").read_text())
-    write_json_atomic(other / "sweep.json", {**manifest, "protocol_id": "1" * 64})
+    p = get_protocol("mnist1d-smoke")
+    write_json_atomic(
+        other / "sweep.json", {**manifest, "protocol": p.to_dict(), "protocol_id": p.id}
+    )
     with pytest.raises(TableError, match="refusing to mix protocols"):
         build([smoke_sweep, other], tmp_path / "t.h5")
     write_json_atomic(other / "sweep.json", {**manifest, "space": "chain"})
@@ -278,3 +285,59 @@ def test_unbounded_space_rows_are_the_sample(
     assert other not in archs
     with pytest.raises(MissingEntryError):
         t.query(other)
+
+
+def test_a_manifest_without_format_reads_as_version_1(sweep_copy: Path, table: Table) -> None:
+    """What older writers left out (format, sample, sample_seed, versions) defaults."""
+    manifest = json.loads((sweep_copy / "sweep.json").read_text())
+    assert manifest["format"] == MANIFEST_FORMAT == 1
+    legacy = {k: manifest[k] for k in ("space", "protocol", "protocol_id", "archs", "seeds")}
+    write_json_atomic(sweep_copy / "sweep.json", {**legacy, "chunk_size": manifest["chunk_size"]})
+    m = read_manifest(sweep_copy)
+    assert m.format == 1 and m.sample is None and m.sample_seed == 0 and m.versions == {}
+    assert (
+        m.protocol == get_protocol("synthetic-smoke") and m.protocol_id == manifest["protocol_id"]
+    )
+    build(sweep_copy, sweep_copy / "t.h5")
+    t = Table.open(sweep_copy / "t.h5")
+    np.testing.assert_array_equal(t.metrics, table.metrics)
+    assert t.attrs["protocol"] == table.attrs["protocol"]
+
+
+def test_committed_manifests_round_trip() -> None:
+    """The sweeps under data/sweeps read as typed manifests and write back unchanged."""
+    dirs = sorted((Path(__file__).resolve().parents[2] / "data" / "sweeps").iterdir())
+    assert dirs, "data/sweeps holds the chain and hierarchical sweeps"
+    for d in dirs:
+        raw = json.loads((d / "sweep.json").read_text())
+        m = read_manifest(d)
+        assert m.to_dict() == raw and m.protocol == get_protocol("mnist1d-tiny")
+        assert SweepManifest.from_dict(m.to_dict()) == m
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: {k: v for k, v in m.items() if k != "seeds"}, r"missing fields \['seeds'\]"),
+        (lambda m: {**m, "format": 2}, "format 2 is newer than this nasrepro reads.*upgrade"),
+        (lambda m: {**m, "format": "1"}, "unknown manifest format '1'"),
+        (lambda m: {**m, "protocol": {**m["protocol"], "epochs": 3}}, "hashes to .*not its"),
+        (lambda m: {**m, "protocol": {"name": "x"}}, "bad protocol: the protocol lacks"),
+        (lambda m: {**m, "archs": "abc"}, "archs is not a list of strings"),
+        (lambda m: {**m, "chunk_size": 0}, "chunk_size is not a positive integer"),
+        (lambda m: [m], "a manifest is a JSON object"),
+    ],
+)
+def test_invalid_manifest_names_the_file_and_the_fix(
+    sweep_copy: Path,
+    tmp_path: Path,
+    edit,
+    match: str,  # type: ignore[no-untyped-def]
+) -> None:
+    path = sweep_copy / "sweep.json"
+    write_json_atomic(path, edit(json.loads(path.read_text())))
+    with pytest.raises(TableError, match=match) as e:
+        build(sweep_copy, tmp_path / "t.h5")
+    assert str(path) in str(e.value)
+    assert "upgrade nasrepro" in str(e.value) or "run the same `nasrepro sweep`" in str(e.value)
+    assert not (tmp_path / "t.h5").exists()

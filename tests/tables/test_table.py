@@ -17,6 +17,7 @@ from nasrepro.tables import (
     TableError,
     TableResult,
     default_table_path,
+    get_protocol,
     load_default,
 )
 
@@ -25,7 +26,7 @@ def test_open_is_lazy(table_path: Path) -> None:
     t = Table.open(table_path)
     assert t._data is None  # nothing but the header read
     assert t.n_rows == 15625 and t.seeds == tuple(SEEDS) and t.space_name == "cell"
-    assert t.protocol["name"] == "synthetic-smoke"
+    assert t.protocol == get_protocol("synthetic-smoke")
     t.query(canonical_cells()[0])
     assert t._data is not None
     with Table.open(table_path, verify=True) as v:
