@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.surrogate._benchmark import SurrogateBenchmark
 from nasrepro.surrogate._data import (
     DATASET_SHAPES,
@@ -68,6 +69,8 @@ from nasrepro.surrogate._surrogate import (
 __all__ = [
     "SurrogateBenchmark",
     "DATASET_SHAPES",
+    "NasreproError",
+    "ConfigError",
     "SurrogateError",
     "TrainingData",
     "encode",

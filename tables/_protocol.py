@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nasrepro.spaces import REDUCTIONS
+from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["Protocol", "register_protocol", "get_protocol", "list_protocols", "DEFAULT_PROTOCOL"]
 
@@ -64,15 +65,15 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need positive epochs and batch size, got {self.epochs=}, {self.batch_size=}"
             )
         if self.batch_size > self.n_train:
-            raise ValueError(f"{self.batch_size=} exceeds {self.n_train=}")
+            raise ConfigError(f"{self.batch_size=} exceeds {self.n_train=}")
         if self.augment not in ("none", "crop_flip"):
-            raise ValueError(f"unknown {self.augment=}; expected 'none' or 'crop_flip'")
+            raise ConfigError(f"unknown {self.augment=}; expected 'none' or 'crop_flip'")
         if self.reduction not in REDUCTIONS:
-            raise ValueError(f"unknown {self.reduction=}; expected one of {sorted(REDUCTIONS)}")
+            raise ConfigError(f"unknown {self.reduction=}; expected one of {sorted(REDUCTIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -91,7 +92,7 @@ class Protocol:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown protocol fields {sorted(unknown)}")
+            raise ConfigError(f"unknown protocol fields {sorted(unknown)}")
         return cls(**d)
 
     def macro(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def get_protocol(name: str | Protocol) -> Protocol:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown protocol {name!r}; choose one of {list_protocols()}") from None
+        raise ConfigError(f"unknown protocol {name!r}; choose one of {list_protocols()}") from None
 
 
 def list_protocols() -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.harness._train import _device_name, train, versions
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, Table, TableError
 
 __all__ = [
@@ -319,9 +320,9 @@ def reproduce(
         MissingEntryError: The table has no result for ``arch`` at ``seed``.
     """
     if seed not in table.seeds:
-        raise ValueError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
+        raise ConfigError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
     if not loss_rtol >= 0:
-        raise ValueError(f"the loss tolerance must be >= 0, got {loss_rtol}")
+        raise ConfigError(f"the loss tolerance must be >= 0, got {loss_rtol}")
     protocol = Protocol.from_dict(table.protocol)
     if protocol.id != table.protocol_id:
         raise TableError(

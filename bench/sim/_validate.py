@@ -32,6 +32,7 @@ from nasrepro.bench.sim._leaderboard_run import (
     run_leaderboard,
 )
 from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S, check_strategy, load_strategy
 from nasrepro.tables import Benchmark, TrialResult
 
@@ -58,7 +59,7 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
     """
     p = Path(path) if path is not None else reference_path(benchmark)
     if p is None or not p.is_file():
-        raise FileNotFoundError(
+        raise ConfigError(
             f"no reference results for benchmark {benchmark!r}"
             + (f" at {p}" if p is not None else " are shipped")
             + "; generate them with `python benchmarks/make_reference.py --table PATH --out "
@@ -66,7 +67,7 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
         )
     data = json.loads(p.read_text())
     if data.get("format") != "nasrepro-leaderboard-1" or "strategies" not in data:
-        raise ValueError(f"{p} is not a nasrepro leaderboard results.json")
+        raise ConfigError(f"{p} is not a nasrepro leaderboard results.json")
     return dict(data)
 
 
@@ -284,7 +285,7 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
     table = getattr(bench, "table", None)
     sha = str(table.attrs.get("metrics_sha256", "")) if table is not None else None
     if ref_sha and sha and ref_sha != sha:
-        raise ValueError(
+        raise ConfigError(
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
             f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
         )
