@@ -135,7 +135,53 @@ def _table_missing(tmp_path: Path) -> list[str]:
     return ["table", "info", str(tmp_path / "no-such-table.h5")]
 
 
+#: The table the CLI cases read: 6 cell classes x 2 seeds, under synthetic-smoke.
+SMOKE_TABLE = Path(__file__).resolve().parent / "data" / "cell-mnist1d-smoke.h5"
+
+
+def _not_json(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ this is not JSON")
+    return path
+
+
+def _reference_not_json(tmp_path: Path) -> list[str]:
+    ref = _not_json(tmp_path / "ref.json")
+    return [
+        "validate",
+        "--strategy",
+        "random-search",
+        "--table",
+        str(SMOKE_TABLE),
+        "--reference",
+        str(ref),
+        "--no-retrain",
+        "--no-track",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path / "v"),
+    ]
+
+
+def _surrogate_not_json(tmp_path: Path) -> list[str]:
+    _not_json(tmp_path / "models" / "metadata.json")
+    return [
+        "surrogate",
+        "predict",
+        GOOD_ARCH,
+        "--space",
+        "cell",
+        "--models",
+        str(tmp_path / "models"),
+    ]
+
+
 USER_ERRORS = {
+    "reference-not-json": _reference_not_json,
+    "surrogate-metadata-not-json": _surrogate_not_json,
     "malformed-arch": lambda tmp: ["space", "canonical", BAD_ARCH],
     "table-missing": _table_missing,
     "archs-file-missing": lambda tmp: [

@@ -54,8 +54,8 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
     """A reference ``results.json`` (shipped for ``benchmark``, or at ``path``).
 
     Raises:
-        FileNotFoundError: None is shipped for ``benchmark`` and no path was given.
-        ValueError: The file is not a leaderboard result.
+        ConfigError: None is shipped for ``benchmark`` and no path was given, or the
+            file is not a readable leaderboard result.
     """
     p = Path(path) if path is not None else reference_path(benchmark)
     if p is None or not p.is_file():
@@ -65,8 +65,15 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
             + "; generate them with `python benchmarks/make_reference.py --table PATH --out "
             "ref.json` (or `nasrepro leaderboard --out DIR`) and pass --reference ref.json"
         )
-    data = json.loads(p.read_text())
-    if data.get("format") != "nasrepro-leaderboard-1" or "strategies" not in data:
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:  # unreadable, or not JSON
+        raise ConfigError(f"{p} is not a readable leaderboard results.json ({e})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != "nasrepro-leaderboard-1"
+        or "strategies" not in data
+    ):
         raise ConfigError(f"{p} is not a nasrepro leaderboard results.json")
     return dict(data)
 
