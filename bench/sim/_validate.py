@@ -33,7 +33,12 @@ from nasrepro.bench.sim._leaderboard_run import (
 )
 from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S, check_strategy, load_strategy
+from nasrepro.strategies import (
+    DEFAULT_STRATEGY_TIMEOUT_S,
+    StrategyContractError,
+    check_strategy,
+    load_strategy,
+)
 from nasrepro.tables import Benchmark, TrialResult
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
@@ -232,8 +237,8 @@ def validate(
             ``ask``, ``tell``) may take; ``0``: no limit.
 
     Raises:
-        FileNotFoundError: No reference. ValueError: the class breaks the contract, or
-            the reference was made on another table.
+        ConfigError: No reference, or one made on another table.
+        StrategyContractError: The class breaks the strategy contract.
         StrategyError: The strategy's own code raised or hung; the message names the
             seed and the trial count, and carries the strategy's traceback.
     """
@@ -247,7 +252,7 @@ def validate(
             cls, bench, n_tells=20, workers=2, label=strategy, timeout_s=strategy_timeout
         )
     except AssertionError as e:
-        raise ValueError(f"{strategy} breaks the strategy contract: {e}") from e
+        raise StrategyContractError(f"{strategy} breaks the strategy contract: {e}") from e
     config = LeaderboardConfig(
         benchmark=spec,
         strategies=(strategy,),
