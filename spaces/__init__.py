@@ -22,6 +22,7 @@ from nasrepro.spaces._base import (
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
+from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
 from nasrepro.spaces._spec import (
     REDUCTIONS,
@@ -34,6 +35,9 @@ from nasrepro.spaces._spec import (
 )
 
 __all__ = [
+    "NasreproError",
+    "ConfigError",
+    "MissingExtraError",
     "Architecture",
     "SearchSpace",
     "SpaceError",

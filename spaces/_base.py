@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from nasrepro.spaces._errors import NasreproError
 from nasrepro.spaces._spec import NetworkSpec
 
 __all__ = [
@@ -43,7 +44,7 @@ def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
     return f"{s[:limit]!r}... ({len(s)} characters)"
 
 
-class SpaceError(ValueError):
+class SpaceError(NasreproError, ValueError):
     """An architecture or space argument is invalid."""
 
 

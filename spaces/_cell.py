@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
 __all__ = ["CellArch", "CellSpace", "CELL_OPS", "CELL_EDGES"]
@@ -228,7 +229,7 @@ class CellSpace(SearchSpace[CellArch]):
             return x.ravel()
         if kind == "path":
             return _path_encoding(arch.ops)
-        raise ValueError(f"unknown encoding {kind=}; expected 'adjacency' or 'path'")
+        raise ConfigError(f"unknown encoding {kind=}; expected 'adjacency' or 'path'")
 
     def canonical(self, arch: CellArch) -> CellArch:
         canon_of, _ = _partition()

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op, reduction_kind
 
 __all__ = ["ChainArch", "ChainSpace", "CHAIN_OPS", "CHAIN_WIDTHS"]
@@ -264,7 +265,7 @@ class ChainSpace(SearchSpace[ChainArch]):
         ``(10 * L_max + 1,)``. ``kind`` must be ``"adjacency"`` (the only encoding).
         """
         if kind != "adjacency":
-            raise ValueError(f"unknown encoding {kind=}; the chain space has 'adjacency'")
+            raise ConfigError(f"unknown encoding {kind=}; the chain space has 'adjacency'")
         self._check(arch)
         n_op, n_w = len(CHAIN_OPS), len(CHAIN_WIDTHS)
         x = np.zeros((self.L_max, n_op + n_w), dtype=np.float32)

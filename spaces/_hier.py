@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
 __all__ = ["HierArch", "HierSpace", "HIER_PRIMITIVES", "motif_edges", "nb201_skeleton"]
@@ -393,7 +394,7 @@ class HierSpace(SearchSpace[HierArch]):
         ``(M * n2(n2-1)/2 * 7 + n3(n3-1)/2 * (M + 1),)``. ``kind`` must be ``"adjacency"``.
         """
         if kind != "adjacency":
-            raise ValueError(f"unknown encoding {kind=}; the hierarchical space has 'adjacency'")
+            raise ConfigError(f"unknown encoding {kind=}; the hierarchical space has 'adjacency'")
         self._check(arch)
         x2 = np.zeros((self.M, self._n_e2, len(HIER_PRIMITIVES)), dtype=np.float32)
         for m, labels in enumerate(arch.motifs):

@@ -29,6 +29,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nasrepro.spaces._errors import ConfigError
+
 __all__ = [
     "Op",
     "BlockKind",
@@ -79,7 +81,7 @@ def reduction_kind(reduction: str) -> BlockKind:
     try:
         return REDUCTIONS[reduction]
     except KeyError:
-        raise ValueError(f"unknown {reduction=}; expected one of {sorted(REDUCTIONS)}") from None
+        raise ConfigError(f"unknown {reduction=}; expected one of {sorted(REDUCTIONS)}") from None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.strategies._bananas import Bananas, MLPEnsemble
 from nasrepro.strategies._base import (
     Strategy,
@@ -25,7 +26,7 @@ from nasrepro.strategies._base import (
     load_strategy,
     register_strategy,
 )
-from nasrepro.strategies._checks import check_strategy, drive
+from nasrepro.strategies._checks import StrategyContractError, check_strategy, drive
 from nasrepro.strategies._common import Decisions, candidate_pool, canonical_key, decisions_of
 from nasrepro.strategies._evolution import RegularizedEvolution
 from nasrepro.strategies._gp import GPBayesOpt, expected_improvement, fit_gp
@@ -48,7 +49,10 @@ __all__ = [
     "list_strategies",
     "load_strategy",
     "check_strategy",
+    "NasreproError",
+    "ConfigError",
     "StrategyError",
+    "StrategyContractError",
     "StrategyGuard",
     "DEFAULT_STRATEGY_TIMEOUT_S",
     "strategy_traceback",

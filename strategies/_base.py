@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Evaluation
 
@@ -80,7 +81,7 @@ class Strategy(abc.ABC):
 
     def __init__(self, space: SearchSpace[Any], *, max_epoch: int, seed: int | None = None):
         if max_epoch < 1:
-            raise ValueError(f"{max_epoch=} must be at least 1")
+            raise ConfigError(f"{max_epoch=} must be at least 1")
         self.space = space
         self.max_epoch = max_epoch
         self.seed = seed
@@ -142,7 +143,7 @@ def get_strategy(name: str) -> type[Strategy]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown strategy {name!r}; choose one of {list_strategies()} or pass 'module:Class'"
         ) from None
 
@@ -172,7 +173,7 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
     if module_name.endswith(".py") or "/" in module_name:
         path = Path(module_name)
         if not path.is_file():
-            raise ValueError(f"strategy file {str(path)!r} does not exist")
+            raise ConfigError(f"strategy file {str(path)!r} does not exist")
         module = guard.call("the import of its module", _module_from_file, path)
     else:
         try:
@@ -182,16 +183,16 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         else:
             why = f"no module named {module_name!r}"
         if found is None:
-            raise ValueError(
+            raise ConfigError(
                 f"cannot import {module_name!r} for strategy {spec!r} ({why}); put it on "
                 "PYTHONPATH or pass a file path such as my_strategy.py:MyStrategy"
             )
         module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
-        raise ValueError(f"module {module_name!r} has no attribute {cls_name!r}")
+        raise ConfigError(f"module {module_name!r} has no attribute {cls_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise ValueError(f"{spec!r} is not a nasrepro.strategies.Strategy subclass")
+        raise ConfigError(f"{spec!r} is not a nasrepro.strategies.Strategy subclass")
     return cls
 
 
@@ -201,7 +202,7 @@ def _module_from_file(path: Path) -> Any:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"cannot load {str(path)!r} as a Python module")
+        raise ConfigError(f"cannot load {str(path)!r} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # pickle finds classes of the module by this name
     try:

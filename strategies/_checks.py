@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture
+from nasrepro.spaces._errors import NasreproError
 from nasrepro.strategies._base import Strategy, Trial
 from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Benchmark, Evaluation
@@ -24,7 +25,7 @@ __all__ = ["drive", "check_strategy", "StrategyContractError"]
 TrialKey = tuple[str, int | None, bool]
 
 
-class StrategyContractError(AssertionError):
+class StrategyContractError(NasreproError, AssertionError):
     """A strategy broke the contract; the message says which rule."""
 
 

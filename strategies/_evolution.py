@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._base import Strategy, Trial, register_strategy
 from nasrepro.tables import Evaluation
 
@@ -45,7 +46,7 @@ class RegularizedEvolution(Strategy):
     ) -> None:
         super().__init__(space, max_epoch=max_epoch, seed=seed)
         if not 1 <= sample_size <= population_size:
-            raise ValueError(f"need 1 <= {sample_size=} <= {population_size=}")
+            raise ConfigError(f"need 1 <= {sample_size=} <= {population_size=}")
         self.population_size = population_size
         self.sample_size = sample_size
         self.population_: deque[tuple[Architecture, float]] = deque()

@@ -28,6 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from nasrepro.spaces._errors import ConfigError, NasreproError
+
 __all__ = ["StrategyError", "StrategyGuard", "DEFAULT_STRATEGY_TIMEOUT_S", "strategy_traceback"]
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ DEFAULT_STRATEGY_TIMEOUT_S = 300.0
 T = TypeVar("T")
 
 
-class StrategyError(ValueError):
+class StrategyError(NasreproError, ValueError):
     """A strategy's own code failed or hung; the message names it, the seed and the trial.
 
     Attributes:
@@ -65,16 +67,14 @@ class _CallTimeout(BaseException):
 
 def _package_dirs() -> tuple[str, ...]:
     """Directories of the nasrepro packages, whose frames a strategy traceback leaves out."""
-    import importlib
+    import importlib.util
 
     dirs = []
     for name in ("spaces", "tables", "surrogate", "strategies", "bench"):
-        try:
-            mod = importlib.import_module(f"nasrepro.{name}")
-        except ImportError:  # an optional layer that is not installed
-            continue
-        if mod.__file__:
-            dirs.append(str(Path(mod.__file__).resolve().parent))
+        # located, not imported: a traceback must not pull in torch or xgboost
+        spec = importlib.util.find_spec(f"nasrepro.{name}")
+        if spec is not None and spec.origin:
+            dirs.append(str(Path(spec.origin).resolve().parent))
     return tuple(dirs)
 
 
@@ -127,7 +127,7 @@ class StrategyGuard:
         self, label: str, seed: int | None, timeout_s: float | None = None, context: str = ""
     ) -> None:
         if timeout_s is not None and not timeout_s >= 0:
-            raise ValueError(f"strategy timeout {timeout_s=} must be >= 0 seconds (0: none)")
+            raise ConfigError(f"strategy timeout {timeout_s=} must be >= 0 seconds (0: none)")
         self.label = label
         self.seed = seed
         self.timeout_s = timeout_s if timeout_s and math.isfinite(timeout_s) else None

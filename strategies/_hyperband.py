@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._base import Strategy, Trial, register_strategy
 from nasrepro.strategies._common import Decisions, decisions_of
 from nasrepro.tables import Evaluation
@@ -32,7 +33,7 @@ def hyperband_brackets(
         [[(3, 3), (1, 8)], [(2, 8)]]
     """
     if not 1 <= min_epoch <= max_epoch or eta < 2:
-        raise ValueError(f"need 1 <= {min_epoch=} <= {max_epoch=} and {eta=} >= 2")
+        raise ConfigError(f"need 1 <= {min_epoch=} <= {max_epoch=} and {eta=} >= 2")
     R = max_epoch / min_epoch
     s_max = int(math.floor(math.log(R) / math.log(eta) + 1e-9))
     out = []

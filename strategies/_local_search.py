@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._base import Strategy, Trial, register_strategy
 from nasrepro.strategies._common import canonical_key
 from nasrepro.tables import Evaluation
@@ -39,7 +40,7 @@ class LocalSearch(Strategy):
     ) -> None:
         super().__init__(space, max_epoch=max_epoch, seed=seed)
         if n_init < 1:
-            raise ValueError(f"{n_init=} must be at least 1")
+            raise ConfigError(f"{n_init=} must be at least 1")
         self.n_init = n_init
         self.center_: tuple[Architecture, float] | None = None
         self.best_neighbor_: tuple[Architecture, float] | None = None

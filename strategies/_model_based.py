@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._base import Strategy, Trial
 from nasrepro.strategies._common import candidate_pool, canonical_key
 from nasrepro.tables import Evaluation
@@ -44,7 +45,7 @@ class ModelBasedStrategy(Strategy):
     ) -> None:
         super().__init__(space, max_epoch=max_epoch, seed=seed)
         if n_init < 1 or batch_size < 1:
-            raise ValueError(f"need {n_init=} >= 1 and {batch_size=} >= 1")
+            raise ConfigError(f"need {n_init=} >= 1 and {batch_size=} >= 1")
         self.n_init = n_init
         self.batch_size = batch_size
         self.n_random = n_random

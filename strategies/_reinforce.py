@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._base import Strategy, Trial, register_strategy
 from nasrepro.strategies._common import decisions_of
 from nasrepro.tables import Evaluation
@@ -52,7 +53,7 @@ class Reinforce(Strategy):
                 f"REINFORCE needs a space of categorical decisions (the cell space), not {space.name!r}"
             )
         if learning_rate <= 0 or not 0 <= baseline_momentum < 1:
-            raise ValueError(f"need {learning_rate=} > 0 and 0 <= {baseline_momentum=} < 1")
+            raise ConfigError(f"need {learning_rate=} > 0 and 0 <= {baseline_momentum=} < 1")
         self.learning_rate = learning_rate
         self.baseline_momentum = baseline_momentum
         self._dec = dec

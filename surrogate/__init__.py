@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.surrogate._benchmark import SurrogateBenchmark
 from nasrepro.surrogate._data import (
     SurrogateError,
@@ -65,6 +66,8 @@ from nasrepro.surrogate._surrogate import (
 
 __all__ = [
     "SurrogateBenchmark",
+    "NasreproError",
+    "ConfigError",
     "SurrogateError",
     "TrainingData",
     "encode",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.surrogate._data import SurrogateError
 from nasrepro.surrogate._surrogate import Surrogate, load_shipped
 from nasrepro.tables import Benchmark, Evaluation, register_benchmark
@@ -57,7 +58,7 @@ class SurrogateBenchmark:
         n_optimum: int = 5000,
     ) -> None:
         if isinstance(seed_mode, str) and seed_mode not in ("random", "mean"):
-            raise ValueError(f"{seed_mode=}; expected 'random', 'mean' or an int seed")
+            raise ConfigError(f"{seed_mode=}; expected 'random', 'mean' or an int seed")
         sp = get_space(space) if isinstance(space, str) else space
         if sp.name not in model.metadata_["spaces"] and model.encoding == "adjacency":
             raise SurrogateError(f"{model!r} was not fitted on space {sp.name!r}")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
+from nasrepro.spaces._errors import NasreproError
 from nasrepro.surrogate._features import features, features_many
 from nasrepro.tables import Protocol, Table
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class SurrogateError(ValueError):
+class SurrogateError(NasreproError, ValueError):
     """A surrogate cannot be fitted, loaded or queried as asked; the message says why."""
 
 

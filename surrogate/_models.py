@@ -30,6 +30,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from nasrepro.spaces._errors import ConfigError
+
 __all__ = [
     "SurrogateModel",
     "XGBSurrogate",
@@ -132,7 +134,7 @@ def model_class(name: str) -> type[SurrogateModel]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown surrogate model {name!r}; choose one of {list_models()}"
         ) from None
 
@@ -148,7 +150,7 @@ def create_model(name: str = DEFAULT_MODEL, **params: Any) -> SurrogateModel:
     known = set(cls().get_params())
     unknown = sorted(set(params) - known)
     if unknown:
-        raise ValueError(f"{name!r} takes no parameters {unknown}; it takes {sorted(known)}")
+        raise ConfigError(f"{name!r} takes no parameters {unknown}; it takes {sorted(known)}")
     return cls(**params)
 
 
@@ -232,7 +234,7 @@ class XGBSurrogate(SurrogateModel):
     def _check_quantiles(self) -> np.ndarray:
         q = np.asarray(self.quantiles, dtype=np.float64)
         if q.shape != (2,) or not 0.0 < q[0] < q[1] < 1.0:
-            raise ValueError(
+            raise ConfigError(
                 f"quantiles must be (lo, hi) with 0 < lo < hi < 1, got {self.quantiles=}"
             )
         return q

@@ -301,7 +301,12 @@ class Surrogate:
         path = d / "metadata.json"
         if not path.is_file():
             raise SurrogateError(f"{d}: no surrogate here (no metadata.json); fit one first")
-        meta = json.loads(path.read_text())
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as e:  # unreadable, or not JSON
+            raise SurrogateError(
+                f"{path}: not a readable surrogate metadata file ({e}); fit the surrogate again"
+            ) from None
         if int(meta.get("format_version", 0)) > FORMAT_VERSION:
             raise SurrogateError(
                 f"{d}: surrogate format {meta['format_version']} is newer than this "

@@ -3,6 +3,7 @@ result files, and the HDF5 table format."""
 
 from __future__ import annotations
 
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.tables._benchmark import (
     Benchmark,
     Evaluation,
@@ -72,6 +73,8 @@ __all__ = [
     "Table",
     "TableResult",
     "TableResults",
+    "NasreproError",
+    "ConfigError",
     "TableError",
     "MissingEntryError",
     "load_default",

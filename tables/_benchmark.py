@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import MissingEntryError
 from nasrepro.tables._table import Table, load_default
 
@@ -136,9 +137,9 @@ class TabularBenchmark:
     ) -> None:
         if isinstance(seed_mode, str):
             if seed_mode not in ("random", "mean"):
-                raise ValueError(f"{seed_mode=}; expected 'random', 'mean' or a table seed")
+                raise ConfigError(f"{seed_mode=}; expected 'random', 'mean' or a table seed")
         elif seed_mode not in table.seeds:
-            raise ValueError(f"{seed_mode=} is not a seed of this table; it has {table.seeds}")
+            raise ConfigError(f"{seed_mode=} is not a seed of this table; it has {table.seeds}")
         self.table = table
         self.seed_mode = seed_mode
         self.name = name if name is not None else table.path.stem
@@ -249,7 +250,7 @@ def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown benchmark {name!r}; choose one of {list_benchmarks()} or pass a table"
         ) from None
     return factory(**kwargs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from nasrepro.spaces._errors import NasreproError
+
 __all__ = ["TableError", "MissingEntryError"]
 
 
-class TableError(Exception):
+class TableError(NasreproError):
     """A table file or sweep cannot be used as asked.
 
     Raised for files that are missing, truncated, corrupt, foreign (not a nasrepro

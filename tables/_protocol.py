@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nasrepro.spaces import REDUCTIONS
+from nasrepro.spaces._errors import ConfigError
 
 __all__ = [
     "Protocol",
@@ -87,15 +88,15 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need positive epochs and batch size, got {self.epochs=}, {self.batch_size=}"
             )
         if self.batch_size > self.n_train:
-            raise ValueError(f"{self.batch_size=} exceeds {self.n_train=}")
+            raise ConfigError(f"{self.batch_size=} exceeds {self.n_train=}")
         if self.augment not in ("none", "crop_flip"):
-            raise ValueError(f"unknown {self.augment=}; expected 'none' or 'crop_flip'")
+            raise ConfigError(f"unknown {self.augment=}; expected 'none' or 'crop_flip'")
         if self.reduction not in REDUCTIONS:
-            raise ValueError(f"unknown {self.reduction=}; expected one of {sorted(REDUCTIONS)}")
+            raise ConfigError(f"unknown {self.reduction=}; expected one of {sorted(REDUCTIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,16 +127,16 @@ class Protocol:
         fields = dataclasses.fields(cls)
         unknown = set(d) - {f.name for f in fields}
         if unknown:
-            raise ValueError(f"unknown protocol fields {sorted(unknown)}")
+            raise ConfigError(f"unknown protocol fields {sorted(unknown)}")
         missing = [f.name for f in fields if f.name not in d and f.default is dataclasses.MISSING]
         if missing:
-            raise ValueError(f"the protocol lacks the fields {missing}")
+            raise ConfigError(f"the protocol lacks the fields {missing}")
         try:
             p = cls(**d)
         except TypeError as e:  # a value of the wrong type, e.g. a string epoch count
-            raise ValueError(f"invalid protocol values ({e})") from e
+            raise ConfigError(f"invalid protocol values ({e})") from e
         if protocol_id is not None and p.id != protocol_id:
-            raise ValueError(
+            raise ConfigError(
                 f"the protocol hashes to {p.id[:12]}, not its recorded id {str(protocol_id)[:12]}"
             )
         return p
@@ -150,7 +151,7 @@ class Protocol:
         try:
             d = json.loads(text)
         except ValueError as e:
-            raise ValueError(f"the protocol is not JSON ({e})") from e
+            raise ConfigError(f"the protocol is not JSON ({e})") from e
         return cls.from_dict(d, protocol_id)
 
     @property
@@ -175,7 +176,7 @@ class Protocol:
         try:
             return DATASET_SHAPES[self.dataset]
         except KeyError:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown dataset {self.dataset!r} of protocol {self.name!r}; add its "
                 "(input_shape, num_classes) to nasrepro.tables.DATASET_SHAPES"
             ) from None
@@ -203,7 +204,7 @@ def get_protocol(name: str | Protocol) -> Protocol:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown protocol {name!r}; choose one of {list_protocols()}") from None
+        raise ConfigError(f"unknown protocol {name!r}; choose one of {list_protocols()}") from None
 
 
 def list_protocols() -> list[str]:

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import (
     REQUIRED_ATTRS,
@@ -369,7 +370,7 @@ class Table:
         try:
             return self._epoch_pos[epoch]
         except (KeyError, TypeError):
-            raise ValueError(
+            raise ConfigError(
                 f"{epoch=} is not in this table; use 1..{self.final_epoch} (None = final)"
             ) from None
 
@@ -457,7 +458,7 @@ class Table:
             return int(d.canonical[i])
         if isinstance(arch, Architecture):
             if arch.space_name != self.space_name:
-                raise ValueError(
+                raise ConfigError(
                     f"a {arch.space_name!r} architecture cannot be looked up in a "
                     f"{self.space_name!r} table"
                 )
@@ -543,7 +544,7 @@ class Table:
             A :class:`TableResults` of ``(n,)`` arrays, in the order of ``archs``.
         """
         if missing not in ("raise", "nan"):
-            raise ValueError(f"{missing=}; expected 'raise' or 'nan'")
+            raise ConfigError(f"{missing=}; expected 'raise' or 'nan'")
         rows = self.rows(archs)
         vals = self._entry(epoch, seed).values[: _N_RES + 1].take(rows, axis=1)  # (K, n)
         if missing == "raise":
@@ -564,7 +565,7 @@ class Table:
     ) -> np.ndarray:
         """Learning curve of ``arch``, shape ``(n_epoch,)``; mean over seeds by default."""
         if metric not in METRIC_NAMES:
-            raise ValueError(f"unknown {metric=}; expected one of {METRIC_NAMES}")
+            raise ConfigError(f"unknown {metric=}; expected one of {METRIC_NAMES}")
         row = self._row(arch)
         m = self._loaded.metrics[row, :, :, METRIC_NAMES.index(metric)]  # (S, E)
         if seed is not None:
@@ -580,9 +581,9 @@ class Table:
         self, metric: str, epoch: int | None, seed: int | None, mode: str | None
     ) -> np.ndarray:
         if metric not in RESULT_METRICS:
-            raise ValueError(f"unknown {metric=}; expected one of {RESULT_METRICS}")
+            raise ConfigError(f"unknown {metric=}; expected one of {RESULT_METRICS}")
         if mode not in (None, "max", "min"):
-            raise ValueError(f"{mode=}; expected 'max', 'min' or None (by metric)")
+            raise ConfigError(f"{mode=}; expected 'max', 'min' or None (by metric)")
         view = self._entry(epoch, seed).values
         d = self._loaded
         rows = np.flatnonzero((d.canonical == np.arange(self.n_rows)) & (view[_COL_NSEEDS] > 0))
@@ -611,7 +612,7 @@ class Table:
                 figures are minimized, accuracies maximized.
         """
         if k < 0:
-            raise ValueError(f"{k=} must be non-negative")
+            raise ConfigError(f"{k=} must be non-negative")
         rows = self._ranked(metric, epoch, seed, mode)[:k]
         return [self.query(int(r), epoch, seed) for r in rows]
 

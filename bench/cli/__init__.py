@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from nasrepro.bench.cli._args import device, int_at_least, seed_list
+from nasrepro.bench.cli._outputs import user_message
 from nasrepro.spaces._base import quote
+from nasrepro.spaces._errors import ConfigError, NasreproError
 
 __all__ = ["main", "build_parser"]
 
@@ -168,10 +172,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     archs = None
     if args.archs:
-        with open(args.archs) as f:
-            archs = [line.strip() for line in f if line.strip()]
+        try:
+            with open(args.archs) as f:
+                archs = [line.strip() for line in f if line.strip()]
+        except OSError as e:
+            raise ConfigError(
+                f"--archs {quote(args.archs)}: cannot read it ({describe_os_error(e)}); "
+                "name a file with one arch string per line"
+            ) from None
         if not archs:
-            raise ValueError(
+            raise ConfigError(
                 f"--archs {quote(args.archs)} holds no architectures; put one arch string per line"
             )
     check_dir(args.out, "--out")
@@ -388,12 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_reproduce)
 
-    for module in _EXTENSIONS:
-        try:
-            mod = __import__(module, fromlist=["add_parser"])
-        except ImportError:
-            continue
-        mod.add_parser(sub)
+    for module in _EXTENSIONS:  # an import that fails is a bug: it is not hidden
+        importlib.import_module(module).add_parser(sub)
     return ap
 
 
@@ -406,23 +412,34 @@ _EXTENSIONS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nasrepro`` command line; return its exit code.
+
+    A :class:`~nasrepro.spaces.NasreproError` (bad input, a missing resource) is one
+    line ``nasrepro: error: ...`` and exit code 2; ``-v`` prints its traceback first.
+    Any other exception is a bug: its full traceback and exit code 1.
+    """
     ap = build_parser()
     args = ap.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from nasrepro.bench.cli._errors import USER_ERRORS, user_message
-
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as e:
-        print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a file operation failed: a full disk, a read-only location
+    except NasreproError as e:
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
         print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)
         return 130
+    except Exception:  # a bug: the traceback is what a report needs
+        traceback.print_exc(file=sys.stderr)
+        print(
+            "nasrepro: internal error (a bug, not your input); please report it with the "
+            "traceback above",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from nasrepro.spaces._base import quote
+from nasrepro.spaces._errors import ConfigError
 
 __all__ = [
     "MAX_BUDGET_EVALUATIONS",
@@ -166,7 +167,7 @@ def check_budget_evaluations(text: str, evaluations: float) -> None:
         ValueError: ``evaluations`` (the budget over one mean training) is above the cap.
     """
     if evaluations > MAX_BUDGET_EVALUATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"budget {quote(text)} is about {evaluations:.3g} mean trainings; {_cap_message()}"
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nasrepro.spaces._base import quote
+from nasrepro.spaces._errors import NasreproError
 
 __all__ = [
     "OutputError",
@@ -31,7 +32,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class OutputError(ValueError):
+class OutputError(NasreproError, ValueError):
     """An output location cannot be written (read-only, not a directory, full)."""
 
 
@@ -171,11 +172,8 @@ MESSAGE_LIMIT = 2000
 
 
 def user_message(e: BaseException) -> str:
-    """The text the CLI prints for a user error or a failed file operation, clipped."""
-    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.strerror:
-        text = describe_os_error(e)
-    else:
-        text = str(e)
+    """The text the CLI prints for a user error (a :class:`NasreproError`), clipped."""
+    text = str(e)
     if len(text) > MESSAGE_LIMIT:
         text = f"{text[:MESSAGE_LIMIT]}... (message clipped from {len(text)} characters)"
     return text

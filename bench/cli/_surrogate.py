@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasrepro.spaces._errors import ConfigError
+
 __all__ = ["add_parser"]
 
 
@@ -94,7 +96,7 @@ def _eval(args: argparse.Namespace) -> int:
     elif args.models is None:
         tests = _shipped_tests()
     else:
-        raise ValueError("pass --test TABLE (one per space) to evaluate a surrogate of --models")
+        raise ConfigError("pass --test TABLE (one per space) to evaluate a surrogate of --models")
     evaluations = [evaluate(surrogate, Table.open(p)) for p in tests]
     if args.report:
         write_report(evaluations, args.report)

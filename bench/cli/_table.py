@@ -12,19 +12,17 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nasrepro.bench.cli._args import seed_list
-from nasrepro.bench.cli._outputs import atomic_file, check_file, user_message
+from nasrepro.bench.cli._outputs import atomic_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
     Table,
-    TableError,
     TableResult,
     build,
     load_default,
@@ -37,25 +35,6 @@ _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(f"nasrepro: error: {text}\n")
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn table, argument and file errors into one line on stderr and exit code 2."""
-
-    def handler(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (TableError, ValueError, KeyError, OSError) as e:
-            _err(user_message(e))
-            return 2
-
-    handler.__name__ = fn.__name__
-    handler.__doc__ = fn.__doc__
-    return handler
 
 
 def _open(path: str | None) -> Table:
@@ -290,19 +269,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=None,
         help="comma-separated seeds to build from (default: all)",
     )
-    b.set_defaults(func=_guarded(_build))
+    b.set_defaults(func=_build)
 
     i = sub.add_parser("info", help="size, protocol, coverage and accuracy quantiles")
     path_arg(i)
     i.add_argument("--json", action="store_true")
-    i.set_defaults(func=_guarded(_info))
+    i.set_defaults(func=_info)
 
     q = sub.add_parser("query", help="metrics of one architecture")
     q.add_argument("arch", metavar="ARCH", help="architecture string")
     path_arg(q)
     where(q)
     q.add_argument("--json", action="store_true")
-    q.set_defaults(func=_guarded(_query))
+    q.set_defaults(func=_query)
 
     t = sub.add_parser("top", help="the k best classes")
     path_arg(t)
@@ -310,7 +289,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     t.add_argument("--metric", default="test_acc", choices=RESULT_METRICS)
     where(t)
     t.add_argument("--json", action="store_true")
-    t.set_defaults(func=_guarded(_top))
+    t.set_defaults(func=_top)
 
     e = sub.add_parser("export", help="write the table as CSV (one row per class)")
     path_arg(e)
@@ -318,9 +297,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     e.add_argument("-o", "--output", default=None, help="file (default: stdout)")
     e.add_argument("--per-seed", action="store_true", help="one row per class and seed")
     where(e)
-    e.set_defaults(func=_guarded(_export))
+    e.set_defaults(func=_export)
 
     pl = sub.add_parser("plot", help="PNG: accuracy histogram, seed agreement, size")
     path_arg(pl)
     pl.add_argument("-o", "--output", default=None, help="PNG path (default: STEM.png)")
-    pl.set_defaults(func=_guarded(_plot))
+    pl.set_defaults(func=_plot)

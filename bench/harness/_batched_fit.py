@@ -34,6 +34,7 @@ from nasrepro.bench.harness._train import (
     versions,
 )
 from nasrepro.spaces import Architecture, NetworkSpec
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 __all__ = ["BatchedRun", "fit_batched", "train_batched"]
@@ -106,7 +107,7 @@ def fit_batched(
     p = get_protocol(protocol)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but CUDA is not available; use cpu")
+        raise ConfigError("device 'cuda' was requested but CUDA is not available; use cpu")
     if not archs:
         raise ValueError("no architectures given to train_batched")
     seed_list = [int(seeds)] * len(archs) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -116,7 +117,7 @@ def fit_batched(
     specs = [r[0] for r in resolved]
     for _, arch_str, space_name in resolved:
         if space_name not in BATCHED_SPACES:
-            raise ValueError(
+            raise ConfigError(
                 f"batched training supports the spaces {BATCHED_SPACES} (one shared skeleton); "
                 f"{arch_str!r} is from {space_name!r}; train it with nasrepro.bench.harness._train.train"
             )
@@ -124,7 +125,7 @@ def fit_batched(
     data = prepare(get_splits(p, data_root), dev)
     dims = data.x_train.ndim - 2
     if p.augment == "crop_flip" and dims != 2:
-        raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
+        raise ConfigError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
 
     deterministic(dev)
     nets = []

@@ -73,6 +73,7 @@ from nasrepro.bench.harness._compiler import (
     _PoolRepeat,
 )
 from nasrepro.spaces import BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["BatchedNetwork", "BATCHED_SPACES"]
 
@@ -539,7 +540,7 @@ def _check_stackable(specs: Sequence[NetworkSpec]) -> None:
     ref = specs[0]
     for s in specs:
         if s.space not in BATCHED_SPACES:
-            raise ValueError(
+            raise ConfigError(
                 f"batched training needs architectures of the spaces {BATCHED_SPACES}, whose "
                 f"cells share one skeleton; got space {s.space!r} ({s.arch!r}); train it with "
                 "nasrepro.bench.harness._train.train instead"

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.spaces._errors import NasreproError, require_extra
+
 __all__ = ["Splits", "DatasetError", "load_splits", "cache_dir", "DATASETS"]
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ logger = logging.getLogger(__name__)
 DATASETS = ("mnist1d", "digits", "cifar10", "synthetic")
 
 
-class DatasetError(RuntimeError):
+class DatasetError(NasreproError, RuntimeError):
     """A dataset is missing or cannot be built."""
 
 
@@ -168,9 +170,7 @@ def _cifar10(root: str | None) -> tuple[np.ndarray, np.ndarray]:
     try:
         from torchvision.datasets import CIFAR10
     except ImportError as e:
-        raise DatasetError(
-            "reading CIFAR-10 needs torchvision: pip install 'nasrepro[cifar]'"
-        ) from e
+        raise require_extra("reading CIFAR-10", "torchvision", "cifar", e) from e
 
     parts = [CIFAR10(str(root_path), train=t, download=False) for t in (True, False)]
     x = np.concatenate([p.data for p in parts]).astype(np.float32) / 255.0

@@ -29,6 +29,7 @@ import numpy as np
 
 from nasrepro.bench.harness._train import _device_name, train
 from nasrepro.bench.tracking import versions
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, Table
 
 __all__ = [
@@ -320,9 +321,9 @@ def reproduce(
         MissingEntryError: The table has no result for ``arch`` at ``seed``.
     """
     if seed not in table.seeds:
-        raise ValueError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
+        raise ConfigError(f"{seed=} is not in the table; it has seeds {list(table.seeds)}")
     if not loss_rtol >= 0:
-        raise ValueError(f"the loss tolerance must be >= 0, got {loss_rtol}")
+        raise ConfigError(f"the loss tolerance must be >= 0, got {loss_rtol}")
     protocol = table.protocol  # checked against the recorded id (TableError otherwise)
     row = int(table.rows([arch])[0])
     rep = table.archs[row]

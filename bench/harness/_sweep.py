@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import get_space
+from nasrepro.spaces._errors import NasreproError, require_extra
 from nasrepro.tables import (
     MANIFEST,
     Protocol,
@@ -47,7 +48,7 @@ __all__ = ["SweepPlan", "SweepReport", "SweepError", "plan_sweep", "sweep", "loa
 logger = logging.getLogger(__name__)
 
 
-class SweepError(RuntimeError):
+class SweepError(NasreproError, RuntimeError):
     """A sweep cannot start or cannot go on; the message says how to fix it."""
 
 
@@ -298,7 +299,7 @@ def _ray_executor(
     try:
         import ray
     except ImportError as e:
-        raise SweepError("the ray executor needs Ray: pip install 'nasrepro[ray]'") from e
+        raise require_extra("the ray executor", "ray", "ray", e) from e
     started_here = False
     if not ray.is_initialized():
         try:

@@ -26,6 +26,7 @@ from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, TrialResult, get_protocol
 
 __all__ = [
@@ -212,7 +213,7 @@ def train(
         2
     """
     if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None, got {threads}")
+        raise ConfigError(f"threads must be >= 1 or None, got {threads}")
     prev = torch.get_num_threads()
     if threads is not None and torch.device(device).type == "cpu":
         torch.set_num_threads(threads)
@@ -235,14 +236,12 @@ def _train(
     p = get_protocol(protocol)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "device 'cuda' was requested but CUDA is not available; use --device cpu"
-        )
+        raise ConfigError("device 'cuda' was requested but CUDA is not available; use --device cpu")
     spec, arch_str, space_name = resolve_spec(arch, p, space)
     data = prepare(get_splits(p, data_root), dev)
     dims = data.x_train.ndim - 2
     if p.augment == "crop_flip" and dims != 2:
-        raise ValueError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
+        raise ConfigError(f"augment 'crop_flip' needs 2-D data; {p.dataset} is {dims}-D")
 
     deterministic(dev)
     torch.manual_seed(seed)

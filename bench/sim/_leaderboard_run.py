@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.sim._runner import Budget, RunResult, run
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import (
     DEFAULT_STRATEGY_TIMEOUT_S,
     StrategyGuard,
@@ -95,10 +96,7 @@ class BenchmarkSpec:
 
 def _load_plugins() -> None:
     """Import packages that register benchmarks (the surrogate benchmarks)."""
-    try:
-        import nasrepro.surrogate  # noqa: F401
-    except ImportError as e:  # an optional layer; the table benchmarks work without it
-        logger.debug("no surrogate benchmarks: %s", e)
+    import nasrepro.surrogate  # noqa: F401  (part of the package: a failed import is a bug)
 
 
 def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
@@ -251,7 +249,7 @@ def run_leaderboard(
             logger.warning("skipping %s: %s", name, skipped[name])
             names.remove(name)
     if not names:
-        raise ValueError(f"no strategy supports the {bench.space.name!r} space: {skipped}")
+        raise ConfigError(f"no strategy supports the {bench.space.name!r} space: {skipped}")
     tasks = [(n, s) for n in names for s in config.seeds]
     results: dict[tuple[str, int], RunResult] = {}
     if config.jobs <= 1:

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import Strategy, StrategyGuard, Trial
 from nasrepro.tables import Benchmark, Evaluation
 
@@ -52,9 +53,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.kind not in ("time", "queries"):
-            raise ValueError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
+            raise ConfigError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
         if not self.value > 0:
-            raise ValueError(f"budget {self.value=} must be positive")
+            raise ConfigError(f"budget {self.value=} must be positive")
 
     @classmethod
     def parse(cls, text: str, typical_cost_s: float | None = None) -> Budget:
@@ -68,7 +69,7 @@ class Budget:
         """
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([sqx]?)\s*", text, re.I)
         if m is None:
-            raise ValueError(
+            raise ConfigError(
                 f"budget {text!r}: expected seconds ('3600' or '3600s'), evaluations "
                 "('200q') or multiples of a mean full training ('100x')"
             )
@@ -77,7 +78,7 @@ class Budget:
             return cls("queries", value)
         if unit == "x":
             if typical_cost_s is None:
-                raise ValueError(f"budget {text!r} needs the benchmark's mean training cost")
+                raise ConfigError(f"budget {text!r} needs the benchmark's mean training cost")
             return cls("time", value * typical_cost_s)
         return cls("time", value)
 
@@ -185,7 +186,7 @@ def run(
         StrategyError: The strategy's code raised, or a call ran past the guard's limit.
     """
     if workers < 1:
-        raise ValueError(f"{workers=} must be at least 1")
+        raise ConfigError(f"{workers=} must be at least 1")
     label = name or strategy.name or type(strategy).__name__
     g = guard or StrategyGuard(label, seed)
     wall0 = time.perf_counter()

@@ -32,7 +32,13 @@ from nasrepro.bench.sim._leaderboard_run import (
     run_leaderboard,
 )
 from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
-from nasrepro.strategies import DEFAULT_STRATEGY_TIMEOUT_S, check_strategy, load_strategy
+from nasrepro.spaces._errors import ConfigError
+from nasrepro.strategies import (
+    DEFAULT_STRATEGY_TIMEOUT_S,
+    StrategyContractError,
+    check_strategy,
+    load_strategy,
+)
 from nasrepro.tables import Benchmark, TrialResult
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
@@ -53,20 +59,27 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
     """A reference ``results.json`` (shipped for ``benchmark``, or at ``path``).
 
     Raises:
-        FileNotFoundError: None is shipped for ``benchmark`` and no path was given.
-        ValueError: The file is not a leaderboard result.
+        ConfigError: None is shipped for ``benchmark`` and no path was given, or the
+            file is not a readable leaderboard result.
     """
     p = Path(path) if path is not None else reference_path(benchmark)
     if p is None or not p.is_file():
-        raise FileNotFoundError(
+        raise ConfigError(
             f"no reference results for benchmark {benchmark!r}"
             + (f" at {p}" if p is not None else " are shipped")
             + "; generate them with `python benchmarks/make_reference.py --table PATH --out "
             "ref.json` (or `nasrepro leaderboard --out DIR`) and pass --reference ref.json"
         )
-    data = json.loads(p.read_text())
-    if data.get("format") != "nasrepro-leaderboard-1" or "strategies" not in data:
-        raise ValueError(f"{p} is not a nasrepro leaderboard results.json")
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:  # unreadable, or not JSON
+        raise ConfigError(f"{p} is not a readable leaderboard results.json ({e})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != "nasrepro-leaderboard-1"
+        or "strategies" not in data
+    ):
+        raise ConfigError(f"{p} is not a nasrepro leaderboard results.json")
     return dict(data)
 
 
@@ -224,8 +237,8 @@ def validate(
             ``ask``, ``tell``) may take; ``0``: no limit.
 
     Raises:
-        FileNotFoundError: No reference. ValueError: the class breaks the contract, or
-            the reference was made on another table.
+        ConfigError: No reference, or one made on another table.
+        StrategyContractError: The class breaks the strategy contract.
         StrategyError: The strategy's own code raised or hung; the message names the
             seed and the trial count, and carries the strategy's traceback.
     """
@@ -239,7 +252,7 @@ def validate(
             cls, bench, n_tells=20, workers=2, label=strategy, timeout_s=strategy_timeout
         )
     except AssertionError as e:
-        raise ValueError(f"{strategy} breaks the strategy contract: {e}") from e
+        raise StrategyContractError(f"{strategy} breaks the strategy contract: {e}") from e
     config = LeaderboardConfig(
         benchmark=spec,
         strategies=(strategy,),
@@ -284,7 +297,7 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
     table = getattr(bench, "table", None)
     sha = str(table.attrs.get("metrics_sha256", "")) if table is not None else None
     if ref_sha and sha and ref_sha != sha:
-        raise ValueError(
+        raise ConfigError(
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
             f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
         )

@@ -78,6 +78,12 @@ class HangsInAsk(RandomSearch):
 class HangsInInit(RandomSearch):
     def __init__(self, *args, **kwargs):
         time.sleep(3600)  # the user's hang
+
+
+class AsksBeyondMaxEpoch(RandomSearch):
+    def ask(self):
+        trial = super().ask()
+        return type(trial)(trial.arch, self.max_epoch + 1)  # breaks the contract
 """
 
 IMPORT_FAILS = """
@@ -282,6 +288,19 @@ def test_cli_validate_with_a_syntax_error(
     out = _cli("validate", "--strategy", label, "--reference", str(reference), cwd=tmp_path)
     _assert_one_error(out, label)
     assert "SyntaxError" in out.stderr and "def ask(self)" in out.stderr and "line 6" in out.stderr
+
+
+def test_cli_validate_with_a_contract_breach(files: Path, reference: Path, tmp_path: Path) -> None:
+    """A strategy that breaks the contract is the user's error: one line, exit 2."""
+    label = f"{files / 'faulty.py'}:AsksBeyondMaxEpoch"
+    out = _cli(
+        "validate", "--strategy", label, "--reference", str(reference), "--no-retrain", cwd=tmp_path
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract: "), line
+    assert "outside 1.." in line, line
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
-"""The ``nasrepro table`` subcommands, driven through ``add_parser``."""
+"""The ``nasrepro table`` subcommands, driven through the ``nasrepro`` entry point.
+
+``main`` is the one place that maps errors to exit codes (a NasreproError: 2).
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,15 +12,12 @@ import pandas as pd
 import pytest
 from conftest import SEEDS, canonical_cells
 
-from nasrepro.bench.cli._table import add_parser
+from nasrepro.bench.cli import main
 from nasrepro.tables import Table, TrialResult, default_table_path
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="nasrepro")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["table", *argv])
-    return int(args.func(args))
+    return main(["table", *argv])
 
 
 def test_build_and_info(
