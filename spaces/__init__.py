@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from nasrepro.spaces._base import (
     Architecture,
+    Decisions,
     SearchSpace,
     SpaceError,
     get_space,
@@ -20,9 +21,10 @@ from nasrepro.spaces._base import (
     parse_any,
     register_space,
 )
-from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
+from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
+from nasrepro.spaces._registry import Registry, resolve_reference
 from nasrepro.spaces._spec import (
     REDUCTIONS,
     Block,
@@ -35,14 +37,18 @@ from nasrepro.spaces._spec import (
 
 __all__ = [
     "Architecture",
+    "Decisions",
     "SearchSpace",
     "SpaceError",
     "get_space",
     "list_spaces",
     "parse_any",
     "register_space",
+    "Registry",
+    "resolve_reference",
     "CellArch",
     "CellSpace",
+    "CellDecisions",
     "CELL_OPS",
     "CELL_EDGES",
     "ChainArch",

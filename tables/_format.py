@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "representative_mask",
     "SCHEMA_VERSION",
     "REQUIRED_ATTRS",
     "header_digest",
@@ -112,3 +113,16 @@ def metrics_digest(metrics: np.ndarray) -> str:
     """
     arr = np.ascontiguousarray(metrics, dtype="<f4")
     return hashlib.sha256(arr.data).hexdigest()
+
+
+def representative_mask(canonical: np.ndarray) -> np.ndarray:
+    """Which rows are their class's representative (``canonical[i] == i``): bool ``(n,)``.
+
+    Args:
+        canonical: The table's ``canonical`` dataset, int ``(n_arch,)``.
+
+    Example:
+        >>> representative_mask(np.array([0, 0, 2, 2])).tolist()
+        [True, False, True, False]
+    """
+    return np.asarray(canonical) == np.arange(len(canonical))

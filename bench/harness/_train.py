@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrepro.bench.harness._compiler import compile_network, count_params
+from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.tables import METRIC_NAMES, Protocol, TrialResult, get_protocol
@@ -215,7 +215,8 @@ def train(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
         space: Space name when ``arch`` is a string (default ``"cell"``).
         data_root: Dataset root, for datasets read from disk (CIFAR-10).
-        on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch.
+        on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch, with
+            ``epoch`` 1-based (``1..protocol.epochs``), as in tables.
         static: Also measure FLOPs and latency (parameters are always counted).
         threads: torch CPU threads while training, restored afterwards. On CPU the
             numbers are bitwise reproducible only at the same thread count (oneDNN
@@ -321,7 +322,7 @@ def _train(
         for k, v in row.items():
             history[k].append(v)
         if on_epoch is not None:
-            on_epoch(epoch, row)
+            on_epoch(epoch + 1, row)  # 1-based, as every table's epochs
 
     flops, latency = 0, float("nan")
     if static:
@@ -334,7 +335,7 @@ def _train(
         protocol_id=p.id,
         device=dev.type,
         history=history,
-        params=count_params(model),
+        params=model.num_parameters(),
         flops=flops,
         latency_s=latency,
         versions=versions(),
