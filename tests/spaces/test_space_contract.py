@@ -214,3 +214,19 @@ def test_index_of_is_the_enumeration_position(name: str) -> None:
         return
     assert space.bounded
     assert next(a for i, a in enumerate(space.enumerate()) if i == index) == arch
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_cli_canonical_json_gives_the_index_where_the_space_has_one(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from nasrepro.bench.cli import main
+
+    space = _space(name)
+    arch = _sample(space, 1)
+    assert main(["space", "canonical", arch.to_string(), "--space", name, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    index = space.index_of(space.canonical(arch))
+    assert out.get("canonical_index") == index and ("canonical_index" in out) == (index is not None)
