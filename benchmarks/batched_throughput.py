@@ -57,7 +57,7 @@ def _available_gib() -> float:
 
 
 def _representatives() -> list[str]:
-    reps = get_space("cell").representatives()
+    reps = get_space("cell").representative_indices()
     return [CellArch.from_index(int(i)).to_string() for i in reps]
 
 

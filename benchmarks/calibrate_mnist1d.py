@@ -161,7 +161,7 @@ def main() -> None:
         return
 
     space = get_space("cell")
-    reps = np.array(space.representatives())
+    reps = np.array(space.representative_indices())
     cells = [
         int(i)
         for i in np.random.default_rng(args.sample_seed).choice(reps, args.cells, replace=False)

@@ -55,6 +55,7 @@ from nasrepro.tables import (
     Table,
     TrialResult,
     build,
+    representative_mask,
     write_chunk,
     write_manifest,
 )
@@ -75,7 +76,7 @@ def _default_epochs() -> tuple[int, str]:
 def synth_sweep(out: Path, epochs: int, seed: int = 0) -> list[str]:
     """Write a synthetic complete sweep (all classes x 3 seeds) with random values."""
     space = get_space("cell")
-    reps = [CellArch.from_index(i).to_string() for i in space.representatives()]
+    reps = [CellArch.from_index(i).to_string() for i in space.representative_indices()]
     rng = np.random.default_rng(seed)
     proto = Protocol(
         name="synthetic-benchmark",
@@ -117,7 +118,7 @@ def to_nb201_pickle(table: Table, path: Path) -> None:
     static = table.static
     canonical = table.canonical
     arch2infos: dict[int, dict[str, Any]] = {}
-    for row in np.flatnonzero(canonical == np.arange(table.n_rows)).tolist():
+    for row in np.flatnonzero(representative_mask(canonical)).tolist():
         arch2infos[row] = {
             "seeds": {
                 s: {

@@ -73,7 +73,7 @@ def main() -> None:
     torch.use_deterministic_algorithms(True)
 
     space = get_space("cell")
-    reps = np.array(space.representatives())
+    reps = np.array(space.representative_indices())
     rng = np.random.default_rng(0)
     cells = [space.arch_type.from_index(int(i)).to_string() for i in rng.choice(reps, args.cells)]
     train(cells[0], args.protocol, 0)  # warm-up: dataset cache, first-call costs

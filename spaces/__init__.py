@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from nasrepro.spaces._base import (
     Architecture,
+    Decisions,
     SearchSpace,
     SpaceError,
     get_space,
@@ -20,10 +21,11 @@ from nasrepro.spaces._base import (
     parse_any,
     register_space,
 )
-from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellSpace
+from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
+from nasrepro.spaces._registry import Registry, resolve_reference
 from nasrepro.spaces._spec import (
     REDUCTIONS,
     Block,
@@ -39,14 +41,18 @@ __all__ = [
     "ConfigError",
     "MissingExtraError",
     "Architecture",
+    "Decisions",
     "SearchSpace",
     "SpaceError",
     "get_space",
     "list_spaces",
     "parse_any",
     "register_space",
+    "Registry",
+    "resolve_reference",
     "CellArch",
     "CellSpace",
+    "CellDecisions",
     "CELL_OPS",
     "CELL_EDGES",
     "ChainArch",

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from nasrepro.spaces._errors import NasreproError
+from nasrepro.spaces._registry import Registry
 from nasrepro.spaces._spec import NetworkSpec
 
 __all__ = [
     "Architecture",
+    "Decisions",
     "SearchSpace",
     "SpaceError",
     "register_space",
@@ -82,11 +84,50 @@ class Architecture(abc.ABC):
 A = TypeVar("A", bound=Architecture)
 
 
+class Decisions:
+    """A space seen as a fixed list of categorical decisions, with arch <-> code conversion.
+
+    Strategies that keep a per-decision distribution (REINFORCE's policy, BOHB's
+    kernel density) need this view; :meth:`SearchSpace.decisions` gives it, or
+    ``None`` for a space without one. A subclass implements :meth:`to_codes` and
+    :meth:`from_codes`.
+
+    Args:
+        names: One name per decision (e.g. the cell's edges ``"0->1"``).
+        choices: The choices of each decision, in code order.
+
+    Attributes:
+        n_choices: Number of choices of each decision, shape ``(n_decisions,)``.
+    """
+
+    def __init__(self, names: Iterable[str], choices: Iterable[Iterable[str]]) -> None:
+        self.names = tuple(names)
+        self.choices = tuple(tuple(c) for c in choices)
+        if len(self.names) != len(self.choices):
+            raise ValueError(f"{len(self.names)} decision names for {len(self.choices)} decisions")
+        self.n_choices = np.array([len(c) for c in self.choices], dtype=np.int64)
+
+    @property
+    def n_decisions(self) -> int:
+        return len(self.n_choices)
+
+    def to_codes(self, arch: Architecture) -> np.ndarray:
+        """Choice index of every decision, int64 ``(n_decisions,)``."""
+        raise NotImplementedError
+
+    def from_codes(self, codes: np.ndarray) -> Architecture:
+        """The architecture with these choice indices (``(n_decisions,)`` ints)."""
+        raise NotImplementedError
+
+
 class SearchSpace(abc.ABC, Generic[A]):
     """A search space. Stateless apart from its constructor arguments.
 
     The methods are independent; none needs another to have been called first.
-    Bounded spaces also implement :meth:`enumerate` and :attr:`size`.
+    Bounded spaces also implement :meth:`enumerate` and :attr:`size`. Hooks with a
+    default that a space may override: :meth:`representatives` (a faster form),
+    :meth:`decisions` (``None``: no categorical view), :meth:`encodings` (what
+    :meth:`encode` accepts) and :meth:`index_of` (``None``: no index).
     """
 
     name: ClassVar[str]
@@ -133,22 +174,48 @@ class SearchSpace(abc.ABC, Generic[A]):
     def size(self) -> int:
         raise SpaceError(f"space {self.name!r} is unbounded and has no size")
 
+    def representatives(self) -> list[A]:
+        """One architecture per equivalence class, in enumeration order (bounded spaces).
+
+        The default enumerates the space and keeps each class's first canonical form.
+        """
+        seen: dict[A, None] = {}
+        for a in self.enumerate():
+            seen.setdefault(self.canonical(a), None)
+        return list(seen)
+
+    def decisions(self) -> Decisions | None:
+        """The fixed-length categorical view of the space, or ``None`` if it has none."""
+        return None
+
+    def encodings(self) -> tuple[str, ...]:
+        """The ``kind`` values :meth:`encode` accepts, the default first."""
+        return ("adjacency",)
+
+    def index_of(self, arch: A) -> int | None:
+        """Position of ``arch`` in :meth:`enumerate` order, or ``None`` if the space has none."""
+        return None
+
     def info(self) -> dict[str, Any]:
         """A short description for ``nasrepro space info``."""
         return {"name": self.name, "bounded": self.bounded}
 
 
-_REGISTRY: dict[str, Callable[..., SearchSpace[Any]]] = {}
+#: The built-in spaces, imported on first use.
+_REGISTRY: Registry[Callable[..., SearchSpace[Any]]] = Registry("space")
+_REGISTRY.add("cell", "nasrepro.spaces._cell:CellSpace")
+_REGISTRY.add("chain", "nasrepro.spaces._chain:ChainSpace")
+_REGISTRY.add("hierarchical", "nasrepro.spaces._hier:HierSpace")
 
 
 def register_space(name: str) -> Callable[[type[SearchSpace[Any]]], type[SearchSpace[Any]]]:
     """Class decorator registering a space under ``name``; refuses duplicates."""
 
     def deco(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
-        if name in _REGISTRY:
+        if _REGISTRY.taken(name, cls):
             raise ValueError(f"a space named {name!r} is already registered")
         cls.name = name
-        _REGISTRY[name] = cls
+        _REGISTRY.add(name, cls)
         return cls
 
     return deco
@@ -163,17 +230,17 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
         15625
     """
     try:
-        factory = _REGISTRY[name]
+        factory = _REGISTRY.get(name)
     except KeyError:
         raise SpaceError(
-            f"unknown space {quote(name)}; choose one of {sorted(_REGISTRY)}"
+            f"unknown space {quote(name)}; choose one of {_REGISTRY.names()}"
         ) from None
     return factory(**kwargs)
 
 
 def list_spaces() -> list[str]:
     """Names of the registered spaces, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def parse_any(s: str, space: str | None = None) -> Architecture:

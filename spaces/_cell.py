@@ -10,7 +10,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
+from nasrepro.spaces._base import (
+    Architecture,
+    Decisions,
+    SearchSpace,
+    SpaceError,
+    quote,
+    register_space,
+)
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
@@ -179,6 +186,21 @@ def _partition() -> tuple[np.ndarray, tuple[int, ...]]:
     return canon_of, tuple(sorted(first.values()))
 
 
+class CellDecisions(Decisions):
+    """The cell as 6 decisions (its edges, in arch-string order) of 5 ops each."""
+
+    def __init__(self) -> None:
+        super().__init__([f"{src}->{dst}" for dst, src in CELL_EDGES], [CELL_OPS] * _N_EDGES)
+
+    def to_codes(self, arch: Architecture) -> np.ndarray:
+        if not isinstance(arch, CellArch):
+            raise TypeError(f"expected a CellArch, got {type(arch).__name__}")
+        return np.array([CELL_OPS.index(o) for o in arch.ops], dtype=np.int64)
+
+    def from_codes(self, codes: np.ndarray) -> Architecture:
+        return CellArch(tuple(CELL_OPS[int(c)] for c in codes))
+
+
 @register_space("cell")
 class CellSpace(SearchSpace[CellArch]):
     """NAS-Bench-201's cell space (Dong & Yang, ICLR 2020).
@@ -231,6 +253,15 @@ class CellSpace(SearchSpace[CellArch]):
             return _path_encoding(arch.ops)
         raise ConfigError(f"unknown encoding {kind=}; expected 'adjacency' or 'path'")
 
+    def encodings(self) -> tuple[str, ...]:
+        return ("adjacency", "path")
+
+    def decisions(self) -> CellDecisions:
+        return CellDecisions()
+
+    def index_of(self, arch: CellArch) -> int:
+        return arch.index
+
     def canonical(self, arch: CellArch) -> CellArch:
         canon_of, _ = _partition()
         return CellArch.from_index(int(canon_of[arch.index]))
@@ -243,9 +274,13 @@ class CellSpace(SearchSpace[CellArch]):
         """Representative index of every cell, shape ``(15625,)``, read-only."""
         return _partition()[0]
 
-    def representatives(self) -> tuple[int, ...]:
+    def representative_indices(self) -> tuple[int, ...]:
         """Indices of the canonical representatives, sorted (6,466 of them)."""
         return _partition()[1]
+
+    def representatives(self) -> list[CellArch]:
+        """The canonical representatives in index order (6,466 of them)."""
+        return [CellArch.from_index(i) for i in _partition()[1]]
 
     def enumerate(self) -> Iterator[CellArch]:
         for ops in itertools.product(CELL_OPS, repeat=_N_EDGES):
@@ -283,7 +318,7 @@ class CellSpace(SearchSpace[CellArch]):
             "name": self.name,
             "bounded": True,
             "size": self.size,
-            "canonical_classes": len(self.representatives()),
+            "canonical_classes": len(self.representative_indices()),
             "ops": list(CELL_OPS),
             "edges": [f"{src}->{dst}" for dst, src in CELL_EDGES],
             "reference": "NAS-Bench-201 (Dong & Yang, ICLR 2020)",

@@ -148,11 +148,7 @@ class Bananas(ModelBasedStrategy):
         self.k = k
         self.n_members, self.n_layers, self.width = n_members, n_layers, width
         self.lr, self.epochs, self.mlp_batch_size = lr, epochs, batch_size
-        try:
-            space.encode(space.sample(np.random.default_rng(0)), "path")
-            self.encoding = "path"
-        except ValueError:
-            self.encoding = "adjacency"
+        self.encoding = "path" if "path" in space.encodings() else "adjacency"
 
     def _select(self, X: np.ndarray, y: np.ndarray, Xc: np.ndarray) -> np.ndarray:
         net = MLPEnsemble(

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Evaluation
@@ -111,7 +111,20 @@ class Strategy(abc.ABC):
 
 
 S = TypeVar("S", bound=type[Strategy])
-_REGISTRY: dict[str, type[Strategy]] = {}
+#: The built-in strategies, imported on first use.
+_REGISTRY: Registry[type[Strategy]] = Registry("strategy")
+for _name, _ref in {
+    "bananas": "_bananas:Bananas",
+    "bohb": "_hyperband:BOHB",
+    "gp-bo": "_gp:GPBayesOpt",
+    "hyperband": "_hyperband:Hyperband",
+    "local-search": "_local_search:LocalSearch",
+    "random-search": "_random:RandomSearch",
+    "regularized-evolution": "_evolution:RegularizedEvolution",
+    "reinforce": "_reinforce:Reinforce",
+    "successive-halving": "_hyperband:SuccessiveHalving",
+}.items():
+    _REGISTRY.add(_name, f"nasrepro.strategies.{_ref}")
 
 
 def register_strategy(name: str) -> Callable[[S], S]:
@@ -123,12 +136,12 @@ def register_strategy(name: str) -> Callable[[S], S]:
     """
 
     def deco(cls: S) -> S:
-        if name in _REGISTRY:
+        if _REGISTRY.taken(name, cls):
             raise ValueError(f"a strategy named {name!r} is already registered")
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
             raise TypeError(f"{cls!r} is not a Strategy subclass")
         cls.name = name
-        _REGISTRY[name] = cls
+        _REGISTRY.add(name, cls)
         return cls
 
     return deco
@@ -141,7 +154,7 @@ def get_strategy(name: str) -> type[Strategy]:
         ValueError: Unknown name; the message lists the known ones.
     """
     try:
-        return _REGISTRY[name]
+        return _REGISTRY.get(name)
     except KeyError:
         raise ConfigError(
             f"unknown strategy {name!r}; choose one of {list_strategies()} or pass 'module:Class'"
@@ -150,7 +163,7 @@ def get_strategy(name: str) -> type[Strategy]:
 
 def list_strategies() -> list[str]:
     """Names of the registered strategies, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy]:

@@ -4,6 +4,10 @@ As NAS-Bench-301 did for the DARTS space: a query returns a draw from the
 surrogate's predictive distribution (mean plus seed noise) and the predicted
 training cost. A draw is a pure function of the architecture and the seed, so the
 same (architecture, seed) gives the same result, as a table would.
+
+The shipped surrogate benchmarks are declared in the benchmark registry as lazy
+``"module:factory"`` entries naming :func:`chain_mnist1d_tiny` and
+:func:`hierarchical_mnist1d_tiny`, so importing this module registers nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from nasrepro.spaces import Architecture, SearchSpace, get_space
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.surrogate._data import SurrogateError
 from nasrepro.surrogate._surrogate import Surrogate, load_shipped
-from nasrepro.tables import Benchmark, Evaluation, register_benchmark
+from nasrepro.tables import Benchmark, Evaluation, Protocol
 
-__all__ = ["SurrogateBenchmark"]
+__all__ = ["SurrogateBenchmark", "chain_mnist1d_tiny", "hierarchical_mnist1d_tiny"]
 
 
 class SurrogateBenchmark:
@@ -75,6 +79,37 @@ class SurrogateBenchmark:
 
     def __repr__(self) -> str:
         return f"SurrogateBenchmark({self.name!r}, space={self.space.name!r})"
+
+    @property
+    def protocol(self) -> Protocol:
+        """The protocol the surrogate's training data was trained under.
+
+        Raises:
+            SurrogateError: The stored protocol does not hash to the recorded id.
+        """
+        protocol = Protocol.from_dict(self.model.protocol)
+        recorded = str(self.model.metadata_.get("protocol_id", ""))
+        if protocol.id != recorded:
+            raise SurrogateError(
+                f"the surrogate's protocol hashes to {protocol.id}, not its recorded "
+                f"{recorded}; the model files are inconsistent, refit it"
+            )
+        return protocol
+
+    def provenance(self) -> dict[str, Any]:
+        """The surrogate model's identity (kind, training data, seed) and its protocol id."""
+        meta = self.model.metadata_
+        return {
+            "surrogate": {
+                "model": meta.get("model"),
+                "encoding": meta.get("encoding"),
+                "format_version": meta.get("format_version"),
+                "random_state": meta.get("random_state"),
+                "training_data_sha256": meta.get("training_data_sha256"),
+            },
+            "protocol_id": meta.get("protocol_id"),
+            "seed_mode": self.seed_mode,
+        }
 
     def _arch(self, arch: Architecture | str) -> Architecture:
         return self.space.parse(arch) if isinstance(arch, str) else arch
@@ -169,13 +204,11 @@ def _shipped_benchmark(space: str, **kwargs: Any) -> Benchmark:
     return SurrogateBenchmark(load_shipped(), space, name=name, **kwargs)
 
 
-@register_benchmark("chain-mnist1d-tiny-surrogate")
-def _chain_mnist1d_tiny(**kwargs: Any) -> Benchmark:
+def chain_mnist1d_tiny(**kwargs: Any) -> Benchmark:
     """The shipped surrogate on the chain space (``mnist1d-tiny``)."""
     return _shipped_benchmark("chain", **kwargs)
 
 
-@register_benchmark("hierarchical-mnist1d-tiny-surrogate")
-def _hier_mnist1d_tiny(**kwargs: Any) -> Benchmark:
+def hierarchical_mnist1d_tiny(**kwargs: Any) -> Benchmark:
     """The shipped surrogate on the hierarchical space (``mnist1d-tiny``)."""
     return _shipped_benchmark("hierarchical", **kwargs)

@@ -19,7 +19,7 @@ import numpy as np
 from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
 from nasrepro.spaces._errors import NasreproError
 from nasrepro.surrogate._features import features, features_many
-from nasrepro.tables import Protocol, Table
+from nasrepro.tables import Protocol, Table, representative_mask
 
 __all__ = [
     "TrainingData",
@@ -204,7 +204,7 @@ class TrainingData:
 
 def trained_rows(table: Table) -> np.ndarray:
     """Canonical rows of ``table`` with a final result for some seed, int64 ``(n,)``."""
-    reps = table.canonical == np.arange(table.n_rows)
+    reps = representative_mask(table.canonical)
     return np.flatnonzero(reps & table.trained())
 
 

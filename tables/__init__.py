@@ -14,6 +14,7 @@ from nasrepro.tables._benchmark import (
 )
 from nasrepro.tables._build import BuildReport, build
 from nasrepro.tables._errors import MissingEntryError, TableError
+from nasrepro.tables._format import representative_mask
 from nasrepro.tables._plot import plot_table
 from nasrepro.tables._protocol import (
     DATASET_SHAPES,
@@ -82,6 +83,7 @@ __all__ = [
     "DEFAULT_TABLE",
     "RESULT_METRICS",
     "plot_table",
+    "representative_mask",
     "Benchmark",
     "Evaluation",
     "TabularBenchmark",

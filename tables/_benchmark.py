@@ -20,19 +20,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from nasrepro.spaces import Architecture, SearchSpace
+from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import MissingEntryError
-from nasrepro.tables._table import Table, load_default
+from nasrepro.tables._table import Table, default_table_path, load_default
+
+if TYPE_CHECKING:
+    from nasrepro.tables._protocol import Protocol as TrainingProtocol
 
 __all__ = [
     "Benchmark",
     "Evaluation",
     "TabularBenchmark",
+    "portable_table_path",
     "register_benchmark",
     "get_benchmark",
     "list_benchmarks",
@@ -77,6 +82,9 @@ class Benchmark(Protocol):
         optimum: Best mean final test accuracy (percent): regret is measured against it.
         typical_cost_s: Mean cost of one full training of a uniformly sampled
             architecture; budgets given as multiples of a training use it.
+        protocol: The training protocol the benchmark's numbers were trained under
+            (a table's, or a surrogate's training data's), or ``None`` if unknown; the
+            incumbents can be retrained for real under it.
     """
 
     name: str
@@ -88,6 +96,17 @@ class Benchmark(Protocol):
 
     @property
     def typical_cost_s(self) -> float: ...
+
+    @property
+    def protocol(self) -> TrainingProtocol | None: ...
+
+    def provenance(self) -> dict[str, Any]:
+        """What identifies the benchmark's numbers beyond its name (JSON-serialisable).
+
+        A table gives its path, protocol id, metrics digest and seed mode; a surrogate
+        the identity of its model and its protocol id. Leaderboards record it.
+        """
+        ...
 
     def query(
         self,
@@ -160,6 +179,24 @@ class TabularBenchmark:
         return self._optimum
 
     @property
+    def protocol(self) -> TrainingProtocol:
+        """The table's training protocol.
+
+        Raises:
+            TableError: The protocol JSON does not hash to the table's recorded id.
+        """
+        return self.table.protocol
+
+    def provenance(self) -> dict[str, Any]:
+        """The table (by :func:`portable_table_path`), its protocol id, metrics digest, seed mode."""
+        return {
+            "table": portable_table_path(self.table.path),
+            "protocol_id": self.table.protocol_id,
+            "metrics_sha256": str(self.table.attrs.get("metrics_sha256", "")),
+            "seed_mode": self.seed_mode,
+        }
+
+    @property
     def typical_cost_s(self) -> float:
         """Mean full-training time over all rows (for a bounded space: uniform over it)."""
         if self._typical is None:
@@ -215,15 +252,36 @@ class TabularBenchmark:
         return self.table.query(arch).test_acc
 
 
+def portable_table_path(path: str | Path) -> str:
+    """``path`` as recorded in results: the shipped table by package-relative name.
+
+    The shipped table's install path is local to one machine, so it is written as
+    ``nasrepro.tables/data/NAME``; any other table as given.
+    """
+    shipped = default_table_path()
+    p = Path(path)
+    if shipped is not None and p.resolve() == shipped.resolve():
+        return f"nasrepro.tables/data/{p.name}"
+    return str(p)
+
+
 BenchmarkFactory = Callable[..., Benchmark]
-_REGISTRY: dict[str, BenchmarkFactory] = {}
+#: The built-in benchmarks; the surrogate ones are imported (with the surrogate layer)
+#: on first use.
+_REGISTRY: Registry[BenchmarkFactory] = Registry("benchmark")
+_REGISTRY.add("chain-mnist1d-tiny-surrogate", "nasrepro.surrogate._benchmark:chain_mnist1d_tiny")
+_REGISTRY.add(
+    "hierarchical-mnist1d-tiny-surrogate", "nasrepro.surrogate._benchmark:hierarchical_mnist1d_tiny"
+)
 
 
 def register_benchmark(name: str) -> Callable[[BenchmarkFactory], BenchmarkFactory]:
     """Decorator registering a zero-argument benchmark factory under ``name``.
 
     The factory may take keyword arguments (``get_benchmark`` passes them on).
-    Duplicate names are refused.
+    Duplicate names are refused. A plugin shipped with nasrepro is declared lazily
+    instead, as a ``"module:factory"`` entry of the registry, and imported on first
+    :func:`get_benchmark`.
 
     Example:
         >>> @register_benchmark("cell-my-table")  # doctest: +SKIP
@@ -232,9 +290,9 @@ def register_benchmark(name: str) -> Callable[[BenchmarkFactory], BenchmarkFacto
     """
 
     def deco(factory: BenchmarkFactory) -> BenchmarkFactory:
-        if name in _REGISTRY:
+        if _REGISTRY.taken(name, factory):
             raise ValueError(f"a benchmark named {name!r} is already registered")
-        _REGISTRY[name] = factory
+        _REGISTRY.add(name, factory)
         return factory
 
     return deco
@@ -248,7 +306,7 @@ def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
         TableError: Its table is not installed (the message names the fix).
     """
     try:
-        factory = _REGISTRY[name]
+        factory = _REGISTRY.get(name)
     except KeyError:
         raise ConfigError(
             f"unknown benchmark {name!r}; choose one of {list_benchmarks()} or pass a table"
@@ -257,8 +315,8 @@ def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
 
 
 def list_benchmarks() -> list[str]:
-    """Names of the registered benchmarks, sorted."""
-    return sorted(_REGISTRY)
+    """Names of the registered benchmarks (loaded or not), sorted."""
+    return _REGISTRY.names()
 
 
 @register_benchmark("cell-mnist1d-tiny")

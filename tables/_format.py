@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import h5py
 
 __all__ = [
+    "representative_mask",
     "SCHEMA_VERSION",
     "REQUIRED_ATTRS",
     "header_digest",
@@ -163,3 +164,16 @@ def check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
         problems.append("seeds are empty or repeated")
     if problems:
         raise TableError(f"{p}: inconsistent table layout: {'; '.join(problems)}; rebuild it")
+
+
+def representative_mask(canonical: np.ndarray) -> np.ndarray:
+    """Which rows are their class's representative (``canonical[i] == i``): bool ``(n,)``.
+
+    Args:
+        canonical: The table's ``canonical`` dataset, int ``(n_arch,)``.
+
+    Example:
+        >>> representative_mask(np.array([0, 0, 2, 2])).tolist()
+        [True, False, True, False]
+    """
+    return np.asarray(canonical) == np.arange(len(canonical))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nasrepro.tables._format import representative_mask
+
 if TYPE_CHECKING:
     from nasrepro.tables._table import Table
 
@@ -34,7 +36,7 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    reps = np.flatnonzero(table.canonical == np.arange(table.n_rows))
+    reps = np.flatnonzero(representative_mask(table.canonical))
     r = table.query_many(reps, missing="nan")
     ok = r.n_seeds > 0
     test, params = r.test_acc[ok], r.params[ok]

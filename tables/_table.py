@@ -31,6 +31,7 @@ from nasrepro.tables._format import (
     SMALL_DATASETS,
     header_digest,
     metrics_digest,
+    representative_mask,
     rows_digest,
 )
 from nasrepro.tables._format import check_layout as _check_layout
@@ -352,7 +353,7 @@ class Table:
     def coverage(self) -> dict[int, tuple[int, int]]:
         """Per seed: (trained classes, classes of the space or sample)."""
         d = self._loaded
-        n_classes = int(np.count_nonzero(d.canonical == np.arange(self.n_rows)))
+        n_classes = int(np.count_nonzero(representative_mask(d.canonical)))
         return {s: (int(self.trained(s).sum()), n_classes) for s in self.seeds}
 
     # ---------------------------------------------------------------- queries
@@ -586,7 +587,7 @@ class Table:
             raise ConfigError(f"{mode=}; expected 'max', 'min' or None (by metric)")
         view = self._entry(epoch, seed).values
         d = self._loaded
-        rows = np.flatnonzero((d.canonical == np.arange(self.n_rows)) & (view[_COL_NSEEDS] > 0))
+        rows = np.flatnonzero(representative_mask(d.canonical) & (view[_COL_NSEEDS] > 0))
         vals = view[RESULT_METRICS.index(metric), rows]
         rows, vals = rows[~np.isnan(vals)], vals[~np.isnan(vals)]
         minimize = metric in _MINIMIZE if mode is None else mode == "min"
@@ -646,7 +647,7 @@ class Table:
         import pandas as pd
 
         d = self._loaded
-        reps = np.flatnonzero(d.canonical == np.arange(self.n_rows))
+        reps = np.flatnonzero(representative_mask(d.canonical))
         seeds: list[int | None] = list(self.seeds) if per_seed else [seed]
         frames = []
         for s in seeds:

@@ -1,8 +1,14 @@
-"""Shared pytest configuration: GPU tests skip cleanly without CUDA."""
+"""Shared pytest configuration: the smoke-table fixture; GPU tests skip cleanly without CUDA."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from nasrepro.tables import Table
 
 
 def _cuda_available() -> bool:
@@ -30,3 +36,27 @@ def _one_torch_thread() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def smoke_table_path() -> Path:
+    """``tests/data/cell-mnist1d-smoke.h5``: the whole cell space under ``mnist1d-smoke``.
+
+    A checked-in fixture, so a missing file fails the suite (it never skips).
+    """
+    path = Path(__file__).resolve().parent / "data" / "cell-mnist1d-smoke.h5"
+    if not path.is_file():
+        pytest.fail(
+            f"the test fixture {path} is missing; restore it with "
+            "`git checkout -- tests/data/cell-mnist1d-smoke.h5`",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_table(smoke_table_path: Path) -> Table:
+    """The smoke table, opened once per session."""
+    from nasrepro.tables import Table
+
+    return Table.open(smoke_table_path)

@@ -93,8 +93,9 @@ def _cmd_space_canonical(args: argparse.Namespace) -> int:
             "arch": arch.to_string(),
             "canonical": canon.to_string(),
         }
-        if hasattr(canon, "index"):
-            out["canonical_index"] = canon.index
+        index = space.index_of(canon)
+        if index is not None:
+            out["canonical_index"] = index
         print(json.dumps(out))
     else:
         print(canon.to_string())

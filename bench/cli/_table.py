@@ -26,6 +26,7 @@ from nasrepro.tables import (
     TableResult,
     build,
     load_default,
+    representative_mask,
 )
 
 __all__ = ["add_parser"]
@@ -100,7 +101,7 @@ def _info(args: argparse.Namespace) -> int:
     size = Path(t.path).stat().st_size
     proto = t.protocol
     cov = t.coverage()
-    reps = np.flatnonzero(t.canonical == np.arange(t.n_rows))
+    reps = np.flatnonzero(representative_mask(t.canonical))
     health = _health(t, reps)
     r = t.query_many(reps, missing="nan")
     ok = r.n_seeds > 0

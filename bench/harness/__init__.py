@@ -31,7 +31,6 @@ from nasrepro.bench.harness._compiler import (
     CellModule,
     Network,
     compile_network,
-    count_params,
 )
 from nasrepro.bench.harness._data import (
     DATASETS,
@@ -77,7 +76,6 @@ __all__ = [
     "cache_dir",
     "DATASETS",
     "compile_network",
-    "count_params",
     "Network",
     "CellModule",
     "train",

@@ -17,10 +17,7 @@ from nasrepro.bench.harness._batched_modules import (
     BatchedNetwork,
     _check_stackable,
 )
-from nasrepro.bench.harness._compiler import (
-    compile_network,
-    count_params,
-)
+from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.harness._train import (
     _augment,
@@ -172,7 +169,7 @@ def fit_batched(
                 protocol_id=p.id,
                 device=dev.type,
                 history=history[m],
-                params=count_params(net),
+                params=net.num_parameters(),
                 flops=flops,
                 latency_s=latency,
                 versions=vers,

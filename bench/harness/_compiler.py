@@ -17,7 +17,7 @@ from torch import nn
 
 from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
 
-__all__ = ["compile_network", "count_params", "Network", "CellModule"]
+__all__ = ["compile_network", "Network", "CellModule"]
 
 
 def _conv(dims: int) -> type[nn.Conv1d] | type[nn.Conv2d]:
@@ -275,6 +275,14 @@ class Network(nn.Module):
         x = self.global_pooling(self.lastact(x))
         return self.classifier(x.flatten(1))
 
+    def num_parameters(self) -> int:
+        """Parameters of the network (trainable or not, buffers excluded).
+
+        Equal to ``nasrepro.surrogate.count_params(spec, input_shape, num_classes)``,
+        which counts them from the spec without torch (a test holds the two equal).
+        """
+        return sum(p.numel() for p in self.parameters())
+
 
 def compile_network(
     spec: NetworkSpec, in_channels: int, num_classes: int, dims: int = 1
@@ -292,7 +300,7 @@ def compile_network(
         >>> space = get_space("cell")
         >>> arch = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
         >>> net = compile_network(space.lower(arch, C=16, N=5), in_channels=3, num_classes=10, dims=2)
-        >>> count_params(net)
+        >>> net.num_parameters()
         802426
     """
     if dims not in (1, 2):
@@ -300,8 +308,3 @@ def compile_network(
     if in_channels < 1 or num_classes < 1:
         raise ValueError(f"need positive {in_channels=} and {num_classes=}")
     return Network(spec, in_channels, num_classes, dims)
-
-
-def count_params(module: nn.Module) -> int:
-    """Number of parameters (trainable or not, buffers excluded)."""
-    return sum(p.numel() for p in module.parameters())

@@ -144,21 +144,12 @@ def plan_sweep(
                 raise SweepError(f"could not draw {sample} distinct architectures from {space}")
         names = list(seen)
     elif sp.bounded:
-        names = [sp.canonical(a).to_string() for a in _representatives(sp)]
+        names = [sp.canonical(a).to_string() for a in sp.representatives()]
     else:
         raise SweepError(f"space {space!r} is unbounded; pass --sample N to sweep N of it")
     return SweepPlan(
         space, p, tuple(names), tuple(int(s) for s in seeds), chunk_size, sample, sample_seed
     )
-
-
-def _representatives(sp: Any) -> Iterable[Any]:
-    if hasattr(sp, "representatives"):
-        return (sp.arch_type.from_index(i) for i in sp.representatives())
-    seen: dict[Any, None] = {}
-    for a in sp.enumerate():
-        seen.setdefault(sp.canonical(a), None)
-    return seen
 
 
 def _sync_manifest(plan: SweepPlan, out: Path) -> None:

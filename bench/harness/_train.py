@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrepro.bench.harness._compiler import compile_network, count_params
+from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.tracking import versions
@@ -195,7 +195,8 @@ def train(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
         space: Space name when ``arch`` is a string (default ``"cell"``).
         data_root: Dataset root, for datasets read from disk (CIFAR-10).
-        on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch.
+        on_epoch: Called as ``on_epoch(epoch, metrics)`` after every epoch, with
+            ``epoch`` 1-based (``1..protocol.epochs``), as in tables.
         static: Also measure FLOPs and latency (parameters are always counted).
         threads: torch CPU threads while training, restored afterwards. On CPU the
             numbers are bitwise reproducible only at the same thread count (oneDNN
@@ -262,7 +263,7 @@ def _train(
 
     def epoch_done(epoch: int, rows: list[dict[str, float]]) -> None:
         if on_epoch is not None:
-            on_epoch(epoch, rows[0])
+            on_epoch(epoch + 1, rows[0])  # 1-based, as every table's epochs
 
     (history,) = fit(model, p, data, dev, [gen], step, evaluate, on_epoch=epoch_done)
 
@@ -277,7 +278,7 @@ def _train(
         protocol_id=p.id,
         device=dev.type,
         history=history,
-        params=count_params(model),
+        params=model.num_parameters(),
         flops=flops,
         latency_s=latency,
         versions=versions(),

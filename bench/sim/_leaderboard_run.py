@@ -94,11 +94,6 @@ class BenchmarkSpec:
         return Path(self.table).stem if self.table else self.name
 
 
-def _load_plugins() -> None:
-    """Import packages that register benchmarks (the surrogate benchmarks)."""
-    import nasrepro.surrogate  # noqa: F401  (part of the package: a failed import is a bug)
-
-
 def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
     """Build the benchmark ``spec`` names.
 
@@ -109,7 +104,6 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
     """
     if spec.table is not None:
         return TabularBenchmark(Table.open(spec.table), spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
-    _load_plugins()
     try:
         return get_benchmark(spec.name, seed_mode=spec.seed_mode)
     except TableError as e:
@@ -197,7 +191,7 @@ def _run_one(
 
 
 def benchmark_info(bench: Benchmark) -> dict[str, Any]:
-    """What identifies a benchmark's numbers: name, optimum, and its table if any."""
+    """What identifies a benchmark's numbers: name, optimum, and its :meth:`~Benchmark.provenance`."""
     info: dict[str, Any] = {
         "name": bench.name,
         "space": bench.space.name,
@@ -205,19 +199,7 @@ def benchmark_info(bench: Benchmark) -> dict[str, Any]:
         "optimum": bench.optimum,
         "typical_cost_s": bench.typical_cost_s,
     }
-    table = getattr(bench, "table", None)
-    if table is not None:
-        shipped = default_table_path()
-        path = Path(table.path)
-        info.update(
-            # the shipped table by package-relative name: its install path is local
-            table=f"nasrepro.tables/data/{path.name}"
-            if shipped is not None and path.resolve() == shipped.resolve()
-            else str(path),
-            protocol_id=table.protocol_id,
-            metrics_sha256=str(table.attrs.get("metrics_sha256", "")),
-            seed_mode=getattr(bench, "seed_mode", None),
-        )
+    info.update(bench.provenance())
     return info
 
 

@@ -7,8 +7,10 @@
    ``P(user's regret < reference's) + P(tie) / 2`` and the rank-biserial correlation
    ``2 P - 1`` as effect sizes (positive: the user's strategy is better).
 4. The final incumbents of the first ``validate_top`` runs are trained for real with
-   :func:`nasrepro.bench.harness._train.train`, under the table's protocol and its first seed,
-   and their accuracies are shown beside the table's.
+   :func:`nasrepro.bench.harness._train.train`, under the benchmark's
+   :attr:`~nasrepro.tables.Benchmark.protocol` (a table's first seed, or seed 0), and
+   their accuracies are shown beside the benchmark's answer for that seed (the table's
+   record, or a surrogate's prediction).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from nasrepro.strategies import (
     check_strategy,
     load_strategy,
 )
-from nasrepro.tables import Benchmark, TrialResult
+from nasrepro.tables import Benchmark, Protocol, TabularBenchmark, TrialResult
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
 
@@ -98,7 +100,11 @@ class Comparison:
 
 @dataclass
 class Retrained:
-    """One final incumbent trained for real, beside the table's record of it."""
+    """One final incumbent trained for real, beside the benchmark's answer for it.
+
+    The ``table_*`` fields hold the benchmark's answer for ``train_seed``: the table's
+    record, or a surrogate's prediction.
+    """
 
     run_seed: int
     arch: str
@@ -155,7 +161,7 @@ class ValidateReport:
         if self.retrained:
             lines += [
                 "",
-                "retrained final incumbents (real training vs the table, same seed):",
+                "retrained final incumbents (real training vs the benchmark, same seed):",
                 f"{'run':>4} {'arch':<70}{'valid':>8}{'table':>8}{'test':>8}{'table':>8}"
                 f"{'mean':>8}",
             ]
@@ -244,6 +250,8 @@ def validate(
     """
     spec = benchmark or BenchmarkSpec()
     bench = open_benchmark(spec)
+    # before any run: a table whose protocol does not hash to its id raises here
+    protocol = bench.protocol if retrain and validate_top > 0 else None
     ref = load_reference(bench.name if spec.table is None else spec.label, reference)
     _check_same_benchmark(ref, bench)
     cls = load_strategy(strategy, timeout_s=strategy_timeout)
@@ -281,7 +289,8 @@ def validate(
         comparisons=compare(final[np.isfinite(final)], refs),
     )
     if retrain and validate_top > 0:
-        _retrain(report, bench, [(r.seed, r.final_incumbent) for r in runs[:validate_top]], device)
+        incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]
+        _retrain(report, bench, protocol, incumbents, device)
     elif not retrain:
         report.retrain_note = "real retraining skipped (--no-retrain)"
     if out is not None:
@@ -294,8 +303,7 @@ def validate(
 
 def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
     ref_sha = ref.get("benchmark", {}).get("metrics_sha256")
-    table = getattr(bench, "table", None)
-    sha = str(table.attrs.get("metrics_sha256", "")) if table is not None else None
+    sha = bench.provenance().get("metrics_sha256")
     if ref_sha and sha and ref_sha != sha:
         raise ConfigError(
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
@@ -304,30 +312,37 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
 
 
 def _retrain(
-    report: ValidateReport, bench: Benchmark, incumbents: list[tuple[int, str | None]], device: str
+    report: ValidateReport,
+    bench: Benchmark,
+    protocol: Protocol | None,
+    incumbents: list[tuple[int, str | None]],
+    device: str,
 ) -> None:
-    """Train each incumbent for real under the table's protocol and first seed."""
-    table = getattr(bench, "table", None)
-    if table is None:
-        report.retrain_note = f"{bench.name} has no table protocol to retrain under; skipped"
+    """Train each incumbent for real under ``protocol``, beside the benchmark's answer.
+
+    A table's incumbents train with its first seed, and the build they trained on
+    is compared with the table's; others train with seed 0.
+    """
+    if protocol is None:
+        report.retrain_note = f"{bench.name} has no training protocol to retrain under; skipped"
         return
     from nasrepro.bench.harness._train import train
 
-    protocol = table.protocol  # checked against the table's recorded id (TableError)
-    train_seed = table.seeds[0]
+    table = bench.table if isinstance(bench, TabularBenchmark) else None
+    train_seed = table.seeds[0] if table is not None else 0
     for run_seed, arch in incumbents:
         if arch is None:
             continue
         t0 = time.perf_counter()
         result = train(arch, protocol, train_seed, device, space=bench.space.name)
-        if not report.retrained:
+        if table is not None and not report.retrained:
             from nasrepro.bench.harness._reproduce import build_gaps, current_build, table_build
 
             gaps = build_gaps(
                 table_build(table, train_seed), current_build(device, result.versions)
             )
             report.build_gaps = {k: [old, new] for k, (old, new) in gaps.items()}
-        rec = table.query(arch, seed=train_seed)
+        rec = bench.query(arch, seed=train_seed)
         report.retrained.append(
             Retrained(
                 run_seed=run_seed,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasrepro.bench.harness._compiler import CellModule, compile_network, count_params
+from nasrepro.bench.harness._compiler import CellModule, compile_network
 from nasrepro.spaces import CellArch, CellSpace, get_space
 
 N_CELLS = 15_625
@@ -42,13 +42,13 @@ def _reference_params(arch_str: str) -> int:
     )
     with torch.device("meta"):
         net = models.get_cell_based_tiny_net(config)
-    return count_params(net)
+    return sum(p.numel() for p in net.parameters())
 
 
 def _our_params(space: CellSpace, arch: CellArch) -> int:
     with torch.device("meta"):
         net = compile_network(space.lower(arch, C=16, N=5), 3, 10, dims=2)
-    return count_params(net)
+    return net.num_parameters()
 
 
 def _check_indices(space: CellSpace, indices: list[int]) -> None:
@@ -89,7 +89,7 @@ def test_all_none_cells_compile(space: CellSpace, dims: int) -> None:
     out.sum().backward()
     # The cells have no parameters; the stem is cut off from the logits.
     cells = [m for m in net.cells if isinstance(m, CellModule)]
-    assert len(cells) == 6 and all(count_params(c) == 0 for c in cells)
+    assert len(cells) == 6 and all(not list(c.parameters()) for c in cells)
     assert net.stem[0].weight.grad is None
 
 
@@ -98,8 +98,8 @@ def test_dead_edge_modules_exist_but_do_not_matter(space: CellSpace) -> None:
     torch.manual_seed(0)
     net = compile_network(space.lower(dead, C=4, N=1), 1, 3, dims=1)
     # The dead 3x3 conv keeps its parameters (ReLU-Conv-BN: 4*4*3 weights + 2*4 BN).
-    extra = count_params(net) - count_params(
-        compile_network(space.lower(plain, C=4, N=1), 1, 3, dims=1)
+    extra = net.num_parameters() - (
+        compile_network(space.lower(plain, C=4, N=1), 1, 3, dims=1).num_parameters()
     )
     assert extra == (4 * 4 * 3 + 8) + (8 * 8 * 3 + 16) + (16 * 16 * 3 + 32)
     net.eval()

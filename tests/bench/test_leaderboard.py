@@ -22,19 +22,17 @@ from nasrepro.bench.sim import (
     summarize,
     write_outputs,
 )
+from nasrepro.strategies import list_strategies
 from nasrepro.tables import default_table_path
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_TABLE = ROOT / "tests" / "data" / "cell-mnist1d-smoke.h5"
 EXAMPLE = ROOT / "examples" / "my_strategy.py"
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
 
 
 @pytest.fixture(scope="module")
-def spec() -> BenchmarkSpec:
-    if not SMOKE_TABLE.is_file():
-        pytest.skip(f"{SMOKE_TABLE} is not built yet")
-    return BenchmarkSpec(table=str(SMOKE_TABLE))
+def spec(smoke_table_path: Path) -> BenchmarkSpec:
+    return BenchmarkSpec(table=str(smoke_table_path))
 
 
 def _without_timing(results: dict) -> dict:  # type: ignore[type-arg]
@@ -110,7 +108,7 @@ def test_cli_quick_with_mlflow(spec: BenchmarkSpec, tmp_path: Path) -> None:
             "leaderboard",
             "--quick",
             "--table",
-            str(SMOKE_TABLE),
+            str(spec.table),
             "--out",
             str(tmp_path / "lb"),
             "--jobs",
@@ -131,13 +129,14 @@ def test_cli_quick_with_mlflow(spec: BenchmarkSpec, tmp_path: Path) -> None:
     runs = mlflow.search_runs(experiment_names=["nasrepro"], output_format="list")
     parents = [r for r in runs if r.data.tags.get("kind") == "leaderboard"]
     children = [r for r in runs if r.data.tags.get("kind") == "leaderboard-strategy"]
-    assert len(parents) == 1 and len(children) == 9
+    skipped = json.loads((tmp_path / "lb" / "results.json").read_text())["skipped"]
+    assert len(parents) == 1 and len(children) == len(set(list_strategies()) - set(skipped))
     assert {r.data.tags.get("mlflow.parentRunId") for r in children} == {parents[0].info.run_id}
 
 
 def test_benchmark_info_names_tables_portably(spec: BenchmarkSpec) -> None:
     info = benchmark_info(open_benchmark(spec))
-    assert info["table"] == str(SMOKE_TABLE) and len(info["metrics_sha256"]) == 64
+    assert info["table"] == spec.table and len(info["metrics_sha256"]) == 64
     if default_table_path() is not None:  # not the install path, which is local
         shipped = benchmark_info(open_benchmark(BenchmarkSpec()))
         assert shipped["table"] == "nasrepro.tables/data/cell-mnist1d-tiny.h5"
@@ -176,7 +175,7 @@ def test_validate_against_a_generated_reference(spec: BenchmarkSpec, tmp_path: P
             "--strategy",
             f"{EXAMPLE}:TopKMutation",
             "--table",
-            str(SMOKE_TABLE),
+            str(spec.table),
             "--reference",
             str(ref),
             "--seeds",

@@ -3,8 +3,6 @@ against the closed-form expectation of the best of n draws."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,14 +11,10 @@ from nasrepro.bench.sim._runner import Budget, run
 from nasrepro.strategies import RandomSearch, Strategy, Trial
 from nasrepro.tables import Evaluation, Table, TabularBenchmark
 
-SMOKE_TABLE = Path(__file__).resolve().parent.parent / "data" / "cell-mnist1d-smoke.h5"
-
 
 @pytest.fixture(scope="module")
-def table() -> Table:
-    if not SMOKE_TABLE.is_file():
-        pytest.skip(f"{SMOKE_TABLE} is not built yet")
-    return Table.open(SMOKE_TABLE)
+def table(smoke_table: Table) -> Table:
+    return smoke_table
 
 
 class Scripted(Strategy):

@@ -19,7 +19,7 @@ from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import iter_chunks
 
 SPACE = get_space("cell")
-ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representatives()[100:106]]
+ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representative_indices()[100:106]]
 
 
 def _key(results: list) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -156,3 +157,28 @@ def test_cli_reports_bad_arch_without_traceback(tmp_path) -> None:
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "error" in out.stderr
+
+
+def test_on_epoch_and_the_train_cli_count_epochs_from_1(tmp_path) -> None:
+    seen: list[int] = []
+    train(ARCH, "synthetic-smoke", seed=0, static=False, on_epoch=lambda e, _: seen.append(e))
+    assert seen == [1, 2]  # as the table's epochs: 1..protocol.epochs
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "nasrepro.bench.cli", "train", ARCH]
+        + ["--protocol", "synthetic-smoke", "--seed", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+    )
+    rows = [line.split()[0] for line in out.stdout.splitlines()[1:3]]
+    assert rows == ["1", "2"], out.stdout  # the printed epochs
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    history = client.get_metric_history(run.info.run_id, "valid_loss")
+    assert sorted(m.step for m in history) == [1, 2]  # the logged steps

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 #: The table every fault test reads: 6 cell classes x 2 seeds, under synthetic-smoke.
-SMOKE_TABLE = Path(__file__).resolve().parents[1] / "data" / "cell-mnist1d-smoke.h5"
 
 #: A cheap cell (pools, skips, dead edges): trains in about a second.
 CHEAP_CELL = "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
@@ -90,12 +89,12 @@ def not_a_dir(tmp_path: Path) -> Path:
     return f
 
 
-def leaderboard_args(out: Path, *override: str) -> list[str]:
-    """A tiny leaderboard on the smoke table writing to ``out``; later flags override."""
+def leaderboard_args(table: Path, out: Path, *override: str) -> list[str]:
+    """A tiny leaderboard on ``table`` (the smoke table) writing to ``out``; later flags override."""
     return [
         "leaderboard",
         "--table",
-        str(SMOKE_TABLE),
+        str(table),
         "--strategies",
         "random-search",
         "--seeds",

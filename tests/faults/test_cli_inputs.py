@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, SMOKE_TABLE, CliResult, leaderboard_args, sweep_args
+from conftest import CHEAP_CELL, CliResult, leaderboard_args, sweep_args
 
 from nasrepro.bench.cli import build_parser
 
@@ -32,9 +32,9 @@ def _cuda() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _leaderboard(tmp_path: Path, *override: str) -> list[str]:
+def _leaderboard(table: Path, tmp_path: Path, *override: str) -> list[str]:
     """A tiny leaderboard; ``override`` (later flags win in argparse) brings the bad value."""
-    return leaderboard_args(tmp_path / "lb", *override)
+    return leaderboard_args(table, tmp_path / "lb", *override)
 
 
 # ------------------------------------------------------------------------ leaderboard
@@ -59,15 +59,17 @@ def _leaderboard(tmp_path: Path, *override: str) -> list[str]:
     ],
 )
 def test_leaderboard_refuses(
-    cli: Cli, tmp_path: Path, flags: list[str], fragments: list[str]
+    cli: Cli, tmp_path: Path, flags: list[str], fragments: list[str], smoke_table_path: Path
 ) -> None:
-    cli(*_leaderboard(tmp_path, *flags)).assert_user_error(*fragments)
+    cli(*_leaderboard(smoke_table_path, tmp_path, *flags)).assert_user_error(*fragments)
     assert not (tmp_path / "lb" / "results.json").exists()
 
 
-def test_leaderboard_seconds_budget_capped_by_the_benchmark(cli: Cli, tmp_path: Path) -> None:
+def test_leaderboard_seconds_budget_capped_by_the_benchmark(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path
+) -> None:
     """Seconds are weighed against the benchmark's mean training cost, before any run."""
-    r = cli(*_leaderboard(tmp_path, "--budget", "1e12"))
+    r = cli(*_leaderboard(smoke_table_path, tmp_path, "--budget", "1e12"))
     r.assert_user_error("'1e12'", "mean trainings", f"{MAX_BUDGET_EVALUATIONS}q")
     assert "run/s" not in r.err
 
@@ -85,22 +87,22 @@ def test_leaderboard_good_values_parse() -> None:
 
 # -------------------------------------------------------------------------- validate
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference(tmp_path_factory: pytest.TempPathFactory, smoke_table_path: Path) -> Path:
     """A real reference for the smoke table: a tiny leaderboard's results.json."""
     from nasrepro.bench.cli import main
 
     out = tmp_path_factory.mktemp("reference")
-    assert main(_leaderboard(out, "--seeds", "2")) == 0
+    assert main(_leaderboard(smoke_table_path, out, "--seeds", "2")) == 0
     return out / "lb" / "results.json"
 
 
-def _validate(reference: Path, *flags: str) -> list[str]:
+def _validate(table: Path, reference: Path, *flags: str) -> list[str]:
     return [
         "validate",
         "--strategy",
         "nasrepro.strategies:RandomSearch",
         "--table",
-        str(SMOKE_TABLE),
+        str(table),
         "--reference",
         str(reference),
         "--no-retrain",
@@ -113,9 +115,11 @@ def _validate(reference: Path, *flags: str) -> list[str]:
     ]
 
 
-def test_validate_runs_with_the_reference(cli: Cli, reference: Path, tmp_path: Path) -> None:
+def test_validate_runs_with_the_reference(
+    cli: Cli, reference: Path, tmp_path: Path, smoke_table_path: Path
+) -> None:
     """The control: the same line with good values validates and writes validate.json."""
-    r = cli(*_validate(reference, "--out", str(tmp_path / "v")))
+    r = cli(*_validate(smoke_table_path, reference, "--out", str(tmp_path / "v")))
     assert r.rc == 0, r.err
     assert (tmp_path / "v" / "validate.json").is_file()
 
@@ -131,39 +135,41 @@ def test_validate_runs_with_the_reference(cli: Cli, reference: Path, tmp_path: P
     ],
 )
 def test_validate_refuses(
-    cli: Cli, reference: Path, flags: list[str], fragments: list[str]
+    cli: Cli, reference: Path, flags: list[str], fragments: list[str], smoke_table_path: Path
 ) -> None:
-    cli(*_validate(reference, *flags)).assert_user_error(*fragments)
+    cli(*_validate(smoke_table_path, reference, *flags)).assert_user_error(*fragments)
 
 
-def test_validate_out_under_a_file(cli: Cli, reference: Path, not_a_dir: Path) -> None:
-    r = cli(*_validate(reference, "--out", str(not_a_dir / "v")))
+def test_validate_out_under_a_file(
+    cli: Cli, reference: Path, not_a_dir: Path, smoke_table_path: Path
+) -> None:
+    r = cli(*_validate(smoke_table_path, reference, "--out", str(not_a_dir / "v")))
     r.assert_user_error("--out", "Not a directory")
     assert "run/s" not in r.err
 
 
 # ---------------------------------------------------------------------------- device
-def _device_commands(tmp_path: Path, dev: str) -> list[list[str]]:
+def _device_commands(table: Path, tmp_path: Path, dev: str) -> list[list[str]]:
     archs = tmp_path / "archs.txt"
     archs.write_text(CHEAP_CELL + "\n")
     return [
         ["train", CHEAP_CELL, "--protocol", "synthetic-smoke", "--no-track", "--device", dev],
-        ["reproduce", CHEAP_CELL, "--table", str(SMOKE_TABLE), "--device", dev],
+        ["reproduce", CHEAP_CELL, "--table", str(table), "--device", dev],
         ["sweep", "--protocol", "synthetic-smoke", "--seeds", "0", "--archs", str(archs)]
         + ["--out", str(tmp_path / "sw"), "--no-track", "--no-progress", "--device", dev],
     ]
 
 
 @pytest.mark.parametrize("which", [0, 1, 2], ids=["train", "reproduce", "sweep"])
-def test_unknown_device(cli: Cli, tmp_path: Path, which: int) -> None:
-    args = _device_commands(tmp_path, "nope")[which]
+def test_unknown_device(cli: Cli, tmp_path: Path, which: int, smoke_table_path: Path) -> None:
+    args = _device_commands(smoke_table_path, tmp_path, "nope")[which]
     cli(*args).assert_user_error("--device", "'nope'", "'cpu', 'cuda' or 'cuda:K'")
 
 
 @pytest.mark.skipif(_cuda(), reason="CUDA is available here")
 @pytest.mark.parametrize("which", [0, 1, 2], ids=["train", "reproduce", "sweep"])
-def test_cuda_without_cuda(cli: Cli, tmp_path: Path, which: int) -> None:
-    args = _device_commands(tmp_path, "cuda")[which]
+def test_cuda_without_cuda(cli: Cli, tmp_path: Path, which: int, smoke_table_path: Path) -> None:
+    args = _device_commands(smoke_table_path, tmp_path, "cuda")[which]
     cli(*args).assert_user_error("--device", "'cuda'", "CUDA is not available", "--device cpu")
 
 
@@ -180,8 +186,8 @@ def test_space_sample_still_samples(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("seed", "fragment"), [("", "comma-separated"), ("0,0", "listed twice"), ("-1", "negative")]
 )
-def test_reproduce_bad_seed(cli: Cli, seed: str, fragment: str) -> None:
-    r = cli("reproduce", CHEAP_CELL, "--table", str(SMOKE_TABLE), "--seed", seed)
+def test_reproduce_bad_seed(cli: Cli, seed: str, fragment: str, smoke_table_path: Path) -> None:
+    r = cli("reproduce", CHEAP_CELL, "--table", str(smoke_table_path), "--seed", seed)
     r.assert_user_error("--seed", fragment)
 
 
@@ -240,15 +246,17 @@ _HUGE = "|nor_conv_3x3~0|" * 8000  # 128,000 characters, a malformed cell
         ["space", "canonical", _HUGE],
         ["space", "canonical", _HUGE, "--space", "cell"],
         ["space", "canonical", "a" * 120_000, "--space", "chain"],
-        ["table", "query", _HUGE, str(SMOKE_TABLE)],
+        ["table", "query", _HUGE, None],  # None: the smoke table
         ["space", "info", _HUGE],
         ["leaderboard", "--seeds", _HUGE],
         ["sweep", "--out", "x", "--shard", _HUGE],
     ],
     ids=["guess", "cell", "chain", "query", "space-name", "seeds", "shard"],
 )
-def test_huge_argument_gives_a_short_message(cli: Cli, args: list[str]) -> None:
-    r = cli(*args)
+def test_huge_argument_gives_a_short_message(
+    cli: Cli, args: list[str | None], smoke_table_path: Path
+) -> None:
+    r = cli(*[str(smoke_table_path) if a is None else a for a in args])
     assert r.rc == 2 and "Traceback" not in r.err
     assert len(r.err) < 2000, len(r.err)
     assert len(r.err.strip().splitlines()) == 1, r.err

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, SMOKE_TABLE, CliResult, files_in, leaderboard_args, sweep_args
+from conftest import CHEAP_CELL, CliResult, files_in, leaderboard_args, sweep_args
 
 Cli = Callable[..., CliResult]
 
@@ -98,30 +98,32 @@ def test_table_build_disk_fills_mid_write(sweep_dir: Path, small_dir: Path) -> N
 
 
 # ---------------------------------------------------------------- leaderboard --out
-def test_leaderboard_out_is_a_file(cli: Cli, not_a_dir: Path) -> None:
-    r = cli(*leaderboard_args(not_a_dir))
+def test_leaderboard_out_is_a_file(cli: Cli, not_a_dir: Path, smoke_table_path: Path) -> None:
+    r = cli(*leaderboard_args(smoke_table_path, not_a_dir))
     r.assert_user_error("--out", "not a directory")
     assert "run/s" not in r.err  # no progress bar: no run had started
 
 
-def test_leaderboard_out_read_only_checked_first(cli: Cli, readonly_dir: Path) -> None:
+def test_leaderboard_out_read_only_checked_first(
+    cli: Cli, readonly_dir: Path, smoke_table_path: Path
+) -> None:
     """The location is refused before any run: no progress bar was ever drawn."""
-    r = cli(*leaderboard_args(readonly_dir / "lb"))
+    r = cli(*leaderboard_args(smoke_table_path, readonly_dir / "lb"))
     r.assert_user_error("--out")
     assert "run/s" not in r.err
 
 
-def test_leaderboard_out_full(cli: Cli, full_dir: Path) -> None:
+def test_leaderboard_out_full(cli: Cli, full_dir: Path, smoke_table_path: Path) -> None:
     out = full_dir / "lb"
-    r = cli(*leaderboard_args(out))
+    r = cli(*leaderboard_args(smoke_table_path, out))
     r.assert_user_error("--out", "No space left on device")
     assert files_in(full_dir) == []
 
 
-def test_leaderboard_writes_all_files(cli: Cli, tmp_path: Path) -> None:
+def test_leaderboard_writes_all_files(cli: Cli, tmp_path: Path, smoke_table_path: Path) -> None:
     """The staged write still puts every file in place (and nothing else)."""
     out = tmp_path / "lb"
-    r = cli(*leaderboard_args(out))
+    r = cli(*leaderboard_args(smoke_table_path, out))
     assert r.rc == 0, r.err
     names = sorted(p.name for p in out.iterdir())
     assert {"leaderboard.md", "leaderboard.html", "results.json"} <= set(names)
@@ -131,29 +133,35 @@ def test_leaderboard_writes_all_files(cli: Cli, tmp_path: Path) -> None:
 
 # -------------------------------------------------------------- table export / plot
 @pytest.mark.parametrize("command", [["export", "--csv"], ["plot"]])
-def test_table_output_under_a_file(cli: Cli, not_a_dir: Path, command: list[str]) -> None:
+def test_table_output_under_a_file(
+    cli: Cli, not_a_dir: Path, command: list[str], smoke_table_path: Path
+) -> None:
     out = not_a_dir / ("t.csv" if command[0] == "export" else "t.png")
-    r = cli("table", *command, str(SMOKE_TABLE), "-o", str(out))
+    r = cli("table", *command, str(smoke_table_path), "-o", str(out))
     r.assert_user_error("-o", "not a directory")
 
 
 @pytest.mark.parametrize("command", [["export", "--csv"], ["plot"]])
-def test_table_output_read_only(cli: Cli, readonly_dir: Path, command: list[str]) -> None:
+def test_table_output_read_only(
+    cli: Cli, readonly_dir: Path, command: list[str], smoke_table_path: Path
+) -> None:
     out = readonly_dir / ("t.csv" if command[0] == "export" else "t.png")
-    r = cli("table", *command, str(SMOKE_TABLE), "-o", str(out))
+    r = cli("table", *command, str(smoke_table_path), "-o", str(out))
     r.assert_user_error("-o", "Read-only file system")
 
 
 @pytest.mark.parametrize("command", [["export", "--csv"], ["plot"]])
-def test_table_output_full_leaves_nothing(cli: Cli, full_dir: Path, command: list[str]) -> None:
+def test_table_output_full_leaves_nothing(
+    cli: Cli, full_dir: Path, command: list[str], smoke_table_path: Path
+) -> None:
     out = full_dir / ("t.csv" if command[0] == "export" else "t.png")
-    r = cli("table", *command, str(SMOKE_TABLE), "-o", str(out))
+    r = cli("table", *command, str(smoke_table_path), "-o", str(out))
     r.assert_user_error("-o", "No space left on device")
     assert files_in(full_dir) == []
 
 
-def test_table_export_writes_the_file(cli: Cli, tmp_path: Path) -> None:
+def test_table_export_writes_the_file(cli: Cli, tmp_path: Path, smoke_table_path: Path) -> None:
     out = tmp_path / "t.csv"
-    r = cli("table", "export", "--csv", str(SMOKE_TABLE), "-o", str(out))
+    r = cli("table", "export", "--csv", str(smoke_table_path), "-o", str(out))
     assert r.rc == 0, r.err
     assert out.read_text().count("\n") > 1 and files_in(tmp_path) == [out]

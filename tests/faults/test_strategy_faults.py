@@ -29,7 +29,6 @@ from nasrepro.bench.sim._validate import validate
 from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_TABLE = ROOT / "tests" / "data" / "cell-mnist1d-smoke.h5"
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
 
 FAULTY = """
@@ -120,10 +119,8 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def spec() -> BenchmarkSpec:
-    if not SMOKE_TABLE.is_file():
-        pytest.skip(f"{SMOKE_TABLE} is not built yet")
-    return BenchmarkSpec(table=str(SMOKE_TABLE))
+def spec(smoke_table_path: Path) -> BenchmarkSpec:
+    return BenchmarkSpec(table=str(smoke_table_path))
 
 
 @pytest.fixture(scope="module")
@@ -237,10 +234,10 @@ def test_the_guard_resumes_an_outer_alarm() -> None:
 
 
 def _cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    spec: BenchmarkSpec, *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*NASREPRO, *args, "--table", str(SMOKE_TABLE), "--no-track"],
+        [*NASREPRO, *args, "--table", str(spec.table), "--no-track"],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -262,6 +259,7 @@ def test_cli_leaderboard_with_a_strategy_failing_after_60_asks(
 ) -> None:
     label = f"{files / 'faulty.py'}:AskFailsAfter60"
     out = _cli(
+        spec,
         "leaderboard",
         "--strategies",
         label,
@@ -285,7 +283,7 @@ def test_cli_validate_with_a_syntax_error(
     spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
 ) -> None:
     label = f"{files / 'syntax_error.py'}:Mine"
-    out = _cli("validate", "--strategy", label, "--reference", str(reference), cwd=tmp_path)
+    out = _cli(spec, "validate", "--strategy", label, "--reference", str(reference), cwd=tmp_path)
     _assert_one_error(out, label)
     assert "SyntaxError" in out.stderr and "def ask(self)" in out.stderr and "line 6" in out.stderr
 
@@ -319,6 +317,7 @@ def test_cli_times_out_a_hanging_module_strategy(
     )
     t0 = time.monotonic()
     out = _cli(
+        spec,
         command,
         *which,
         *extra,

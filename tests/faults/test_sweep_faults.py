@@ -22,9 +22,9 @@ from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import chunk_path, get_protocol, read_manifest, write_json_atomic
 
 SPACE = get_space("cell")
-ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representatives()[300:316]]
+ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representative_indices()[300:316]]
 #: Enough cells that a sweep outlasts the start of a second ``nasrepro`` process.
-MANY_ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representatives()[400:500]]
+MANY_ARCHS = [CellArch.from_index(i).to_string() for i in SPACE.representative_indices()[400:500]]
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
 
 

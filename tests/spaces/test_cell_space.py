@@ -57,7 +57,10 @@ def test_enumerates_15625_cells_in_index_order(space: CellSpace) -> None:
 def test_6466_canonical_classes(space: CellSpace) -> None:
     canon = {space.canonical(a) for a in space.enumerate()}
     assert len(canon) == 6_466
-    assert sorted(c.index for c in canon) == list(space.representatives())
+    assert sorted(c.index for c in canon) == list(space.representative_indices())
+    assert space.representatives() == [
+        CellArch.from_index(i) for i in sorted(c.index for c in canon)
+    ]
     assert space.info()["canonical_classes"] == 6_466
 
 

@@ -161,3 +161,72 @@ def test_lower_is_deterministic(name: str, seed: int) -> None:
     a, b = space.lower(arch, C=4, N=1), space.lower(arch, C=4, N=1)
     assert a == b
     assert a.digest() == b.digest()
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_representatives_are_one_canonical_member_per_class(name: str) -> None:
+    space = _space(name)
+    if not space.bounded:
+        with pytest.raises(ValueError, match="unbounded"):
+            space.representatives()
+        return
+    reps = space.representatives()
+    # an override (a faster form) must give what the default gives: enumerate + canonical
+    assert reps == SearchSpace.representatives(space)
+    assert all(space.canonical(a) == a for a in reps) and len(set(reps)) == len(reps)
+
+
+@pytest.mark.parametrize("name", SPACES)
+@FAST
+@given(seed=SEEDS)
+def test_decisions_round_trip_where_a_space_has_them(name: str, seed: int) -> None:
+    space = _space(name)
+    dec = space.decisions()
+    if dec is None:
+        return  # no categorical view (yet): strategies that need one skip this space
+    arch = _sample(space, seed)
+    codes = dec.to_codes(arch)
+    assert codes.shape == (dec.n_decisions,) and codes.dtype == np.int64
+    assert ((codes >= 0) & (codes < dec.n_choices)).all()
+    assert dec.from_codes(codes) == arch
+    assert len(dec.names) == len(dec.choices) == dec.n_decisions
+    assert [len(c) for c in dec.choices] == dec.n_choices.tolist()
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_offered_encoding_encodes_and_no_other(name: str) -> None:
+    space = _space(name)
+    kinds = space.encodings()
+    assert kinds[0] == "adjacency"  # the default of encode()
+    arch = _sample(space, 0)
+    for kind in kinds:
+        assert space.encode(arch, kind).ndim == 1
+    with pytest.raises(ValueError, match="unknown encoding"):
+        space.encode(arch, "not-an-encoding")
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_index_of_is_the_enumeration_position(name: str) -> None:
+    space = _space(name)
+    arch = _sample(space, 0)
+    index = space.index_of(arch)
+    if index is None:
+        return
+    assert space.bounded
+    assert next(a for i, a in enumerate(space.enumerate()) if i == index) == arch
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_cli_canonical_json_gives_the_index_where_the_space_has_one(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from nasrepro.bench.cli import main
+
+    space = _space(name)
+    arch = _sample(space, 1)
+    assert main(["space", "canonical", arch.to_string(), "--space", name, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    index = space.index_of(space.canonical(arch))
+    assert out.get("canonical_index") == index and ("canonical_index" in out) == (index is not None)

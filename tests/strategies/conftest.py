@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from nasrepro.tables import Table, TabularBenchmark
-
-SMOKE_TABLE = Path(__file__).resolve().parent.parent / "data" / "cell-mnist1d-smoke.h5"
-
-
-@pytest.fixture(scope="session")
-def smoke_table() -> Table:
-    if not SMOKE_TABLE.is_file():
-        pytest.skip(f"{SMOKE_TABLE} is not built yet")
-    return Table.open(SMOKE_TABLE)
 
 
 @pytest.fixture(scope="session")

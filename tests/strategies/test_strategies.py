@@ -184,3 +184,46 @@ def test_bohb_samples_near_good_configurations() -> None:
     samples = [s._sample(8) for _ in range(100)]
     hits = np.mean([sum(o == "nor_conv_3x3" for o in a.ops) for a in samples])
     assert hits > 1.6  # uniform sampling: 6 / 5 = 1.2, standard error 0.1
+
+
+def test_bananas_picks_its_encoding_from_the_space_hook() -> None:
+    from nasrepro.spaces import CellSpace, get_space
+    from nasrepro.strategies import Bananas
+
+    class AdjacencyOnlyCells(CellSpace):
+        def encodings(self) -> tuple[str, ...]:
+            return ("adjacency",)
+
+    assert Bananas(get_space("cell"), max_epoch=2, seed=0).encoding == "path"
+    assert Bananas(AdjacencyOnlyCells(), max_epoch=2, seed=0).encoding == "adjacency"
+    assert Bananas(get_space("chain"), max_epoch=2, seed=0).encoding == "adjacency"
+
+
+def test_decisions_of_asks_the_space() -> None:
+    from nasrepro.spaces import CellSpace, ChainArch, ChainSpace, Decisions, get_space
+    from nasrepro.strategies import Reinforce, decisions_of
+
+    class NoDecisionCells(CellSpace):
+        def decisions(self) -> Decisions | None:
+            return None
+
+    class FixedChains(ChainSpace):
+        """Chains of two conv3x3 layers with a width decision each."""
+
+        def decisions(self) -> Decisions:
+            class Widths(Decisions):
+                def to_codes(self, arch: object) -> np.ndarray:
+                    assert isinstance(arch, ChainArch)
+                    return np.array([["0.5", "1.0"].index(str(w)) for w in arch.widths])
+
+                def from_codes(self, codes: np.ndarray) -> ChainArch:
+                    w = [(0.5, 1.0)[int(c)] for c in codes]
+                    return ChainArch(("conv3x3", "conv3x3"), tuple(w))
+
+            return Widths(["w0", "w1"], [["0.5", "1.0"]] * 2)
+
+    assert decisions_of(get_space("cell")) is not None
+    assert decisions_of(NoDecisionCells()) is None and not Reinforce.supports(NoDecisionCells())
+    dec = decisions_of(FixedChains())
+    assert dec is not None and dec.n_choices.tolist() == [2, 2]
+    assert Reinforce.supports(FixedChains())

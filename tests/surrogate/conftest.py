@@ -16,7 +16,6 @@ from nasrepro.tables import Table, build
 PROTOCOL = "synthetic-smoke"
 SEEDS = [0, 1]
 N_TRAIN, N_TEST = 6, 4
-CELL_FIXTURE = Path(__file__).parent.parent / "data" / "cell-mnist1d-smoke.h5"
 
 
 def _sweep_table(root: Path, name: str, n: int, sample_seed: int) -> Path:
@@ -65,8 +64,6 @@ def chain_test(chain_dir: Path) -> Table:
 
 
 @pytest.fixture(scope="session")
-def cell_table() -> Table:
+def cell_table(smoke_table: Table) -> Table:
     """The real MNIST-1D cell fixture (whole space, 1 seed, 2 epochs)."""
-    if not CELL_FIXTURE.is_file():
-        pytest.skip(f"{CELL_FIXTURE} is not checked in yet")
-    return Table.open(CELL_FIXTURE)
+    return smoke_table
