@@ -5,14 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["TableResult", "TableResults", "RESULT_METRICS"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, SMOKE_TABLE, CliResult, sweep_args
+from conftest import CHEAP_CELL, CliResult, sweep_args
 
 Cli = Callable[..., CliResult]
 
@@ -26,7 +26,7 @@ def _error_lines(err: str) -> list[str]:
     return [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
 
 
-def _table_missing(tmp_path: Path) -> list[str]:
+def _table_missing(tmp_path: Path, smoke: Path) -> list[str]:
     return ["table", "info", str(tmp_path / "no-such-table.h5")]
 
 
@@ -36,13 +36,13 @@ def _not_json(path: Path) -> Path:
     return path
 
 
-def _reference_not_json(tmp_path: Path) -> list[str]:
+def _reference_not_json(tmp_path: Path, smoke: Path) -> list[str]:
     ref = _not_json(tmp_path / "ref.json")
-    table = ["--table", str(SMOKE_TABLE), "--no-track", "--no-retrain"]
+    table = ["--table", str(smoke), "--no-track", "--no-retrain"]
     return ["validate", "--strategy", "random-search", "--reference", str(ref), *table]
 
 
-def _surrogate_not_json(tmp_path: Path) -> list[str]:
+def _surrogate_not_json(tmp_path: Path, smoke: Path) -> list[str]:
     _not_json(tmp_path / "models" / "metadata.json")
     return [
         "surrogate",
@@ -58,17 +58,19 @@ def _surrogate_not_json(tmp_path: Path) -> list[str]:
 USER_ERRORS = {
     "reference-not-json": _reference_not_json,
     "surrogate-metadata-not-json": _surrogate_not_json,
-    "malformed-arch": lambda tmp: ["space", "canonical", BAD_ARCH],
+    "malformed-arch": lambda tmp, smoke: ["space", "canonical", BAD_ARCH],
     "table-missing": _table_missing,
-    "archs-file-missing": lambda tmp: sweep_args(tmp / "sweep", "--archs", str(tmp / "nothing")),
+    "archs-file-missing": lambda tmp, smoke: sweep_args(
+        tmp / "sweep", "--archs", str(tmp / "nothing")
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(USER_ERRORS))
 def test_user_error_is_one_line_and_verbose_adds_the_traceback(
-    cli: Cli, tmp_path: Path, case: str
+    cli: Cli, tmp_path: Path, smoke_table_path: Path, case: str
 ) -> None:
-    args = USER_ERRORS[case](tmp_path)
+    args = USER_ERRORS[case](tmp_path, smoke_table_path)
     plain = cli(*args)
     plain.assert_user_error()
     lines = _error_lines(plain.err)
