@@ -87,7 +87,7 @@ class SurrogateBenchmark:
         Raises:
             SurrogateError: The stored protocol does not hash to the recorded id.
         """
-        protocol = Protocol.from_dict(self.model.protocol)
+        protocol = self.model.protocol  # a Protocol, checked when the model was loaded
         recorded = str(self.model.metadata_.get("protocol_id", ""))
         if protocol.id != recorded:
             raise SurrogateError(

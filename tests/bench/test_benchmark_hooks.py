@@ -66,10 +66,10 @@ def test_a_protocol_that_does_not_hash_to_the_tables_id_is_refused(
     smoke_table_path: Path, tmp_path: Path
 ) -> None:
     bad = _with_protocol_edit(smoke_table_path, tmp_path / "bad.h5")
-    with pytest.raises(TableError, match="rebuild it"):
+    with pytest.raises(TableError, match="rebuild the table"):
         TabularBenchmark(Table.open(bad)).protocol  # noqa: B018
     # validate refuses before any run (no reference is even looked for), as reproduce does
-    with pytest.raises(TableError, match=r"hashes to [0-9a-f]{64}, not its recorded"):
+    with pytest.raises(TableError, match=r"hashes to [0-9a-f]{12}, not its recorded id"):
         validate("nasrepro.strategies:RandomSearch", BenchmarkSpec(table=str(bad)), seeds=1)
 
 

@@ -288,11 +288,20 @@ def test_cli_validate_with_a_syntax_error(
     assert "SyntaxError" in out.stderr and "def ask(self)" in out.stderr and "line 6" in out.stderr
 
 
-def test_cli_validate_with_a_contract_breach(files: Path, reference: Path, tmp_path: Path) -> None:
+def test_cli_validate_with_a_contract_breach(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
+) -> None:
     """A strategy that breaks the contract is the user's error: one line, exit 2."""
     label = f"{files / 'faulty.py'}:AsksBeyondMaxEpoch"
     out = _cli(
-        "validate", "--strategy", label, "--reference", str(reference), "--no-retrain", cwd=tmp_path
+        spec,
+        "validate",
+        "--strategy",
+        label,
+        "--reference",
+        str(reference),
+        "--no-retrain",
+        cwd=tmp_path,
     )
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr, out.stderr
