@@ -108,18 +108,10 @@ def _cmd_space_canonical(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from nasrepro.bench.harness._train import result_summary, train
     from nasrepro.bench.tracking import mlflow_run
-    from nasrepro.tables import get_protocol
+    from nasrepro.tables import METRIC_NAMES, get_protocol
 
     protocol = get_protocol(args.protocol)
-    cols = (
-        "train_loss",
-        "train_acc",
-        "valid_loss",
-        "valid_acc",
-        "test_loss",
-        "test_acc",
-        "epoch_time_s",
-    )
+    cols = METRIC_NAMES
     quiet = args.json
 
     with mlflow_run(
