@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = ssub.add_parser("sample", help="sample architectures")
     p.add_argument("name")
     p.add_argument("-n", type=int_at_least(1, "-n"), default=5, help="how many (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=0)
     p.set_defaults(func=_cmd_space_sample)
     p = ssub.add_parser("canonical", help="the canonical representative of an architecture")
     p.add_argument("arch")
@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sweep N sampled archs (unbounded spaces)",
     )
-    p.add_argument("--sample-seed", type=int, default=0)
+    p.add_argument("--sample-seed", type=int_at_least(0, "--sample-seed"), default=0)
     p.add_argument("--archs", default=None, help="file with one arch string per line")
     p.add_argument("--chunk-size", type=int_at_least(1, "chunk-size"), default=16)
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasrepro.bench.cli._args import int_at_least
 from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -158,9 +159,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="SPACE=F",
         help="fit on a seeded fraction F of that space's trained rows (e.g. cell=0.1)",
     )
-    f.add_argument("--split-seed", type=int, default=0, help="seed of the --fraction split")
+    f.add_argument(
+        "--split-seed",
+        type=int_at_least(0, "--split-seed"),
+        default=0,
+        help="seed of the --fraction split",
+    )
     f.add_argument("--model", default=DEFAULT_MODEL, choices=list_models())
-    f.add_argument("--seed", type=int, default=0, help="random_state of the models")
+    f.add_argument(
+        "--seed", type=int_at_least(0, "--seed"), default=0, help="random_state of the models"
+    )
     f.add_argument(
         "--param",
         type=_kv,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.cli._args import seed_list
+from nasrepro.bench.cli._args import int_at_least, seed_list
 from nasrepro.bench.cli._outputs import atomic_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
@@ -286,7 +286,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
     t = sub.add_parser("top", help="the k best classes")
     path_arg(t)
-    t.add_argument("-k", type=int, default=10)
+    t.add_argument("-k", type=int_at_least(1, "-k"), default=10)
     t.add_argument("--metric", default="test_acc", choices=RESULT_METRICS)
     where(t)
     t.add_argument("--json", action="store_true")

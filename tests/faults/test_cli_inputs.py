@@ -285,3 +285,35 @@ def test_cuda_device_checked_against_the_gpus() -> None:
     assert device("cuda") == "cuda" and device(" cuda:0 ") == "cuda:0"
     with pytest.raises(argparse.ArgumentTypeError, match="GPU"):
         device("cuda:999")
+
+
+@pytest.mark.parametrize(
+    "args,flag,bound",
+    [
+        (["space", "sample", "cell", "--seed", "-1"], "--seed", ">= 0"),
+        (
+            ["sweep", "--space", "chain", "--sample", "1", "--sample-seed", "-1"]
+            + ["--out", "{tmp}/s", "--protocol", "synthetic-smoke", "--no-track"],
+            "--sample-seed",
+            ">= 0",
+        ),
+        (
+            ["surrogate", "fit", "--table", "{smoke}", "--out", "{tmp}/m", "--seed", "-1"],
+            "--seed",
+            ">= 0",
+        ),
+        (
+            ["surrogate", "fit", "--table", "{smoke}", "--out", "{tmp}/m", "--split-seed", "-1"],
+            "--split-seed",
+            ">= 0",
+        ),
+        (["table", "top", "{smoke}", "-k", "0"], "-k", ">= 1"),
+    ],
+)
+def test_negative_seeds_and_empty_counts_are_refused(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path, args: list[str], flag: str, bound: str
+) -> None:
+    """numpy and xgboost refuse a negative seed deep inside, with a traceback; -k 0 printed an
+    empty table. All are refused where they are parsed."""
+    argv = [a.format(tmp=tmp_path, smoke=smoke_table_path) for a in args]
+    cli(*argv).assert_user_error(flag, "'-1'" if "-1" in argv else "'0'", bound)
