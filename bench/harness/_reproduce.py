@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,35 +266,25 @@ def _compare(
     loss_rtol: float,
 ) -> MetricGap:
     """Distance of one metric; ``old``/``new`` are ``(n_epoch,)``, ``per_seed`` ``(n_seed, n_epoch)``."""
-    both_nan = np.isnan(old) & np.isnan(new)
-    one_nan = np.isnan(old) ^ np.isnan(new)
-    diff = np.where(both_nan, 0.0, np.abs(new.astype(np.float64) - old.astype(np.float64)))
-    scale = np.maximum(np.abs(old.astype(np.float64)), 1e-12)
-    rel = np.where(both_nan, 0.0, diff / scale)
-    if name.endswith("_acc"):
+    acc = name.endswith("_acc")
+    if acc:
         finite = ~np.isnan(per_seed)
         counts = finite.sum(0)
         x = np.where(finite, per_seed, 0.0).astype(np.float64)
         mean = x.sum(0) / np.maximum(counts, 1)
         ss = np.where(finite, (x - mean) ** 2, 0.0).sum(0)
         std = np.sqrt(ss / np.maximum(counts - 1, 1)) * (counts > 1)
-        tol = np.maximum(ACC_NOISE_K * std, _quantum(protocol, name))
-        within = bool(np.all((diff <= tol + 1e-9) & ~one_nan))
-        return MetricGap(
-            float(np.nanmax(diff)) if one_nan.sum() == 0 else float("inf"),
-            float(np.nanmax(rel)) if one_nan.sum() == 0 else float("inf"),
-            float(tol.max()),
-            False,
-            within,
-        )
-    within = bool(np.all((rel <= loss_rtol) & ~one_nan))
-    return MetricGap(
-        float(np.nanmax(diff)) if one_nan.sum() == 0 else float("inf"),
-        float(np.nanmax(rel)) if one_nan.sum() == 0 else float("inf"),
-        loss_rtol,
-        True,
-        within,
-    )
+        tol = np.maximum(ACC_NOISE_K * std, _quantum(protocol, name))  # per epoch
+        shown = float(tol.max())
+    else:
+        shown = loss_rtol
+    if (np.isnan(old) ^ np.isnan(new)).any():  # NaN on one side only
+        return MetricGap(math.inf, math.inf, shown, not acc, False)
+    both_nan = np.isnan(old) & np.isnan(new)
+    diff = np.where(both_nan, 0.0, np.abs(new.astype(np.float64) - old.astype(np.float64)))
+    rel = diff / np.maximum(np.abs(np.where(both_nan, 1.0, old).astype(np.float64)), 1e-12)
+    within = np.all(diff <= tol + 1e-9) if acc else np.all(rel <= loss_rtol)
+    return MetricGap(float(diff.max()), float(rel.max()), shown, not acc, bool(within))
 
 
 def reproduce(
