@@ -23,6 +23,7 @@ from nasrepro.spaces._base import (
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
+from nasrepro.spaces._count import count_flops, count_params, count_static
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
 from nasrepro.spaces._registry import Registry, resolve_reference
@@ -37,6 +38,9 @@ from nasrepro.spaces._spec import (
 )
 
 __all__ = [
+    "count_params",
+    "count_flops",
+    "count_static",
     "NasreproError",
     "ConfigError",
     "MissingExtraError",
