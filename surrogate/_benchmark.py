@@ -71,6 +71,9 @@ class SurrogateBenchmark:
         self.space: SearchSpace[Any] = sp
         self.name = name if name is not None else f"{sp.name}-surrogate"
         self.max_epoch = model.n_epochs
+        #: Predicted training times are charged (in seconds); curves are predicted per epoch.
+        self.cost_model = "recorded"
+        self.has_curves = True
         self.n_optimum = n_optimum
         self._seed = seed
         self._rng = np.random.default_rng(seed)

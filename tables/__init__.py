@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.tables._benchmark import (
+    COST_MODELS,
     Benchmark,
     Evaluation,
     TabularBenchmark,
@@ -13,8 +14,23 @@ from nasrepro.tables._benchmark import (
     register_benchmark,
 )
 from nasrepro.tables._build import BuildReport, build
+from nasrepro.tables._catalog import (
+    DEFAULT_TABLE_NAME,
+    SHIPPED_TABLES,
+    TableEntry,
+    list_tables,
+    open_table,
+    table_path,
+)
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import representative_mask
+from nasrepro.tables._import import (
+    IMPORTABLE,
+    ImportError_,
+    ImportMapping,
+    ImportReport,
+    import_table,
+)
 from nasrepro.tables._plot import plot_table
 from nasrepro.tables._protocol import (
     DATASET_SHAPES,
@@ -84,6 +100,18 @@ __all__ = [
     "RESULT_METRICS",
     "plot_table",
     "representative_mask",
+    "COST_MODELS",
+    "DEFAULT_TABLE_NAME",
+    "SHIPPED_TABLES",
+    "TableEntry",
+    "list_tables",
+    "open_table",
+    "table_path",
+    "IMPORTABLE",
+    "ImportError_",
+    "ImportMapping",
+    "ImportReport",
+    "import_table",
     "Benchmark",
     "Evaluation",
     "TabularBenchmark",

@@ -27,8 +27,9 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
+from nasrepro.tables._catalog import SHIPPED_TABLES, list_tables, open_table
 from nasrepro.tables._errors import MissingEntryError
-from nasrepro.tables._table import Table, default_table_path, load_default
+from nasrepro.tables._table import Table, load_default
 
 if TYPE_CHECKING:
     from nasrepro.tables._protocol import Protocol as TrainingProtocol
@@ -37,6 +38,7 @@ __all__ = [
     "Benchmark",
     "Evaluation",
     "TabularBenchmark",
+    "COST_MODELS",
     "portable_table_path",
     "register_benchmark",
     "get_benchmark",
@@ -46,6 +48,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SeedMode = Literal["random", "mean"] | int
+#: How a benchmark charges an evaluation: the recorded training time in seconds, or one
+#: unit per full training (a fraction for fewer epochs), for tables without times.
+CostModel = Literal["recorded", "per-training"]
+COST_MODELS: tuple[str, ...] = ("recorded", "per-training")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class Evaluation:
         test_acc: Test accuracy (percent) at ``epoch``; never shown to strategies.
         cost_s: Training time of epochs ``1..epoch`` in seconds (the cost of a run
             started from scratch; a runner that continues a run charges the difference).
+            Under the ``"per-training"`` cost model (tables without training times)
+            it is in full trainings instead: ``epoch / max_epoch``.
     """
 
     arch: str
@@ -83,13 +91,19 @@ class Benchmark(Protocol):
         typical_cost_s: Mean cost of one full training of a uniformly sampled
             architecture; budgets given as multiples of a training use it.
         protocol: The training protocol the benchmark's numbers were trained under
-            (a table's, or a surrogate's training data's), or ``None`` if unknown; the
-            incumbents can be retrained for real under it.
+            (a table's, or a surrogate's training data's), or ``None`` if unknown (an
+            imported table); the incumbents can be retrained for real under it.
+        cost_model: ``"recorded"``: evaluations cost their recorded training seconds;
+            ``"per-training"``: one unit per full training (the benchmark has no times).
+        has_curves: Whether epochs below ``max_epoch`` can be queried (multi-fidelity
+            strategies need it).
     """
 
     name: str
     space: SearchSpace[Any]
     max_epoch: int
+    cost_model: str
+    has_curves: bool
 
     @property
     def optimum(self) -> float: ...
@@ -140,10 +154,15 @@ class TabularBenchmark:
             mean over seeds (``Evaluation.seed`` is then ``None``).
         name: Benchmark name (default: the table file's stem).
         seed: Seeds the generator used when :meth:`query` gets no ``rng``.
+        cost_model: ``"recorded"`` charges each query the table's recorded training
+            time (seconds); ``"per-training"`` charges ``epoch / max_epoch`` units, one
+            per full training. ``None`` (default): recorded where the table has times,
+            else per-training (an imported table without times cannot invent them).
 
     Raises:
         ValueError: ``seed_mode`` is neither ``"random"``, ``"mean"`` nor a seed of
-            the table.
+            the table, or ``cost_model`` is unknown or ``"recorded"`` on a table
+            without times.
     """
 
     def __init__(
@@ -153,7 +172,17 @@ class TabularBenchmark:
         *,
         name: str | None = None,
         seed: int | None = None,
+        cost_model: str | None = None,
     ) -> None:
+        if cost_model is None:
+            cost_model = "recorded" if table.has_times else "per-training"
+        if cost_model not in COST_MODELS:
+            raise ConfigError(f"{cost_model=}; expected one of {COST_MODELS}")
+        if cost_model == "recorded" and not table.has_times:
+            raise ConfigError(
+                f"{table.path} records no training times, so the 'recorded' cost model has "
+                "nothing to charge; use cost model 'per-training' (one unit per full training)"
+            )
         if isinstance(seed_mode, str):
             if seed_mode not in ("random", "mean"):
                 raise ConfigError(f"{seed_mode=}; expected 'random', 'mean' or a table seed")
@@ -164,12 +193,17 @@ class TabularBenchmark:
         self.name = name if name is not None else table.path.stem
         self.space: SearchSpace[Any] = table.space
         self.max_epoch: int = table.final_epoch
+        self.cost_model: str = cost_model
+        self.has_curves: bool = table.has_curves
         self._rng = np.random.default_rng(seed)
         self._optimum: float | None = None
         self._typical: float | None = None
 
     def __repr__(self) -> str:
-        return f"TabularBenchmark({self.name!r}, seed_mode={self.seed_mode!r})"
+        return (
+            f"TabularBenchmark({self.name!r}, seed_mode={self.seed_mode!r}, "
+            f"cost_model={self.cost_model!r})"
+        )
 
     @property
     def optimum(self) -> float:
@@ -179,26 +213,37 @@ class TabularBenchmark:
         return self._optimum
 
     @property
-    def protocol(self) -> TrainingProtocol:
-        """The table's training protocol.
+    def protocol(self) -> TrainingProtocol | None:
+        """The table's training protocol; ``None`` for a table imported without one.
 
         Raises:
             TableError: The protocol JSON does not hash to the table's recorded id.
         """
-        return self.table.protocol
+        return self.table.protocol if self.table.has_protocol else None
 
     def provenance(self) -> dict[str, Any]:
-        """The table (by :func:`portable_table_path`), its protocol id, metrics digest, seed mode."""
-        return {
+        """The table (by :func:`portable_table_path`), its protocol id, metrics digest,
+        seed mode and cost model; for an imported table also its source and metrics."""
+        out: dict[str, Any] = {
             "table": portable_table_path(self.table.path),
             "protocol_id": self.table.protocol_id,
             "metrics_sha256": str(self.table.attrs.get("metrics_sha256", "")),
             "seed_mode": self.seed_mode,
+            "cost_model": self.cost_model,
         }
+        if self.table.kind == "imported":
+            src = self.table.source
+            out["source"] = {k: src.get(k, "") for k in ("name", "citation", "input_sha256")}
+            out["search_metric"] = self.table.search_metric
+            out["report_metric"] = self.table.report_metric
+        return out
 
     @property
     def typical_cost_s(self) -> float:
-        """Mean full-training time over all rows (for a bounded space: uniform over it)."""
+        """Mean full-training time over all rows (for a bounded space: uniform over it);
+        1 under the ``"per-training"`` cost model."""
+        if self.cost_model == "per-training":
+            return 1.0
         if self._typical is None:
             r = self.table.query_many(np.arange(self.table.n_rows), missing="nan")
             self._typical = float(np.nanmean(r.train_time_s))
@@ -230,7 +275,8 @@ class TabularBenchmark:
             else:
                 seed = self._draw_seed(arch, epoch, rng if rng is not None else self._rng)
         r = self.table.query(arch, epoch, seed)
-        return Evaluation(r.arch, r.epoch, seed, r.valid_acc, r.test_acc, r.train_time_s)
+        cost = r.train_time_s if self.cost_model == "recorded" else r.epoch / self.max_epoch
+        return Evaluation(r.arch, r.epoch, seed, r.valid_acc, r.test_acc, cost)
 
     def _draw_seed(
         self, arch: Architecture | str, epoch: int | None, rng: np.random.Generator
@@ -253,15 +299,15 @@ class TabularBenchmark:
 
 
 def portable_table_path(path: str | Path) -> str:
-    """``path`` as recorded in results: the shipped table by package-relative name.
+    """``path`` as recorded in results: a shipped table by package-relative name.
 
-    The shipped table's install path is local to one machine, so it is written as
-    ``nasrepro.tables/data/NAME``; any other table as given.
+    A shipped table's install path is local to one machine, so it is written as
+    ``nasrepro.tables/data/FILE``; any other table as given.
     """
-    shipped = default_table_path()
     p = Path(path)
-    if shipped is not None and p.resolve() == shipped.resolve():
-        return f"nasrepro.tables/data/{p.name}"
+    for entry in list_tables():
+        if entry.path is not None and p.resolve() == entry.path.resolve():
+            return f"nasrepro.tables/data/{p.name}"
     return str(p)
 
 
@@ -323,3 +369,16 @@ def list_benchmarks() -> list[str]:
 def _cell_mnist1d_tiny(**kwargs: Any) -> Benchmark:
     """The shipped default table: the whole cell space under ``mnist1d-tiny``."""
     return TabularBenchmark(load_default(), name="cell-mnist1d-tiny", **kwargs)
+
+
+def _shipped_benchmark(name: str) -> BenchmarkFactory:
+    def factory(**kwargs: Any) -> Benchmark:
+        return TabularBenchmark(open_table(name), name=name, **kwargs)
+
+    factory.__doc__ = f"The shipped table {name!r}: {SHIPPED_TABLES[name][1]}."
+    return factory
+
+
+for _name in SHIPPED_TABLES:
+    if _name != "cell-mnist1d-tiny":
+        register_benchmark(_name)(_shipped_benchmark(_name))

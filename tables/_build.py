@@ -21,7 +21,8 @@ import numpy as np
 from nasrepro.spaces import SearchSpace, get_space
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._format import (
-    SCHEMA_VERSION,
+    SCHEMA_IMPORTED,
+    SCHEMA_TRAINED,
     header_digest,
     metrics_digest,
     rows_digest,
@@ -399,7 +400,7 @@ def _write(
     out: Path,
     *,
     space: str,
-    protocol: Protocol,
+    protocol: Protocol | None,
     archs: list[str],
     canonical: np.ndarray,
     metrics: np.ndarray,
@@ -409,22 +410,31 @@ def _write(
     device: str,
     device_names: dict[str, list[str]],
     training_versions: dict[str, list[str]],
+    epochs: Sequence[int] | None = None,
+    imported: dict[str, Any] | None = None,
 ) -> None:
-    """Write the schema-1 layout (see :mod:`nasrepro.tables._format`) atomically."""
+    """Write the layout of :mod:`nasrepro.tables._format` atomically.
+
+    Schema 1 by default; with ``imported`` (the schema-2 attributes of
+    :data:`~nasrepro.tables._format.IMPORT_ATTRS`) schema 2, where ``epochs`` may be
+    any increasing epoch numbers and ``protocol`` may be ``None``.
+    """
     n_rows, S, E, M = metrics.shape
     encoded = [a.encode("utf-8") for a in archs]
     archs_arr = np.array(encoded, dtype=f"S{max(1, max(len(b) for b in encoded))}")
     small = {
         "metric_names": np.array([m.encode() for m in METRIC_NAMES]),
         "static_names": np.array([m.encode() for m in STATIC_NAMES]),
-        "epochs": np.arange(1, E + 1, dtype=np.int64),
+        "epochs": np.arange(1, E + 1, dtype=np.int64)
+        if epochs is None
+        else np.asarray(epochs, dtype=np.int64),
         "seeds": np.asarray(seeds, dtype=np.int64),
     }
     attrs: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_TRAINED if imported is None else SCHEMA_IMPORTED,
         "space": space,
-        "protocol": protocol.to_json(),
-        "protocol_id": protocol.id,
+        "protocol": "null" if protocol is None else protocol.to_json(),
+        "protocol_id": "" if protocol is None else protocol.id,
         "created": _created(),
         "nasrepro_version": _versions()["nasrepro"],
         "package_versions": json.dumps(_versions(), sort_keys=True),
@@ -435,6 +445,7 @@ def _write(
         "metrics_sha256": metrics_digest(metrics),
         "rows_sha256": rows_digest(archs_arr, canonical, static),
     }
+    attrs.update(imported or {})
     attrs["header_sha256"] = header_digest(attrs, small)
 
     # The HDF5 image is built in memory (the core driver, no backing store) and written

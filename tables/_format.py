@@ -1,4 +1,11 @@
-"""The HDF5 table layout, schema version 1, shared by the builder and the reader.
+"""The HDF5 table layout, schema versions 1 and 2, shared by the builder, the importer and the reader.
+
+Schema 1 is what ``nasrepro table build`` writes from our own sweeps; schema 2 is what
+``nasrepro table import`` writes from someone else's results file. Schema 2 is schema 1
+plus the attributes in :data:`IMPORT_ATTRS` (below), and two relaxations: ``epochs``
+may be any increasing positive epoch numbers (a file with final values only has one,
+e.g. ``[12]``), and ``protocol`` may be ``"null"`` (``protocol_id`` ``""``) when the
+results were not trained under a nasrepro protocol.
 
 Root attributes:
 
@@ -23,6 +30,23 @@ Datasets:
 * ``metric_names`` ``(n_metric,)``, ``epochs`` ``(n_epoch,)`` (1-based epoch numbers),
   ``seeds`` ``(n_seed,)``;
 * ``static``: ``(n_arch, n_static)`` float32 with ``static_names`` ``(n_static,)``.
+
+Schema 2 attributes (:data:`IMPORT_ATTRS`, all JSON strings but ``per_cell``):
+
+* ``per_cell`` (bool): every row holds its own values (the source trained isomorphic
+  cells separately, as NAS-Bench-201 did), so a query returns the cell's own row;
+  ``canonical`` still groups the rows into classes;
+* ``search_metric`` / ``report_metric``: the source columns stored as ``valid_acc``
+  (what strategies see) and ``test_acc`` (what leaderboards score);
+* ``columns``: nasrepro name -> source column of every imported value;
+* ``absent``: the metric and static names the source does not give (NaN in the
+  arrays: absent, not "not trained");
+* ``computed``: static name -> how nasrepro computed it (e.g. parameters counted on
+  the declared macro skeleton), for values not from the source;
+* ``macro``: the declared macro skeleton (``{"C": 16, "N": 5, "input_shape": [3, 32,
+  32], "num_classes": 10}``) or ``null``;
+* ``source``: name, citation, license, url, the input file's name and sha256, its
+  format, the import command and the mapping.
 """
 
 from __future__ import annotations
@@ -45,6 +69,9 @@ __all__ = [
     "representative_mask",
     "SCHEMA_VERSION",
     "REQUIRED_ATTRS",
+    "IMPORT_ATTRS",
+    "SCHEMA_TRAINED",
+    "SCHEMA_IMPORTED",
     "header_digest",
     "rows_digest",
     "metrics_digest",
@@ -52,7 +79,12 @@ __all__ = [
     "corrupt",
 ]
 
-SCHEMA_VERSION = 1
+#: The newest schema this reader reads.
+SCHEMA_VERSION = 2
+#: What ``table build`` writes (our own sweeps).
+SCHEMA_TRAINED = 1
+#: What ``table import`` writes.
+SCHEMA_IMPORTED = 2
 REQUIRED_ATTRS: tuple[str, ...] = (
     "schema_version",
     "space",
@@ -68,6 +100,16 @@ REQUIRED_ATTRS: tuple[str, ...] = (
     "metrics_sha256",
     "rows_sha256",
     "header_sha256",
+)
+IMPORT_ATTRS: tuple[str, ...] = (
+    "per_cell",
+    "search_metric",
+    "report_metric",
+    "columns",
+    "absent",
+    "computed",
+    "macro",
+    "source",
 )
 SMALL_DATASETS: tuple[str, ...] = ("metric_names", "static_names", "epochs", "seeds")
 
@@ -130,8 +172,8 @@ def corrupt(p: Path, e: BaseException) -> TableError:
     )
 
 
-def check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
-    """Shapes and dtypes of the datasets agree with each other and with schema 1."""
+def check_layout(p: Path, f: h5py.File, small: dict[str, Any], schema: int = 1) -> None:
+    """Shapes and dtypes of the datasets agree with each other and with the schema."""
     try:
         shapes = {k: f[k].shape for k in ("archs", "canonical", "metrics", "static")}
         dtypes = {k: f[k].dtype for k in ("archs", "canonical", "metrics", "static")}
@@ -158,8 +200,11 @@ def check_layout(p: Path, f: h5py.File, small: dict[str, Any]) -> None:
     if static_names != STATIC_NAMES:
         problems.append(f"static_names {static_names} != {STATIC_NAMES}")
     epochs = np.asarray(small["epochs"])
-    if E < 1 or not np.array_equal(epochs, np.arange(1, E + 1)):
-        problems.append("epochs are not 1..n_epoch")
+    if schema < SCHEMA_IMPORTED:
+        if E < 1 or not np.array_equal(epochs, np.arange(1, E + 1)):
+            problems.append("epochs are not 1..n_epoch")
+    elif E < 1 or epochs.min() < 1 or np.any(np.diff(epochs) <= 0):
+        problems.append("epochs are not increasing positive numbers")
     if S < 1 or len(set(np.asarray(small["seeds"]).tolist())) != S:
         problems.append("seeds are empty or repeated")
     if problems:

@@ -1,4 +1,4 @@
-"""Read a schema-1 HDF5 table lazily, and query it fast.
+"""Read a schema-1 or schema-2 (imported) HDF5 table lazily, and query it fast.
 
 :meth:`Table.open` reads only the attributes and the small datasets, and checks the
 schema, the layout and the header checksum (a few milliseconds). The first query
@@ -26,7 +26,9 @@ from nasrepro.spaces import Architecture, SearchSpace, get_space
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import (
+    IMPORT_ATTRS,
     REQUIRED_ATTRS,
+    SCHEMA_IMPORTED,
     SCHEMA_VERSION,
     SMALL_DATASETS,
     header_digest,
@@ -92,7 +94,7 @@ class _View:
 
 
 class Table:
-    """A lookup table of trained architectures (schema version 1).
+    """A lookup table of trained architectures (schema 1: our sweeps; 2: imported).
 
     Use :meth:`open`; the constructor is internal.
 
@@ -127,6 +129,29 @@ class Table:
         self._views: dict[tuple[int | None, int | None], _View] = {}
         self._space: SearchSpace[Any] | None = None
         self._protocol: Protocol | None = None
+        imported = self.schema_version >= SCHEMA_IMPORTED
+        #: Whether each row holds its own values (imported from a source that trained
+        #: isomorphic cells separately); otherwise a query resolves to the class row.
+        self.per_cell: bool = bool(attrs["per_cell"]) if imported else False
+        self.kind: str = "imported" if imported else "trained"
+
+        def _json(key: str, default: Any) -> Any:
+            return json.loads(str(attrs[key])) if imported else default
+
+        #: Source column of ``valid_acc`` (what strategies see), or ``"valid_acc"``.
+        self.search_metric: str = _json("search_metric", "valid_acc")
+        #: Source column of ``test_acc`` (what leaderboards score), or ``"test_acc"``.
+        self.report_metric: str = _json("report_metric", "test_acc")
+        #: nasrepro metric/static name -> source column, for imported tables.
+        self.columns: dict[str, str] = _json("columns", {})
+        #: Metric and static names the source did not give (NaN means absent there).
+        self.absent: tuple[str, ...] = tuple(_json("absent", []))
+        #: Static name -> how nasrepro computed it (not from the source).
+        self.computed: dict[str, str] = _json("computed", {})
+        #: The declared macro skeleton of an imported table, or ``None``.
+        self.macro: dict[str, Any] | None = _json("macro", None)
+        #: Provenance of an imported table (name, citation, license, input sha256, command).
+        self.source: dict[str, Any] = _json("source", {})
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -187,7 +212,8 @@ class Table:
             )
         if version < 1:
             raise TableError(f"{p}: invalid schema version {int(version)}; rebuild the table")
-        missing = [k for k in REQUIRED_ATTRS if k not in attrs]
+        required = REQUIRED_ATTRS + (IMPORT_ATTRS if version >= SCHEMA_IMPORTED else ())
+        missing = [k for k in required if k not in attrs]
         absent = [
             k for k in ("archs", "canonical", "metrics", "static", *SMALL_DATASETS) if k not in f
         ]
@@ -204,11 +230,13 @@ class Table:
             raise TableError(
                 f"{p}: header checksum mismatch; the metadata is corrupt, download or rebuild it"
             )
-        _check_layout(p, f, small)
+        _check_layout(p, f, small, int(version))
         try:
             json.loads(str(attrs["protocol"]))
+            for k in IMPORT_ATTRS[1:] if version >= SCHEMA_IMPORTED else ():
+                json.loads(str(attrs[k]))
         except ValueError as e:
-            raise TableError(f"{p}: protocol attribute is not JSON ({e}); rebuild it") from e
+            raise TableError(f"{p}: an attribute is not valid JSON ({e}); rebuild it") from e
         return cls(p, f, attrs, small)
 
     def load(self) -> None:
@@ -250,7 +278,8 @@ class Table:
             archs = [b.decode("utf-8") for b in archs_raw.tolist()]
         except UnicodeDecodeError as e:
             raise _corrupt(p, e) from e
-        lookup = dict(zip(archs, canonical.tolist(), strict=True))
+        own = range(n) if self.per_cell else canonical.tolist()
+        lookup = dict(zip(archs, own, strict=True))
         self.close()
         logger.debug("loaded %s: metrics %s", p, metrics.shape)
         return _Loaded(archs, canonical, metrics, static, lookup)
@@ -279,13 +308,40 @@ class Table:
 
     # --------------------------------------------------------------- metadata
     @property
+    def has_protocol(self) -> bool:
+        """Whether the numbers were trained under a nasrepro protocol (can be retrained)."""
+        return str(self.attrs["protocol"]) != "null"
+
+    @property
+    def has_times(self) -> bool:
+        """Whether the table records training times (else a simulated clock has none)."""
+        return "epoch_time_s" not in self.absent
+
+    @property
+    def has_curves(self) -> bool:
+        """Whether the table holds more than one epoch (multi-fidelity needs that)."""
+        return len(self.epochs) > 1
+
+    @property
+    def n_classes(self) -> int:
+        """Isomorphism classes among the rows (representatives of ``canonical``)."""
+        return int(np.count_nonzero(representative_mask(self._loaded.canonical)))
+
+    @property
     def protocol(self) -> Protocol:
         """The training protocol (the ``protocol`` JSON, checked against ``protocol_id``).
 
         Raises:
             TableError: The JSON is no protocol this nasrepro knows, or hashes to another
-                id than the table records.
+                id than the table records, or the table was imported without one.
         """
+        if not self.has_protocol:
+            name = self.source.get("name") or "another benchmark"
+            raise TableError(
+                f"{self.path}: this table was imported from {name} and has no nasrepro "
+                "training protocol, so its architectures cannot be retrained by nasrepro; "
+                "use a table built by `nasrepro table build` for that"
+            )
         if self._protocol is None:
             try:
                 self._protocol = Protocol.from_json(str(self.attrs["protocol"]), self.protocol_id)
@@ -351,10 +407,12 @@ class Table:
         return np.asarray(fin[:, self._seed_index(seed)])
 
     def coverage(self) -> dict[int, tuple[int, int]]:
-        """Per seed: (trained classes, classes of the space or sample)."""
-        d = self._loaded
-        n_classes = int(np.count_nonzero(representative_mask(d.canonical)))
-        return {s: (int(self.trained(s).sum()), n_classes) for s in self.seeds}
+        """Per seed: (trained classes, classes of the space or sample); in a
+        :attr:`per_cell` table (rows with a value, rows)."""
+        if self.per_cell:
+            return {s: (int(self.trained(s).sum()), self.n_rows) for s in self.seeds}
+        trained = representative_mask(self._loaded.canonical)
+        return {s: (int((self.trained(s) & trained).sum()), self.n_classes) for s in self.seeds}
 
     # ---------------------------------------------------------------- queries
     def _seed_index(self, seed: int) -> int:
@@ -371,9 +429,12 @@ class Table:
         try:
             return self._epoch_pos[epoch]
         except (KeyError, TypeError):
-            raise ConfigError(
-                f"{epoch=} is not in this table; use 1..{self.final_epoch} (None = final)"
-            ) from None
+            have = (
+                f"1..{self.final_epoch}"
+                if self.epochs == tuple(range(1, self.final_epoch + 1))
+                else f"one of {list(self.epochs)} (the table has no other epochs)"
+            )
+            raise ConfigError(f"{epoch=} is not in this table; use {have} (None = final)") from None
 
     def _entry(self, epoch: int | None, seed: int | None) -> _View:
         """The cached :class:`_View` of ``(epoch, seed)``, computed on first use.
@@ -444,7 +505,8 @@ class Table:
         return args
 
     def _row(self, arch: ArchLike) -> int:
-        """Representative row of ``arch`` (string, architecture or row index)."""
+        """Row answering for ``arch`` (string, architecture or row index): its class
+        representative's, or its own in a :attr:`per_cell` table."""
         d = self._loaded
         if isinstance(arch, str):
             row = d.lookup.get(arch)
@@ -456,7 +518,7 @@ class Table:
             i = int(arch)
             if not 0 <= i < self.n_rows:
                 raise MissingEntryError(f"row {i} is out of range [0, {self.n_rows})")
-            return int(d.canonical[i])
+            return i if self.per_cell else int(d.canonical[i])
         if isinstance(arch, Architecture):
             if arch.space_name != self.space_name:
                 raise ConfigError(
@@ -465,7 +527,7 @@ class Table:
                 )
             s = arch.to_string()
             row = d.lookup.get(s)
-            if row is None:
+            if row is None and not self.per_cell:  # a per-cell table answers for the cell only
                 row = d.lookup.get(self.space.canonical(arch).to_string())
             if row is None:
                 raise MissingEntryError(f"{s} is not in this table ({self.path})")
@@ -477,15 +539,19 @@ class Table:
     def _missing(self, row: int, seed: int | None) -> MissingEntryError:
         arch = self._loaded.archs[row]
         which = "any seed" if seed is None else f"seed {seed}"
-        return MissingEntryError(
-            f"no result for {arch} (row {row}) at {which}; the table is partial, resume the "
-            "sweep and rebuild it"
+        fix = (
+            "the imported file had no value for it (a --partial import)"
+            if self.kind == "imported"
+            else "the table is partial, resume the sweep and rebuild it"
         )
+        return MissingEntryError(f"no result for {arch} (row {row}) at {which}; {fix}")
 
     def query(
         self, arch: ArchLike, epoch: int | None = None, seed: int | None = None
     ) -> TableResult:
-        """The metrics of ``arch``, resolved to its class representative.
+        """The metrics of ``arch``: its class representative's, or in a :attr:`per_cell`
+        table (imported from a source that trained every cell, like NAS-Bench-201) the
+        cell's own.
 
         Args:
             arch: Architecture string, :class:`~nasrepro.spaces.Architecture`, or a row
@@ -511,13 +577,13 @@ class Table:
         return TableResult(*res)
 
     def rows(self, archs: Iterable[ArchLike] | np.ndarray) -> np.ndarray:
-        """Representative rows of many architectures, int64 ``(n,)``."""
+        """Rows answering for many architectures (as :meth:`query` resolves them), int64 ``(n,)``."""
         d = self._loaded
         if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
             idx = archs.astype(np.int64, copy=False)
             if idx.size and (idx.min() < 0 or idx.max() >= self.n_rows):
                 raise MissingEntryError(f"row indices out of range [0, {self.n_rows})")
-            return np.asarray(d.canonical[idx])
+            return idx if self.per_cell else np.asarray(d.canonical[idx])
         seq = archs if isinstance(archs, Sequence) else list(archs)
         try:  # all known strings: one C-level pass
             return np.fromiter(map(d.lookup.__getitem__, seq), dtype=np.int64, count=len(seq))
@@ -587,7 +653,8 @@ class Table:
             raise ConfigError(f"{mode=}; expected 'max', 'min' or None (by metric)")
         view = self._entry(epoch, seed).values
         d = self._loaded
-        rows = np.flatnonzero(representative_mask(d.canonical) & (view[_COL_NSEEDS] > 0))
+        cand = np.ones(self.n_rows, bool) if self.per_cell else representative_mask(d.canonical)
+        rows = np.flatnonzero(cand & (view[_COL_NSEEDS] > 0))
         vals = view[RESULT_METRICS.index(metric), rows]
         rows, vals = rows[~np.isnan(vals)], vals[~np.isnan(vals)]
         minimize = metric in _MINIMIZE if mode is None else mode == "min"
@@ -603,7 +670,8 @@ class Table:
         seed: int | None = None,
         mode: Literal["max", "min"] | None = None,
     ) -> list[TableResult]:
-        """The ``k`` best classes by ``metric`` (ties by row), best first.
+        """The ``k`` best classes (cells, in a :attr:`per_cell` table) by ``metric``
+        (ties by row), best first.
 
         Args:
             k: How many.
@@ -633,13 +701,14 @@ class Table:
 
     @property
     def optimum(self) -> float:
-        """Best mean final test accuracy (percent): the reference for regret."""
+        """Best mean final test accuracy (percent; the report metric): the reference for regret."""
         return self.best("test_acc").test_acc
 
     def to_dataframe(
         self, epoch: int | None = None, seed: int | None = None, *, per_seed: bool = False
     ) -> pd.DataFrame:
-        """One row per trained class (or per class and seed with ``per_seed``).
+        """One row per trained class, or per cell in a :attr:`per_cell` table (or per
+        class/cell and seed with ``per_seed``).
 
         Columns: ``arch``, ``index``, ``seed`` (``per_seed`` only), ``n_seeds``, then
         :data:`RESULT_METRICS`.
@@ -647,7 +716,11 @@ class Table:
         import pandas as pd
 
         d = self._loaded
-        reps = np.flatnonzero(representative_mask(d.canonical))
+        reps = (
+            np.arange(self.n_rows)
+            if self.per_cell
+            else np.flatnonzero(representative_mask(d.canonical))
+        )
         seeds: list[int | None] = list(self.seeds) if per_seed else [seed]
         frames = []
         for s in seeds:

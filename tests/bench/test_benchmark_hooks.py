@@ -46,6 +46,7 @@ def test_table_provenance_and_protocol(smoke_table: Table) -> None:
         "protocol_id": smoke_table.protocol_id,
         "metrics_sha256": smoke_table.attrs["metrics_sha256"],
         "seed_mode": "mean",
+        "cost_model": "recorded",
     }
     assert isinstance(bench.protocol, Protocol)
     assert bench.protocol.id == smoke_table.protocol_id and bench.protocol.name == "mnist1d-smoke"

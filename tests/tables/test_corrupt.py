@@ -105,8 +105,8 @@ def test_newer_schema(table_path: Path, tmp_path: Path) -> None:
     bad = tmp_path / "future.h5"
     shutil.copy(table_path, bad)
     with h5py.File(bad, "r+") as f:
-        f.attrs["schema_version"] = 2
-    with pytest.raises(TableError, match="schema version 2 is newer.*upgrade nasrepro"):
+        f.attrs["schema_version"] = 3
+    with pytest.raises(TableError, match="schema version 3 is newer.*upgrade nasrepro"):
         Table.open(bad)
 
 

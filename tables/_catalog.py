@@ -1,0 +1,104 @@
+"""Named tables: the ones shipped with nasrepro, found by name or by path.
+
+``--table NAME|PATH`` everywhere in the CLI goes through :func:`table_path`: a name
+of :data:`SHIPPED_TABLES` is the shipped file, anything else must be a table file.
+
+Example:
+    >>> sorted(SHIPPED_TABLES)[:2]
+    ['cell-mnist1d-tiny', 'nb201-cifar10']
+    >>> t = open_table("nb201-cifar10")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from nasrepro.tables._errors import TableError
+from nasrepro.tables._table import DEFAULT_TABLE, Table
+
+__all__ = [
+    "SHIPPED_TABLES",
+    "TableEntry",
+    "list_tables",
+    "table_path",
+    "open_table",
+    "DEFAULT_TABLE_NAME",
+]
+
+#: The default table's name.
+DEFAULT_TABLE_NAME = "cell-mnist1d-tiny"
+
+#: Shipped tables: name -> (file in ``nasrepro/tables/data``, one-line description).
+SHIPPED_TABLES: dict[str, tuple[str, str]] = {
+    DEFAULT_TABLE_NAME: (
+        DEFAULT_TABLE,
+        "nasrepro's own: all 15,625 cells x 3 seeds under the mnist1d-tiny protocol, every epoch",
+    ),
+    "nb201-cifar10": (
+        "nb201-cifar10.h5",
+        "NAS-Bench-201, 12 epochs, CIFAR-10: search cifar10-valid x-valid, report cifar10 ori-test",
+    ),
+    "nb201-cifar100": (
+        "nb201-cifar100.h5",
+        "NAS-Bench-201, 12 epochs, CIFAR-100: search x-valid, report x-test",
+    ),
+    "nb201-imagenet16-120": (
+        "nb201-imagenet16-120.h5",
+        "NAS-Bench-201, 12 epochs, ImageNet16-120: search x-valid, report x-test",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One shipped table: its name, description and install path (``None``: not installed)."""
+
+    name: str
+    description: str
+    path: Path | None
+
+
+def _shipped_path(file: str) -> Path | None:
+    res = resources.files("nasrepro.tables").joinpath("data", file)
+    if not res.is_file():
+        return None
+    with resources.as_file(res) as p:
+        return Path(p)
+
+
+def list_tables() -> list[TableEntry]:
+    """The shipped tables, the default first."""
+    return [TableEntry(n, d, _shipped_path(f)) for n, (f, d) in SHIPPED_TABLES.items()]
+
+
+def table_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """The file of a shipped table name, or ``name_or_path`` itself as a path.
+
+    Raises:
+        TableError: A shipped name whose file is not installed, or neither a name nor
+            an existing file (the message lists the names).
+    """
+    key = os.fspath(name_or_path)
+    if key in SHIPPED_TABLES:
+        p = _shipped_path(SHIPPED_TABLES[key][0])
+        if p is None:
+            raise TableError(
+                f"the shipped table {key!r} is not installed with this nasrepro; reinstall "
+                "nasrepro, or pass a table file path"
+            )
+        return p
+    p = Path(key)
+    if not p.is_file():
+        raise TableError(
+            f"{key}: no table of that name or path; pass a table file or one of the shipped "
+            f"names {list(SHIPPED_TABLES)} (`nasrepro table list`)"
+        )
+    return p
+
+
+def open_table(name_or_path: str | os.PathLike[str], *, verify: bool = False) -> Table:
+    """:meth:`Table.open` on :func:`table_path` of ``name_or_path``."""
+    return Table.open(table_path(name_or_path), verify=verify)
