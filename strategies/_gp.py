@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from nasrepro.spaces import SearchSpace
 from nasrepro.strategies._base import register_strategy
@@ -18,6 +17,8 @@ def expected_improvement(
     mu: np.ndarray, sigma: np.ndarray, best: float, xi: float = 0.0
 ) -> np.ndarray:
     """Expected improvement over ``best`` for maximisation; all arrays ``(n,)``."""
+    from scipy.stats import norm  # about 1 s to import: only when a GP runs, not at CLI start
+
     sigma = np.maximum(sigma, 1e-12)
     z = (mu - best - xi) / sigma
     return (mu - best - xi) * norm.cdf(z) + sigma * norm.pdf(z)  # type: ignore[no-any-return]

@@ -1,8 +1,9 @@
-"""The ``nasrepro table`` command: build, info, query, top, export and plot.
+"""The ``nasrepro table`` command: build, import, list, info, query, top, export and plot.
 
 Wired into the main CLI by ``add_parser(subparsers)``; every subcommand sets
 ``func``, a handler that takes the parsed arguments and returns an exit code.
-PATH defaults to the table shipped with the package (:func:`load_default`).
+A table is named by ``TABLE`` or ``--table``: a shipped name (``nasrepro table list``)
+or a file path; the default is the shipped default table (:func:`load_default`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import itertools
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,15 @@ from nasrepro.bench.cli._outputs import atomic_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
+    ImportError_,
+    ImportMapping,
     Table,
     TableResult,
     build,
+    import_table,
+    list_tables,
     load_default,
+    open_table,
     representative_mask,
 )
 
@@ -38,8 +45,9 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _open(path: str | None) -> Table:
-    return load_default() if path is None else Table.open(path)
+def _open(args: argparse.Namespace) -> Table:
+    name = getattr(args, "table", None) or getattr(args, "path", None)
+    return load_default() if name is None else open_table(name)
 
 
 def _fmt(v: float, digits: int = 2) -> str:
@@ -74,6 +82,7 @@ def _health(t: Table, reps: np.ndarray) -> dict[str, Any]:
     done = np.isfinite(final[:, :, va])
     all_seeds = np.zeros(t.n_rows, dtype=bool)
     all_seeds[reps] = done.all(axis=1)
+    resolved = all_seeds if t.per_cell else all_seeds[t.canonical]
     rho: dict[str, float] = {}
     for i, j in itertools.combinations(range(len(t.seeds)), 2):
         both = done[:, i] & done[:, j]
@@ -82,11 +91,11 @@ def _health(t: Table, reps: np.ndarray) -> dict[str, Any]:
             rho[f"{t.seeds[i]}-{t.seeds[j]}"] = float(r.statistic)
     times = np.asarray(m[reps, :, :, METRIC_NAMES.index("epoch_time_s")])
     out: dict[str, Any] = {
-        "resolved": int(all_seeds[t.canonical].sum()),
+        "resolved": int(resolved.sum()),
         "nan_final": int((~np.isfinite(final[done])).sum()),
         "untrained": int((~done).sum()),
         "seed_spearman": rho,
-        "train_hours": float(np.nansum(times, dtype=np.float64) / 3600.0),
+        "train_hours": float(np.nansum(times, dtype=np.float64) / 3600.0) if t.has_times else None,
     }
     if done.any():
         b = t.best("valid_acc")
@@ -97,11 +106,12 @@ def _health(t: Table, reps: np.ndarray) -> dict[str, Any]:
 
 
 def _info(args: argparse.Namespace) -> int:
-    t = _open(args.path)
+    t = _open(args)
     size = Path(t.path).stat().st_size
-    proto = t.protocol
     cov = t.coverage()
-    reps = np.flatnonzero(representative_mask(t.canonical))
+    classes = int(np.count_nonzero(representative_mask(t.canonical)))
+    reps = np.arange(t.n_rows) if t.per_cell else np.flatnonzero(representative_mask(t.canonical))
+    unit = "cells" if t.per_cell else "classes"
     health = _health(t, reps)
     r = t.query_many(reps, missing="nan")
     ok = r.n_seeds > 0
@@ -115,8 +125,12 @@ def _info(args: argparse.Namespace) -> int:
         "schema_version": t.schema_version,
         "space": t.space_name,
         "rows": t.n_rows,
-        "classes": len(reps),
-        "protocol": proto.name,
+        "classes": classes,
+        "kind": t.kind,
+        "per_cell": t.per_cell,
+        "search_metric": t.search_metric,
+        "report_metric": t.report_metric,
+        "protocol": t.protocol.name if t.has_protocol else None,
         "protocol_id": t.protocol_id,
         "created": str(t.attrs["created"]),
         "nasrepro_version": str(t.attrs["nasrepro_version"]),
@@ -125,48 +139,61 @@ def _info(args: argparse.Namespace) -> int:
         "devices": json.loads(str(t.attrs["devices"])),
         "epochs": len(t.epochs),
         "seeds": list(t.seeds),
-        "coverage": {str(s): {"trained": a, "classes": b} for s, (a, b) in cov.items()},
-        "trained_classes": int(ok.sum()),
+        "coverage": {str(s): {"trained": a, unit: b} for s, (a, b) in cov.items()},
+        f"trained_{unit}": int(ok.sum()),
         "quantiles": {"q": list(_QUANTILES), **quant},
         **health,
     }
+    if t.kind == "imported":
+        info.update(source=t.source, columns=t.columns, absent=list(t.absent))
+        info.update(computed=t.computed, macro=t.macro)
     if args.json:
         _out(json.dumps(info, indent=2))
         return 0
     _out(f"path        {t.path} ({size / 1e6:.2f} MB)")
     _out(f"schema      {t.schema_version}")
-    _out(f"space       {t.space_name}: {t.n_rows} rows, {len(reps)} classes")
-    _out(f"protocol    {info['protocol'] or '?'} (id {t.protocol_id[:16]})")
+    values = "each cell's own values" if t.per_cell else "one value per class"
+    _out(f"space       {t.space_name}: {t.n_rows} rows, {classes} classes ({values})")
+    if t.kind == "imported":
+        _imported_lines(t)
+    else:
+        _out(f"protocol    {info['protocol'] or '?'} (id {t.protocol_id[:16]})")
     _out(f"created     {info['created']} by nasrepro {info['nasrepro_version']}")
-    tv = ", ".join(f"{k} {'/'.join(v)}" for k, v in info["training_versions"].items())
+    if t.kind != "imported":
+        tv = ", ".join(f"{k} {'/'.join(v)}" for k, v in info["training_versions"].items())
+        devs = ", ".join(f"seed {s}: {d}" for s, d in info["devices"].items())
+        _out(f"trained on  {t.device} ({devs})" + (f"; {tv}" if tv else ""))
     _out(
-        f"trained on  {t.device} ({', '.join(f'seed {s}: {d}' for s, d in info['devices'].items())})"
-        + (f"; {tv}" if tv else "")
+        f"epochs      {len(t.epochs)}"
+        + ("" if t.has_curves else f" (final values, epoch {t.final_epoch})")
     )
-    _out(f"epochs      {len(t.epochs)}")
     _out(f"seeds       {list(t.seeds)}")
     for s, (a, b) in cov.items():
-        _out(f"coverage    seed {s}: {a}/{b} classes ({100.0 * a / max(b, 1):.1f}%)")
-    _out(f"trained     {int(ok.sum())} classes with at least one seed")
+        _out(f"coverage    seed {s}: {a}/{b} {unit} ({100.0 * a / max(b, 1):.1f}%)")
+    _out(f"trained     {int(ok.sum())} {unit} with at least one seed")
     head = "  ".join(f"{'q' + format(q * 100, 'g'):>7}" for q in _QUANTILES)
     _out(f"final accuracy (%, mean over seeds)  {head}")
     for m, qs in quant.items():
+        label = m if t.kind != "imported" else f"{m} ({t.columns.get(m, m)})"
         cells = "  ".join(f"{_fmt(v):>7}" for v in qs) if qs else "no results"
-        _out(f"  {m:<34}{cells}")
-    _out(
-        f"resolve     {health['resolved']}/{t.n_rows} rows resolve to a class trained by every seed"
-    )
-    _out(
-        f"final epoch {health['nan_final']} NaN metrics in trained entries; "
-        f"{health['untrained']} (class, seed) entries untrained"
-    )
+        _out(f"  {label:<34}{cells}")
+    whose = "have their own value" if t.per_cell else "resolve to a class trained"
+    _out(f"resolve     {health['resolved']}/{t.n_rows} rows {whose} for every seed")
+    if t.kind != "imported":
+        _out(
+            f"final epoch {health['nan_final']} NaN metrics in trained entries; "
+            f"{health['untrained']} (class, seed) entries untrained"
+        )
     if health["seed_spearman"]:
         pairs = ", ".join(f"seeds {k}: {v:.3f}" for k, v in health["seed_spearman"].items())
         _out(f"agreement   Spearman of final valid_acc, {pairs}")
-    _out(
-        f"cost        {health['train_hours']:.2f} h of recorded training on {t.device} "
-        f"(every class, seed and epoch)"
-    )
+    if health["train_hours"] is None:
+        _out("cost        no training times recorded (leaderboards charge one unit per training)")
+    else:
+        _out(
+            f"cost        {health['train_hours']:.2f} h of recorded training on {t.device} "
+            f"(every class, seed and epoch)"
+        )
     for key, label in (("best_by_valid", "best valid"), ("optimum", "best test")):
         if key in health:
             b = health[key]
@@ -174,6 +201,105 @@ def _info(args: argparse.Namespace) -> int:
                 f"{label:<11} {b['arch']}  valid {b['valid_acc']:.2f}%  test {b['test_acc']:.2f}% "
                 "(mean over seeds)"
             )
+    return 0
+
+
+def _imported_lines(t: Table) -> None:
+    src = t.source
+    _out(f"source      {src.get('name') or '?'}")
+    for key in ("citation", "license", "url"):
+        if src.get(key):
+            _out(f"  {key:<10}{src[key]}")
+    _out(
+        f"  input     {src.get('input_file')} ({src.get('format')}, {src.get('lines')} lines), sha256 {src.get('input_sha256')}"
+    )
+    _out(f"  command   {src.get('import_command') or '?'}")
+    _out(f"  by        nasrepro {src.get('nasrepro_version')}")
+    _out(f"search      {t.search_metric} (stored as valid_acc: what strategies see)")
+    _out(f"report      {t.report_metric} (stored as test_acc: what leaderboards score)")
+    other = {k: v for k, v in t.columns.items() if k not in ("valid_acc", "test_acc")}
+    if other:
+        _out("columns     " + ", ".join(f"{k} <- {v}" for k, v in other.items()))
+    _out(f"absent      {', '.join(t.absent) or 'none'} (not in the source; never invented)")
+    for k, how in t.computed.items():
+        _out(f"computed    {k}: {how}")
+    _out(
+        "protocol    none (not trained by nasrepro; cannot be retrained with `validate`/`reproduce`)"
+    )
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = []
+    for e in list_tables():
+        rows.append(
+            {"name": e.name, "description": e.description, "path": str(e.path) if e.path else None}
+        )
+    if args.json:
+        _out(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        where = "" if r["path"] else "  [not installed]"
+        _out(f"{r['name']:<{width}}  {r['description']}{where}")
+    return 0
+
+
+def _kv(items: list[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImportError_(f"{flag} {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _macro_value(key: str, value: str) -> Any:
+    if key == "input_shape":
+        try:
+            return [int(v) for v in value.replace("x", ",").split(",")]
+        except ValueError:
+            raise ImportError_(f"--macro input_shape={value!r}: expected e.g. 3,32,32") from None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _import(args: argparse.Namespace) -> int:
+    data: dict[str, Any] = {}
+    if args.mapping is not None:
+        data = ImportMapping.from_file(args.mapping).to_dict()
+    flags = {
+        "search_metric": args.search,
+        "report_metric": args.report,
+        "space": args.space,
+        "arch_column": args.arch_column,
+        "seed_column": args.seed_column,
+        "epoch_column": args.epoch_column,
+        "final_epoch": args.final_epoch,
+        "accuracy_scale": args.accuracy_scale,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if args.column:
+        data["columns"] = {**data.get("columns", {}), **_kv(args.column, "--column")}
+    if args.macro:
+        extra = {k: _macro_value(k, v) for k, v in _kv(args.macro, "--macro").items()}
+        data["macro"] = {**(data.get("macro") or {}), **extra}
+    src = {"name": args.source_name, "citation": args.citation, "license": args.license}
+    src = {k: v for k, v in src.items() if v is not None}
+    if src:
+        data["source"] = {**data.get("source", {}), **src}
+    if args.class_values:
+        data["per_cell"] = False
+    if args.partial:
+        data["partial"] = True
+    mapping = ImportMapping.from_dict(data, "the mapping (--mapping and flags)")
+    check_file(args.out, "-o", parents=True)
+    command = "nasrepro " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
+    report = import_table(args.file, args.out, mapping, fmt=args.format, command=command)
+    _out(report.summary())
+    _out(f"wrote {report.path}")
     return 0
 
 
@@ -191,7 +317,7 @@ def _result_lines(r: TableResult) -> list[str]:
 
 
 def _query(args: argparse.Namespace) -> int:
-    t = _open(args.path)
+    t = _open(args)
     r = t.query(args.arch, epoch=args.epoch, seed=args.seed)
     if args.json:
         _out(json.dumps(r.to_dict(), indent=2))
@@ -202,7 +328,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _top(args: argparse.Namespace) -> int:
-    t = _open(args.path)
+    t = _open(args)
     rows = t.top(args.k, args.metric, epoch=args.epoch, seed=args.seed)
     if args.json:
         _out(json.dumps([r.to_dict() for r in rows], indent=2))
@@ -218,7 +344,7 @@ def _top(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    t = _open(args.path)
+    t = _open(args)
     df = t.to_dataframe(args.epoch, args.seed, per_seed=args.per_seed)
     if args.output in (None, "-"):
         df.to_csv(sys.stdout, index=False)
@@ -232,7 +358,7 @@ def _export(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from nasrepro.tables._plot import plot_table
 
-    t = _open(args.path)
+    t = _open(args)
     out = args.output or f"{Path(t.path).stem}.png"
     with atomic_file(out, "-o") as tmp:
         plot_table(t, tmp)
@@ -252,7 +378,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     sub = p.add_subparsers(dest="table_command", metavar="COMMAND", required=True)
 
     def path_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("path", nargs="?", metavar="PATH", help="table file (default: shipped)")
+        sp.add_argument(
+            "path",
+            nargs="?",
+            metavar="TABLE",
+            help="shipped table name or file (default: the shipped default table)",
+        )
+        sp.add_argument("--table", default=None, metavar="NAME|PATH", help="the same as TABLE")
 
     def where(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--epoch", type=int, default=None, help="epoch number (default: final)")
@@ -271,6 +403,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="comma-separated seeds to build from (default: all)",
     )
     b.set_defaults(func=_build)
+
+    im = sub.add_parser(
+        "import",
+        help="import someone else's per-architecture results (CSV or JSON Lines)",
+        description="Import a results file as a table. One line per architecture (or per "
+        "architecture and seed, or per architecture, seed and epoch). A JSON or TOML "
+        "--mapping file and/or flags name the columns; flags override the file.",
+    )
+    im.add_argument("file", metavar="FILE", help="a .csv or .jsonl results file")
+    im.add_argument("-o", "--out", required=True, help="the .h5 table to write")
+    im.add_argument("--mapping", default=None, help="JSON (or TOML) mapping file")
+    im.add_argument("--format", default=None, choices=("csv", "jsonl"), help="default: by suffix")
+    im.add_argument("--space", default=None, help="search space of the strings (default cell)")
+    im.add_argument("--arch-column", default=None, help="architecture column (default arch)")
+    im.add_argument("--search", default=None, metavar="COL", help="search metric column")
+    im.add_argument("--report", default=None, metavar="COL", help="report metric column")
+    im.add_argument("--seed-column", default=None, metavar="COL", help="per-seed lines")
+    im.add_argument("--epoch-column", default=None, metavar="COL", help="per-epoch lines")
+    im.add_argument(
+        "--final-epoch", type=int, default=None, help="epoch of the values without --epoch-column"
+    )
+    im.add_argument(
+        "--column",
+        action="append",
+        metavar="NAME=COL",
+        help="another value, e.g. train_time_s=time or params=n_params (repeatable)",
+    )
+    im.add_argument(
+        "--macro",
+        action="append",
+        metavar="KEY=VALUE",
+        help="the source's macro skeleton, e.g. C=16 N=5 input_shape=3,32,32 num_classes=10: "
+        "params and FLOPs are then computed (repeatable)",
+    )
+    im.add_argument("--accuracy-scale", type=float, default=None, help="100 for fractions")
+    im.add_argument("--class-values", action="store_true", help="one value per class, not per cell")
+    im.add_argument("--partial", action="store_true", help="accept a file not covering the space")
+    im.add_argument("--source-name", default=None, help="provenance: the source's name")
+    im.add_argument("--citation", default=None, help="provenance: how to cite it")
+    im.add_argument("--license", default=None, help="provenance: its license")
+    im.set_defaults(func=_import)
+
+    ls = sub.add_parser("list", help="the shipped tables, by name")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_list)
 
     i = sub.add_parser("info", help="size, protocol, coverage and accuracy quantiles")
     path_arg(i)
