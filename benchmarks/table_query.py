@@ -28,9 +28,14 @@ Figures (median of repeats):
 Goals: open <= 50 ms, query <= 20 us, query_many >= 1e6 rows/s, and at least 10x the
 pickle baseline on each.
 
+With ``--table NAME|PATH`` the same figures are measured on a real table instead, for
+example an imported one (``nb201-cifar10``: per-cell values, one seed, one epoch), with
+the pickle baseline built from that table's data.
+
 Usage::
 
     python benchmarks/table_query.py [--epochs E] [--workdir DIR]
+    python benchmarks/table_query.py --table nb201-cifar10
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from nasrepro.tables import (
     TrialResult,
     build,
     representative_mask,
+    table_path,
     write_chunk,
     write_manifest,
 )
@@ -116,7 +122,7 @@ def to_nb201_pickle(table: Table, path: Path) -> None:
     """Store the table's data as NAS-Bench-201 does: a pickled dict of records."""
     m = table.metrics  # (n, S, E, M)
     static = table.static
-    canonical = table.canonical
+    canonical = np.arange(table.n_rows) if table.per_cell else table.canonical
     arch2infos: dict[int, dict[str, Any]] = {}
     for row in np.flatnonzero(representative_mask(canonical)).tolist():
         arch2infos[row] = {
@@ -171,6 +177,38 @@ class PickleAPI:
         return [self.query(a) for a in archs]
 
 
+_FIGURES = ("open", "first", "query", "query_cold", "query_epoch_seed", "query_many")
+
+
+def _table_figures(
+    h5: Path, singles: list[str], many: list[str], distinct: list[str], epoch: int, seed: int
+) -> dict[str, float]:
+    """Seconds of: open, first answer, query, query of each row once, query(epoch, seed),
+    and query_many of ``many``."""
+    out = {
+        "open": _median_time(lambda: Table.open(h5).close(), 21),
+        "first": _median_time(lambda: Table.open(h5).query(singles[0]), 5),
+    }
+    table = Table.open(h5)
+    table.query(singles[0])
+    table.query(singles[0], epoch=epoch, seed=seed)
+    out["query"] = _per_call(table.query, singles)
+    cold = []
+    for _ in range(5):  # fresh tables: every row queried once, so no memo hit
+        fresh = Table.open(h5)
+        fresh.query(distinct[0])
+        cold.append(_per_call(fresh.query, distinct[1:], 1))
+    out["query_cold"] = statistics.median(cold)
+    out["query_epoch_seed"] = _per_call(lambda a: table.query(a, epoch=epoch, seed=seed), singles)
+    out["query_many"] = _median_time(lambda: table.query_many(many), 7)
+    return out
+
+
+def table_is_per_cell(path: Path) -> bool:
+    with Table.open(path) as t:
+        return t.per_cell
+
+
 # ------------------------------------------------------------------ timing
 def _median_time(fn: Callable[[], Any], repeats: int) -> float:
     times = []
@@ -194,24 +232,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=None, help="epochs (default: mnist1d-tiny's)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep files here")
+    ap.add_argument("--table", default=None, help="measure this table (name or path) instead")
     args = ap.parse_args()
-    epochs, why = (args.epochs, "--epochs") if args.epochs else _default_epochs()
     tmp = tempfile.TemporaryDirectory(prefix="nasrepro-bench-")
     work = args.workdir or Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
     h5, pkl = work / "table.h5", work / "table.pkl"
 
-    t0 = time.perf_counter()
-    synth_sweep(work / "sweep", epochs)
-    t1 = time.perf_counter()
-    build(work / "sweep", h5)
-    t2 = time.perf_counter()
-    with Table.open(h5) as t:
-        to_nb201_pickle(t, pkl)
-        shape = t.metrics.shape
-    print(f"synthetic data (random values): metrics {shape} = (rows, seeds, epochs, metrics)")
-    print(f"epochs: {epochs} ({why})")
-    print(f"sweep chunks written in {t1 - t0:.1f} s, table built in {t2 - t1:.1f} s")
+    if args.table is not None:
+        h5 = table_path(args.table)
+        with Table.open(h5) as t:
+            to_nb201_pickle(t, pkl)
+            shape, epoch_mid, seed_last = t.metrics.shape, t.epochs[len(t.epochs) // 2], t.seeds[-1]
+            kind = f"{t.kind}, {'per-cell values' if t.per_cell else 'class values'}"
+        print(
+            f"table {args.table} ({h5}; {kind}): metrics {shape} = (rows, seeds, epochs, metrics)"
+        )
+    else:
+        epochs, why = (args.epochs, "--epochs") if args.epochs else _default_epochs()
+        t0 = time.perf_counter()
+        synth_sweep(work / "sweep", epochs)
+        t1 = time.perf_counter()
+        build(work / "sweep", h5)
+        t2 = time.perf_counter()
+        with Table.open(h5) as t:
+            to_nb201_pickle(t, pkl)
+            shape = t.metrics.shape
+        epoch_mid, seed_last = epochs // 2, 1
+        print(f"synthetic data (random values): metrics {shape} = (rows, seeds, epochs, metrics)")
+        print(f"epochs: {epochs} ({why})")
+        print(f"sweep chunks written in {t1 - t0:.1f} s, table built in {t2 - t1:.1f} s")
     print(
         f"file sizes: HDF5 {h5.stat().st_size / 1e6:.1f} MB, pickle {pkl.stat().st_size / 1e6:.1f} MB"
     )
@@ -224,33 +274,23 @@ def main() -> None:
     canon = space.canonical_indices()
     first_of = {int(canon[i]): i for i in rng.permutation(len(all_archs)).tolist()}
     distinct = [all_archs[i] for i in list(first_of.values())[:5001]]
+    if table_is_per_cell(h5):  # every cell is its own row
+        distinct = [all_archs[i] for i in rng.permutation(len(all_archs))[:5001].tolist()]
 
     # ---- HDF5 table
-    t_open = _median_time(lambda: Table.open(h5).close(), 21)
-    t_first = _median_time(lambda: Table.open(h5).query(singles[0]), 5)
-    table = Table.open(h5)
-    table.query(singles[0])
-    table.query(singles[0], epoch=epochs // 2, seed=1)
-    t_q = _per_call(table.query, singles)
-    cold = []
-    for _ in range(5):  # fresh tables: every row queried once, so no memo hit
-        fresh = Table.open(h5)
-        fresh.query(distinct[0])
-        cold.append(_per_call(fresh.query, distinct[1:], 1))
-    t_qcold = statistics.median(cold)
-    t_qes = _per_call(lambda a: table.query(a, epoch=epochs // 2, seed=1), singles)
-    t_many = _median_time(lambda: table.query_many(many), 7)
-    r = table.query(singles[0])
+    fig = _table_figures(h5, singles, many, distinct, epoch_mid, seed_last)
+    t_open, t_first, t_q, t_qcold, t_qes, t_many = (fig[k] for k in _FIGURES)
+    r = Table.open(h5).query(singles[0])
 
     # ---- pickle baseline
     t_popen = _median_time(lambda: PickleAPI(pkl), 3)
     api = PickleAPI(pkl)
     p = api.query(singles[0])
-    assert abs(p["test_acc"] - r.test_acc) < 1e-9, (p["test_acc"], r.test_acc)
-    assert abs(p["train_time_s"] - r.train_time_s) < 1e-6
+    assert np.isclose(p["test_acc"], r.test_acc, rtol=0, atol=1e-9), (p["test_acc"], r.test_acc)
+    assert np.isclose(p["train_time_s"], r.train_time_s, rtol=0, atol=1e-6, equal_nan=True)
     t_pq = _per_call(api.query, singles[:5000], 3)
     t_pqcold = _per_call(api.query, distinct[1:], 3)
-    t_pqes = _per_call(lambda a: api.query(a, epoch=epochs // 2, seed=1), singles[:5000], 3)
+    t_pqes = _per_call(lambda a: api.query(a, epoch=epoch_mid, seed=seed_last), singles[:5000], 3)
     t_pmany = _median_time(lambda: api.query_many(many), 3)
 
     rows = [
@@ -280,18 +320,38 @@ def main() -> None:
     print()
     print(f"{'figure':<27}{'HDF5 table':>14}{'pickle dict':>14}  {'unit':<9}{'speed-up':>9}  goal")
     all_met = True
+    # The 10x-over-pickle goal is the synthetic table's (3 seeds, every epoch, where the
+    # NB201-style API loops in Python); on a real --table only the absolute goals apply.
+    need = 10.0 if args.table is None else 0.0
     for name, ours, base, unit, goal, met, higher in rows:
         speedup = ours / base if higher else base / ours
-        ok = "" if met is None else ("met" if met and speedup >= 10 else "MISSED")
+        ok = "" if met is None else ("met" if met and speedup >= need else "MISSED")
         if met is not None:
-            all_met &= bool(met) and speedup >= 10
+            all_met &= bool(met) and speedup >= need
         print(
-            f"{name:<27}{ours:>14.3f}{base:>14.3f}  {unit:<9}{speedup:>8.1f}x  {goal} "
-            f"and >= 10x: {ok}"
+            f"{name:<27}{ours:>14.3f}{base:>14.3f}  {unit:<9}{speedup:>8.1f}x  {goal}"
+            f"{' and >= 10x' if need else ''}: {ok}"
             if met is not None
             else f"{name:<27}{ours:>14.3f}{base:>14.3f}  {unit:<9}{speedup:>8.1f}x  (not a goal)"
         )
     print(f"\nall goals met: {'yes' if all_met else 'no'}")
+    if args.table is not None:  # the baseline the issue names: the default table, this run
+        d = table_path("cell-mnist1d-tiny")
+        with Table.open(d) as dt:
+            d_epoch, d_seed = dt.epochs[len(dt.epochs) // 2], dt.seeds[-1]
+            d_distinct = [dt.archs[i] for i in np.flatnonzero(representative_mask(dt.canonical))]
+        df = _table_figures(d, singles, many, d_distinct[:5001], d_epoch, d_seed)
+        print(f"\n{'figure':<27}{args.table:>22}{'cell-mnist1d-tiny':>20}  unit")
+        for name, key, scale, unit in (
+            ("open", "open", 1e3, "ms"),
+            ("first answer (open+query)", "first", 1e3, "ms"),
+            ("query (final, mean)", "query", 1e6, "us"),
+            ("query, each row once", "query_cold", 1e6, "us"),
+            ("query (epoch, seed)", "query_epoch_seed", 1e6, "us"),
+        ):
+            print(f"{name:<27}{fig[key] * scale:>22.3f}{df[key] * scale:>20.3f}  {unit}")
+        rate = len(many) / fig["query_many"] / 1e6, len(many) / df["query_many"] / 1e6
+        print(f"{'query_many':<27}{rate[0]:>22.3f}{rate[1]:>20.3f}  M rows/s")
     tmp.cleanup()
 
 
