@@ -29,7 +29,8 @@ import h5py
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV = Path("../shared/data/nb201-12epoch/nb201-12epoch.csv")  # relative to ROOT
+#: The CSV, vendored from ../shared/data/nb201-12epoch (same bytes; MIT, see its LICENSE).
+CSV = Path("data/nb201-12epoch/nb201-12epoch.csv")  # relative to ROOT
 NAMES = ("nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120")
 #: 2026-12-01T00:00:00Z, the day the tables were first built.
 SOURCE_DATE_EPOCH = "1796083200"
@@ -98,6 +99,24 @@ def datasets_equal(a: Path, b: Path) -> bool:
     return bool(same)
 
 
+def attrs_differing(a: Path, b: Path) -> list[str]:
+    """Names of the attributes (and ``source`` keys) that differ; the header digest follows them."""
+    import json
+
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        keys = sorted(set(fa.attrs) | set(fb.attrs))
+        out = [
+            k
+            for k in keys
+            if k not in ("source", "header_sha256") and str(fa.attrs.get(k)) != str(fb.attrs.get(k))
+        ]
+        sa, sb = json.loads(fa.attrs["source"]), json.loads(fb.attrs["source"])
+        out += [f"source.{k}" for k in sorted(set(sa) | set(sb)) if sa.get(k) != sb.get(k)]
+        if str(fa.attrs["header_sha256"]) != str(fb.attrs["header_sha256"]):
+            out.append("header_sha256")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -121,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
                 same = datasets_equal(out, shipped / f"{name}.h5")
                 same_bytes = out.read_bytes() == (shipped / f"{name}.h5").read_bytes()
                 line += f"  datasets vs shipped: {'identical' if same else 'DIFFERENT'}"
-                line += f" (file bytes {'identical' if same_bytes else 'differ'})"
+                if same_bytes:
+                    line += " (file bytes identical)"
+                else:
+                    diff = attrs_differing(out, shipped / f"{name}.h5")
+                    line += f" (attributes differing: {', '.join(diff)})"
                 status |= 0 if same else 1
             status |= 1 if bad else 0
             print(line)
