@@ -90,7 +90,9 @@ class ImportMapping:
             value per isomorphism class (two lines of one class are a duplicate).
         partial: Accept a file that does not cover a bounded space.
         accuracy_scale: Multiplies accuracies (``100`` for fractions in ``[0, 1]``);
-            stored accuracies must lie in ``[0, 100]`` percent.
+            stored accuracies must lie in ``[0, 100]`` percent. ``None`` (default) is
+            1, and refuses a file whose search and report accuracies all lie in
+            ``[0, 1]`` (fractions, most likely); pass ``1`` to import such a file as is.
         source: Provenance: ``name``, ``citation``, ``license``, ``url``.
     """
 
@@ -105,7 +107,7 @@ class ImportMapping:
     macro: Mapping[str, Any] | None = None
     per_cell: bool = True
     partial: bool = False
-    accuracy_scale: float = 1.0
+    accuracy_scale: float | None = None
     source: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -128,7 +130,8 @@ class ImportMapping:
             raise ImportError_(f"mapping: final_epoch {self.final_epoch!r} is not an integer")
         if self.final_epoch is not None and self.final_epoch < 1:
             raise ImportError_(f"mapping: final_epoch {self.final_epoch} must be at least 1")
-        if not (isinstance(self.accuracy_scale, int | float) and self.accuracy_scale > 0):
+        scale = self.accuracy_scale
+        if scale is not None and not (isinstance(scale, int | float) and scale > 0):
             raise ImportError_(f"mapping: accuracy_scale {self.accuracy_scale!r} must be > 0")
         if self.macro is not None:
             missing = [k for k in _MACRO_COUNT_KEYS if k not in self.macro]
@@ -418,6 +421,8 @@ def import_table(
     static_cols = {k: c for k, c in value_cols.items() if k in STATIC_NAMES}
     metric_cols = {k: c for k, c in value_cols.items() if k not in STATIC_NAMES}
     n_lines = 0
+    scale = 1.0 if mapping.accuracy_scale is None else float(mapping.accuracy_scale)
+    top = dict.fromkeys(_ACCURACIES, -math.inf)  # the largest stored accuracy per metric
     for line, rec in records:
         n_lines += 1
         raw = rec.get(mapping.arch_column)
@@ -454,18 +459,15 @@ def import_table(
         vals = {k: _number(p, line, c, rec[c]) for k, c in metric_cols.items()}
         for k in _ACCURACIES:
             if k in vals:
-                v = vals[k] * mapping.accuracy_scale
+                v = vals[k] * scale
                 if not 0.0 <= v <= 100.0:
-                    hint = (
-                        "; are these fractions? pass --accuracy-scale 100"
-                        if 0 <= vals[k] <= 1 and mapping.accuracy_scale == 1
-                        else ""
-                    )
                     raise ImportError_(
                         f"{p}:{line}: column {metric_cols[k]!r}: accuracy {v:g} is outside "
-                        f"[0, 100] percent{hint}"
+                        "[0, 100] percent; fix the value, or scale the column with "
+                        "--accuracy-scale"
                     )
                 vals[k] = v
+                top[k] = max(top[k], v)
         key = (row, seed, epoch)
         if key in entries:
             first = entries[key][0]
@@ -489,6 +491,12 @@ def import_table(
     if not entries:
         raise ImportError_(f"{p}: the file has a header but no data lines")
 
+    if mapping.accuracy_scale is None and max(top["valid_acc"], top["test_acc"]) <= 1.0:
+        raise ImportError_(
+            f"{p}: every value of {mapping.search_metric!r} and {mapping.report_metric!r} lies "
+            "in [0, 1]: fractions, not percent? Pass --accuracy-scale 100 (or "
+            "--accuracy-scale 1 to import them as percent values as they are)"
+        )
     if not space.bounded:
         canonical = np.arange(len(archs), dtype=np.int64)
     n = len(archs)
@@ -536,7 +544,7 @@ def import_table(
     absent += [k for k in STATIC_NAMES if k not in static_cols and k not in computed]
 
     sha = hashlib.sha256(blob).hexdigest()
-    source = {k: str(mapping.source.get(k, "")) for k in _SOURCE_KEYS}
+    source: dict[str, Any] = {k: str(mapping.source.get(k, "")) for k in _SOURCE_KEYS}
     source.update(
         input_file=p.name,
         input_sha256=sha,

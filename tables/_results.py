@@ -23,12 +23,14 @@ class TableResult:
     """The metrics of one architecture at one epoch, averaged over seeds or for one.
 
     Isomorphic and equivalent architectures resolve to their class representative,
-    so they give equal results. Every query returns a fresh object (the table never
+    so they give equal results, except in a per-cell table (imported from a source
+    that trained every cell, like NAS-Bench-201), where each cell has its own row. Every query returns a fresh object (the table never
     shares it), so it is a plain slotted dataclass: a frozen one costs 5 us more
     per query in ``__init__``.
 
     Attributes:
-        arch: String of the representative whose row holds the data.
+        arch: String of the row that holds the data (the class representative, or
+            in a per-cell table the queried cell).
         index: That row (the enumeration index for bounded spaces).
         epoch: Epoch number (1-based; the final epoch is ``len(table.epochs)``).
         seed: The seed, or ``None`` for the mean over the trained seeds.
@@ -37,7 +39,8 @@ class TableResult:
             end of ``epoch``; accuracies in percent.
         epoch_time_s: Training time of that epoch.
         train_time_s: Training time of epochs ``1..epoch`` (the cost of reaching it).
-        params: Parameter count. flops: Forward FLOPs per sample.
+        params: Parameter count. flops: Forward FLOPs per sample. ``None`` where
+            the table does not hold them (an imported table whose source lacks them).
         latency_s: Inference latency of one evaluation batch.
         seeds: All seeds of the table.
         per_seed_valid_acc, per_seed_test_acc: Values for each of ``seeds`` at
@@ -57,8 +60,8 @@ class TableResult:
     test_acc: float
     epoch_time_s: float
     train_time_s: float
-    params: int
-    flops: int
+    params: int | None
+    flops: int | None
     latency_s: float
     seeds: tuple[int, ...]
     per_seed_valid_acc: tuple[float, ...]

@@ -494,8 +494,8 @@ class Table:
                 seed,
                 int(v[_COL_NSEEDS]),
                 *v[:8],  # train_loss .. epoch_time_s, train_time_s
-                int(v[8]),  # params
-                int(v[9]),  # flops
+                int(v[8]) if v[8] == v[8] else None,  # params (None: absent)
+                int(v[9]) if v[9] == v[9] else None,  # flops
                 v[10],  # latency_s
                 seeds,
                 tuple(v[_N_RES + 1 : _N_RES + 1 + S]),

@@ -237,10 +237,10 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(rows, indent=2))
         return 0
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        where = "" if r["path"] else "  [not installed]"
-        _out(f"{r['name']:<{width}}  {r['description']}{where}")
+    width = max(len(e.name) for e in list_tables())
+    for e in list_tables():
+        where = "" if e.path else "  [not installed]"
+        _out(f"{e.name:<{width}}  {e.description}{where}")
     return 0
 
 
@@ -309,7 +309,8 @@ def _result_lines(r: TableResult) -> list[str]:
     lines.append(f"seed          {'mean of ' + str(r.n_seeds) if r.seed is None else r.seed}")
     for m in RESULT_METRICS:
         v = getattr(r, m)
-        lines.append(f"{m:<14}{v if isinstance(v, int) else _fmt(v, 4)}")
+        shown = "absent" if v is None else v if isinstance(v, int) else _fmt(v, 4)
+        lines.append(f"{m:<14}{shown}")
     for name, vals in (("valid_acc", r.per_seed_valid_acc), ("test_acc", r.per_seed_test_acc)):
         per = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, vals, strict=True))
         lines.append(f"{name} per seed  {per}")
@@ -338,7 +339,7 @@ def _top(args: argparse.Namespace) -> int:
         v = getattr(r, args.metric)
         _out(
             f"{k:>4}  {_fmt(float(v), 4):>12}  {_fmt(r.valid_acc):>9}  {_fmt(r.test_acc):>8}  "
-            f"{r.params:>9}  {r.arch}"
+            f"{'-' if r.params is None else r.params:>9}  {r.arch}"
         )
     return 0
 

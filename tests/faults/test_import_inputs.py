@@ -1,0 +1,135 @@
+"""`nasrepro table import` on bad input: one clear line naming file, line and column;
+nothing written, and an existing output left as it was."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nasrepro.spaces import get_space
+
+CELL = [a.to_string() for a in get_space("cell").enumerate()]
+GOOD = CELL[5]
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _import(f: Path, out: Path, *flags: str) -> list[str]:
+    return ["table", "import", str(f), "-o", str(out), "--search", "v", "--report", "t", *flags]
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "fragments"),
+    [
+        (f"arch,v\n{GOOD},1\n", ["--partial"], ["r.csv:1: missing column(s) ['t']", "--report"]),
+        (
+            "arch,v,t\n|conv_7x7~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,2\n",
+            ["--partial"],
+            ["r.csv:2: column 'arch'", "unknown op 'conv_7x7'"],
+        ),
+        ("arch,v,t\n|nor_conv_3x3~0|+,1,2\n", ["--partial"], ["r.csv:2: column 'arch'"]),
+        (f"arch,v,t\n{GOOD},1,2\n{GOOD},3,4\n", ["--partial"], ["r.csv:3: duplicated", "line 2"]),
+        (
+            f"arch,v,t\n{GOOD},high,2\n",
+            ["--partial"],
+            ["r.csv:2: column 'v': 'high' is not a number"],
+        ),
+        (f"arch,v,t\n{GOOD},nan,2\n", ["--partial"], ["r.csv:2: column 'v' is nan"]),
+        (f"arch,v,t\n{GOOD},,2\n", ["--partial"], ["r.csv:2: column 'v' is empty"]),
+        (f"arch,v,t\n{GOOD},1,2,3\n", ["--partial"], ["r.csv:2: 4 fields but the header has 3"]),
+        (f"arch,v,t\n{GOOD},1,200\n", ["--partial"], ["r.csv:2: column 't': accuracy 200"]),
+        (f"arch,v,t\n{GOOD},50,60\n", [], ["1 of the 15,625 cells", "--partial"]),
+        ("arch,v,t\n", ["--partial"], ["header but no data lines"]),
+        ("", ["--partial"], ["the file is empty"]),
+        (f"arch,v,t\n{GOOD},50,60\n", ["--partial", "--column", "speed=v"], ["unknown column"]),
+        (f"arch,v,t\n{GOOD},50,60\n", ["--partial", "--macro", "C=16"], ["macro lacks"]),
+    ],
+)
+def test_bad_csv_is_refused_and_nothing_written(
+    cli: Callable[..., object], tmp_path: Path, text: str, flags: list[str], fragments: list[str]
+) -> None:
+    f = _csv(tmp_path / "r.csv", text)
+    out = tmp_path / "out.h5"
+    cli(*_import(f, out, *flags)).assert_user_error(*fragments)  # type: ignore[attr-defined]
+    assert not out.exists() and not list(tmp_path.glob(".out.h5.*"))
+
+
+def test_existing_output_is_kept_on_failure(cli: Callable[..., object], tmp_path: Path) -> None:
+    out = tmp_path / "out.h5"
+    good = _csv(tmp_path / "good.csv", f"arch,v,t\n{GOOD},50,60\n")
+    assert cli(*_import(good, out, "--partial")).rc == 0  # type: ignore[attr-defined]
+    before = out.read_bytes()
+    bad = _csv(tmp_path / "r.csv", f"arch,v,t\n{GOOD},50,x\n")
+    cli(*_import(bad, out, "--partial")).assert_user_error("r.csv:2")  # type: ignore[attr-defined]
+    assert out.read_bytes() == before
+
+
+def test_jsonl_errors_name_the_line(cli: Callable[..., object], tmp_path: Path) -> None:
+    f = tmp_path / "r.jsonl"
+    f.write_text(json.dumps({"arch": GOOD, "v": 1, "t": 2}) + "\n{not json\n")
+    cli(*_import(f, tmp_path / "o.h5", "--partial")).assert_user_error(  # type: ignore[attr-defined]
+        "r.jsonl:2: not valid JSON"
+    )
+    f.write_text(json.dumps({"arch": GOOD, "v": True, "t": 2}) + "\n")
+    cli(*_import(f, tmp_path / "o.h5", "--partial")).assert_user_error(  # type: ignore[attr-defined]
+        "r.jsonl:1: column 'v': True is not a number"
+    )
+    f.write_text("[1, 2]\n")
+    cli(*_import(f, tmp_path / "o.h5", "--partial")).assert_user_error(  # type: ignore[attr-defined]
+        "r.jsonl:1: each line must be a JSON object"
+    )
+
+
+def test_file_and_mapping_problems(cli: Callable[..., object], tmp_path: Path) -> None:
+    out = tmp_path / "o.h5"
+    cli(*_import(tmp_path / "none.csv", out)).assert_user_error(  # type: ignore[attr-defined]
+        "none.csv: cannot read the results file"
+    )
+    odd = _csv(tmp_path / "r.txt", "arch,v,t\n")
+    cli(*_import(odd, out)).assert_user_error("--format csv|jsonl")  # type: ignore[attr-defined]
+    f = _csv(tmp_path / "r.csv", f"arch,v,t\n{GOOD},50,60\n")
+    m = tmp_path / "m.json"
+    m.write_text('{"search_metric": "v", "report": "t"}')
+    r = cli("table", "import", str(f), "-o", str(out), "--mapping", str(m))
+    r.assert_user_error("unknown key(s) ['report']")  # type: ignore[attr-defined]
+    m.write_text("{broken")
+    r = cli("table", "import", str(f), "-o", str(out), "--mapping", str(m))
+    r.assert_user_error("m.json: not valid JSON")  # type: ignore[attr-defined]
+    r = cli("table", "import", str(f), "-o", str(out))
+    r.assert_user_error("missing ['search_metric', 'report_metric']")  # type: ignore[attr-defined]
+
+
+def test_mapping_file_with_flag_overrides(cli: Callable[..., object], tmp_path: Path) -> None:
+    from nasrepro.tables import Table
+
+    f = _csv(tmp_path / "r.csv", f"name,a,b,c\n{GOOD},50,60,70\n")
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"search_metric": "a", "report_metric": "b", "arch_column": "name"}))
+    out = tmp_path / "o.h5"
+    r = cli(
+        "table", "import", str(f), "-o", str(out), "--mapping", str(m), "--report", "c", "--partial"
+    )
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    t = Table.open(out)
+    assert t.report_metric == "c" and t.query(GOOD).test_acc == 70.0
+    assert "--report c" in t.source["import_command"]
+    info = cli("table", "info", str(out))
+    assert info.rc == 0 and "report      c (stored as test_acc" in info.out  # type: ignore[attr-defined]
+
+
+def test_table_names(cli: Callable[..., object]) -> None:
+    r = cli("table", "list")
+    assert r.rc == 0  # type: ignore[attr-defined]
+    for name in ("cell-mnist1d-tiny", "nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120"):
+        assert name in r.out  # type: ignore[attr-defined]
+    r = cli("table", "top", "--table", "nb201-cifar10", "-k", "1")
+    assert r.rc == 0 and "89.16" in r.out  # type: ignore[attr-defined]
+    cli("table", "info", "--table", "nb201-cifar1O").assert_user_error(  # type: ignore[attr-defined]
+        "nb201-cifar1O: no table of that name or path", "nb201-cifar10"
+    )
