@@ -36,20 +36,27 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    reps = np.flatnonzero(representative_mask(table.canonical))
+    reps = (
+        np.arange(table.n_rows)
+        if table.per_cell
+        else np.flatnonzero(representative_mask(table.canonical))
+    )
+    unit = "cells" if table.per_cell else "classes"
     r = table.query_many(reps, missing="nan")
     ok = r.n_seeds > 0
     test, params = r.test_acc[ok], r.params[ok]
+    report = "test" if table.kind != "imported" else f"{table.report_metric}"
 
     fig = Figure(figsize=(15, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax1, ax2, ax3 = fig.subplots(1, 3)
-    title = f"{table.space_name} · {table.protocol.name}"
-    fig.suptitle(f"{title} · {int(ok.sum())} trained classes · {Path(table.path).name}")
+    origin = table.protocol.name if table.has_protocol else table.source.get("name", "imported")
+    title = f"{table.space_name} · {origin}"
+    fig.suptitle(f"{title} · {int(ok.sum())} {unit} · {Path(table.path).name}")
 
     if test.size:
         ax1.hist(test, bins=min(50, max(5, test.size // 4)), color="tab:blue")
-    ax1.set(xlabel="final test accuracy (%), mean over seeds", ylabel="classes", title="accuracy")
+    ax1.set(xlabel=f"final {report} accuracy (%), mean over seeds", ylabel=unit, title="accuracy")
 
     if len(table.seeds) >= 2:
         s0, s1 = table.seeds[:2]
@@ -65,15 +72,19 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
             ax2.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
         ax2.set(xlabel=f"test accuracy, seed {s0} (%)", ylabel=f"test accuracy, seed {s1} (%)")
         ax2.set_title("seed agreement")
-    else:
-        ax2.text(0.5, 0.5, "one seed only", ha="center", va="center", transform=ax2.transAxes)
-        ax2.set_axis_off()
+    else:  # one seed: what strategies see against what is reported
+        search = "valid" if table.kind != "imported" else table.search_metric
+        ax2.scatter(r.valid_acc[ok], test, s=6, alpha=0.5)
+        ax2.set(xlabel=f"{search} accuracy (%)", ylabel=f"{report} accuracy (%)")
+        ax2.set_title("search vs report metric (one seed)")
 
-    if test.size:
-        ax3.scatter(params, test, s=6, alpha=0.5, color="tab:green")
-        if np.all(params > 0):
+    known = np.isfinite(params)
+    if test.size and known.any():
+        ax3.scatter(params[known], test[known], s=6, alpha=0.5, color="tab:green")
+        if np.all(params[known] > 0):
             log_x_125(ax3)
-    ax3.set(xlabel="parameters", ylabel="final test accuracy (%)", title="accuracy vs size")
+    label = "parameters" + (" (computed)" if "params" in table.computed else "")
+    ax3.set(xlabel=label, ylabel=f"final {report} accuracy (%)", title="accuracy vs size")
 
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

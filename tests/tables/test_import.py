@@ -219,3 +219,10 @@ def test_shipped_nb201_cifar10_equals_the_csv() -> None:
         r = t.query(lines[i]["arch"])
         assert r.valid_acc == float(np.float32(lines[i]["cifar10_valid_xvalid"]))
         assert r.test_acc == float(np.float32(lines[i]["cifar10_ori_test"]))
+
+
+def test_plot_of_an_imported_table(tmp_path: Path) -> None:
+    from nasrepro.tables import plot_table
+
+    out = plot_table(open_table("nb201-cifar10"), tmp_path / "p.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
