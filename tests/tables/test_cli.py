@@ -109,7 +109,7 @@ def test_plot(table_path: Path, tmp_path: Path) -> None:
 
 def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("info", str(tmp_path / "missing.h5")) == 2
-    assert "no such table file" in capsys.readouterr().err
+    assert "no table of that name or path" in capsys.readouterr().err
     if default_table_path() is None:
         assert run("info") == 2
         assert "nasrepro table build" in capsys.readouterr().err
