@@ -110,6 +110,22 @@ class Bananas(ModelBasedStrategy):
     from the ensemble's mean and standard deviation) are queued. The first 10 asks
     are uniform samples. Spaces without a path encoding use their default one.
 
+    Sources of the defaults, in the authors' code (naszilla/naszilla):
+    ``naszilla/nas_algorithms.py`` ``bananas()`` has ``num_init=10``, ``k=10``,
+    ``num_ensemble=5`` and ``explore_type='its'`` (independent Thompson sampling, as
+    in ``acquisition_functions.py``); ``meta_neural_net.py`` ``MetaNeuralnet.fit``
+    defaults to 10 layers of width 20, ``loss='mae'``, 200 epochs, batch 32 and Adam
+    with ``lr=.01``, betas 0.9 and 0.99 (the experiment settings in ``params.py``
+    shorten training to 150 epochs; we keep the function's default). The pool comes
+    from ``data.py`` ``get_candidates`` (``num=100``, ``num_best_arches=10``).
+
+    Adapted: that ``get_candidates`` draws 100 mutants of the best architecture and
+    moves on to the next best only while it has fewer than 100 distinct new
+    candidates; we take ``n_mutations = 10`` mutants of each of the ``n_parents = 10``
+    best, a pool as large and less concentrated on the incumbent. The predictor is
+    written in numpy, with He initialisation (Keras' default is Glorot) and
+    mini-batches in a fresh random order each epoch (as Keras' ``fit`` does).
+
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
         n_init: Uniform samples first. k: Trials per model fit.

@@ -26,8 +26,16 @@ class RegularizedEvolution(Strategy):
     asynchronous setup.
 
     The defaults (population 10, tournament 3) are those NAS-Bench-201 (Dong & Yang,
-    ICLR 2020) ran REA with for budgets of a few hundred trainings; the paper's own
-    (100, 25) suit 20,000-model budgets and make the search random at ours.
+    ICLR 2020) and NATS-Bench ran REA with, on budgets of a few hundred trainings:
+    D-X-Y/AutoDL-Projects ``scripts-search/NAS-Bench-201-algos/R-EA.sh`` passes
+    ``--ea_population 10`` and takes the sample size as an argument (its usage line:
+    3), and ``exps/NATS-algos/run-all.sh`` passes ``--ea_population 10
+    --ea_sample_size 3``. The paper's own (100, 25) suit its 20,000-model searches and
+    make the search nearly random at our budgets (about 100 trainings, 10 of them
+    already spent on the initial population at P = 10). NASLib and naszilla use (30,
+    10). As in NAS-Bench-201's ``exps/NAS-Bench-201-algos/R_EA.py`` (which follows the
+    paper's Algorithm 1), the tournament is drawn with replacement and a mutation
+    changes one decision to a different value.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.

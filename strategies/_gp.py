@@ -30,17 +30,29 @@ class GPBayesOpt(ModelBasedStrategy):
 
     Snoek, Larochelle & Adams, "Practical Bayesian optimization of machine learning
     algorithms" (NeurIPS 2012): a GP with a Matern 5/2 kernel (plus a white-noise
-    term), its hyperparameters fitted by marginal likelihood at every step, and the
-    expected-improvement acquisition. Inputs are the space's one-hot ``adjacency``
-    encoding; the acquisition is maximised over a pool of random samples and mutants
-    of the best architectures (see :class:`ModelBasedStrategy`), one trial per step.
-    Unlike the paper we use one length scale (not ARD; with tens of points, 30
-    length scales over-fit) and pick it and the noise level from a grid by marginal
-    likelihood (see :func:`fit_gp`), which is exact, deterministic and fast.
+    term) and the expected-improvement acquisition. Inputs are the space's one-hot
+    ``adjacency`` encoding; the acquisition is maximised over a pool of random samples
+    and mutants of the best architectures (see :class:`ModelBasedStrategy`), one trial
+    per step.
+
+    Adapted: the paper uses one length scale per input (ARD) and integrates the
+    kernel hyperparameters out of the acquisition by slice sampling. We use one
+    length scale (with tens of points, 30 length scales over-fit) and take it and the
+    noise level from a grid by marginal likelihood at every step (type-II maximum
+    likelihood, see :func:`fit_gp`), which is exact, deterministic and fast.
+
+    Sources of the defaults: ``n_init = 10`` is the random initial design of the GP
+    baseline in BANANAS' code (naszilla/naszilla ``naszilla/nas_algorithms.py``:
+    ``gp_bayesopt_search`` takes ``num_init=DEFAULT_NUM_INIT``, 10). The pool is
+    BANANAS' mutation pool (about 100 mutants of the 10 best, see :class:`Bananas`)
+    plus ``n_random = 100`` uniform samples, like that code's ``mutation_random``
+    option (``data.py`` ``get_candidates``: up to 100 random candidates added to the
+    mutants). ``xi = 0`` is plain expected improvement as in the paper (no
+    exploration margin).
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
-        n_init: Uniform samples before the first model (10).
+        n_init: Uniform samples before the first model.
         n_random, n_parents, n_mutations: The candidate pool per step.
         xi: Exploration margin of EI (in accuracy percent).
     """

@@ -155,9 +155,16 @@ class SuccessiveHalving(_BracketStrategy):
     """Successive halving over epochs: Jamieson & Talwalkar, "Non-stochastic best arm
     identification and hyperparameter optimization" (AISTATS 2016), in the form of
     Hyperband's most aggressive bracket (Li et al. 2018), repeated until the budget
-    ends. With ``eta = 3`` (the paper's default) and ``min_epoch = 1`` it starts
-    ``eta**s_max`` uniform samples at ``max_epoch / eta**s_max`` epochs and keeps the
-    best third at each rung; promoted runs continue from their checkpoint.
+    ends. With ``eta = 3`` and ``min_epoch = 1`` it starts ``eta**s_max`` uniform
+    samples at ``max_epoch / eta**s_max`` epochs and keeps the best third at each
+    rung; promoted runs continue from their checkpoint.
+
+    Defaults: the original algorithm halves (keeps the better half, ``eta = 2``);
+    ``eta = 3`` is the default of Hyperband and BOHB in the BOHB authors' code
+    (automl/HpBandSter ``hpbandster/optimizers/hyperband.py`` and ``bohb.py``), taken
+    here so that the three multi-fidelity strategies share their rungs.
+    ``min_epoch = 1`` is the finest fidelity a table with per-epoch records offers;
+    the papers leave the minimum resource to the user.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
@@ -174,8 +181,10 @@ class Hyperband(_BracketStrategy):
     """Hyperband over epochs: Li, Jamieson, DeSalvo, Rostamizadeh & Talwalkar,
     "Hyperband: a novel bandit-based approach to hyperparameter optimization"
     (JMLR 2018). It cycles through the brackets of :func:`hyperband_brackets`,
-    from the most aggressive to plain random search, with uniform samples and the
-    paper's ``eta = 3``.
+    from the most aggressive to plain random search, with uniform samples.
+    ``eta = 3`` is HpBandSter's default (``hpbandster/optimizers/hyperband.py``; the
+    paper leaves ``eta`` as an input) and ``min_epoch = 1`` the table's finest
+    fidelity, as in :class:`SuccessiveHalving`.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
@@ -196,7 +205,22 @@ class BOHB(_BracketStrategy):
     least ``min_bandwidth``). ``num_samples`` candidates are drawn from the good
     density with bandwidths widened by ``bandwidth_factor``, and the one maximising
     ``l(x) / g(x)`` is taken. A ``random_fraction`` of configurations is uniform.
-    Defaults are the paper's: 15%, 64 samples, 1/3 random, factor 3, ``eta = 3``.
+
+    Defaults are those of the authors' code, automl/HpBandSter
+    ``hpbandster/optimizers/bohb.py`` (``BOHB.__init__``): ``eta=3``,
+    ``top_n_percent=15``, ``num_samples=64``, ``random_fraction=1/3``,
+    ``bandwidth_factor=3``, ``min_bandwidth=1e-3``, and ``min_points_in_model`` of
+    ``d + 1``. In ``config_generators/bohb.py`` a model is fitted once the good and
+    the bad set each hold more than ``d`` points, hence our ``2 * (d + 1)``.
+    NAS-Bench-201 and NATS-Bench ran BOHB with ``num_samples 4``, ``random_fraction
+    0.0`` and ``bandwidth_factor 3`` (D-X-Y/AutoDL-Projects
+    ``scripts-search/NAS-Bench-201-algos/BOHB.sh``, ``exps/NATS-algos/run-all.sh``);
+    we keep the authors' defaults.
+
+    Adapted: HpBandSter widens only the bandwidths of continuous parameters and
+    samples categorical ones with their fitted bandwidths; the paper widens all. Every
+    decision here is categorical, so we widen them all, as the paper says (otherwise
+    ``bandwidth_factor`` would do nothing). ``min_epoch = 1`` as in :class:`Hyperband`.
 
     Only spaces with a categorical-decision view are supported (the cell space).
 

@@ -15,19 +15,30 @@ __all__ = ["LocalSearch"]
 
 @register_strategy("local-search")
 class LocalSearch(Strategy):
-    """Best-improvement local search with restarts, as in White, Nolen & Savani,
-    "Exploring the loss landscape in neural architecture search" (UAI 2021).
+    """Best-improvement local search with restarts: White, Nolen & Savani, "Exploring
+    the loss landscape in neural architecture search" (UAI 2021; first circulated as
+    "Local search is state of the art for NAS benchmarks", arXiv:2005.02960).
 
     It evaluates ``n_init`` uniform samples and starts from the best. Then it
     evaluates every neighbour of the current architecture (``space.neighbors``, in a
     random order, skipping ones already evaluated up to equivalence) and moves to the
     best if it beats the current one; at a local optimum it restarts from a fresh
-    uniform sample (the evaluated set carries over). With several workers, asks wait (return ``None``) while the last
-    neighbours of a neighbourhood are still pending.
+    uniform sample (the evaluated set carries over). With several workers, asks wait
+    (return ``None``) while the last neighbours of a neighbourhood are still pending.
+
+    Sources: the paper's basic algorithm is this hill climb from one random
+    architecture, evaluating the whole neighbourhood. ``n_init = 10`` is NASLib's
+    (automl/NASLib ``naslib/benchmarks/nas/discrete_config.yaml``, ``num_init: 10``)
+    and the authors' code's (naszilla/naszilla ``naszilla/nas_algorithms.py``,
+    ``DEFAULT_NUM_INIT = 10``). The restart follows NASLib's
+    ``naslib/optimizers/discrete/ls/optimizer.py``, which restarts from one new
+    random architecture; naszilla's ``local_search`` instead draws ``num_init`` new
+    ones per restart and by default moves to the first improving neighbour
+    (``query_full_nbhd=False``), not the best.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
-        n_init: Uniform samples before the first descent (10, as in NASLib).
+        n_init: Uniform samples before the first descent.
     """
 
     def __init__(

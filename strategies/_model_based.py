@@ -26,7 +26,9 @@ class ModelBasedStrategy(Strategy):
     everything already asked), and queues the ``batch_size`` best. Pending trials are
     only excluded from the pool (no fantasised results).
 
-    Subclasses implement :meth:`_select`.
+    Subclasses implement :meth:`_select` and set the defaults, each with its source
+    (:class:`~nasrepro.strategies.GPBayesOpt`, :class:`~nasrepro.strategies.Bananas`);
+    the ones here only repeat GP-BO's.
     """
 
     encoding: str = "adjacency"
