@@ -78,6 +78,9 @@ class Strategy(abc.ABC):
 
     #: Registry name, set by :func:`register_strategy`.
     name: ClassVar[str] = ""
+    #: Whether the strategy needs evaluations below ``max_epoch`` (learning curves);
+    #: leaderboards list it "n/a" on a benchmark without them.
+    multi_fidelity: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace[Any], *, max_epoch: int, seed: int | None = None):
         if max_epoch < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,6 +87,8 @@ class _BracketStrategy(Strategy):
     Falkner et al. 2018, Section 4.2). With one worker, brackets run one after another.
     Promoted trials set ``resume`` so that they pay only the extra epochs.
     """
+
+    multi_fidelity: ClassVar[bool] = True
 
     def __init__(
         self,

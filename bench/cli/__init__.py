@@ -225,9 +225,9 @@ def _run_sweep(args: argparse.Namespace, archs: list[str] | None) -> Any:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from nasrepro.bench.harness._reproduce import LOSS_RTOL, describe_gaps, reproduce
-    from nasrepro.tables import Table, load_default
+    from nasrepro.tables import load_default, open_table
 
-    table = load_default() if args.table is None else Table.open(args.table)
+    table = load_default() if args.table is None else open_table(args.table)
     rtol = LOSS_RTOL if args.tolerance is None else args.tolerance
     allow_close = args.allow_close or args.tolerance is not None
     verdicts: list[str] = []
@@ -373,7 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("arch")
     p.add_argument("--seed", type=seed_list, default=[0], help="seed(s), comma-separated")
-    p.add_argument("--table", default=None, help="table path (default: the shipped table)")
+    p.add_argument(
+        "--table",
+        default=None,
+        metavar="NAME|PATH",
+        help="a shipped table name or a table file (default: the shipped default table)",
+    )
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per seed")

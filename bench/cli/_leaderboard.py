@@ -64,20 +64,20 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         QUICK_SEEDS,
         LeaderboardConfig,
         open_benchmark,
+        parse_budget,
         parse_seeds,
         run_leaderboard,
         strategies_arg,
         track,
         write_outputs,
     )
-    from nasrepro.bench.sim._runner import Budget
 
     out = check_dir(args.out, "--out")  # before the runs: a bad --out would lose them
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 30)
     budget = args.budget or (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
     spec = _benchmark_spec(args)
     bench = open_benchmark(spec)  # cached: the run opens it again for free
-    parsed = Budget.parse(budget, bench.typical_cost_s)
+    parsed = parse_budget(budget, bench)
     check_budget_evaluations(
         budget,
         parsed.value if parsed.kind == "queries" else parsed.value / bench.typical_cost_s,
@@ -142,7 +142,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_BENCHMARK,
         help=f"registered benchmark name (default {DEFAULT_BENCHMARK}, the shipped table)",
     )
-    p.add_argument("--table", default=None, help="run on this table file instead")
+    p.add_argument(
+        "--table",
+        default=None,
+        metavar="NAME|PATH",
+        help="run on this table instead: a shipped name (`nasrepro table list`) or a file",
+    )
     p.add_argument(
         "--seed-mode",
         default="random",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.sim._leaderboard_run import Leaderboard
+from nasrepro.bench.sim._leaderboard_run import NO_CURVES, Leaderboard, cost_model_text
 from nasrepro.bench.sim._leaderboard_stats import _N_BOOT, summarize
 from nasrepro.bench.tracking import run_environment
 
@@ -30,10 +30,19 @@ def _table_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
 def _header(lb: Leaderboard) -> str:
     b = lb.benchmark
     budget = f"{lb.budget} ({lb.config.budget})" if lb.budget.kind == "time" else str(lb.budget)
+    if lb.budget.kind == "time" and b.get("cost_model") == "per-training":
+        budget = f"{lb.budget.value:g} full trainings ({lb.config.budget})"
+    report = f" ({b['report_metric']})" if b.get("report_metric") else ""
     return (
-        f"benchmark {b['name']} (optimum {b['optimum']:.2f}% test accuracy), "
-        f"budget {budget}, {lb.config.workers} worker(s), {len(lb.config.seeds)} seeds"
+        f"benchmark {b['name']} (optimum {b['optimum']:.2f}% test accuracy{report}), "
+        f"budget {budget}, {lb.config.workers} worker(s), {len(lb.config.seeds)} seeds; "
+        f"{cost_model_text(b)}"
     )
+
+
+def _test_header(lb: Leaderboard) -> str:
+    metric = lb.benchmark.get("report_metric")
+    return f"test acc{f' ({metric})' if metric else ''} mean ± std"
 
 
 def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
@@ -45,16 +54,22 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "Regret: optimum minus the incumbent's mean final test accuracy (percent points); "
         "the incumbent is the best validation accuracy seen.",
         "",
-        "| # | strategy | final regret: mean [95% CI] | median | AUC | avg rank | evals |",
-        "|---:|---|---|---:|---:|---:|---:|",
+        f"| # | strategy | final regret: mean [95% CI] | {_test_header(lb)} | median | AUC | "
+        "avg rank | evals |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for k, (n, s) in enumerate(_table_rows(summary), start=1):
         lines.append(
             f"| {k} | {n} | {s['mean']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] | "
+            f"{s['test_mean']:.2f} ± {s['test_std']:.2f} | "
             f"{s['median']:.3f} | {s['auc']:.3f} | {s['rank']:.2f} | {s['evaluations']:.0f} |"
         )
     for n, why in lb.skipped.items():
-        lines.append(f"\nSkipped {n}: {why}.")
+        if why == NO_CURVES:
+            lines.append(f"| – | {n} | {why} | | | | | |")
+    for n, why in lb.skipped.items():
+        if why != NO_CURVES:
+            lines.append(f"\nSkipped {n}: {why}.")
     return "\n".join(lines) + "\n"
 
 
@@ -62,13 +77,27 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
     """The leaderboard as a standalone HTML page with the two plots."""
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("#", "strategy", "final regret mean", "95% CI", "median", "AUC", "avg rank")
+        for h in (
+            "#",
+            "strategy",
+            "final regret mean",
+            "95% CI",
+            html.escape(_test_header(lb)),
+            "median",
+            "AUC",
+            "avg rank",
+        )
     )
     body = "".join(
         f"<tr><td>{k}</td><td>{html.escape(n)}</td><td>{s['mean']:.3f}</td>"
-        f"<td>[{s['ci_low']:.3f}, {s['ci_high']:.3f}]</td><td>{s['median']:.3f}</td>"
+        f"<td>[{s['ci_low']:.3f}, {s['ci_high']:.3f}]</td>"
+        f"<td>{s['test_mean']:.2f} ± {s['test_std']:.2f}</td><td>{s['median']:.3f}</td>"
         f"<td>{s['auc']:.3f}</td><td>{s['rank']:.2f}</td></tr>"
         for k, (n, s) in enumerate(_table_rows(summary), start=1)
+    )
+    body += "".join(
+        f"<tr><td>–</td><td>{html.escape(n)}</td><td colspan='7'>{html.escape(why)}</td></tr>"
+        for n, why in lb.skipped.items()
     )
     title = html.escape(f"Leaderboard: {lb.benchmark['name']}")
     return (
@@ -82,8 +111,13 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
     )
 
 
-def plot(summary: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path]:
-    """Write ``regret.png`` (mean regret, 95% bootstrap band) and ``ranks.png``."""
+def plot(
+    summary: dict[str, Any], out_dir: Path, title: str, *, per_training: bool = False
+) -> tuple[Path, Path]:
+    """Write ``regret.png`` (mean regret, 95% bootstrap band) and ``ranks.png``.
+
+    ``per_training``: the clock counts full trainings (a table without times), not seconds.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,7 +142,13 @@ def plot(summary: dict[str, Any], out_dir: Path, title: str) -> tuple[Path, Path
             ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
         log_x_125(ax)
         ax.set(
-            xlabel="simulated training time (s)" if summary["axis"] == "time" else "evaluations",
+            xlabel=(
+                "evaluations"
+                if summary["axis"] != "time"
+                else "simulated full trainings"
+                if per_training
+                else "simulated training time (s)"
+            ),
             ylabel="test regret (% points)" if kind == "regret" else "average rank (1 = best)",
             title=title,
         )
@@ -158,7 +198,10 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str,
     paths["markdown"].write_text(to_markdown(lb, summary))
     paths["html"].write_text(to_html(lb, summary))
     paths["results"].write_text(json.dumps(results_dict(lb, summary), indent=1) + "\n")
-    paths["regret"], paths["ranks"] = plot(summary, out, lb.benchmark["name"])
+    per_training = lb.benchmark.get("cost_model") == "per-training"
+    paths["regret"], paths["ranks"] = plot(
+        summary, out, lb.benchmark["name"], per_training=per_training
+    )
     return paths
 
 

@@ -41,11 +41,11 @@ from nasrepro.strategies import (
 )
 from nasrepro.tables import (
     Benchmark,
-    Table,
     TableError,
     TabularBenchmark,
     default_table_path,
     get_benchmark,
+    open_table,
 )
 
 __all__ = [
@@ -58,6 +58,9 @@ __all__ = [
     "strategies_arg",
     "default_jobs",
     "parse_seeds",
+    "parse_budget",
+    "cost_model_text",
+    "NO_CURVES",
     "DEFAULT_BENCHMARK",
     "DEFAULT_BUDGET",
     "QUICK_SEEDS",
@@ -81,7 +84,8 @@ class BenchmarkSpec:
 
     Attributes:
         name: A name of :func:`~nasrepro.tables.list_benchmarks` (ignored with ``table``).
-        table: Path of a table file; the benchmark is then named after the file.
+        table: A shipped table name (``nasrepro table list``) or a table file; the
+            benchmark is then named after it.
         seed_mode: Passed to :class:`~nasrepro.tables.TabularBenchmark`.
     """
 
@@ -103,7 +107,7 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
         ValueError: Unknown benchmark name.
     """
     if spec.table is not None:
-        return TabularBenchmark(Table.open(spec.table), spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
+        return TabularBenchmark(open_table(spec.table), spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
     try:
         return get_benchmark(spec.name, seed_mode=spec.seed_mode)
     except TableError as e:
@@ -114,6 +118,35 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
                 "mnist1d-tiny --out DIR` and `nasrepro table build DIR -o table.h5`"
             ) from e
         raise
+
+
+#: Why a multi-fidelity strategy is not run on a benchmark without learning curves.
+NO_CURVES = "n/a: the table has no learning curves"
+
+
+def parse_budget(text: str, bench: Benchmark) -> Budget:
+    """:meth:`Budget.parse` for ``bench``, refusing seconds where it has no times.
+
+    Raises:
+        ValueError: A seconds budget (``"3600s"``) on a benchmark whose cost model is
+            one unit per full training; ``"100q"`` or ``"100x"`` are the fix.
+    """
+    budget = Budget.parse(text, bench.typical_cost_s)
+    per_training = getattr(bench, "cost_model", "recorded") == "per-training"
+    if per_training and budget.kind == "time" and not text.strip().lower().endswith("x"):
+        raise ConfigError(
+            f"budget {text!r} is in simulated seconds, but {bench.name} records no training "
+            "times (its cost model is one unit per full training); give a query budget "
+            "such as '100q', or '100x' (100 full trainings)"
+        )
+    return budget
+
+
+def cost_model_text(bench_info: dict[str, Any]) -> str:
+    """The leaderboard header's statement of how evaluations are charged."""
+    if bench_info.get("cost_model") == "per-training":
+        return "cost model: one unit per full training (the table records no training times)"
+    return "cost model: recorded training time in seconds"
 
 
 @dataclass(frozen=True)
@@ -220,7 +253,7 @@ def run_leaderboard(
     """
     t_start = time.perf_counter()
     bench = open_benchmark(config.benchmark)
-    budget = Budget.parse(config.budget, bench.typical_cost_s)
+    budget = parse_budget(config.budget, bench)
     names = list(config.strategies) or list_strategies()
     skipped = {}
     timeout = config.strategy_timeout
@@ -228,10 +261,14 @@ def run_leaderboard(
         cls = load_strategy(name, timeout_s=timeout)
         if not StrategyGuard(name, None, timeout).call("supports()", cls.supports, bench.space):
             skipped[name] = f"does not support the {bench.space.name!r} space"
-            logger.warning("skipping %s: %s", name, skipped[name])
+        elif getattr(cls, "multi_fidelity", False) and not getattr(bench, "has_curves", True):
+            skipped[name] = NO_CURVES
+        if name in skipped:  # expected for n/a, a warning for an unsupported space
+            log = logger.info if skipped[name] == NO_CURVES else logger.warning
+            log("skipping %s: %s", name, skipped[name])
             names.remove(name)
     if not names:
-        raise ConfigError(f"no strategy supports the {bench.space.name!r} space: {skipped}")
+        raise ConfigError(f"none of the strategies can run on {bench.name}: {skipped}")
     tasks = [(n, s) for n in names for s in config.seeds]
     results: dict[tuple[str, int], RunResult] = {}
     if config.jobs <= 1:

@@ -30,6 +30,7 @@ import numpy as np
 from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     LeaderboardConfig,
+    cost_model_text,
     open_benchmark,
     run_leaderboard,
 )
@@ -138,6 +139,11 @@ class ValidateReport:
     #: (see :func:`nasrepro.bench.harness._reproduce.build_gaps`); then the real numbers are
     #: expected to differ from the table's within seed noise, not bitwise.
     build_gaps: dict[str, list[str | None]] = field(default_factory=dict)
+    #: The final incumbents' mean test accuracy (the report metric): mean and sample
+    #: standard deviation over seeds, as NAS-Bench-201's Table 5 reports it.
+    test_acc: tuple[float, float] = (float("nan"), float("nan"))
+    report_metric: str = "test_acc"
+    cost_model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +154,9 @@ class ValidateReport:
             f"{self.workers} worker(s), {len(self.final_regret)} seeds",
             f"final test regret: mean {self.mean:.3f} [95% CI {self.ci[0]:.3f}, "
             f"{self.ci[1]:.3f}], median {self.median:.3f}",
+            f"final incumbents' {self.report_metric}: {self.test_acc[0]:.2f} ± "
+            f"{self.test_acc[1]:.2f} % (mean ± std over seeds)",
+            *([self.cost_model] if self.cost_model else []),
             f"rank {self.rank} of {self.n_ranked} by mean final regret among the references",
             "",
             f"{'reference':<24}{'mean':>8}{'U':>9}{'p':>10}{'P(better)':>11}{'r_rb':>8}",
@@ -288,6 +297,13 @@ def validate(
         n_ranked=len(means),
         comparisons=compare(final[np.isfinite(final)], refs),
     )
+    test = bench.optimum - final  # (n_seeds,) the final incumbents' mean test accuracy
+    report.test_acc = (
+        float(np.nanmean(test)),
+        float(np.nanstd(test, ddof=1)) if len(test) > 1 else 0.0,
+    )
+    report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
+    report.cost_model = cost_model_text(lb.benchmark)
     if retrain and validate_top > 0:
         incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]
         _retrain(report, bench, protocol, incumbents, device)

@@ -1,0 +1,98 @@
+"""Leaderboards, validate and reproduce on an imported table (no times, no curves, no protocol)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasrepro.bench.sim import (
+    NO_CURVES,
+    BenchmarkSpec,
+    LeaderboardConfig,
+    run_leaderboard,
+    summarize,
+)
+from nasrepro.spaces import ConfigError
+from nasrepro.tables import open_table
+
+
+def _lb(tmp_path: Path, *flags: str) -> list[str]:
+    return ["leaderboard", "--table", "nb201-cifar10", "--no-track", "--jobs", "1",
+            "--out", str(tmp_path / "lb"), *flags]  # fmt: skip
+
+
+def test_leaderboard_on_nb201_states_cost_model_and_test_accuracy(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    r = cli(
+        *_lb(tmp_path, "--strategies", "random-search,hyperband", "--seeds", "3", "--budget", "10q")
+    )
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    md = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "cost model: one unit per full training (the table records no training times)" in md
+    assert "test acc (cifar10_ori_test) mean ± std" in md
+    assert f"| – | hyperband | {NO_CURVES} |" in md
+    res = json.loads((tmp_path / "lb" / "results.json").read_text())
+    assert res["skipped"] == {"hyperband": NO_CURVES}
+    assert res["benchmark"]["cost_model"] == "per-training"
+    assert res["benchmark"]["report_metric"] == "cifar10_ori_test"
+    s = res["strategies"]["random-search"]
+    test = res["benchmark"]["optimum"] - np.asarray(s["final_regret"])
+    assert s["summary"]["test_mean"] == pytest.approx(test.mean())
+    assert s["summary"]["test_std"] == pytest.approx(test.std(ddof=1))
+    t = open_table("nb201-cifar10")  # the incumbents' accuracy is the table's report metric
+    assert t.query(s["final_incumbent"][0]).test_acc == pytest.approx(test[0])
+    assert s["n_evaluations"] == [10, 10, 10]
+
+
+def test_seconds_budget_is_refused_with_the_fix(cli: Callable[..., object], tmp_path: Path) -> None:
+    cli(*_lb(tmp_path, "--budget", "3600s", "--strategies", "random-search")).assert_user_error(  # type: ignore[attr-defined]
+        "records no training times", "'100q'"
+    )
+    assert not (tmp_path / "lb" / "results.json").exists()
+    r = cli(*_lb(tmp_path, "--budget", "5x", "--strategies", "random-search", "--seeds", "2"))
+    assert r.rc == 0 and "budget 5 full trainings (5x)" in r.out  # type: ignore[attr-defined]
+
+
+def test_only_multi_fidelity_strategies_is_an_error() -> None:
+    config = LeaderboardConfig(
+        BenchmarkSpec(table="nb201-cifar10"), ("hyperband", "bohb"), (0,), "10q"
+    )
+    with pytest.raises(ConfigError, match="none of the strategies can run on nb201-cifar10"):
+        run_leaderboard(config)
+
+
+def test_multi_fidelity_still_runs_where_there_are_curves(smoke_table_path: Path) -> None:
+    config = LeaderboardConfig(
+        BenchmarkSpec(table=str(smoke_table_path)), ("successive-halving",), (0, 1), "10q"
+    )
+    lb = run_leaderboard(config)
+    assert lb.skipped == {} and len(lb.runs["successive-halving"]) == 2
+    s = summarize(lb)["strategies"]["successive-halving"]["summary"]
+    assert np.isfinite(s["test_mean"]) and s["test_std"] >= 0
+
+
+def test_validate_on_nb201_skips_retraining(cli: Callable[..., object], tmp_path: Path) -> None:
+    assert (
+        cli(*_lb(tmp_path, "--strategies", "random-search", "--seeds", "4", "--budget", "10q")).rc
+        == 0
+    )  # type: ignore[attr-defined]
+    r = cli(
+        "validate", "--table", "nb201-cifar10", "--strategy", "examples/my_strategy.py:TopKMutation",
+        "--seeds", "3", "--reference", str(tmp_path / "lb" / "results.json"), "--no-track",
+        "--jobs", "1",
+    )  # fmt: skip
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert "final incumbents' cifar10_ori_test:" in r.out  # type: ignore[attr-defined]
+    assert "has no training protocol to retrain under; skipped" in r.out  # type: ignore[attr-defined]
+
+
+def test_reproduce_on_an_imported_table_is_one_line(cli: Callable[..., object]) -> None:
+    arch = open_table("nb201-cifar10").archs[0]
+    cli("reproduce", arch, "--table", "nb201-cifar10", "--seed", "0").assert_user_error(  # type: ignore[attr-defined]
+        "imported from NAS-Bench-201", "no nasrepro training protocol"
+    )
