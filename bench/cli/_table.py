@@ -395,7 +395,7 @@ def _compare_lines(c: TableComparison, name_a: str, name_b: str) -> list[str]:
         f"space       {c.space}; A gives {c.n_a:,} cells a value, B {c.n_b:,}; "
         f"{cl.n:,} cells in both",
         f"classes     {gl.n:,} of A's isomorphism classes; a per-cell table's class value is "
-        "the mean of its members'",
+        "the mean of its members",
         "",
         f"{'':<26}{'cells':>16}{'classes':>16}",
         f"{'compared':<26}{cl.n:>16,}{gl.n:>16,}",
