@@ -22,6 +22,14 @@ from nasrepro.tables._catalog import (
     open_table,
     table_path,
 )
+from nasrepro.tables._compare import (
+    BestRank,
+    ChoiceShare,
+    RankAgreement,
+    TableComparison,
+    TopKOverlap,
+    compare_tables,
+)
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import representative_mask
 from nasrepro.tables._import import (
@@ -118,4 +126,10 @@ __all__ = [
     "register_benchmark",
     "get_benchmark",
     "list_benchmarks",
+    "compare_tables",
+    "TableComparison",
+    "RankAgreement",
+    "TopKOverlap",
+    "BestRank",
+    "ChoiceShare",
 ]

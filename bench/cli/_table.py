@@ -1,4 +1,5 @@
-"""The ``nasrepro table`` command: build, import, list, info, query, top, export and plot.
+"""The ``nasrepro table`` command: build, import, list, info, query, top, export, plot and
+compare.
 
 Wired into the main CLI by ``add_parser(subparsers)``; every subcommand sets
 ``func``, a handler that takes the parsed arguments and returns an exit code.
@@ -19,16 +20,26 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.cli._args import int_at_least, seed_list
+from nasrepro.bench.cli._args import (
+    budget_text,
+    int_at_least,
+    seed_list,
+    seeds_count_or_list,
+    strategies_text,
+)
 from nasrepro.bench.cli._outputs import atomic_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
+    SHIPPED_TABLES,
+    ConfigError,
     ImportError_,
     ImportMapping,
     Table,
+    TableComparison,
     TableResult,
     build,
+    compare_tables,
     import_table,
     list_tables,
     load_default,
@@ -367,6 +378,146 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f}%"
+
+
+def _compare_lines(c: TableComparison, name_a: str, name_b: str) -> list[str]:
+    def side(name: str, metric: str, column: str, per_cell: bool, seeds: int, epoch: int) -> str:
+        col = "" if column == metric else f" ({column})"
+        values = "per-cell values" if per_cell else "class values"
+        of = "1 seed" if seeds == 1 else f"mean of {seeds} seeds"
+        return f"{name}: {metric}{col}, {values}, {of}, epoch {epoch}"
+
+    cl, gl = c.cells, c.classes
+    lines = [
+        "table A     " + side(name_a, c.metric_a, c.column_a, c.per_cell_a, c.seeds_a, c.epoch_a),
+        "table B     " + side(name_b, c.metric_b, c.column_b, c.per_cell_b, c.seeds_b, c.epoch_b),
+        f"space       {c.space}; A gives {c.n_a:,} cells a value, B {c.n_b:,}; "
+        f"{cl.n:,} cells in both",
+        f"classes     {gl.n:,} of A's isomorphism classes; a per-cell table's class value is "
+        "the mean of its members",
+        "",
+        f"{'':<26}{'cells':>16}{'classes':>16}",
+        f"{'compared':<26}{cl.n:>16,}{gl.n:>16,}",
+        f"{'Kendall tau-b':<26}{_fmt(cl.kendall_tau, 3):>16}{_fmt(gl.kendall_tau, 3):>16}",
+        f"{'Spearman':<26}{_fmt(cl.spearman, 3):>16}{_fmt(gl.spearman, 3):>16}",
+    ]
+    for label in ("10", "100", "1%"):
+        cells = []
+        for level in (cl, gl):
+            o = next((o for o in level.top_k if o.label == label), None)
+            cells.append("-" if o is None else f"{o.common}/{o.k} ({o.fraction:.2f})")
+        lines.append(f"{'top-' + label + ' overlap':<26}{cells[0]:>16}{cells[1]:>16}")
+    for key, what in (
+        ("best_a_in_b", "best of A, rank in B"),
+        ("best_b_in_a", "best of B, rank in A"),
+    ):
+        cells = [f"{getattr(lv, key).rank:,} ({getattr(lv, key).percent:.1f}%)" for lv in (cl, gl)]
+        lines.append(f"{what:<26}{cells[0]:>16}{cells[1]:>16}")
+    lines.append("  (rank 1 = best; ties share the best rank; % = rank / compared)")
+    for key, here, there in (("best_a_in_b", "A", "B"), ("best_b_in_a", "B", "A")):
+        b = getattr(cl, key)
+        lines.append(
+            f"best cell of {here}  {b.arch}  {here} {b.value_here:.2f}, {there} {b.value_there:.2f}"
+        )
+    if cl.structure:
+        k = cl.structure[0].k
+        lines += [
+            "",
+            f"top-{k} shares, largest differences (A vs B){'':<4}{'cells':>14}{'classes':>16}",
+        ]
+        for s in cl.structure[:5]:
+            g = gl.share(s.decision, s.choice)
+            at_g = "-" if g is None else f"{_pct(g.share_a)} vs {_pct(g.share_b)}"
+            lines.append(
+                f"  {s.decision + ' ' + s.choice:<44}{_pct(s.share_a) + ' vs ' + _pct(s.share_b):>14}{at_g:>16}"
+            )
+    return lines
+
+
+def _spec(name: str) -> Any:
+    from nasrepro.bench.sim import BenchmarkSpec
+
+    return BenchmarkSpec(name) if name in SHIPPED_TABLES else BenchmarkSpec(table=name)
+
+
+def _strategy_lines(sc: Any) -> list[str]:
+    ra, rb = sc.results_a, sc.results_b
+    order_b = sorted(sc.strategies, key=lambda n: (rb[n].rank, ra[n].rank, n))
+    cost = f"cost model A {sc.benchmark_a['cost_model']}, B {sc.benchmark_b['cost_model']}"
+    lines = [
+        f"strategies  budget {sc.budget} (the same evaluations on both; {cost}), "
+        f"{len(sc.seeds)} seeds",
+    ]
+    for n, why in sorted(sc.excluded.items()):
+        lines.append(f"excluded    {n}: {why}")
+    w = max(len(n) for n in sc.strategies)
+
+    def cell(n: str, r: Any) -> str:
+        ci = f"[{_fmt(r.ci_low, 2)}, {_fmt(r.ci_high, 2)}]"
+        return f"{r.rank:>2}  {n:<{w}}  {_fmt(r.mean, 2):>6} {ci:<16}"
+
+    width = len(cell(sc.strategies[0], ra[sc.strategies[0]]))
+    lines.append("  mean final test regret (percent points) [95% CI], best first")
+    lines.append(f"  {'A ' + sc.a:<{width}}    B {sc.b}")
+    for na, nb in zip(sc.strategies, order_b, strict=True):
+        lines.append(f"  {cell(na, ra[na])}  {cell(nb, rb[nb])}".rstrip())
+    lo, hi = sc.tau_ci
+    lines.append(
+        f"agreement   Kendall tau-b of the two orders {_fmt(sc.kendall_tau, 3)} "
+        f"[95% CI {_fmt(lo, 3)}, {_fmt(hi, 3)}] ({sc.n_boot:,} bootstrap resamples of the seeds)"
+    )
+    lines.append(f"took        {sc.wall_s:.1f}s wall for the two leaderboards")
+    return lines
+
+
+def _compare(args: argparse.Namespace) -> int:
+    extra = [f for f in ("seeds", "budget", "jobs") if getattr(args, f) is not None]
+    if args.strategies is None and extra:
+        raise ConfigError(
+            f"--{', --'.join(extra)} {'apply' if len(extra) > 1 else 'applies'} only with "
+            "--strategies; add e.g. --strategies all"
+        )
+    if args.strategies is not None:  # a bad budget fails before any work
+        from nasrepro.bench.sim import query_budget
+
+        query_budget(args.budget or "100q")
+    a, b = open_table(args.a), open_table(args.b)
+    c = compare_tables(a, b, metric_a=args.metric_a, metric_b=args.metric_b)
+    sc = None
+    if args.strategies is not None:
+        from nasrepro.bench.cli._leaderboard import _ProgressBar
+        from nasrepro.bench.sim import compare_strategies, default_jobs, parse_seeds, strategies_arg
+
+        bar = _ProgressBar("compare")
+        try:
+            sc = compare_strategies(
+                _spec(args.a),
+                _spec(args.b),
+                strategies=strategies_arg(args.strategies),
+                seeds=parse_seeds(args.seeds or 30),
+                budget=args.budget or "100q",
+                jobs=args.jobs or default_jobs(),
+                progress=bar,
+            )
+        finally:
+            bar.close()
+    if args.json:
+        out: dict[str, Any] = {"a": args.a, "b": args.b, "tables": c.to_dict()}
+        if sc is not None:
+            out["strategies"] = sc.to_dict()
+        _out(json.dumps(out, indent=2))
+        return 0
+    for line in _compare_lines(c, args.a, args.b):
+        _out(line)
+    if sc is not None:
+        _out()
+        for line in _strategy_lines(sc):
+            _out(line)
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``table`` and its subcommands to the main CLI's ``subparsers``."""
@@ -482,3 +633,47 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     path_arg(pl)
     pl.add_argument("-o", "--output", default=None, help="PNG path (default: STEM.png)")
     pl.set_defaults(func=_plot)
+
+    c = sub.add_parser(
+        "compare",
+        help="how two tables of one space agree: rank correlations, top-k, best-cell ranks",
+        description="Compare two tables of one space over the cells both hold and over "
+        "isomorphism classes: Kendall tau-b, Spearman, top-k overlap (k = 10, 100, 1%%), "
+        "where each table's best ranks in the other, and the op shares of each top 100. "
+        "With --strategies, also run the same leaderboard on both (a query budget) and "
+        "compare the strategy orders.",
+    )
+    c.add_argument("a", metavar="A", help="shipped table name or file")
+    c.add_argument("b", metavar="B", help="shipped table name or file")
+    for side in ("a", "b"):
+        c.add_argument(
+            f"--metric-{side}",
+            default="test_acc",
+            choices=RESULT_METRICS,
+            metavar="M",
+            help=f"metric of {side.upper()} (default test_acc, the report metric; valid_acc is "
+            "the search metric)",
+        )
+    c.add_argument("--json", action="store_true")
+    c.add_argument(
+        "--strategies",
+        type=strategies_text,
+        default=None,
+        help="also compare these strategies' orders: 'all' or comma-separated names",
+    )
+    c.add_argument(
+        "--seeds", type=seeds_count_or_list, default=None, help="with --strategies (default 30)"
+    )
+    c.add_argument(
+        "--budget",
+        type=budget_text,
+        default=None,
+        help="with --strategies: evaluations per run, e.g. '100q' (the default)",
+    )
+    c.add_argument(
+        "--jobs",
+        type=int_at_least(1, "jobs"),
+        default=None,
+        help="with --strategies: parallel processes (default: cores)",
+    )
+    c.set_defaults(func=_compare)

@@ -7,6 +7,13 @@ when it does.
 
 from __future__ import annotations
 
+from nasrepro.bench.sim._compare import (
+    MULTI_FIDELITY,
+    StrategyComparison,
+    StrategyResult,
+    compare_strategies,
+    query_budget,
+)
 from nasrepro.bench.sim._leaderboard_report import (
     plot,
     results_dict,
@@ -87,4 +94,9 @@ __all__ = [
     "reference_path",
     "ValidateReport",
     "Comparison",
+    "compare_strategies",
+    "StrategyComparison",
+    "StrategyResult",
+    "MULTI_FIDELITY",
+    "query_budget",
 ]

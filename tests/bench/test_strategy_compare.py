@@ -1,0 +1,135 @@
+"""``compare_strategies``: the same leaderboard on two tables, and the agreement of the
+strategy orders (2 strategies x 3 seeds x 10 queries), recomputed here from the
+leaderboards themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from nasrepro.bench.cli import main
+from nasrepro.bench.sim import (
+    BenchmarkSpec,
+    LeaderboardConfig,
+    StrategyComparison,
+    compare_strategies,
+    run_leaderboard,
+    summarize,
+)
+from nasrepro.bench.sim._compare import tau_b_columns
+from nasrepro.tables import ConfigError
+
+STRATEGIES = ("random-search", "reinforce")
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def specs(smoke_table_path: Path) -> tuple[BenchmarkSpec, BenchmarkSpec]:
+    return BenchmarkSpec(table=str(smoke_table_path)), BenchmarkSpec("nb201-cifar10")
+
+
+@pytest.fixture(scope="module")
+def comparison(specs: tuple[BenchmarkSpec, BenchmarkSpec]) -> StrategyComparison:
+    a, b = specs
+    return compare_strategies(
+        a, b, strategies=(*STRATEGIES, "hyperband"), seeds=SEEDS, budget="10q", n_boot=500
+    )
+
+
+def test_orders_and_tau_match_the_leaderboards(
+    specs: tuple[BenchmarkSpec, BenchmarkSpec], comparison: StrategyComparison
+) -> None:
+    c = comparison
+    assert set(c.strategies) == set(STRATEGIES)
+    assert c.excluded == {
+        "hyperband": "multi-fidelity; nb201-cifar10 has no learning curves (one epoch)"
+    }
+    means = []
+    for spec, res in zip(specs, (c.results_a, c.results_b), strict=True):
+        lb = run_leaderboard(LeaderboardConfig(spec, STRATEGIES, SEEDS, "10q"))
+        s = summarize(lb)["strategies"]
+        m = [s[n]["summary"]["mean"] for n in STRATEGIES]
+        assert [res[n].mean for n in STRATEGIES] == pytest.approx(m)
+        assert [res[n].rank for n in STRATEGIES] == [1 + sum(x < y for x in m) for y in m]
+        finals = np.array([s[n]["final_regret"] for n in STRATEGIES])  # (2, 3)
+        means.append((m, finals))
+    (ma, fa), (mb, fb) = means
+    assert c.kendall_tau == pytest.approx(kendalltau(ma, mb).statistic, nan_ok=True)
+    # the CI: resample seed indices (one draw for all), scipy's tau per resample
+    idx = np.random.default_rng(0).integers(0, len(SEEDS), (500, len(SEEDS)))
+    taus = [kendalltau(fa[:, i].mean(axis=1), fb[:, i].mean(axis=1)).statistic for i in idx]
+    want = np.nanquantile(taus, [0.025, 0.975])
+    assert c.tau_ci == pytest.approx(tuple(want))
+    assert c.benchmark_b["cost_model"] == "per-training"
+    assert c.budget == "10q"
+
+
+def test_tau_b_columns_is_scipy_tau_b_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (6, 200)).astype(float)
+    y = rng.integers(0, 3, (6, 200)).astype(float)
+    x[:, 0] = 1.0  # a constant column: NaN, as scipy gives
+    got = tau_b_columns(x, y)
+    want = np.array([kendalltau(x[:, k], y[:, k]).statistic for k in range(200)])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert np.isnan(got[0])
+
+
+def test_bootstrap_ci_resamples_seeds_jointly() -> None:
+    """5 strategies x 8 seeds of regrets: the CI is the 2.5/97.5% quantile of scipy's
+    tau over resamples that draw the same seed indices for both benchmarks."""
+    from nasrepro.bench.sim._compare import _bootstrap_tau
+
+    rng = np.random.default_rng(1)
+    fa = rng.gamma(2.0, 1.0, (5, 8)) + np.arange(5)[:, None] * 0.5
+    fb = rng.gamma(2.0, 1.0, (5, 8)) + np.arange(5)[:, None] * 0.3
+    idx = np.random.default_rng(7).integers(0, 8, (300, 8))
+    taus = [kendalltau(fa[:, i].mean(axis=1), fb[:, i].mean(axis=1)).statistic for i in idx]
+    lo, hi = _bootstrap_tau(fa, fb, 300, 7)
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(taus, [0.025, 0.975])))
+    assert -1 <= lo < hi <= 1
+
+
+def test_only_a_query_budget(specs: tuple[BenchmarkSpec, BenchmarkSpec]) -> None:
+    for budget in ("100x", "3600s", "many"):
+        with pytest.raises(ConfigError, match="needs a query budget"):
+            compare_strategies(*specs, strategies=STRATEGIES, seeds=SEEDS, budget=budget)
+    with pytest.raises(ConfigError, match="no strategy left"):
+        compare_strategies(*specs, strategies=("hyperband", "bohb"), seeds=SEEDS, budget="10q")
+
+
+def test_cli_strategies(smoke_table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "table",
+        "compare",
+        str(smoke_table_path),
+        "nb201-cifar10",
+        "--strategies",
+        ",".join((*STRATEGIES, "hyperband")),
+        "--seeds",
+        "3",
+        "--budget",
+        "10q",
+        "--jobs",
+        "1",
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for word in (
+        "Kendall tau-b",  # the tables
+        "strategies  budget 10q",
+        "excluded    hyperband: multi-fidelity; nb201-cifar10 has no learning curves",
+        "Kendall tau-b of the two orders",
+        "random-search",
+        "reinforce",
+    ):
+        assert word in text, word
+    assert main([*argv, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    s = got["strategies"]
+    assert s["seeds"] == list(SEEDS) and set(s["strategies"]) == set(STRATEGIES)
+    assert set(s["results_a"]) == set(STRATEGIES) and s["n_boot"] == 2000
