@@ -8,7 +8,6 @@ when it does.
 from __future__ import annotations
 
 from nasrepro.bench.sim._compare import (
-    MULTI_FIDELITY,
     StrategyComparison,
     StrategyResult,
     compare_strategies,
@@ -97,6 +96,5 @@ __all__ = [
     "compare_strategies",
     "StrategyComparison",
     "StrategyResult",
-    "MULTI_FIDELITY",
     "query_budget",
 ]

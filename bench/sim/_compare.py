@@ -13,7 +13,7 @@ without times is charged one unit per full training, the ``"per-training"`` cost
 model, automatically). Time budgets (``"3600s"``, ``"100x"``) would give the two
 benchmarks different numbers of evaluations.
 
-Multi-fidelity strategies (:data:`MULTI_FIDELITY`) stop runs early, so they need
+Multi-fidelity strategies (``Strategy.multi_fidelity``) stop runs early, so they need
 learning curves; when either benchmark has a single epoch they are left out of the
 comparison (listed in ``excluded`` with the reason), and so is a strategy that does
 not support the space.
@@ -45,7 +45,7 @@ from nasrepro.bench.sim._leaderboard_run import (
 from nasrepro.bench.sim._leaderboard_stats import _N_BOOT, summarize
 from nasrepro.bench.sim._runner import Budget
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.strategies import list_strategies
+from nasrepro.strategies import list_strategies, load_strategy
 from nasrepro.tables import TableError
 from nasrepro.tables._compare import _jsonable
 
@@ -53,13 +53,9 @@ __all__ = [
     "compare_strategies",
     "StrategyComparison",
     "StrategyResult",
-    "MULTI_FIDELITY",
     "tau_b_columns",
     "query_budget",
 ]
-
-#: Registered strategies that query epochs below the final one (early stopping).
-MULTI_FIDELITY: tuple[str, ...] = ("successive-halving", "hyperband", "bohb")
 
 
 @dataclass(frozen=True)
@@ -242,8 +238,8 @@ def compare_strategies(
     excluded: dict[str, str] = {}
     flat = [x.name for x in (ba, bb) if not getattr(x, "has_curves", True)]
     if flat:
-        for n in MULTI_FIDELITY:
-            if n in names:
+        for n in list(names):
+            if load_strategy(n).multi_fidelity:
                 names.remove(n)
                 excluded[n] = (
                     f"multi-fidelity; {' and '.join(flat)} "
