@@ -194,6 +194,9 @@ class TabularBenchmark:
         self.space: SearchSpace[Any] = table.space
         self.max_epoch: int = table.final_epoch
         self.cost_model: str = cost_model
+        #: Every cell holds its own values (an imported per-cell table): a runner scores
+        #: an incumbent on its own cell, not on its class representative.
+        self.per_cell: bool = table.per_cell
         self.has_curves: bool = table.has_curves
         self._rng = np.random.default_rng(seed)
         self._optimum: float | None = None

@@ -96,3 +96,20 @@ def test_reproduce_on_an_imported_table_is_one_line(cli: Callable[..., object]) 
     cli("reproduce", arch, "--table", "nb201-cifar10", "--seed", "0").assert_user_error(  # type: ignore[attr-defined]
         "imported from NAS-Bench-201", "no nasrepro training protocol"
     )
+
+
+def test_per_cell_incumbent_is_scored_on_its_own_cell() -> None:
+    """On NB201, isomorphic cells have their own values: regret uses the cell told."""
+    from nasrepro.bench.sim import Budget, run
+    from nasrepro.strategies import RandomSearch
+    from nasrepro.tables import TabularBenchmark
+
+    t = open_table("nb201-cifar10")
+    bench = TabularBenchmark(t)
+    s = RandomSearch(bench.space, max_epoch=bench.max_epoch, seed=3)
+    r = run(s, bench, Budget.parse("200q"), seed=3)
+    for arch, inc, reg in zip(r.archs, r.incumbents, r.regret, strict=True):
+        assert t.query(arch).arch == arch  # each result is recorded as the cell itself
+        assert reg == pytest.approx(bench.optimum - t.query(inc).test_acc)
+    reps = {t.archs[int(t.canonical[t.rows([a])[0]])] for a in r.archs}
+    assert reps != set(r.archs)  # some told cells are not their class representative
