@@ -91,6 +91,24 @@ def test_validate_on_nb201_skips_retraining(cli: Callable[..., object], tmp_path
     assert "has no training protocol to retrain under; skipped" in r.out  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("name", ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120"])
+def test_validate_finds_the_shipped_nb201_reference(cli: Callable[..., object], name: str) -> None:
+    """Each shipped NB201 table has a 100-seed reference made with the per-cell runner."""
+    from nasrepro.bench.sim import load_reference
+
+    ref = load_reference(name)
+    assert len(ref["config"]["seeds"]) == 100
+    assert ref["benchmark"]["cost_model"] == "per-training"
+    r = cli(
+        "validate", "--table", name, "--strategy", "examples/my_strategy.py:TopKMutation",
+        "--seeds", "3", "--no-retrain", "--no-track", "--jobs", "1",
+    )  # fmt: skip
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert "among the references" in r.out  # type: ignore[attr-defined]
+    for strategy in ("random-search", "bananas", "regularized-evolution"):
+        assert strategy in r.out  # type: ignore[attr-defined]
+
+
 def test_reproduce_on_an_imported_table_is_one_line(cli: Callable[..., object]) -> None:
     arch = open_table("nb201-cifar10").archs[0]
     cli("reproduce", arch, "--table", "nb201-cifar10", "--seed", "0").assert_user_error(  # type: ignore[attr-defined]
