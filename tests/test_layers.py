@@ -1,7 +1,8 @@
 """The import rules of the layout (issue 22; DESIGN.md section 1).
 
 Layers, lowest first: ``spaces`` -> ``tables`` -> {``surrogate``, ``strategies``,
-``bench.harness``} -> ``bench.sim`` -> ``bench.cli``; ``bench.tracking`` is used by the
+``bench.harness``} -> {``bench.sim``, ``bench.oneshot`` (torch)} -> ``bench.cli``;
+``bench.tracking`` is used by the
 harness and the simulator and imports no other nasrepro layer. Nothing imports upward,
 ``bench.sim`` reaches the torch harness only inside functions, and the torch-free layers
 load no torch.
@@ -42,6 +43,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "nasrepro.strategies",
         "nasrepro.bench.harness",  # lazily only: see test_sim_reaches_the_harness_lazily
         "nasrepro.bench.sim",
+        "nasrepro.bench.tracking",
+    ),
+    "nasrepro.bench.oneshot": (  # beside bench.sim, never importing it (the CLI joins them)
+        "nasrepro.spaces",
+        "nasrepro.tables",
+        "nasrepro.bench.harness",
+        "nasrepro.bench.oneshot",
         "nasrepro.bench.tracking",
     ),
     "nasrepro.bench.cli": ("nasrepro",),

@@ -406,6 +406,7 @@ _EXTENSIONS = (
     "nasrepro.bench.cli._table",
     "nasrepro.bench.cli._surrogate",
     "nasrepro.bench.cli._leaderboard",
+    "nasrepro.bench.cli._oneshot",
 )
 
 

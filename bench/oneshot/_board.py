@@ -1,0 +1,364 @@
+"""The one-shot leaderboard: methods x seeds on one table, summarised, plotted and tracked.
+
+Runs go to worker processes (one torch thread each). A finished run is written to
+``OUT/runs/METHOD-seedS.json`` at once (temporary file, then rename), and a rerun with
+the same ``OUT`` reuses those files after checking that they belong to the same
+method, seed, protocol and table, so a killed leaderboard loses nothing.
+
+The black-box side (strategies on the table at each method's cost in full-training
+equivalents) runs in :mod:`nasrepro.bench.sim`; the CLI joins the two, and
+:func:`to_markdown` takes the black-box figures as plain numbers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.bench.oneshot._run import op_histogram, run_oneshot, standalone_seconds
+from nasrepro.spaces._errors import ConfigError
+from nasrepro.tables import Protocol, Table, open_table
+
+__all__ = [
+    "retrain_cells",
+    "run_board",
+    "summarize_runs",
+    "to_markdown",
+    "plot_epochs",
+    "track_search",
+]
+
+
+def _run_path(out: Path, method: str, seed: int) -> Path:
+    return out / "runs" / f"{method}-seed{seed}.json"
+
+
+def _one(
+    method: str,
+    seed: int,
+    table: str,
+    protocol: str,
+    epochs: int | None,
+    transfer: bool,
+    rank_cells: int,
+    cost: float,
+    out: str,
+) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    res = run_oneshot(
+        method,
+        open_table(table),
+        protocol,
+        seed,
+        epochs=epochs,
+        transfer=transfer,
+        rank_cells=rank_cells,
+        cost_seconds=cost,
+    )
+    d = res.to_dict()
+    path = _run_path(Path(out), method, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(d))
+    os.replace(tmp, path)
+    return d
+
+
+def _reusable(
+    path: Path, method: str, seed: int, protocol: Protocol, table: str, epochs: int | None
+) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        d = json.loads(path.read_text())
+    except ValueError:
+        path.rename(path.with_suffix(".corrupt"))
+        return None
+    same = (
+        d.get("method") == method
+        and d.get("seed") == seed
+        and d.get("protocol_id") == protocol.id
+        and d.get("table") == table
+    )
+    if not same or (epochs is not None and d.get("epochs") != epochs):
+        raise ConfigError(
+            f"{path} holds a run of another configuration ({d.get('method')}, seed "
+            f"{d.get('seed')}, table {d.get('table')}); use another --out or remove it"
+        )
+    return d
+
+
+def run_board(
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    table: str,
+    protocol: Protocol,
+    out: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    transfer: bool = False,
+    rank_cells: int = 1000,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict[str, Any]], float]:
+    """Run (or resume) every method for every seed; return the runs and the stand-alone time.
+
+    The stand-alone training time that full-training equivalents divide by is measured
+    once, in this process, before the searches, and recorded in ``OUT/cost.json``.
+    """
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cost_file = out_dir / "cost.json"
+    cost: float | None = None
+    if cost_file.is_file():
+        c = json.loads(cost_file.read_text())
+        if c.get("protocol_id") == protocol.id:
+            cost = float(c["standalone_seconds"])
+    if cost is None:
+        import torch
+
+        prev = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            cost = standalone_seconds(protocol)
+        finally:
+            torch.set_num_threads(prev)
+        cost_file.write_text(json.dumps({"protocol_id": protocol.id, "standalone_seconds": cost}))
+    table_name = open_table(table).path.name
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    todo = []
+    for m in methods:
+        for s in seeds:
+            d = _reusable(_run_path(out_dir, m, s), m, s, protocol, table_name, epochs)
+            if d is not None:
+                done[m, s] = d
+            else:
+                todo.append((m, s))
+    total = len(methods) * len(seeds)
+    args = (table, protocol.name, epochs, transfer, rank_cells, cost, str(out_dir))
+    if progress:
+        progress(len(done), total)
+    if jobs <= 1:
+        for m, s in todo:
+            done[m, s] = _one(m, s, *args)
+            if progress:
+                progress(len(done), total)
+    else:
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futs = {pool.submit(_one, m, s, *args): (m, s) for m, s in todo}
+            try:
+                for fut in cf.as_completed(futs):
+                    done[futs[fut]] = fut.result()
+                    if progress:
+                        progress(len(done), total)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    return [done[m, s] for m in methods for s in seeds], cost
+
+
+def retrain_cells(
+    table: Table, archs: Sequence[str], seed: int = 0, device: str = "cpu"
+) -> list[dict[str, Any]]:
+    """Retrain derived cells for real (through ``nasrepro reproduce``) and compare with
+    the table rows: the table's verdict on each, with the final accuracies of both.
+
+    Returns an empty list for a table without a training protocol (nothing to retrain
+    under).
+    """
+    from nasrepro.bench.harness import reproduce
+
+    if not table.has_protocol:
+        return []
+    out = []
+    for a in dict.fromkeys(archs):  # each distinct cell once, in order
+        rep = reproduce(table, a, seed, device)
+        out.append({
+            "arch": a,
+            "seed": seed,
+            "verdict": rep.verdict,
+            "bitwise_expected": rep.bitwise_expected,
+            "table_test_acc": rep.final["test_acc"][0],
+            "retrained_test_acc": rep.final["test_acc"][1],
+            "table_valid_acc": rep.final["valid_acc"][0],
+            "retrained_valid_acc": rep.final["valid_acc"][1],
+        })  # fmt: skip
+    return out
+
+
+def _ms(values: Sequence[float]) -> tuple[float, float]:
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per method: test accuracy, regret, cost, ranking tau (mean ± std over seeds) and
+    the op histogram of its derived cells."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by.setdefault(r["method"], []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for m, rs in by.items():
+        test = _ms([r["table_test_acc"] for r in rs])
+        taus = [r["ranking"]["kendall_tau"] for r in rs if r.get("ranking")]
+        ops = list(rs[0]["op_counts"])
+        out[m] = {
+            "seeds": len(rs),
+            "test_mean": test[0],
+            "test_std": test[1],
+            "valid_mean": _ms([r["table_valid_acc"] for r in rs])[0],
+            "regret_mean": _ms([r["regret"] for r in rs])[0],
+            "regret_std": _ms([r["regret"] for r in rs])[1],
+            "fte_mean": _ms([r["full_training_equivalents"] for r in rs])[0],
+            "search_s_mean": _ms([r["search_seconds"] for r in rs])[0],
+            "epochs": rs[0]["epochs"],
+            "tau_mean": _ms(taus)[0] if taus else None,
+            "tau_std": _ms(taus)[1] if taus else None,
+            "rank_cells": rs[0]["ranking"]["cells"] if rs[0].get("ranking") else 0,
+            "op_share": op_histogram([r["arch"] for r in rs], ops),
+            "distinct_cells": len({r["arch"] for r in rs}),
+        }
+    return out
+
+
+def to_markdown(
+    summary: dict[str, dict[str, Any]],
+    header: dict[str, Any],
+    blackbox: dict[str, dict[str, tuple[float, float, float]]] | None = None,
+    retrained: dict[str, list[dict[str, Any]]] | None = None,
+) -> str:
+    """The one-shot section: methods, then the black-box strategies at each method's cost.
+
+    Args:
+        blackbox: ``{method: {strategy: (regret mean, test mean, test std)}}`` at the
+            method's mean cost in full-training equivalents.
+    """
+    lines = [
+        f"## One-shot methods on {header['table']} ({header['protocol']})",
+        "",
+        f"{header['seeds']} seeds per method; a full-training equivalent (FTE) is one "
+        f"stand-alone training of {header['standalone_seconds']:.2f} s, measured in the same run "
+        f"on the same device ({header['device']}). Table optimum {header['optimum']:.2f}%.",
+        "",
+        "| method | epochs | test acc (%) | regret | cost (FTE) | search s | supernet tau | distinct cells | skip share | none share |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m, s in summary.items():
+        tau = "n/a" if s["tau_mean"] is None else f"{s['tau_mean']:.3f} ± {s['tau_std']:.3f}"
+        lines.append(
+            f"| {m} | {s['epochs']} | {s['test_mean']:.2f} ± {s['test_std']:.2f} | "
+            f"{s['regret_mean']:.2f} | {s['fte_mean']:.1f} | {s['search_s_mean']:.1f} | {tau} | "
+            f"{s['distinct_cells']}/{s['seeds']} | {s['op_share'].get('skip_connect', 0):.0%} | "
+            f"{s['op_share'].get('none', 0):.0%} |"
+        )
+    if blackbox:
+        strategies = sorted({k for v in blackbox.values() for k in v})
+        lines += [
+            "",
+            "Black-box strategies at each method's cost (mean regret; test acc mean ± std), "
+            "read from their anytime curves on the same table:",
+            "",
+            "| budget | " + " | ".join(strategies) + " |",
+            "|---|" + "---:|" * len(strategies),
+        ]
+        for m, per in blackbox.items():
+            cells = []
+            for st in strategies:
+                if st not in per or math.isnan(per[st][0]):
+                    cells.append("n/a")
+                else:
+                    r, t, sd = per[st]
+                    cells.append(f"{r:.2f} ({t:.2f} ± {sd:.2f})")
+            lines.append(f"| {summary[m]['fte_mean']:.1f} FTE ({m}) | " + " | ".join(cells) + " |")
+    if retrained:
+        lines += [
+            "",
+            "Derived cells retrained for real (seed 0, `nasrepro reproduce`) against their table rows:",
+            "",
+            "| method | cell | verdict | table test | retrained test |",
+            "|---|---|---|---:|---:|",
+        ]
+        for m, rows in retrained.items():
+            for row in rows:
+                lines.append(
+                    f"| {m} | `{row['arch']}` | {row['verdict']} | {row['table_test_acc']:.2f} | "
+                    f"{row['retrained_test_acc']:.2f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot_epochs(
+    runs: Sequence[dict[str, Any]], path: str | os.PathLike[str], optimum: float | None = None
+) -> Path:
+    """PNG: the derived cell's table test accuracy against search epoch (mean over seeds,
+    band = min..max), one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by: dict[str, list[list[float]]] = {}
+    for r in runs:
+        by.setdefault(r["method"], []).append([h["table_test_acc"] for h in r["history"]])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for m, curves in by.items():
+        n = min(len(c) for c in curves)
+        a = np.array([c[:n] for c in curves])
+        x = np.arange(1, n + 1) / n
+        ax.plot(x, a.mean(0), label=f"{m} ({n} ep.)")
+        if len(a) > 1:
+            ax.fill_between(x, a.min(0), a.max(0), alpha=0.15)
+    if optimum is not None:
+        ax.axhline(optimum, color="k", lw=0.8, ls="--", label="table optimum")
+    ax.set_xlabel("search progress (fraction of the method's epochs)")
+    ax.set_ylabel("derived cell's table test acc (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
+
+
+def track_search(run: Any, result: dict[str, Any]) -> None:
+    """Log one search to an open :class:`~nasrepro.bench.tracking.Run`: per epoch the
+    supernet loss, the derived cell (and its table accuracies) and every arch probability."""
+    for h in result["history"]:
+        metrics = {
+            "supernet_loss": h["supernet_loss"],
+            "inherited_acc": h["inherited_acc"],
+            "table_test_acc": h["table_test_acc"],
+            "table_valid_acc": h["table_valid_acc"],
+            "search_seconds": h["seconds"],
+        }
+        if h["probabilities"] is not None:
+            for e, row in enumerate(h["probabilities"]):
+                for k, v in enumerate(row):
+                    metrics[f"p_edge{e}_op{k}"] = v
+        run.log_metrics(metrics, step=h["epoch"])
+    run.log_dict(
+        {"derived_per_epoch": [h["arch"] for h in result["history"]]}, "derived_cells.json"
+    )
+    run.log_dict(result, "oneshot.json")
+    run.set_tags({"arch": result["arch"], "table": result["table"]})
+    run.log_metrics(
+        {
+            "table_test_acc_final": result["table_test_acc"],
+            "regret": result["regret"],
+            "full_training_equivalents": result["full_training_equivalents"],
+        }
+    )

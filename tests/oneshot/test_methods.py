@@ -1,0 +1,193 @@
+"""The one-shot methods: gradients, samples, derived cells, determinism, data hygiene."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from nasrepro.bench.harness import get_splits
+from nasrepro.bench.oneshot import METHODS, Supernet, get_method, scaled, search
+from nasrepro.bench.oneshot._run import _gen
+from nasrepro.spaces import ConfigError, get_space
+from nasrepro.tables import get_protocol
+
+SMOKE = get_protocol("synthetic-smoke")
+CELL = get_space("cell")
+
+
+def _method(name: str, seed: int = 0):
+    cls = get_method(name)
+    torch.manual_seed(seed)
+    net = Supernet(CELL, SMOKE, 1, 4, 1)
+    cfg = scaled(cls.config, SMOKE, 128, epochs=2)
+    splits = get_splits(SMOKE)
+    x, y = torch.as_tensor(splits.x_train), torch.as_tensor(splits.y_train)
+
+    def evaluate(codes, batch):
+        net.set_path(codes)
+        with torch.no_grad():
+            return 100.0 * float((net(batch[0]).argmax(1) == batch[1]).float().mean())
+
+    m = cls(net, cfg, np.random.default_rng(0), _gen(seed, 2), evaluate)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=0.9)
+    return m, net, opt, (x[:64], y[:64]), (x[128:192], y[128:192])
+
+
+@pytest.mark.parametrize("name", ["darts-v1", "darts-v2", "gdas", "setn"])
+def test_the_architecture_step_moves_every_logit(name: str) -> None:
+    m, net, opt, train, valid = _method(name)
+    before = m.alpha.detach().clone()
+    m.start_epoch(0)
+    m.weight_mode()
+    torch.nn.functional.cross_entropy(net(train[0]), train[1]).backward()
+    opt.step()  # gives DARTS-V2 a momentum buffer to unroll with
+    m.arch_step(valid, train, 0.01, opt)
+    assert m.alpha.grad is not None
+    # GDAS runs one op per edge, yet its straight-through gradient reaches every logit
+    assert bool((m.alpha.grad != 0).all()), m.alpha.grad
+    assert not torch.equal(m.alpha.detach(), before)
+
+
+def _exact_unrolled_grad(m, net, opt, train, valid, lr):
+    """d/d alpha of L_val(w - lr * (mu * v + grad L_train + wd * w), alpha), by autograd."""
+    from torch.func import functional_call
+
+    names = [n for n, _ in net.named_parameters()]
+    ws = [p for _, p in net.named_parameters()]
+    alpha = m.alpha
+    net.set_weights(torch.softmax(alpha, -1))
+    g = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(net(train[0]), train[1]), ws, create_graph=True
+    )
+    new = {}
+    for n, p, gi in zip(names, ws, g, strict=True):
+        buf = opt.state[p]["momentum_buffer"]
+        new[n] = p - lr * (m.cfg.momentum * buf + gi + m.cfg.weight_decay * p)
+    net.set_weights(torch.softmax(alpha, -1))
+    out = functional_call(net, new, (valid[0],))
+    return torch.autograd.grad(torch.nn.functional.cross_entropy(out, valid[1]), alpha)[0]
+
+
+@pytest.fixture
+def float64():
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(prev)
+
+
+def test_darts_v2_is_the_exact_unrolled_gradient_in_the_limit(float64: None) -> None:
+    """With a small finite-difference step (float64), DARTS-V2's architecture gradient is
+    autograd's through the virtual step; with lr 0 it is DARTS-V1's. (At DARTS' own step
+    0.01 the ReLU kinks of this small supernet make the approximation rough: cosine 0.75
+    to the exact gradient on this batch.)"""
+    grads = {}
+    for name, lr in [("darts-v1", 0.05), ("darts-v2", 0.05), ("darts-v2", 0.0)]:
+        m, net, opt, train, valid = _method(name)
+        m.cfg = dataclasses.replace(m.cfg, unroll_r=1e-6)
+        train, valid = (train[0].double(), train[1]), (valid[0].double(), valid[1])
+        m.weight_mode()
+        torch.nn.functional.cross_entropy(net(train[0]), train[1]).backward()
+        opt.step()
+        if name == "darts-v2" and lr:
+            exact = _exact_unrolled_grad(m, net, opt, train, valid, lr)
+        m.arch_step(valid, train, lr, opt)
+        grads[name, lr] = m.alpha.grad.clone()
+    assert torch.allclose(grads["darts-v2", 0.05], exact, rtol=1e-6, atol=1e-9)
+    assert not torch.allclose(grads["darts-v1", 0.05], exact, rtol=0.05, atol=1e-4)
+    assert torch.allclose(grads["darts-v2", 0.0], grads["darts-v1", 0.05], rtol=1e-9, atol=1e-12)
+
+
+def test_the_controller_gets_a_policy_gradient() -> None:
+    m, net, opt, train, valid = _method("enas")
+    before = [p.detach().clone() for p in m.controller.parameters()]
+    m.end_epoch(lambda: valid)
+    grads = [p.grad for p in m.controller.parameters()]
+    assert all(g is not None for g in grads)
+    assert any(bool((g != 0).any()) for g in grads)
+    after = list(m.controller.parameters())
+    assert any(not torch.equal(a.detach(), b) for a, b in zip(after, before, strict=True))
+
+
+def test_the_gumbel_sample_is_one_hot_in_the_forward_pass() -> None:
+    m, *_ = _method("gdas")
+    for epoch in (0, 1):
+        m.start_epoch(epoch)
+        for _ in range(20):
+            h, idx = m.sample(grad=True)
+            assert torch.equal(
+                h.detach(), torch.nn.functional.one_hot(torch.tensor(idx), 5).float()
+            )
+            assert h.requires_grad
+    assert m.tau == pytest.approx(0.1)  # last epoch of 2: the final temperature
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_derives_a_valid_cell_and_is_deterministic(name: str) -> None:
+    a = search(name, SMOKE, seed=3, epochs=2)
+    b = search(name, SMOKE, seed=3, epochs=2)
+    arch = CELL.parse(a.arch)
+    assert arch.to_string() == a.arch and len(a.history) == 2
+    if name in ("darts-v1", "darts-v2", "gdas"):
+        assert "none" not in arch.ops  # DARTS' rule: none is never the strongest op
+    assert a.arch == b.arch
+    for ra, rb in zip(a.history, b.history, strict=True):
+        assert (ra.arch, ra.supernet_loss, ra.inherited_acc, ra.probabilities) == (
+            rb.arch,
+            rb.supernet_loss,
+            rb.inherited_acc,
+            rb.probabilities,
+        )
+    for pa, pb in zip(a.supernet.parameters(), b.supernet.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_another_seed_gives_another_search() -> None:
+    a = search("rsps", SMOKE, seed=0, epochs=2)
+    b = search("rsps", SMOKE, seed=1, epochs=2)
+    assert [r.supernet_loss for r in a.history] != [r.supernet_loss for r in b.history]
+
+
+def test_the_search_never_reads_the_valid_or_test_split() -> None:
+    """Garbage in the protocol's valid and test splits changes nothing."""
+    real = get_splits(SMOKE)
+    nan = dataclasses.replace(
+        real,
+        x_valid=np.full_like(real.x_valid, np.nan),
+        x_test=np.full_like(real.x_test, np.nan),
+        y_valid=np.zeros_like(real.y_valid),
+        y_test=np.zeros_like(real.y_test),
+    )
+    for name in ("darts-v1", "enas"):
+        a = search(name, SMOKE, seed=0, epochs=1)
+        b = search(name, SMOKE, seed=0, epochs=1, splits=nan)
+        assert a.arch == b.arch
+        assert a.history[0].supernet_loss == b.history[0].supernet_loss
+        assert a.history[0].inherited_acc == b.history[0].inherited_acc
+
+
+def test_scaling_keeps_nb201s_step_ratio() -> None:
+    """Under cifar10-nb201 the scaled searches take NB201's weight steps."""
+    p = get_protocol("cifar10-nb201")
+    for name, nb201_epochs in [("darts-v1", 50), ("gdas", 240), ("rsps", 250), ("enas", 310)]:
+        cfg = scaled(get_method(name).config, p, p.n_train // 2)
+        steps = cfg.epochs * (p.n_train // 2 // cfg.batch_size)
+        nb201_steps = nb201_epochs * -(-25000 // get_method(name).config.batch_size)
+        assert steps == pytest.approx(nb201_steps * 97 / 98, rel=0.03), name
+        assert cfg.lr == get_method(name).config.lr  # cifar10-nb201's lr is NB201's 0.1
+    tiny = get_protocol("mnist1d-tiny")
+    assert scaled(get_method("darts-v1").config, tiny, 2000).epochs == 6
+    assert scaled(get_method("darts-v1").config, tiny, 2000).lr == pytest.approx(0.0125)
+
+
+def test_unknown_methods_and_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown one-shot method 'dart'.*darts-v1"):
+        get_method("dart")
+    with pytest.raises(ConfigError, match="epochs must be >= 1"):
+        search("rsps", SMOKE, epochs=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            search("rsps", SMOKE, device="cuda")
