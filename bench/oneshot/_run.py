@@ -81,7 +81,10 @@ class EpochRecord:
 
 @dataclass
 class SearchResult:
-    """A finished search: the derived cell, its cost, its trajectory, and the supernet."""
+    """A finished search: the derived cell, its cost, its trajectory, and the supernet.
+
+    ``search_seconds`` is wall time; ``search_cpu_seconds`` the process's CPU time over
+    the same span (equal to it on one thread with nothing else running)."""
 
     method: str
     seed: int
@@ -91,6 +94,7 @@ class SearchResult:
     arch: str
     epochs: int
     search_seconds: float
+    search_cpu_seconds: float
     history: list[EpochRecord]
     config: dict[str, Any]
     device: str
@@ -215,7 +219,7 @@ def _search(
     total = steps * cfg.epochs
     history: list[EpochRecord] = []
     t = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for epoch in range(cfg.epochs):
         m.start_epoch(epoch)
         net.train()
@@ -256,7 +260,7 @@ def _search(
         history.append(rec)
         if on_epoch is not None:
             on_epoch(rec)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     config = {k: v for k, v in asdict(cfg).items() if k != "extra"}
     config.update(
         step_ratio=round(cls.config.step_ratio, 4), cite=cls.cite, derive_rule=cls.derive_rule
@@ -270,6 +274,7 @@ def _search(
         arch=history[-1].arch,
         epochs=cfg.epochs,
         search_seconds=seconds,
+        search_cpu_seconds=cpu_seconds,
         history=history,
         config=config,
         device=dev.type,
@@ -401,6 +406,7 @@ class OneShotResult:
             "table_optimum_test_acc": self.optimum,
             "regret": self.regret,
             "search_seconds": s.search_seconds,
+            "search_cpu_seconds": s.search_cpu_seconds,
             "standalone_seconds": self.standalone_seconds,
             "full_training_equivalents": self.full_training_equivalents,
             "epochs": s.epochs,
