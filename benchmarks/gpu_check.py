@@ -16,7 +16,9 @@ carried MNIST-1D cache. Steps, each with a time budget inside one overall budget
 5. the ``cifar10-nb201`` macro (C=16, N=5, 32x32, 10 classes) on synthetic tensors:
    step time single and batched, extrapolated to GPU-hours of the full NB201 protocol;
 6. a timed slice of the real full-space build through ``sweep(..., batched=K)``,
-   extrapolated to all 6,466 classes of the cell space, against the 15-minute goal.
+   extrapolated to all 6,466 classes of the cell space, against the 15-minute goal;
+7. one-shot searches (DARTS-V1, GDAS; issue 24) for a few epochs on the device, each run
+   twice: bitwise repeatability and the time extrapolated to the full scaled search.
 
 ``gpu_check.json`` and ``gpu_check.md`` are rewritten after every step (and every K),
 so a run killed at its limit still leaves a partial report. The exit code is 1 when a
@@ -78,9 +80,10 @@ FULL: dict[str, Any] = {
         "pytest": 100,
         "equivalence": 50,
         "determinism": 40,
-        "throughput": 150,
+        "throughput": 130,
         "cifar": 60,
         "slice": 110,
+        "oneshot": 20,
     },
     "equiv_cells": 8,
     "equiv_epochs": 2,
@@ -91,10 +94,11 @@ FULL: dict[str, Any] = {
     "cifar": {"N": 5, "batch": 256, "ks": [4, 16], "steps": 8, "cells": 3, "eval_batch": 1000},
     "slice_cells": 512,
     "default_k": 128,
+    "oneshot_epochs": 2,
 }
 TINY: dict[str, Any] = {
     "protocol": "mnist1d-smoke",
-    "budget_s": 110,
+    "budget_s": 115,
     "steps": {
         "pytest": 40,
         "equivalence": 15,
@@ -102,6 +106,7 @@ TINY: dict[str, Any] = {
         "throughput": 20,
         "cifar": 15,
         "slice": 20,
+        "oneshot": 10,
     },
     "equiv_cells": 2,
     "equiv_epochs": 1,
@@ -112,6 +117,7 @@ TINY: dict[str, Any] = {
     "cifar": {"N": 1, "batch": 8, "ks": [2], "steps": 2, "cells": 1, "eval_batch": 16},
     "slice_cells": 8,
     "default_k": 4,
+    "oneshot_epochs": 1,
 }
 
 
@@ -599,6 +605,35 @@ def step_slice(c: Check, rec: dict[str, Any], deadline: float) -> None:
     }
 
 
+def step_oneshot(c: Check, rec: dict[str, Any], deadline: float) -> None:
+    from nasrepro.bench.oneshot import get_method, scaled, search
+
+    p = _protocol(c)
+    epochs = c.cfg["oneshot_epochs"]
+    rec["settings"] = {"protocol": p.name, "epochs": epochs, "seed": 0, "runs_each": 2}
+    spent = 0.0
+    for name in ("darts-v1", "gdas"):
+        if time.perf_counter() + 2.5 * spent > deadline:
+            rec["results"][name] = "skipped: time"
+            continue
+        t = time.perf_counter()
+        a = search(name, p, 0, device=c.device, epochs=epochs)
+        b = search(name, p, 0, device=c.device, epochs=epochs)
+        spent = (time.perf_counter() - t) / 2
+        full = scaled(get_method(name).config, p, p.n_train // 2).epochs
+        same = a.arch == b.arch and [r.supernet_loss for r in a.history] == [
+            r.supernet_loss for r in b.history
+        ]
+        rec["results"][name] = {
+            "search_s": round(a.search_seconds, 2),
+            "s_per_epoch": round(a.search_seconds / epochs, 3),
+            "full_epochs": full,
+            "full_search_s_extrapolated": round(a.search_seconds / epochs * full, 1),
+            "bitwise_repeat": same,
+            "arch": a.arch,
+        }
+
+
 STEPS: dict[str, Callable[[Check, dict[str, Any], float], None]] = {
     "pytest": step_pytest,
     "equivalence": step_equivalence,
@@ -606,6 +641,7 @@ STEPS: dict[str, Callable[[Check, dict[str, Any], float], None]] = {
     "throughput": step_throughput,
     "cifar": step_cifar,
     "slice": step_slice,
+    "oneshot": step_oneshot,
 }
 
 

@@ -202,13 +202,15 @@ class Method:
         self.net, self.cfg, self.rng, self.gen = net, cfg, rng, gen
         self.evaluate = evaluate
         self.epoch = 0
+        self.device = next(net.parameters()).device
         first = cast(SuperCell, net.net.cells[_first_cell(net)])
         self.none_index = [k for k, op in enumerate(first.edge_ops[0]) if op is Op.NONE]
         self.alpha: nn.Parameter | None = None
         self.arch_opt: torch.optim.Optimizer | None = None
         if self.has_arch:
             # NB201: 1e-3 * N(0, 1) logits, one row per edge.
-            self.alpha = nn.Parameter(1e-3 * torch.randn(net.n_edges, net.n_ops, generator=gen))
+            init = 1e-3 * torch.randn(net.n_edges, net.n_ops, generator=gen)  # CPU stream
+            self.alpha = nn.Parameter(init.to(self.device))
             self.arch_opt = torch.optim.Adam(
                 [self.alpha],
                 lr=cfg.arch_lr,
@@ -236,7 +238,7 @@ class Method:
         """The architecture distribution ``(n_edges, n_ops)``, or ``None``."""
         if self.alpha is None:
             return None
-        return torch.softmax(self.alpha.detach(), -1).numpy().astype(np.float64)
+        return torch.softmax(self.alpha.detach(), -1).cpu().numpy().astype(np.float64)
 
     # -- shared pieces -------------------------------------------------------------------
     def uniform_path(self) -> tuple[int, ...]:
@@ -244,7 +246,7 @@ class Method:
 
     def argmax(self, exclude_none: bool) -> tuple[int, ...]:
         assert self.alpha is not None
-        a = self.alpha.detach().clone()
+        a = self.alpha.detach().cpu().clone()
         if exclude_none and len(self.none_index) < a.shape[1]:
             a[:, self.none_index] = -math.inf
         return tuple(int(v) for v in a.argmax(-1))
@@ -405,7 +407,7 @@ class GDAS(Method):
         assert self.alpha is not None
         a = self.alpha if grad else self.alpha.detach()
         while True:
-            u = torch.rand(a.shape, generator=self.gen).clamp_(1e-20, 1.0)
+            u = torch.rand(a.shape, generator=self.gen).clamp_(1e-20, 1.0).to(a.device)
             g = -torch.log(-torch.log(u))
             probs = torch.softmax((torch.log_softmax(a, -1) + g) / self.tau, -1)
             if torch.isfinite(probs).all():
