@@ -22,10 +22,10 @@ from nasrepro.spaces._base import (
     register_space,
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
-from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainSpace
+from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainDecisions, ChainSpace
 from nasrepro.spaces._count import count_flops, count_params, count_static
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError
-from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierSpace
+from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierDecisions, HierSpace
 from nasrepro.spaces._registry import Registry, resolve_reference
 from nasrepro.spaces._spec import (
     REDUCTIONS,
@@ -57,6 +57,8 @@ __all__ = [
     "CellArch",
     "CellSpace",
     "CellDecisions",
+    "ChainDecisions",
+    "HierDecisions",
     "CELL_OPS",
     "CELL_EDGES",
     "ChainArch",

@@ -8,11 +8,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, quote, register_space
+from nasrepro.spaces._base import (
+    Architecture,
+    Decisions,
+    SearchSpace,
+    SpaceError,
+    quote,
+    register_space,
+)
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op, reduction_kind
 
-__all__ = ["ChainArch", "ChainSpace", "CHAIN_OPS", "CHAIN_WIDTHS"]
+__all__ = ["ChainArch", "ChainSpace", "ChainDecisions", "CHAIN_OPS", "CHAIN_WIDTHS"]
 
 #: The six layer ops, in the order used by encodings.
 CHAIN_OPS: tuple[str, ...] = (
@@ -137,6 +144,54 @@ class ChainArch(Architecture):
             widths.append(_WIDTH_TOKENS[width])
             pos += len(tok) + 1
         return cls(tuple(ops), tuple(widths))
+
+
+class ChainDecisions(Decisions):
+    """A chain as fixed-length decisions: its length, then an op and a width per position.
+
+    ``length`` (``L_min .. L_max``; left out when they are equal) picks how many
+    positions are used; ``op{i}`` and ``width{i}`` for ``i < L_max`` set position
+    ``i``. Positions at or past the length are ignored by :meth:`from_codes` and coded
+    0 by :meth:`to_codes`, so every code vector is a valid chain and
+    ``from_codes(to_codes(a)) == a``. (Rather than an "absent" choice per position,
+    which needs a repair rule whenever fewer than ``L_min`` positions are present.)
+    """
+
+    def __init__(self, L_min: int, L_max: int) -> None:
+        self.L_min, self.L_max = L_min, L_max
+        self._has_length = L_max > L_min
+        names: list[str] = ["length"] if self._has_length else []
+        choices: list[tuple[str, ...]] = (
+            [tuple(str(n) for n in range(L_min, L_max + 1))] if self._has_length else []
+        )
+        names += [f"op{i}" for i in range(L_max)] + [f"width{i}" for i in range(L_max)]
+        choices += [CHAIN_OPS] * L_max + [tuple(repr(w) for w in CHAIN_WIDTHS)] * L_max
+        super().__init__(names, choices)
+
+    def to_codes(self, arch: Architecture) -> np.ndarray:
+        if not isinstance(arch, ChainArch):
+            raise TypeError(f"expected a ChainArch, got {type(arch).__name__}")
+        n = len(arch)
+        if not self.L_min <= n <= self.L_max:
+            raise SpaceError(f"chain of {n} layers is outside [{self.L_min}, {self.L_max}]")
+        ops = np.zeros(self.L_max, dtype=np.int64)
+        widths = np.zeros(self.L_max, dtype=np.int64)
+        ops[:n] = [CHAIN_OPS.index(o) for o in arch.ops]
+        widths[:n] = [CHAIN_WIDTHS.index(w) for w in arch.widths]
+        head = [n - self.L_min] if self._has_length else []
+        return np.concatenate([np.array(head, dtype=np.int64), ops, widths])
+
+    def from_codes(self, codes: np.ndarray) -> Architecture:
+        c = np.asarray(codes, dtype=np.int64)
+        if c.shape != (self.n_decisions,) or (c < 0).any() or (c >= self.n_choices).any():
+            raise SpaceError(
+                f"expected {self.n_decisions} codes within their choice counts, got {c}"
+            )
+        k = 1 if self._has_length else 0
+        n = self.L_min + (int(c[0]) if self._has_length else 0)
+        ops = tuple(CHAIN_OPS[int(i)] for i in c[k : k + n])
+        widths = tuple(CHAIN_WIDTHS[int(i)] for i in c[k + self.L_max : k + self.L_max + n])
+        return ChainArch(ops, widths)
 
 
 @register_space("chain")
@@ -273,6 +328,10 @@ class ChainSpace(SearchSpace[ChainArch]):
         x[rows, [CHAIN_OPS.index(o) for o in arch.ops]] = 1.0
         x[rows, [n_op + CHAIN_WIDTHS.index(w) for w in arch.widths]] = 1.0
         return np.concatenate([x.ravel(), np.array([len(arch) / self.L_max], np.float32)])
+
+    def decisions(self) -> ChainDecisions:
+        """Length, then op and width per position (see :class:`ChainDecisions`)."""
+        return ChainDecisions(self.L_min, self.L_max)
 
     def canonical(self, arch: ChainArch) -> ChainArch:
         """The identity: distinct chains are distinct networks."""

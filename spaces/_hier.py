@@ -8,11 +8,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nasrepro.spaces._base import Architecture, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._base import Architecture, Decisions, SearchSpace, SpaceError, register_space
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
-__all__ = ["HierArch", "HierSpace", "HIER_PRIMITIVES", "motif_edges", "nb201_skeleton"]
+__all__ = [
+    "HierArch",
+    "HierSpace",
+    "HierDecisions",
+    "HIER_PRIMITIVES",
+    "motif_edges",
+    "nb201_skeleton",
+]
 
 #: Level-1 primitives, in the order used by sampling and encodings.
 HIER_PRIMITIVES: tuple[str, ...] = (
@@ -269,6 +276,49 @@ class _Parser:
         return HierArch(tuple(motifs), tuple(top))
 
 
+class HierDecisions(Decisions):
+    """The hierarchical space as fixed-length decisions: every edge label.
+
+    First each level-2 edge (motif by motif, in :func:`motif_edges` order; the 7
+    primitives), then each level-3 edge (``m0 .. m{M-1}``, then ``none``), the order of
+    :meth:`HierSpace.encode`.
+    """
+
+    def __init__(self, M: int, n2: int, n3: int) -> None:
+        self.M, self.n2, self.n3 = M, n2, n3
+        e2, e3 = motif_edges(n2), motif_edges(n3)
+        names = [f"m{m}:{s}->{d}" for m in range(M) for s, d in e2]
+        names += [f"top:{s}->{d}" for s, d in e3]
+        top = tuple(f"m{m}" for m in range(M)) + (_NONE,)
+        super().__init__(names, [HIER_PRIMITIVES] * (M * len(e2)) + [top] * len(e3))
+        self._n_e2 = len(e2)
+
+    def to_codes(self, arch: Architecture) -> np.ndarray:
+        if not isinstance(arch, HierArch):
+            raise TypeError(f"expected a HierArch, got {type(arch).__name__}")
+        if (arch.M, arch.n2, arch.n3) != (self.M, self.n2, self.n3):
+            raise SpaceError(
+                f"arch has (M, n2, n3) = {(arch.M, arch.n2, arch.n3)}, not {(self.M, self.n2, self.n3)}"
+            )
+        lv2 = [HIER_PRIMITIVES.index(p) for labels in arch.motifs for p in labels]
+        lv3 = [self.M if t is None else t for t in arch.top]
+        return np.array(lv2 + lv3, dtype=np.int64)
+
+    def from_codes(self, codes: np.ndarray) -> Architecture:
+        c = np.asarray(codes, dtype=np.int64)
+        if c.shape != (self.n_decisions,) or (c < 0).any() or (c >= self.n_choices).any():
+            raise SpaceError(
+                f"expected {self.n_decisions} codes within their choice counts, got {c}"
+            )
+        n2 = self.M * self._n_e2
+        motifs = tuple(
+            tuple(HIER_PRIMITIVES[int(i)] for i in c[m * self._n_e2 : (m + 1) * self._n_e2])
+            for m in range(self.M)
+        )
+        top = tuple(None if int(i) == self.M else int(i) for i in c[n2:])
+        return HierArch(motifs, top)
+
+
 @register_space("hierarchical")
 class HierSpace(SearchSpace[HierArch]):
     """Liu et al.'s hierarchical space ("Hierarchical Representations for Efficient
@@ -402,6 +452,10 @@ class HierSpace(SearchSpace[HierArch]):
         x3 = np.zeros((self._n_e3, self.M + 1), dtype=np.float32)
         x3[np.arange(self._n_e3), [self.M if t is None else t for t in arch.top]] = 1.0
         return np.concatenate([x2.ravel(), x3.ravel()])
+
+    def decisions(self) -> HierDecisions:
+        """Every edge label as one decision (see :class:`HierDecisions`)."""
+        return HierDecisions(self.M, self.n2, self.n3)
 
     def canonical(self, arch: HierArch) -> HierArch:
         """Remove dead edges, so that archs computing the same DAG share one representative.

@@ -224,7 +224,8 @@ class BOHB(_BracketStrategy):
     decision here is categorical, so we widen them all, as the paper says (otherwise
     ``bandwidth_factor`` would do nothing). ``min_epoch = 1`` as in :class:`Hyperband`.
 
-    Only spaces with a categorical-decision view are supported (the cell space).
+    Only spaces with a categorical-decision view are supported (every built-in space:
+    the cell's edges, the chain's length, ops and widths, the hierarchical space's edge labels).
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
@@ -251,7 +252,7 @@ class BOHB(_BracketStrategy):
         dec = decisions_of(space)
         if dec is None:
             raise TypeError(
-                f"BOHB needs a space of categorical decisions (the cell space), not {space.name!r}"
+                f"BOHB needs a space of categorical decisions (SearchSpace.decisions()); this one has none: {space.name!r}"
             )
         self._dec: Decisions = dec
         self.top_n_percent = top_n_percent

@@ -84,7 +84,7 @@ class Reinforce(Strategy):
         dec = decisions_of(space)
         if dec is None:
             raise TypeError(
-                f"REINFORCE needs a space of categorical decisions (the cell space), not {space.name!r}"
+                f"REINFORCE needs a space of categorical decisions (SearchSpace.decisions()); this one has none: {space.name!r}"
             )
         if learning_rate <= 0 or not 0 <= baseline_momentum < 1:
             raise ConfigError(f"need {learning_rate=} > 0 and 0 <= {baseline_momentum=} < 1")
