@@ -26,12 +26,13 @@ def run() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rank-cells", type=int, default=1000)
+    ap.add_argument("--rank-seeds", type=int, default=3)
     ap.add_argument("--out", default="benchmarks/results/oneshot")
     args = ap.parse_args()
     t0 = time.perf_counter()
     rc = main([
         "oneshot", "leaderboard", "--seeds", str(args.seeds), "--jobs", str(args.jobs),
-        "--rank-cells", str(args.rank_cells), "--out", args.out, "--no-track",
+        "--rank-cells", str(args.rank_cells), "--rank-seeds", str(args.rank_seeds), "--out", args.out, "--no-track",
     ])  # fmt: skip
     if rc:
         raise SystemExit(rc)

@@ -228,7 +228,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         runs, cost = run_board(
             [get_method(m).name for m in methods], list(range(args.seeds)), str(table.path), protocol,
             out, epochs=args.epochs, transfer=args.transfer, rank_cells=args.rank_cells,
-            jobs=args.jobs, progress=bar,
+            rank_seeds=args.rank_seeds, jobs=args.jobs, progress=bar,
         )  # fmt: skip
     finally:
         bar.close()
@@ -339,6 +339,10 @@ def add_parser(sub: Any) -> None:
     q.add_argument(
         "--rank-cells", type=int_at_least(0, "rank-cells"), default=1000, metavar="N",
         help="classes on which each supernet's ranking is checked (default 1000; 0: skip)",
+    )  # fmt: skip
+    q.add_argument(
+        "--rank-seeds", type=int_at_least(0, "rank-seeds"), default=3, metavar="K",
+        help="check the ranking on the first K seeds of each method (default 3)",
     )  # fmt: skip
     from nasrepro.bench.sim import default_jobs
 
