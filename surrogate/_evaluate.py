@@ -9,7 +9,11 @@ Kendall tau between seed 0 and seed 1 over the test architectures: how well one
 retraining ranks them, a yardstick for the surrogate's tau where training is noisy.
 The noise ceiling (:func:`noise_ceiling_tau`) estimates the tau that a perfect
 predictor of the expected accuracy would reach against that mean over seeds: no
-surrogate can do better on average, however much data it sees.
+surrogate can do better on average, however much data it sees; ``tau_of_ceiling`` is
+the tau as a fraction of it. ``mean_signed_error`` is the predicted mean minus each
+single run, averaged (its bias), and ``coverage_2sigma`` the fraction of single runs
+within the predicted mean +- 2 predicted seed-noise stds (0.95 for a calibrated
+Gaussian noise model).
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ __all__ = [
 #: Keys of :attr:`SpaceEvaluation.metrics`, in the order they are printed.
 METRICS: tuple[str, ...] = (
     "kendall_tau",
+    "noise_ceiling_tau",
+    "tau_of_ceiling",
     "spearman",
     "r2",
     "mae",
+    "mean_signed_error",
     "seed_noise_mae",
     "seed_noise_tau",
-    "noise_ceiling_tau",
+    "coverage_2sigma",
     "n_train",
     "n_test",
 )
@@ -157,7 +164,11 @@ def evaluate(
         [table.query_many(rows, seed=s, missing="nan").valid_acc for s in table.seeds]
     )  # (n_seed, n_test)
     ok = np.isfinite(per_seed)
-    mae = float(np.abs(per_seed - pred.valid_acc)[ok].mean())
+    err = (pred.valid_acc - per_seed)[ok]  # predicted mean minus each single run
+    mae = float(np.abs(err).mean())
+    # single runs inside the predicted mean +- 2 predicted seed-noise stds
+    inside = np.abs(per_seed - pred.valid_acc) <= 2 * pred.valid_std
+    coverage = float(inside[ok].mean())
     noise: float | None = None
     noise_tau: float | None = None
     if len(table.seeds) >= 2:
@@ -165,15 +176,22 @@ def evaluate(
         if both.any():
             noise = float(np.abs(per_seed[0, both] - per_seed[1, both]).mean())
             noise_tau = rank_metrics(per_seed[0, both], per_seed[1, both])["kendall_tau"]
+    ranks = rank_metrics(true_mean, pred.valid_acc)
+    ceiling = noise_ceiling_tau(per_seed)
+    tau = ranks["kendall_tau"]
     metrics: dict[str, float | int | None] = {
-        **rank_metrics(true_mean, pred.valid_acc),
+        **ranks,
         "mae": mae,
+        "mean_signed_error": float(err.mean()),
         "seed_noise_mae": noise,
         "seed_noise_tau": noise_tau,
-        "noise_ceiling_tau": noise_ceiling_tau(per_seed),
+        "noise_ceiling_tau": ceiling,
+        "tau_of_ceiling": None if tau is None or not ceiling else tau / ceiling,
+        "coverage_2sigma": coverage,
         "n_train": int(surrogate.metadata_["n_train_archs"].get(space, 0)),
         "n_test": len(rows),
     }
+    metrics = {k: metrics[k] for k in METRICS}
     return SpaceEvaluation(space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std)
 
 

@@ -82,6 +82,15 @@ def test_evaluate_on_held_out_sample(chain_train: Table, chain_test: Table, tmp_
     assert ev.metrics["seed_noise_tau"] == pytest.approx(kendalltau(s0, s1).statistic)
     want_mae = np.mean(np.abs(np.concatenate([s0, s1]) - np.tile(ev.pred_mean, 2)))
     assert ev.metrics["mae"] == pytest.approx(want_mae)
+    runs, pred = np.concatenate([s0, s1]), np.tile(ev.pred_mean, 2)
+    assert ev.metrics["mean_signed_error"] == pytest.approx(np.mean(pred - runs))
+    within = np.abs(runs - pred) <= 2 * np.tile(ev.pred_std, 2)
+    assert ev.metrics["coverage_2sigma"] == pytest.approx(within.mean())
+    ceiling = ev.metrics["noise_ceiling_tau"]
+    if ceiling:  # None on this small fixture when its seeds do not agree
+        assert ev.metrics["tau_of_ceiling"] == pytest.approx(ev.metrics["kendall_tau"] / ceiling)
+    else:
+        assert ev.metrics["tau_of_ceiling"] is None
     out = write_report([ev], tmp_path / "report")
     assert (out / "scatter-chain.png").stat().st_size > 1000
     assert json.loads((out / "metrics.json").read_text())["chain"]["n_test"] == ev.metrics["n_test"]
