@@ -304,10 +304,15 @@ def to_markdown(
         for m, rows in retrained.items():
             for row in rows:
                 lines.append(
-                    f"| {m} | `{row['arch']}` | {row['verdict']} | {row['table_test_acc']:.2f} | "
+                    f"| {m} | `{_cell(row['arch'])}` | {row['verdict']} | {row['table_test_acc']:.2f} | "
                     f"{row['retrained_test_acc']:.2f} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def _cell(arch: str) -> str:
+    """An arch string inside a markdown table (its ``|`` escaped)."""
+    return arch.replace("|", "\\|")
 
 
 def plot_epochs(
