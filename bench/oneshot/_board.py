@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.bench.oneshot._methods import get_method, scaled
 from nasrepro.bench.oneshot._run import op_histogram, run_oneshot, standalone_seconds
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, Table, open_table
@@ -90,10 +91,14 @@ def _reusable(
         and d.get("protocol_id") == protocol.id
         and d.get("table") == table
     )
-    if not same or (epochs is not None and d.get("epochs") != epochs):
+    want = epochs
+    if want is None:  # the method's scaled default
+        want = scaled(get_method(method).config, protocol, protocol.n_train // 2).epochs
+    if not same or d.get("epochs") != want:
         raise ConfigError(
             f"{path} holds a run of another configuration ({d.get('method')}, seed "
-            f"{d.get('seed')}, table {d.get('table')}); use another --out or remove it"
+            f"{d.get('seed')}, {d.get('epochs')} epochs, table {d.get('table')}); use another "
+            "--out or remove it"
         )
     return d
 

@@ -139,6 +139,9 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     r2 = cli(*args)
     assert r2.rc == 0, r2.err  # type: ignore[attr-defined]
     assert [p.stat().st_mtime_ns for p in runs[1:]] == stamps[1:]  # finished runs reused
+    other = list(args)
+    other[other.index("--epochs") + 1] = "2"  # another configuration into the same --out
+    cli(*other).assert_user_error("holds a run of another configuration", "1 epochs")  # type: ignore[attr-defined]
     again = json.loads((out / "oneshot.json").read_text())
     timing = ("fte_mean", "search_s_mean")
     for m in ("rsps", "darts-v1"):  # the rerun run gives the same numbers (timing aside)
