@@ -458,10 +458,10 @@ def run_oneshot(
     if cost_seconds is None:
         cost_seconds = standalone_seconds(p, device, data_root=data_root)
     ranking = rank_correlation(res, table, rank_cells) if rank_cells > 0 else None
-    ops = res.supernet.arch_of(res.supernet.codes_of(table.space.parse(res.arch))).ops
-    counts = {name: 0 for name in res.supernet.op_names}
-    for op in ops:
-        counts[op] += 1
+    net = res.supernet
+    counts = dict.fromkeys(net.op_names, 0)  # choices per edge of the derived cell
+    for k in net.codes_of(table.space.parse(res.arch)):
+        counts[net.op_names[k]] += 1
     assert final.table_valid_acc is not None and final.table_test_acc is not None
     return OneShotResult(
         search=res,
