@@ -51,6 +51,9 @@ fit() {
   "$nasrepro" surrogate fit --table "$cell" --fraction cell=0.1 \
     --table "$out/chain-$protocol-train.h5" --table "$out/hierarchical-$protocol-train.h5" \
     --param n_jobs="$workers" --out "$models"
+  # Its single-run spread: a per-space model-error std from 5-fold CV on the same data.
+  "$python" benchmarks/calibrate_surrogate.py --models "$models" --sweeps "$sweeps" \
+    --tests "$ship"
 }
 
 figures() {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.surrogate._benchmark import SurrogateBenchmark
+from nasrepro.surrogate._calibrate import calibrate, kappa_for_coverage
 from nasrepro.surrogate._data import (
     SurrogateError,
     TrainingData,
@@ -65,6 +66,8 @@ from nasrepro.surrogate._surrogate import (
 )
 
 __all__ = [
+    "calibrate",
+    "kappa_for_coverage",
     "SurrogateBenchmark",
     "NasreproError",
     "ConfigError",

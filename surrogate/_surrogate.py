@@ -275,8 +275,24 @@ class Surrogate:
         space: SearchSpace[Any] | str,
         epoch: int | None = None,
     ) -> Prediction:
-        """Predictions for architectures (objects or strings) of ``space`` at ``epoch``."""
-        return self.predict_features(self.encode(archs, space), epoch)
+        """Predictions for architectures (objects or strings) of ``space`` at ``epoch``.
+
+        Where the surrogate is calibrated (``nasrepro.surrogate.calibrate``), the stds
+        are those of a single run around the prediction: the seed noise and the
+        space's model-error std ``kappa`` in quadrature (the same at every epoch).
+        """
+        pred = self.predict_features(self.encode(archs, space), epoch)
+        name = space if isinstance(space, str) else space.name
+        kappa = self.metadata_.get("model_error_std", {}).get(name)
+        if kappa:
+            pred = Prediction(
+                pred.valid_acc,
+                np.hypot(pred.valid_std, kappa["valid_acc"]),
+                pred.test_acc,
+                np.hypot(pred.test_std, kappa["test_acc"]),
+                pred.cost_s,
+            )
+        return pred
 
     # ---------------------------------------------------------------- save/load
     def save(self, directory: str | os.PathLike[str]) -> Path:

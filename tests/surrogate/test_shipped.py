@@ -55,6 +55,8 @@ def test_shipped_surrogate_meets_its_measured_accuracy(
         assert m["kendall_tau"] >= TAU_FLOOR[space], (space, m)
         assert m["kendall_tau"] <= m["noise_ceiling_tau"] + 0.05, (space, m)
         assert m["mae"] < MAE_OVER_SEED_NOISE[space] * m["seed_noise_mae"], (space, m)
+        # calibrated (benchmarks/calibrate_surrogate.py): measured 0.962, 0.912, 0.937
+        assert 0.90 <= m["coverage_2sigma"] <= 0.97, (space, m)
     assert out["cell"]["n_test"] == 6466 - 647
     assert out["chain"]["n_test"] >= 195 and out["hierarchical"]["n_test"] >= 195
 
