@@ -10,7 +10,9 @@ from nasrepro.bench.sim import load_reference
 from nasrepro.strategies import list_strategies
 
 
-@pytest.mark.parametrize("name", ["chain-mnist1d-tiny-surrogate"])  # hierarchical: not made yet
+@pytest.mark.parametrize(
+    "name", ["chain-mnist1d-tiny-surrogate", "hierarchical-mnist1d-tiny-surrogate"]
+)
 def test_validate_finds_the_shipped_surrogate_reference(
     cli: Callable[..., object], name: str
 ) -> None:
