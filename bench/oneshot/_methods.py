@@ -25,6 +25,7 @@ optimizers, GDAS' temperature, ENAS' controller) is as NB201 configured it.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -177,7 +178,7 @@ class Controller(nn.Module):
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-class Method:
+class Method(abc.ABC):
     """A one-shot method's search state and its steps.
 
     A subclass sets :attr:`name`, :attr:`config`, :attr:`cite` and :attr:`derive_rule`, and
@@ -222,17 +223,21 @@ class Method:
     def start_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @abc.abstractmethod
     def weight_mode(self) -> None:
-        raise NotImplementedError
+        """Set the supernet's forward mode for the next weight step."""
 
     def arch_step(self, valid: Batch, train: Batch, lr: float, opt: torch.optim.SGD) -> None:
         """One update of the architecture (nothing for methods without one)."""
+        return None
 
     def end_epoch(self, next_valid: Callable[[], Batch]) -> None:
         """After an epoch's weight steps (ENAS trains its controller here)."""
+        return None
 
+    @abc.abstractmethod
     def derive(self, next_valid: Callable[[], Batch]) -> tuple[int, ...]:
-        raise NotImplementedError
+        """The cell the search has found so far, by the method's own rule."""
 
     def probabilities(self) -> np.ndarray | None:
         """The architecture distribution ``(n_edges, n_ops)``, or ``None``."""
