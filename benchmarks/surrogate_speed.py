@@ -1,19 +1,27 @@
-"""Surrogate prediction throughput for 100,000 architectures, beside a per-architecture loop.
+"""Surrogate predictions per second from architecture strings: the old code path beside today's.
 
-For each space: sample N architectures (seeded), then time
+For each space, sample ``-n`` architectures (seeded) as strings and time, pinned to one
+core with one XGBoost thread:
 
-* ``loop``: the naive path, one architecture at a time (lower, features, predict);
-  timed on ``--loop-n`` of them, since it is slow, and reported per second;
-* ``vectorised``: lower and featurize all N, then one batched predict per model;
-  the breakdown shows where the time goes.
+* ``old``: the path of nasrepro up to 2026-12-04 (commit 0bdbc68): lower every string,
+  the per-network feature loop, then the five boosters through the scikit-learn
+  wrappers (the cost model's unused noise booster included);
+* ``new``: ``Surrogate.predict(strings, space)``: each distinct string lowered once,
+  array features, each distinct feature row predicted once, and the numpy forest for
+  small batches;
+* ``single``: one string per call, ``--single-n`` calls, old and new.
+
+Both paths must give the same bits; the script checks it and says so. The breakdown
+of ``new`` shows where its time goes (lowering, features, models).
 
 Usage::
 
-    python benchmarks/surrogate_speed.py                      # the shipped surrogate
+    python benchmarks/surrogate_speed.py                 # the shipped surrogate, n = 100,000
+    python benchmarks/surrogate_speed.py -n 20000 --old-n 5000 --json
     python benchmarks/surrogate_speed.py --models DIR
-    python benchmarks/surrogate_speed.py --table tests/data/cell-mnist1d-smoke.h5  # fit one first
 
-Prints a table, and with ``--json`` one JSON object.
+``--old-n`` times the old batch path on the first that many strings only (it is slow),
+reported per second.
 """
 
 from __future__ import annotations
@@ -28,90 +36,116 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import get_space
-from nasrepro.surrogate import (
-    Surrogate,
-    encode,
-    load_shipped,
-    load_table,
-)
-from nasrepro.tables import Table
+from nasrepro.surrogate import Prediction, Surrogate, load_shipped
+from nasrepro.surrogate._data import lower_all
+from nasrepro.surrogate._features import features_many
+
+FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
 
 
-def _surrogate(args: argparse.Namespace) -> Surrogate:
-    if args.models:
-        return Surrogate.load(args.models)
-    if args.table:
-        t0 = time.perf_counter()
-        s = Surrogate("xgb", random_state=0).fit(load_table(Table.open(args.table)))
-        print(f"fitted on {args.table} in {time.perf_counter() - t0:.1f}s")
-        return s
-    return load_shipped()
+def old_predict(s: Surrogate, strings: list[str], space: Any) -> Prediction:
+    """The prediction path as it was before the batch work (same numbers, old code)."""
+    specs = lower_all(strings, space, s.protocol)
+    X = features_many(specs, s.protocol.input_shape, s.protocol.num_classes, vectorised=False)
+    cost = np.exp(s.cost_.predict(X)) * s.metadata_["epoch_cost_fraction"][-1]
+    vm, vs = s.models_["valid_acc"].predict_dist(X)
+    tm, ts = s.models_["test_acc"].predict_dist(X)
+    kappa = s.metadata_.get("model_error_std", {}).get(space.name)
+    if kappa:
+        vs, ts = np.hypot(vs, kappa["valid_acc"]), np.hypot(ts, kappa["test_acc"])
+    return Prediction(vm, vs, tm, ts, cost)
 
 
-def _bench_space(s: Surrogate, space_name: str, n: int, loop_n: int, seed: int) -> dict[str, Any]:
-    space = get_space(space_name)
+def _time(fn: Any, *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def bench_space(
+    s: Surrogate, name: str, n: int, old_n: int, single_n: int, seed: int
+) -> dict[str, Any]:
+    space = get_space(name)
     rng = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    archs = [space.sample(rng) for _ in range(n)]
-    t_sample = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    for a in archs[:loop_n]:
-        s.predict([a], space)
-    t_loop = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    X = encode(archs, space, s.protocol, s.encoding)
-    t_feat = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pred = s.predict_features(X)
-    t_pred = time.perf_counter() - t0
-    assert pred.valid_acc.shape == (n,)
+    strings = [space.sample(rng).to_string() for _ in range(n)]
+    distinct = len(set(strings))
+    # batched, new (warm the caches that a long-running process would have once)
+    s.predict(strings[:64], space)
+    t_new, new = _time(s.predict, strings, space)
+    t_old, old = _time(old_predict, s, strings[:old_n], space)
+    same = all(np.array_equal(getattr(new, f)[:old_n], getattr(old, f)) for f in FIELDS)
+    # where the new path's time goes
+    t_lower, specs = _time(lower_all, list(dict.fromkeys(strings)), space, s.protocol)
+    t_feat, X = _time(features_many, specs, s.protocol.input_shape, s.protocol.num_classes)
+    t_model, _ = _time(s.predict_features, X)
+    # one string per call
+    singles = strings[:single_n]
+    lat_new = [_time(s.predict, [a], space)[0] for a in singles]
+    lat_old = [_time(old_predict, s, [a], space)[0] for a in singles]
+    same_single = all(
+        np.array_equal(getattr(s.predict([a], space), f), getattr(old_predict(s, [a], space), f))
+        for a in singles[:20]
+        for f in FIELDS
+    )
     return {
-        "space": space_name,
+        "space": name,
         "n": n,
-        "sample_s": t_sample,
-        "loop_n": loop_n,
-        "loop_archs_per_s": loop_n / t_loop,
-        "vec_features_s": t_feat,
-        "vec_predict_s": t_pred,
-        "vec_total_s": t_feat + t_pred,
-        "vec_archs_per_s": n / (t_feat + t_pred),
-        "speedup": (n / (t_feat + t_pred)) / (loop_n / t_loop),
+        "distinct_strings": distinct,
+        "distinct_feature_rows": int(len(np.unique(X, axis=0))),
+        "old_n": old_n,
+        "old_per_s": old_n / t_old,
+        "new_s": t_new,
+        "new_per_s": n / t_new,
+        "speedup": (n / t_new) / (old_n / t_old),
+        "new_lower_s": t_lower,
+        "new_features_s": t_feat,
+        "new_models_s": t_model,
+        "single_old_ms_median": 1e3 * float(np.median(lat_old)),
+        "single_new_ms_median": 1e3 * float(np.median(lat_new)),
+        "single_new_ms_p95": 1e3 * float(np.percentile(lat_new, 95)),
+        "identical": bool(same and same_single),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
-    ap.add_argument("--table", default=None, help="fit an xgb surrogate on this table first")
     ap.add_argument("--spaces", default="cell,chain,hierarchical")
     ap.add_argument("-n", type=int, default=100_000)
-    ap.add_argument("--loop-n", type=int, default=1000)
+    ap.add_argument("--old-n", type=int, default=5000)
+    ap.add_argument("--single-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--core", type=int, default=None, help="pin to this core (default: the last)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    s = _surrogate(args)
+    core = args.core if args.core is not None else max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    s = Surrogate.load(args.models) if args.models else load_shipped()
+    s.set_threads(1)
     rows = [
-        _bench_space(s, name, args.n, min(args.loop_n, args.n), args.seed)
+        bench_space(s, name, args.n, min(args.old_n, args.n), args.single_n, args.seed)
         for name in args.spaces.split(",")
     ]
+    machine = platform.processor() or platform.machine()
     if args.json:
-        print(json.dumps({"machine": platform.processor() or platform.machine(), "rows": rows}))
+        print(json.dumps({"machine": machine, "core": core, "rows": rows}))
         return
     print(
-        f"surrogate {s.model} ({s.metadata_['n_features']} features), {os.cpu_count()} CPUs, "
-        f"{platform.processor() or platform.machine()}"
+        f"surrogate {s.model} ({s.metadata_['n_features']} features), pinned to core {core} "
+        f"of {os.cpu_count()}, 1 XGBoost thread, {machine}"
     )
     print(
-        f"{'space':>13} {'n':>8} {'loop arch/s':>12} {'features s':>11} {'predict s':>10} "
-        f"{'total s':>8} {'vec arch/s':>11} {'speedup':>8}"
+        f"{'space':>13} {'n':>7} {'distinct':>8} {'old/s':>7} {'new/s':>8} {'speedup':>7} "
+        f"{'lower s':>7} {'feat s':>6} {'model s':>7} {'1 old ms':>8} {'1 new ms':>8} "
+        f"{'p95 ms':>6}  same bits"
     )
     for r in rows:
         print(
-            f"{r['space']:>13} {r['n']:>8} {r['loop_archs_per_s']:>12.0f} "
-            f"{r['vec_features_s']:>11.2f} {r['vec_predict_s']:>10.2f} {r['vec_total_s']:>8.2f} "
-            f"{r['vec_archs_per_s']:>11.0f} {r['speedup']:>7.1f}x"
+            f"{r['space']:>13} {r['n']:>7} {r['distinct_strings']:>8} {r['old_per_s']:>7.0f} "
+            f"{r['new_per_s']:>8.0f} {r['speedup']:>6.1f}x {r['new_lower_s']:>7.2f} "
+            f"{r['new_features_s']:>6.2f} {r['new_models_s']:>7.2f} "
+            f"{r['single_old_ms_median']:>8.2f} {r['single_new_ms_median']:>8.2f} "
+            f"{r['single_new_ms_p95']:>6.2f}  {'yes' if r['identical'] else 'NO'}"
         )
 
 

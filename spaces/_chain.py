@@ -41,6 +41,9 @@ _OP_TO_IR = {
     "mbconv_e6_k5": Op.MBCONV_E6_K5,
     "skip": Op.SKIP,
 }
+#: The one-edge cell of each op, shared by every layer that uses it (specs are
+#: immutable, and the featurizer interns cells by identity).
+_CELLS = {op: CellSpec(2, ((0, 1, ir),)) for op, ir in _OP_TO_IR.items()}
 #: The exact spelling of each width in the arch string.
 _WIDTH_TOKENS: dict[str, float] = {repr(w): w for w in CHAIN_WIDTHS}
 _LAYER_SEP = "|"
@@ -373,7 +376,7 @@ class ChainSpace(SearchSpace[ChainArch]):
         for i, (op, w) in enumerate(arch.layers):
             stage = sum(r <= i for r in reductions)
             c_out = max(1, round(C * 2**stage * w))
-            cell = CellSpec(2, ((0, 1, _OP_TO_IR[op]),))
+            cell = _CELLS[op]
             stride = 2 if i in reductions else 1
             blocks.append(Block(BlockKind.CELL, c, c_out, stride, cell))
             blocks.extend(Block(BlockKind.CELL, c_out, c_out, 1, cell) for _ in range(N - 1))

@@ -136,17 +136,24 @@ class _Counter:
             raise ValueError(f"no parameter count for block kind {b.kind}")
         return out
 
+    def stem(self, in_channels: int, channels: int, size: tuple[int, ...]) -> None:
+        """The stem: conv 3 (stride 1) and BN."""
+        self.conv(in_channels, channels, 3, size)
+        self.bn(channels)
+
+    def head(self, channels: int, num_classes: int) -> None:
+        """The head: BN, (ReLU, pooling,) and the linear layer with its bias."""
+        self.bn(channels)
+        self.params += channels * num_classes + num_classes
+        self.flops += 2 * channels * num_classes
+
     def network(self, spec: NetworkSpec, input_shape: tuple[int, ...], num_classes: int) -> None:
         in_channels, *spatial = input_shape
         size = tuple(spatial)
-        self.conv(in_channels, spec.stem_channels, 3, size)
-        self.bn(spec.stem_channels)
+        self.stem(in_channels, spec.stem_channels, size)
         for b in spec.blocks:
             size = self.block(b, size)
-        c = spec.out_channels
-        self.bn(c)
-        self.params += c * num_classes + num_classes
-        self.flops += 2 * c * num_classes
+        self.head(spec.out_channels, num_classes)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -65,8 +65,14 @@ def encode(
             (``space.encode``).
     """
     if encoding == "graph":
-        specs = lower_all(archs, space, protocol)
-        return features_many(specs, protocol.input_shape, protocol.num_classes)
+        # Each distinct string is lowered and featurized once.
+        first: dict[Architecture | str, int] = {}
+        index = np.fromiter((first.setdefault(a, len(first)) for a in archs), np.int64, len(archs))
+        if len(first) == len(archs):
+            specs = lower_all(archs, space, protocol)
+            return features_many(specs, protocol.input_shape, protocol.num_classes)
+        specs = lower_all(list(first), space, protocol)
+        return features_many(specs, protocol.input_shape, protocol.num_classes)[index]
     if encoding == "adjacency":
         parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
         if not parsed:

@@ -336,12 +336,34 @@ def features(
     ).astype(np.float64)
 
 
+#: From this many networks on, :func:`features_many` computes the features as arrays
+#: (``nasrepro.surrogate._batch_features``); below it, numpy's per-call overhead makes
+#: the per-network loop faster (``benchmarks/surrogate_speed.py`` measures both).
+BATCH_MIN = 16
+
+
 def features_many(
     specs: Iterable[NetworkSpec],
     input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
     num_classes: int = DEFAULT_NUM_CLASSES,
+    *,
+    vectorised: bool | None = None,
 ) -> np.ndarray:
-    """:func:`features` of many networks, shape ``(n, len(feature_names()))``."""
+    """:func:`features` of many networks, shape ``(n, len(feature_names()))``.
+
+    Args:
+        specs: The networks.
+        input_shape, num_classes: As for :func:`features`.
+        vectorised: Compute them as arrays (equal to the per-network loop, bit for
+            bit); ``None`` chooses by batch size (:data:`BATCH_MIN`).
+    """
+    specs = list(specs)
+    if vectorised is None:
+        vectorised = len(specs) >= BATCH_MIN
+    if vectorised:
+        from nasrepro.surrogate._batch_features import batch_features
+
+        return batch_features(specs, input_shape, num_classes)
     rows = [features(s, input_shape, num_classes) for s in specs]
     if not rows:
         return np.zeros((0, len(feature_names())))

@@ -30,6 +30,7 @@ import numpy as np
 from nasrepro.spaces import Architecture, SearchSpace, get_space
 from nasrepro.surrogate._data import SurrogateError, TrainingData, encode
 from nasrepro.surrogate._features import feature_names
+from nasrepro.surrogate._forest import Forest
 from nasrepro.surrogate._models import (
     DEFAULT_MODEL,
     SurrogateModel,
@@ -56,6 +57,10 @@ TARGETS: tuple[str, ...] = ("valid_acc", "test_acc")
 FORMAT_VERSION = 2  # 2: XGBoost boosters gzipped (.json.gz); 1 is still read
 SHIPPED = "mnist1d-tiny"
 _COST_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1}
+#: Batches up to this many rows are predicted by the numpy :class:`Forest`, larger ones by
+#: XGBoost; both give the same bits (``benchmarks/surrogate_speed.py`` measured the
+#: crossover).
+FOREST_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ class Surrogate:
             np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)]),
             return_inverse=True,
         )
+        self.__dict__.pop("_forests", None)  # built from the old boosters
         self.models_ = {
             "valid_acc": self._new().fit(data.X, data.valid_acc, groups),
             "test_acc": self._new().fit(data.X, data.test_acc, groups),
@@ -250,24 +256,76 @@ class Surrogate:
             raise SurrogateError(
                 f"expected inputs of shape (n, {self.metadata_['n_features']}), got {X.shape}"
             )
+        if len(X) > FOREST_ROWS:  # predict each distinct row once
+            X = np.ascontiguousarray(X, dtype=np.float64)
+            rows = X.view(np.dtype((np.void, X.itemsize * X.shape[1]))).ravel()
+            _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+            if len(first) < len(X):
+                p = self._predict_distinct(X[first], epoch)
+                return Prediction(*(getattr(p, f)[inverse.reshape(-1)] for f in _FIELDS))
+        return self._predict_distinct(X, epoch)
+
+    def set_threads(self, n: int) -> None:
+        """Threads of XGBoost's predictions on large batches (1 for a fair 1-core figure)."""
+        for m in [*self.models_.values(), self.cost_]:
+            for booster in (getattr(m, "mean_", None), getattr(m, "noise_", None)):
+                if booster is not None and hasattr(booster, "set_params"):
+                    booster.set_params(n_jobs=int(n))
+
+    def _predict_distinct(self, X: np.ndarray, epoch: int | None) -> Prediction:
         E = self.n_epochs
         e = E if epoch is None else int(epoch)
         if not 1 <= e <= E:
             raise SurrogateError(f"{epoch=} is outside 1..{E}")
-        cost = np.exp(self.cost_.predict(X)) * self.metadata_["epoch_cost_fraction"][e - 1]
         if e == E:
-            valid, test = self.models_["valid_acc"], self.models_["test_acc"]
+            names = ("valid_acc", "test_acc")
         elif "valid_acc_epoch" in self.models_:
-            X = _with_epoch(X, np.full(len(X), e), E)
-            valid, test = self.models_["valid_acc_epoch"], self.models_["test_acc_epoch"]
+            names = ("valid_acc_epoch", "test_acc_epoch")
         else:
             raise SurrogateError(
                 f"{epoch=}: this surrogate was fitted on final-epoch results only; refit it "
                 "with fidelities=True to answer partial trainings"
             )
-        vm, vs = valid.predict_dist(X)
-        tm, ts = test.predict_dist(X)
+        X_acc = X if e == E else _with_epoch(X, np.full(len(X), e), E)
+        small = len(X) <= FOREST_ROWS
+        cost_forest = self._forest(("cost",)) if small else None
+        acc_forest = self._forest(names) if small else None
+        if cost_forest is not None:
+            log_cost = _as64(cost_forest.predict(X)["cost"][:, 0])
+        else:
+            log_cost = _as64(self.cost_.mean_.predict(X))  # the cost's noise booster is unused
+        cost = np.exp(log_cost) * self.metadata_["epoch_cost_fraction"][e - 1]
+        if acc_forest is not None:
+            out = acc_forest.predict(X_acc)
+            (vm, vs), (tm, ts) = (
+                _mean_std(out[f"{n}.mean"][:, 0], out[f"{n}.noise"], self.models_[n].z_)  # type: ignore[attr-defined]
+                for n in names
+            )
+        else:
+            vm, vs = self.models_[names[0]].predict_dist(X_acc)
+            tm, ts = self.models_[names[1]].predict_dist(X_acc)
         return Prediction(vm, vs, tm, ts, cost)
+
+    def _forest(self, names: tuple[str, ...]) -> Forest | None:
+        """The numpy :class:`Forest` of these targets' XGBoost boosters (``"cost"``: the
+        cost booster), built once; ``None`` where a model is not XGBoost."""
+        cache: dict[tuple[str, ...], Forest | None] = self.__dict__.setdefault("_forests", {})
+        if names not in cache:
+            pairs: list[tuple[str, Any]] = []
+            for n in names:
+                m = self.cost_ if n == "cost" else self.models_[n]
+                if not isinstance(m, XGBSurrogate):
+                    cache[names] = None
+                    return None
+                pairs.append((n if n == "cost" else f"{n}.mean", m.mean_.get_booster()))
+                if n != "cost":
+                    pairs.append((f"{n}.noise", m.noise_.get_booster()))
+            try:
+                cache[names] = Forest(pairs)
+            except ValueError as err:  # a booster this reader does not handle
+                logger.debug("numpy forest unavailable (%s); using XGBoost", err)
+                cache[names] = None
+        return cache[names]
 
     def predict(
         self,
@@ -354,6 +412,19 @@ class Surrogate:
             ) from e
         self.metadata_ = meta
         return self
+
+
+_FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
+
+
+def _as64(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64)
+
+
+def _mean_std(mean: np.ndarray, quantiles: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """As :meth:`XGBSurrogate.predict_dist` turns its two boosters' outputs into mean and std."""
+    q = _as64(quantiles).reshape(len(mean), 2)
+    return _as64(mean), np.abs(q[:, 1] - q[:, 0]) / z
 
 
 def _with_epoch(X: np.ndarray, epoch: np.ndarray, n_epochs: int) -> np.ndarray:

@@ -1,0 +1,459 @@
+"""The graph features of many networks at once, as numpy arrays.
+
+:func:`nasrepro.surrogate.features` defines the features one network at a time, in
+plain Python; it is the readable definition. This module computes the same numbers
+for a batch, bit for bit (``tests/surrogate/test_batch_features.py`` checks it on
+1,000 sampled architectures per space):
+
+1. the distinct cells of the batch (by value, with the two projection flags of their
+   block) are gathered, and every per-cell statistic is computed by one dynamic
+   programme over their edges, vectorised over the cells: column ``j`` holds each
+   cell's ``j``-th edge in source order, so a node's value is final before any edge
+   leaves it;
+2. every block of every network becomes one row of flat arrays (network, kind,
+   channels, stride, cell); stages, spatial sizes and FLOPs follow by scans over the
+   block position and table lookups;
+3. the per-network sums are accumulated in block order (``np.add.at`` is unbuffered and
+   ordered), so even the float averages round exactly as the per-network code does.
+
+Parameter and FLOP counts come from :mod:`nasrepro.spaces._count`'s own per-edge and
+per-block functions, cached by their arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from collections.abc import Sequence
+
+import numpy as np
+
+from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._count import _check_shape, _Counter, _edge_cost, _out_size
+from nasrepro.surrogate import _features as F
+
+__all__ = ["batch_features"]
+
+_N_OPS = len(F._OPS)
+_OP_INDEX = {id(op): k for k, op in enumerate(F._OPS)}  # by identity: Enum hashing is slow
+_FREE = np.array([op in F._PARAM_FREE for op in F._OPS])
+_IS_SKIP = np.array([op is Op.SKIP for op in F._OPS])
+_IS_POOL = np.array([op in (Op.AVGPOOL3X3, Op.MAXPOOL3X3) for op in F._OPS])
+_RF = np.array([F._RF_UNITS[op] for op in F._OPS])
+_KINDS = (BlockKind.CELL, *F._REDUCTION_KINDS)
+_KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
+_RED_DEPTH = np.array(
+    [(0, 0, 0, 0)] + [(*F._REDUCTION_DEPTH[k], *F._REDUCTION_DEPTH[k]) for k in F._REDUCTION_KINDS],
+    dtype=np.float64,
+)  # per kind code: ops max / min, parametric max / min
+_N_STATS = len(F._CELL_STATS)
+
+
+# ---------------------------------------------------------------- cells, batched
+def _src(edge: tuple[int, int, Op]) -> int:
+    return edge[0]
+
+
+def _shifted(v: np.ndarray, shift: np.ndarray, cap: int) -> np.ndarray:
+    """``out[u, min(k + shift[u], cap)] += v[u, k]`` over the bins ``k`` of ``v`` ``(U, cap + 1)``."""
+    out = np.zeros_like(v)
+    for t in np.unique(shift).tolist():
+        m = shift == t
+        if t == 0:
+            out[m] = v[m]
+            continue
+        t = min(t, cap)
+        moved = np.zeros_like(v[m])
+        moved[:, t:cap] = v[m, : cap - t]
+        moved[:, cap] = v[m, cap - t :].sum(axis=1)
+        out[m] = moved
+    return out
+
+
+def _cell_table(
+    cells: Sequence[CellSpec], skip_proj: np.ndarray, pool_proj: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per-cell statistics of distinct ``(cell, skip_proj, pool_proj)``.
+
+    Returns ``(op_counts (U, n_ops), stats (U, len(_CELL_STATS)), extra (U, 5), edges)``
+    where ``extra`` is ``(dead, longest, shortest, param_longest, param_shortest)``, all
+    as :func:`nasrepro.surrogate._features._cell_info` computes them, and ``edges`` is
+    ``(op, from_node0, live)``, each ``(U, E)``: the padded edges in source order, with
+    op ``n_ops`` for ``none`` and padding.
+    """
+    U = len(cells)
+    n_nodes = np.array([c.n_nodes for c in cells], dtype=np.int64)
+    E = max((len(c.edges) for c in cells), default=0)
+    n = int(n_nodes.max(initial=2))
+    src = np.zeros((U, E), dtype=np.int64)
+    dst = np.zeros((U, E), dtype=np.int64)
+    opk = np.full((U, E), -1, dtype=np.int64)  # -1: none, or padding
+    if E:
+        idx = _OP_INDEX
+        flat = [
+            (u, j, s, d, idx.get(id(op), -1))
+            for u, c in enumerate(cells)
+            for j, (s, d, op) in enumerate(sorted(c.edges, key=_src))  # stable: ties keep order
+        ]
+        if flat:
+            uu, jj, ss, dd, kk = np.array(flat, dtype=np.int64).T
+            src[uu, jj], dst[uu, jj], opk[uu, jj] = ss, dd, kk
+    rows = np.arange(U)
+    out = n_nodes - 1
+    present = opk >= 0
+    # Liveness: reachable from the input and reaching the output through present edges.
+    from_in = np.zeros((U, n), dtype=bool)
+    from_in[:, 0] = True
+    for j in range(E):
+        from_in[rows, dst[:, j]] |= present[:, j] & from_in[rows, src[:, j]]
+    to_out = np.zeros((U, n), dtype=bool)
+    to_out[rows, out] = True
+    for j in reversed(range(E)):
+        to_out[rows, src[:, j]] |= present[:, j] & to_out[rows, dst[:, j]]
+    live_all = present & from_in[rows[:, None], src] & to_out[rows[:, None], dst]
+    # The statistics count a repeated (src, dst, op) edge once, as the set of live edges
+    # of the per-network code does; parameters and FLOPs count every copy.
+    same = (src[:, :, None] == src[:, None, :]) & (dst[:, :, None] == dst[:, None, :])
+    same &= (opk[:, :, None] == opk[:, None, :]) & present[:, :, None]
+    repeat = np.tril(same, k=-1).any(axis=2)  # an equal edge comes earlier
+    live = live_all & ~repeat
+    k_op = np.where(live, opk, 0)
+    onehot = (k_op[:, :, None] == np.arange(_N_OPS)) & live[:, :, None]  # (U, E, n_ops)
+    op_counts = onehot.sum(axis=1)
+    from_node0 = src == 0
+    proj = np.where(
+        _IS_SKIP[k_op], skip_proj[:, None], np.where(_IS_POOL[k_op], pool_proj[:, None], False)
+    )
+    free = live & _FREE[k_op] & ~(from_node0 & proj)
+    w = np.where(free, 0, 1)
+    rf = _RF[k_op]
+
+    L, P, R = F._MAX_PATH_LEN, F._MAX_PARAM, F._MAX_RF
+    by_len = np.zeros((U, n, L + 1), dtype=np.int64)
+    by_param = np.zeros((U, n, P + 1), dtype=np.int64)
+    by_rf = np.zeros((U, n, R + 1), dtype=np.int64)
+    by_conv_rf = np.zeros((U, n, R + 1), dtype=np.int64)
+    by_len[:, 0, 0] = by_param[:, 0, 0] = by_rf[:, 0, 0] = by_conv_rf[:, 0, 0] = 1
+    inf = np.inf
+    longest = np.full((U, n), -inf)
+    shortest = np.full((U, n), inf)
+    p_long = np.full((U, n), -inf)
+    p_short = np.full((U, n), inf)
+    longest[:, 0] = shortest[:, 0] = p_long[:, 0] = p_short[:, 0] = 0
+    # paths that avoid op k (k < n_ops), all paths (n_ops) and parameter-free paths (+1)
+    keep = np.concatenate([live[:, :, None] & ~onehot, live[:, :, None], free[:, :, None]], axis=2)
+    counts = np.zeros((U, n, _N_OPS + 2), dtype=np.int64)
+    counts[:, 0, :] = 1
+    indeg = np.zeros((U, n), dtype=np.int64)
+    outdeg = np.zeros((U, n), dtype=np.int64)
+    one = np.ones(U, dtype=np.int64)
+    for j in range(E):
+        ok = live[:, j]
+        if not ok.any():
+            continue
+        s, d = src[:, j], dst[:, j]
+        m = ok[:, None].astype(np.int64)
+        for table, step, cap in (
+            (by_len, one, L),
+            (by_param, w[:, j], P),
+            (by_rf, rf[:, j], R),
+            (by_conv_rf, rf[:, j] * w[:, j], R),
+        ):
+            table[rows, d] += _shifted(table[rows, s] * m, step, cap)
+        longest[rows, d] = np.where(
+            ok, np.maximum(longest[rows, d], longest[rows, s] + 1), longest[rows, d]
+        )
+        shortest[rows, d] = np.where(
+            ok, np.minimum(shortest[rows, d], shortest[rows, s] + 1), shortest[rows, d]
+        )
+        p_long[rows, d] = np.where(
+            ok, np.maximum(p_long[rows, d], p_long[rows, s] + w[:, j]), p_long[rows, d]
+        )
+        p_short[rows, d] = np.where(
+            ok, np.minimum(p_short[rows, d], p_short[rows, s] + w[:, j]), p_short[rows, d]
+        )
+        counts[rows, d] += counts[rows, s] * keep[:, j]
+        outdeg[rows, s] += ok
+        indeg[rows, d] += ok
+    dead = ~live.any(axis=1)
+    total = counts[rows, out, _N_OPS]
+    with_op = total[:, None] - counts[rows, out, :_N_OPS]
+    param_free = counts[rows, out, _N_OPS + 1]
+    projections = (live & _FREE[k_op] & ~free).sum(axis=1)
+    node = np.arange(n)
+    ends = (src[:, :, None] == node) | (dst[:, :, None] == node)  # (U, E, n)
+    touched = (ends & live[:, :, None]).any(axis=1)
+    inner = touched & (node != 0) & (node != out[:, None])
+    n_inner = inner.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        in_mean = np.where(n_inner > 0, (indeg * inner).sum(axis=1) / n_inner, 0.0)
+        out_mean = np.where(n_inner > 0, (outdeg * inner).sum(axis=1) / n_inner, 0.0)
+    in_max = (indeg * inner).max(axis=1, initial=0)
+    out_max = (outdeg * inner).max(axis=1, initial=0)
+    # Ops by position: paths from each node to the output, then per live edge.
+    paths_out = np.zeros((U, n), dtype=np.int64)
+    paths_out[rows, out] = 1
+    for j in reversed(range(E)):
+        paths_out[rows, src[:, j]] += paths_out[rows, dst[:, j]] * live[:, j]
+    into_out = live & (dst == out[:, None])
+    from_input = (onehot & from_node0[:, :, None]).sum(axis=1)
+    to_output = (onehot & into_out[:, :, None]).sum(axis=1)
+    len_at_src = by_len[rows[:, None], src]  # (U, E, L + 1), final values
+    via = len_at_src[:, :, : F._POSITIONS] * paths_out[rows[:, None], dst][:, :, None]  # (U, E, P)
+    at = np.einsum("uep,uek->upk", via, onehot.astype(np.int64))
+    last = np.einsum("ue,uek->uk", len_at_src.sum(axis=2) * into_out, onehot.astype(np.int64))
+    n_live = live.sum(axis=1)
+    n_nodes_live = touched.sum(axis=1)
+    lo = np.where(dead, 0, longest[rows, out])
+    sh = np.where(dead, 0, shortest[rows, out])
+    stats = np.column_stack(
+        [
+            n_live,
+            n_nodes_live,
+            in_mean,
+            in_max,
+            out_mean,
+            out_max,
+            indeg[rows, out],
+            outdeg[:, 0],
+            lo,
+            sh,
+            by_len[rows, out, 1:],
+            total,
+            with_op,
+            param_free,
+            by_param[rows, out, 1:],
+            by_rf[rows, out],
+            by_conv_rf[rows, out],
+            projections,
+            from_input,
+            to_output,
+            at.reshape(U, -1),
+            last,
+        ]
+    ).astype(np.float64)
+    assert stats.shape[1] == _N_STATS
+    extra = np.column_stack(
+        [
+            dead,
+            lo,
+            sh,
+            np.where(dead, 0, p_long[rows, out]),
+            np.where(dead, 0, p_short[rows, out]),
+        ]
+    ).astype(np.float64)
+    edge_op = np.where(opk >= 0, opk, _N_OPS)
+    return op_counts, stats, extra, (edge_op, from_node0, live_all)
+
+
+# ------------------------------------------------------------------- networks
+def _unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a non-negative int array and each row's index among them.
+
+    Rows are packed into one int64 where they fit (much faster than
+    ``np.unique(axis=0)``); the order of the distinct rows is irrelevant here.
+    """
+    hi = x.max(axis=0, initial=0) + 1
+    if x.min(initial=0) >= 0 and float(np.prod(hi.astype(np.float64))) < 2.0**62:
+        mult = np.concatenate([np.cumprod(hi[::-1])[::-1][1:], [1]]).astype(np.int64)
+        packed = x @ mult
+        vals, first, inv = np.unique(packed, return_index=True, return_inverse=True)
+        return x[first], inv.reshape(-1)
+    keys, inv = np.unique(x, axis=0, return_inverse=True)
+    return keys, inv.reshape(-1)
+
+
+@functools.lru_cache(maxsize=65536)
+def _reduction_cost(
+    kind: BlockKind, c_in: int, c_out: int, stride: int, size: tuple[int, ...]
+) -> tuple[int, int]:
+    c = _Counter(len(size))
+    c.block(Block(kind, c_in, c_out, stride), size)
+    return c.params, c.flops
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_edge_costs(
+    c_in: int, c_out: int, stride: int, size: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Params and FLOPs of every op (``_OPS`` order, then ``none``) on an edge leaving
+    node 0 (row 0) or another node (row 1) of a cell block with these settings;
+    shapes ``(2, n_ops + 1)``."""
+    dims = len(size)
+    out = _out_size(size, stride)
+    configs = ((c_in, c_out, stride, size, dims), (c_out, c_out, 1, out, dims))
+    params = np.zeros((2, _N_OPS + 1), dtype=np.int64)
+    flops = np.zeros((2, _N_OPS + 1), dtype=np.int64)
+    for r, cfg in enumerate(configs):
+        for k, op in enumerate((*F._OPS, Op.NONE)):
+            params[r, k], flops[r, k] = _edge_cost(op.value, *cfg)
+    return params, flops
+
+
+def _stem_head(stem: int, out_c: int, shape: tuple[int, ...], num_classes: int) -> tuple[int, int]:
+    c = _Counter(len(shape) - 1)
+    c.stem(shape[0], stem, shape[1:])
+    c.head(out_c, num_classes)
+    return c.params, c.flops
+
+
+def batch_features(
+    specs: Sequence[NetworkSpec],
+    input_shape: Sequence[int] = F.DEFAULT_INPUT_SHAPE,
+    num_classes: int = F.DEFAULT_NUM_CLASSES,
+) -> np.ndarray:
+    """:func:`~nasrepro.surrogate.features` of every network, ``(n, n_features)``, vectorised.
+
+    The garbage collector is paused meanwhile: the specs of a large batch hold millions
+    of objects, and each collection triggered by the temporary tuples would walk them all.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _batch_features(specs, input_shape, num_classes)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _batch_features(
+    specs: Sequence[NetworkSpec], input_shape: Sequence[int], num_classes: int
+) -> np.ndarray:
+    shape = _check_shape(input_shape)
+    n_feat = len(F.feature_names())
+    N = len(specs)
+    if not N:
+        return np.zeros((0, n_feat))
+    # 1. Flatten the blocks. Cells are interned by identity and projection flags (the
+    #    spaces reuse one CellSpec object per network or per op, and hashing a cell by
+    #    value costs more than computing its statistics twice).
+    rows = [(a, b) for a, spec in enumerate(specs) for b in spec.blocks]
+    A = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    K = np.fromiter((_KIND_CODE[r[1].kind] for r in rows), dtype=np.int64, count=len(rows))
+    Cin = np.fromiter((r[1].c_in for r in rows), dtype=np.int64, count=len(rows))
+    Cout = np.fromiter((r[1].c_out for r in rows), dtype=np.int64, count=len(rows))
+    S = np.fromiter((r[1].stride for r in rows), dtype=np.int64, count=len(rows))
+    stems = np.fromiter((spec.stem_channels for spec in specs), dtype=np.int64, count=N)
+    is_cell = K == _KIND_CODE[BlockKind.CELL]
+    ci = np.flatnonzero(is_cell)
+    skip_flag = (Cin != Cout) | (S != 1)
+    pool_flag = Cin != Cout
+    cell_ids: dict[tuple[int, bool, bool], int] = {}
+    cells: list[CellSpec] = []
+    uid_list = []
+    for i, sf, pf in zip(ci.tolist(), skip_flag[ci].tolist(), pool_flag[ci].tolist(), strict=True):
+        cell = rows[i][1].cell
+        assert cell is not None  # a CELL block has one
+        key = (id(cell), sf, pf)
+        u = cell_ids.get(key)
+        if u is None:
+            u = cell_ids[key] = len(cells)
+            cells.append(cell)
+        uid_list.append(u)
+    Uid = np.full(len(A), -1, dtype=np.int64)
+    Uid[ci] = uid_list
+    nb = np.bincount(A, minlength=N)
+    start = np.concatenate([[0], np.cumsum(nb)[:-1]])
+    pos = np.arange(len(A)) - start[A]
+    if cells:
+        u_rep = np.zeros(len(cells), dtype=np.int64)
+        u_rep[Uid[ci]] = ci  # one block of each interned cell, for its flags
+        op_counts, stats, extra, (edge_op, edge_fi, edge_live) = _cell_table(
+            cells, skip_flag[u_rep], pool_flag[u_rep]
+        )
+    # 2. Stage of each block (stride-2 blocks so far, capped) and its input size.
+    two = (S == 2).astype(np.int64)
+    cum = np.cumsum(two)
+    stage = np.minimum(cum - (cum[start] - two[start])[A], F._MAX_STAGES - 1)
+    size_in = np.empty((len(A), len(shape) - 1), dtype=np.int64)
+    size = np.tile(np.array(shape[1:], dtype=np.int64), (N, 1))
+    conv_like = is_cell | (K == _KIND_CODE[BlockKind.RESBLOCK])
+    for p in range(int(nb.max(initial=0))):
+        at = pos == p
+        a = A[at]
+        size_in[at] = size[a]
+        st = S[at][:, None]
+        size[a] = np.where(
+            conv_like[at][:, None],
+            (size[a] - 1) // st + 1,
+            np.where(st == 2, size[a] // 2, size[a]),
+        )
+    # 3. Params and FLOPs of each block, from the counter's own functions, by settings.
+    settings = np.column_stack([K, Cin, Cout, S, size_in])
+    keys, inv = _unique_rows(settings)
+    b_params = np.zeros(len(A), dtype=np.int64)
+    b_flops = np.zeros(len(A), dtype=np.int64)
+    red = keys[:, 0] != _KIND_CODE[BlockKind.CELL]
+    for k in np.flatnonzero(red).tolist():
+        kc, c_in, c_out, st, *sz = keys[k].tolist()
+        b_params[inv == k], b_flops[inv == k] = _reduction_cost(
+            _KINDS[kc], c_in, c_out, st, tuple(sz)
+        )
+    if len(ci):
+        cell_keys = np.flatnonzero(~red)
+        tab = {
+            int(k): _cell_edge_costs(*keys[k, 1:4].tolist(), tuple(keys[k, 4:].tolist()))
+            for k in cell_keys
+        }
+        remap = np.full(len(keys), -1, dtype=np.int64)
+        remap[cell_keys] = np.arange(len(cell_keys))
+        P_tab = np.stack([tab[int(k)][0] for k in cell_keys])  # (n_cfg, 2, n_ops + 1)
+        F_tab = np.stack([tab[int(k)][1] for k in cell_keys])
+        u_ci = Uid[ci]
+        ops, row = edge_op[u_ci], np.where(edge_fi[u_ci], 0, 1)  # (n, E)
+        c = remap[inv[ci]][:, None]
+        b_params[ci] = P_tab[c, row, ops].sum(axis=1)
+        b_flops[ci] = (F_tab[c, row, ops] * edge_live[u_ci]).sum(axis=1)
+    out_c = stems.copy()
+    has = nb > 0
+    out_c[has] = Cout[start[has] + nb[has] - 1]
+    params = np.bincount(A, weights=None, minlength=N).astype(np.int64) * 0
+    flops = params.copy()
+    np.add.at(params, A, b_params)
+    np.add.at(flops, A, b_flops)
+    pairs, pinv = _unique_rows(np.column_stack([stems, out_c]))
+    ends = np.array([_stem_head(int(a), int(b), shape, num_classes) for a, b in pairs.tolist()])
+    params += ends[pinv, 0]
+    flops += ends[pinv, 1]
+    # 4. Per-network sums, accumulated in block order.
+    X = np.zeros((N, n_feat))
+    col = F._MAX_STAGES * _N_OPS
+    n_cells = np.bincount(A[ci], minlength=N)
+    if len(ci):
+        ops_part = np.zeros((N, F._MAX_STAGES, _N_OPS))
+        np.add.at(ops_part, (A[ci], stage[ci]), op_counts[Uid[ci]].astype(np.float64))
+        X[:, :col] = ops_part.reshape(N, -1)
+        X[:, col + 2] = np.bincount(A[ci], weights=extra[Uid[ci], 0], minlength=N)
+    X[:, col] = nb
+    X[:, col + 1] = n_cells
+    for r, kind in enumerate(F._REDUCTION_KINDS):
+        X[:, col + 3 + r] = np.bincount(A[K == _KIND_CODE[kind]], minlength=N)
+    col += 3 + len(F._REDUCTION_KINDS)
+    for s in range(F._MAX_STAGES):
+        m = stage == s
+        cnt = np.bincount(A[m], minlength=N)
+        tot = np.bincount(A[m], weights=Cout[m].astype(np.float64), minlength=N)
+        mx = np.zeros(N)
+        np.maximum.at(mx, A[m], Cout[m].astype(np.float64))
+        X[:, col] = np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0)
+        X[:, col + 1] = mx
+        col += 2
+    X[:, col] = out_c
+    col += 1
+    per_block = _RED_DEPTH[K]
+    if len(ci):
+        per_block[ci] = extra[Uid[ci], 1:]
+    depth = np.zeros((N, 4))
+    np.add.at(depth, A, per_block)
+    X[:, col : col + 4] = depth
+    col += 4
+    if len(ci):
+        sums = np.zeros((N, _N_STATS))
+        np.add.at(sums, A[ci], stats[Uid[ci]])
+        X[:, col : col + _N_STATS] = np.where(
+            n_cells[:, None] > 0, sums / np.maximum(n_cells, 1)[:, None], 0.0
+        )
+    col += _N_STATS
+    X[:, col] = params
+    X[:, col + 1] = flops
+    return X
