@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ from nasrepro.spaces._base import (
     quote,
     register_space,
 )
+from nasrepro.spaces._columns import IR_OPS, SpecColumns
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
@@ -43,6 +44,22 @@ _OP_TO_IR = {
 }
 _N_OPS = len(CELL_OPS)
 _N_EDGES = len(CELL_EDGES)
+_OP_CODE = {op: k for k, op in enumerate(CELL_OPS)}
+_IR_CODE = np.array([IR_OPS.index(_OP_TO_IR[op]) for op in CELL_OPS], dtype=np.int64)
+# Token codes of the three inputs (src 0, 1, 2) of a node: "op~src" -> op index.
+_TOKEN_CODE = [{f"{op}~{src}": k for k, op in enumerate(CELL_OPS)} for src in range(3)]
+
+
+def _fast_ops(s: str) -> tuple[int, ...] | None:
+    """The op codes of a cell string exactly as ``to_string`` writes it, else ``None``."""
+    p = s.split("|")
+    if len(p) != 10 or p[0] or p[9] or p[2] != "+" or p[5] != "+":
+        return None
+    t0, t1, t2 = _TOKEN_CODE
+    ops = (t0.get(p[1]), t0.get(p[3]), t1.get(p[4]), t0.get(p[6]), t1.get(p[7]), t2.get(p[8]))
+    return None if None in ops else ops  # type: ignore[return-value]
+
+
 _ZERO = "#"
 
 
@@ -311,6 +328,53 @@ class CellSpace(SearchSpace[CellArch]):
         )
         return nb201_skeleton(
             cell, C=C, N=N, reduction=reduction, space="cell", arch=arch.to_string()
+        )
+
+    def lower_columns(
+        self,
+        archs: Sequence[CellArch | str],
+        *,
+        C: int = 16,
+        N: int = 5,
+        reduction: str = "resblock",
+        **macro: Any,
+    ) -> SpecColumns:
+        """:meth:`lower` of many cells as arrays, without building a spec per cell.
+
+        Every cell lowers to the same skeleton, so the skeleton is built once and the
+        cells' ops are read straight from their strings. A string that is not exactly
+        as :meth:`CellArch.to_string` writes it goes through :meth:`parse`, which names
+        the error.
+        """
+        if macro:
+            raise TypeError(f"unexpected macro arguments {sorted(macro)}")
+        n = len(archs)
+        codes = np.empty((n, _N_EDGES), dtype=np.int64)
+        for i, a in enumerate(archs):
+            ops = _fast_ops(a) if isinstance(a, str) else None
+            if ops is None:
+                arch = self.parse(a) if isinstance(a, str) else a
+                ops = tuple(_OP_CODE[op] for op in arch.ops)
+            codes[i] = ops
+        dummy = CellSpec(4, tuple((src, dst, Op.NONE) for dst, src in CELL_EDGES))
+        tpl = SpecColumns.from_specs(
+            [nb201_skeleton(dummy, C=C, N=N, reduction=reduction, space="cell", arch="")]
+        )
+        b0 = len(tpl.net)
+        is_cell = np.tile(tpl.cell >= 0, n)
+        net = np.repeat(np.arange(n, dtype=np.int64), b0)
+        return SpecColumns(
+            stems=np.full(n, C, dtype=np.int64),
+            net=net,
+            kind=np.tile(tpl.kind, n),
+            c_in=np.tile(tpl.c_in, n),
+            c_out=np.tile(tpl.c_out, n),
+            stride=np.tile(tpl.stride, n),
+            cell=np.where(is_cell, net, -1),  # cell i is network i's
+            cell_nodes=np.full(n, 4, dtype=np.int64),
+            cell_src=np.tile(np.array([src for _, src in CELL_EDGES], dtype=np.int64), (n, 1)),
+            cell_dst=np.tile(np.array([dst for dst, _ in CELL_EDGES], dtype=np.int64), (n, 1)),
+            cell_op=_IR_CODE[codes],
         )
 
     def info(self) -> dict[str, Any]:

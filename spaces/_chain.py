@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from nasrepro.spaces._base import (
     quote,
     register_space,
 )
+from nasrepro.spaces._columns import BLOCK_KINDS, IR_OPS, SpecColumns
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import Block, BlockKind, CellSpec, NetworkSpec, Op, reduction_kind
 
@@ -48,6 +50,13 @@ _CELLS = {op: CellSpec(2, ((0, 1, ir),)) for op, ir in _OP_TO_IR.items()}
 _WIDTH_TOKENS: dict[str, float] = {repr(w): w for w in CHAIN_WIDTHS}
 _LAYER_SEP = "|"
 _WIDTH_SEP = "@"
+_CHAIN_OP_CODE = {op: k for k, op in enumerate(CHAIN_OPS)}
+#: "op@width" -> (op code, width code), for the array lowering.
+_LAYER_CODE = {
+    f"{op}{_WIDTH_SEP}{w!r}": (k, j)
+    for k, op in enumerate(CHAIN_OPS)
+    for j, w in enumerate(CHAIN_WIDTHS)
+}
 _EXPECTED_LAYER = f"'op@width' with op in {{{', '.join(CHAIN_OPS)}}} and width in " + (
     f"{{{', '.join(_WIDTH_TOKENS)}}}"
 )
@@ -382,6 +391,70 @@ class ChainSpace(SearchSpace[ChainArch]):
             blocks.extend(Block(BlockKind.CELL, c_out, c_out, 1, cell) for _ in range(N - 1))
             c = c_out
         return NetworkSpec(C, tuple(blocks), "chain", arch.to_string())
+
+    def lower_columns(
+        self,
+        archs: Sequence[ChainArch | str],
+        *,
+        C: int = 16,
+        N: int = 1,
+        reduction: str = "resblock",
+        **macro: Any,
+    ) -> SpecColumns:
+        """:meth:`lower` of many chains as arrays, without building a spec per chain.
+
+        The layers are read straight from strings written as :meth:`ChainArch.to_string`
+        writes them (others go through :meth:`parse`, which names any error), and the
+        channels come from a table of ``max(1, round(C * 2**stage * width))``.
+        """
+        if macro:
+            raise TypeError(f"unexpected macro arguments {sorted(macro)}")
+        reduction_kind(reduction)
+        if C < 1 or N < 1:
+            raise ValueError(f"need positive {C=} and {N=}")
+        layers: list[tuple[int, int]] = []  # (op code, width code) of every layer
+        length = np.empty(len(archs), dtype=np.int64)
+        for i, a in enumerate(archs):
+            codes = None
+            if isinstance(a, str):
+                codes = [_LAYER_CODE.get(tok) for tok in a.split(_LAYER_SEP)]
+            if codes is None or None in codes or not self.L_min <= len(codes) <= self.L_max:
+                arch = self.parse(a) if isinstance(a, str) else a
+                codes = [(_CHAIN_OP_CODE[op], CHAIN_WIDTHS.index(w)) for op, w in arch.layers]
+            layers.extend(codes)  # type: ignore[arg-type]
+            length[i] = len(codes)
+        n = len(archs)
+        op, w = np.array(layers, dtype=np.int64).reshape(-1, 2).T
+        net_of_layer = np.repeat(np.arange(n, dtype=np.int64), length)
+        start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+        pos = np.arange(len(op)) - start[net_of_layer]
+        L = length[net_of_layer]
+        # stage = reductions at or before the layer; stride 2 on a reduction layer
+        r1, r2 = L // 3, (2 * L) // 3
+        stage = (r1 <= pos).astype(np.int64) + ((r2 != r1) & (r2 <= pos))
+        stride = np.where((pos == r1) | (pos == r2), 2, 1)
+        # the same expression as lower(), in Python floats, for each (stage, width)
+        table = np.array(
+            [[max(1, round(C * 2**st * wv)) for wv in CHAIN_WIDTHS] for st in range(3)]
+        )
+        c_out = table[stage, w]
+        c_in = np.where(pos == 0, C, np.roll(c_out, 1))  # the previous layer's output
+        # each layer, then N - 1 stride-1 repeats mapping c_out -> c_out
+        rep = np.repeat(np.arange(len(op)), N)
+        first = np.tile(np.arange(N) == 0, len(op))
+        return SpecColumns(
+            stems=np.full(n, C, dtype=np.int64),
+            net=net_of_layer[rep],
+            kind=np.zeros(len(rep), dtype=np.int64) + BLOCK_KINDS.index(BlockKind.CELL),
+            c_in=np.where(first, c_in[rep], c_out[rep]),
+            c_out=c_out[rep],
+            stride=np.where(first, stride[rep], 1),
+            cell=op[rep],  # one shared cell per op
+            cell_nodes=np.full(len(CHAIN_OPS), 2, dtype=np.int64),
+            cell_src=np.zeros((len(CHAIN_OPS), 1), dtype=np.int64),
+            cell_dst=np.ones((len(CHAIN_OPS), 1), dtype=np.int64),
+            cell_op=np.array([[IR_OPS.index(_OP_TO_IR[o])] for o in CHAIN_OPS], dtype=np.int64),
+        )
 
     def info(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -48,6 +49,7 @@ _LABEL3 = re.compile(r"[a-z0-9_]+")
 _Key = tuple[int, int, int, int]
 
 
+@functools.lru_cache(maxsize=64)
 def motif_edges(n_nodes: int) -> tuple[tuple[int, int], ...]:
     """The edges of an ``n_nodes`` motif as ``(src, dst)``, grouped by ``dst`` then by ``src``.
 
@@ -68,6 +70,7 @@ def _n_nodes(n_edges: int) -> int | None:
     return n if n * (n - 1) // 2 == n_edges else None
 
 
+@functools.lru_cache(maxsize=65536)
 def _live_mask(n_nodes: int, labels: tuple[bool, ...]) -> tuple[bool, ...]:
     """Which edges (in :func:`motif_edges` order) lie on an input-to-output path.
 

@@ -1,0 +1,75 @@
+"""``SearchSpace.lower_columns`` describes the same networks as ``lower``, however built."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasrepro.spaces import SpaceError, get_space, list_spaces
+from nasrepro.spaces._columns import SpecColumns
+
+MACROS = [
+    {"C": 8, "N": 1, "reduction": "pool"},
+    {"C": 16, "N": 2, "reduction": "resblock"},
+    {"C": 5, "N": 3, "reduction": "poolreduce"},
+]
+
+
+def _block_view(cols: SpecColumns) -> tuple[np.ndarray, ...]:
+    """Everything but the numbering of the cells: each block's resolved cell edges."""
+    has = cols.cell >= 0
+    u = np.where(has, cols.cell, 0)
+    pad = np.where(has[:, None], 1, -7)
+    return (
+        cols.stems,
+        cols.net,
+        cols.kind,
+        cols.c_in,
+        cols.c_out,
+        cols.stride,
+        cols.cell_nodes[u] * has,
+        cols.cell_src[u] * pad,
+        cols.cell_dst[u] * pad,
+        cols.cell_op[u] * pad,
+    )
+
+
+@pytest.mark.parametrize("space_name", list_spaces())
+@pytest.mark.parametrize("macro", MACROS, ids=lambda m: m["reduction"])
+def test_lower_columns_equals_lowering_each(space_name: str, macro: dict[str, object]) -> None:
+    space = get_space(space_name)
+    rng = np.random.default_rng(3)
+    archs = [space.sample(rng) for _ in range(300)]
+    strings = [a.to_string() for a in archs]
+    ref = SpecColumns.from_specs([space.lower(a, **macro) for a in archs])
+    for given in (strings, archs, strings[:1], []):
+        cols = space.lower_columns(given, **macro)
+        want = SpecColumns.from_specs(
+            [space.lower(space.parse(a) if isinstance(a, str) else a, **macro) for a in given]
+        )
+        if not given:  # no blocks: the padded cell arrays may differ in width only
+            assert len(cols) == 0 and len(cols.net) == 0
+            continue
+        for got, exp in zip(_block_view(cols), _block_view(want), strict=True):
+            np.testing.assert_array_equal(got, exp)
+    assert len(space.lower_columns(strings, **macro)) == len(ref) == 300
+
+
+@pytest.mark.parametrize("space_name", ["cell", "chain"])
+def test_lower_columns_names_the_bad_string(space_name: str) -> None:
+    space = get_space(space_name)
+    good = space.sample(np.random.default_rng(0)).to_string()
+    bad = good.replace("|", "/", 1) if space_name == "cell" else good + "|conv9x9@1.0"
+    with pytest.raises(SpaceError) as err:
+        space.parse(bad)
+    with pytest.raises(SpaceError) as err_cols:
+        space.lower_columns([good, bad], C=8, N=1, reduction="pool")
+    assert str(err_cols.value) == str(err.value)
+    with pytest.raises(TypeError, match="unexpected macro"):
+        space.lower_columns([good], C=8, N=1, reduction="pool", extra=1)
+
+
+def test_chain_lower_columns_keeps_the_length_bounds() -> None:
+    space = get_space("chain")
+    with pytest.raises(SpaceError, match="outside"):
+        space.lower_columns(["skip@0.5"], C=8, N=1, reduction="pool")  # 1 layer < L_min
