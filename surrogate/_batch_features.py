@@ -28,32 +28,35 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces import Block, BlockKind, NetworkSpec, Op
+from nasrepro.spaces._columns import BLOCK_KINDS, IR_OPS, SpecColumns
 from nasrepro.spaces._count import _check_shape, _Counter, _edge_cost, _out_size
 from nasrepro.surrogate import _features as F
 
 __all__ = ["batch_features"]
 
 _N_OPS = len(F._OPS)
-_OP_INDEX = {id(op): k for k, op in enumerate(F._OPS)}  # by identity: Enum hashing is slow
+# IR op code (index into IR_OPS; -1 pads) -> index into the featurizer's ops, -1 for none
+_IR_TO_K = np.array([F._OPS.index(op) if op in F._OPS else -1 for op in IR_OPS] + [-1])
 _FREE = np.array([op in F._PARAM_FREE for op in F._OPS])
 _IS_SKIP = np.array([op is Op.SKIP for op in F._OPS])
 _IS_POOL = np.array([op in (Op.AVGPOOL3X3, Op.MAXPOOL3X3) for op in F._OPS])
 _RF = np.array([F._RF_UNITS[op] for op in F._OPS])
-_KINDS = (BlockKind.CELL, *F._REDUCTION_KINDS)
+_KINDS = BLOCK_KINDS
 _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 _RED_DEPTH = np.array(
-    [(0, 0, 0, 0)] + [(*F._REDUCTION_DEPTH[k], *F._REDUCTION_DEPTH[k]) for k in F._REDUCTION_KINDS],
+    [
+        (*F._REDUCTION_DEPTH[k], *F._REDUCTION_DEPTH[k])
+        if k in F._REDUCTION_DEPTH
+        else (0, 0, 0, 0)
+        for k in _KINDS
+    ],
     dtype=np.float64,
 )  # per kind code: ops max / min, parametric max / min
 _N_STATS = len(F._CELL_STATS)
 
 
 # ---------------------------------------------------------------- cells, batched
-def _src(edge: tuple[int, int, Op]) -> int:
-    return edge[0]
-
-
 def _shifted(v: np.ndarray, shift: np.ndarray, cap: int) -> np.ndarray:
     """``out[u, min(k + shift[u], cap)] += v[u, k]`` over the bins ``k`` of ``v`` ``(U, cap + 1)``."""
     out = np.zeros_like(v)
@@ -71,33 +74,31 @@ def _shifted(v: np.ndarray, shift: np.ndarray, cap: int) -> np.ndarray:
 
 
 def _cell_table(
-    cells: Sequence[CellSpec], skip_proj: np.ndarray, pool_proj: np.ndarray
+    n_nodes: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    ir_op: np.ndarray,
+    skip_proj: np.ndarray,
+    pool_proj: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per-cell statistics of distinct ``(cell, skip_proj, pool_proj)``.
+    """Per-cell statistics of ``U`` cells, each with the projection flags of its block.
+
+    The cells are given as :class:`~nasrepro.spaces.SpecColumns` holds them: node
+    counts ``(U,)`` and edges ``(U, E)`` with ops indexing ``IR_OPS`` (-1: padding).
 
     Returns ``(op_counts (U, n_ops), stats (U, len(_CELL_STATS)), extra (U, 5), edges)``
     where ``extra`` is ``(dead, longest, shortest, param_longest, param_shortest)``, all
     as :func:`nasrepro.surrogate._features._cell_info` computes them, and ``edges`` is
-    ``(op, from_node0, live)``, each ``(U, E)``: the padded edges in source order, with
-    op ``n_ops`` for ``none`` and padding.
+    ``(op, from_node0, live)``, each ``(U, E)``: the edges in source order, with op
+    ``n_ops`` for ``none`` and padding.
     """
-    U = len(cells)
-    n_nodes = np.array([c.n_nodes for c in cells], dtype=np.int64)
-    E = max((len(c.edges) for c in cells), default=0)
+    U, E = src.shape
     n = int(n_nodes.max(initial=2))
-    src = np.zeros((U, E), dtype=np.int64)
-    dst = np.zeros((U, E), dtype=np.int64)
-    opk = np.full((U, E), -1, dtype=np.int64)  # -1: none, or padding
-    if E:
-        idx = _OP_INDEX
-        flat = [
-            (u, j, s, d, idx.get(id(op), -1))
-            for u, c in enumerate(cells)
-            for j, (s, d, op) in enumerate(sorted(c.edges, key=_src))  # stable: ties keep order
-        ]
-        if flat:
-            uu, jj, ss, dd, kk = np.array(flat, dtype=np.int64).T
-            src[uu, jj], dst[uu, jj], opk[uu, jj] = ss, dd, kk
+    # Sort each cell's edges by source (stable: ties keep their order), padding last.
+    order = np.argsort(np.where(ir_op >= 0, src, n), axis=1, kind="stable")
+    src = np.take_along_axis(src, order, axis=1)
+    dst = np.take_along_axis(dst, order, axis=1)
+    opk = _IR_TO_K[np.take_along_axis(ir_op, order, axis=1)]  # -1: none or padding
     rows = np.arange(U)
     out = n_nodes - 1
     present = opk >= 0
@@ -298,11 +299,15 @@ def _stem_head(stem: int, out_c: int, shape: tuple[int, ...], num_classes: int) 
 
 
 def batch_features(
-    specs: Sequence[NetworkSpec],
+    specs: Sequence[NetworkSpec] | SpecColumns,
     input_shape: Sequence[int] = F.DEFAULT_INPUT_SHAPE,
     num_classes: int = F.DEFAULT_NUM_CLASSES,
 ) -> np.ndarray:
     """:func:`~nasrepro.surrogate.features` of every network, ``(n, n_features)``, vectorised.
+
+    Args:
+        specs: Lowered networks, or their columns (``SearchSpace.lower_columns``).
+        input_shape, num_classes: As for :func:`~nasrepro.surrogate.features`.
 
     The garbage collector is paused meanwhile: the specs of a large batch hold millions
     of objects, and each collection triggered by the temporary tuples would walk them all.
@@ -310,57 +315,42 @@ def batch_features(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _batch_features(specs, input_shape, num_classes)
+        cols = specs if isinstance(specs, SpecColumns) else SpecColumns.from_specs(specs)
+        return _batch_features(cols, input_shape, num_classes)
     finally:
         if enabled:
             gc.enable()
 
 
-def _batch_features(
-    specs: Sequence[NetworkSpec], input_shape: Sequence[int], num_classes: int
-) -> np.ndarray:
+def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: int) -> np.ndarray:
     shape = _check_shape(input_shape)
     n_feat = len(F.feature_names())
-    N = len(specs)
+    N = len(cols)
     if not N:
         return np.zeros((0, n_feat))
-    # 1. Flatten the blocks. Cells are interned by identity and projection flags (the
-    #    spaces reuse one CellSpec object per network or per op, and hashing a cell by
-    #    value costs more than computing its statistics twice).
-    rows = [(a, b) for a, spec in enumerate(specs) for b in spec.blocks]
-    A = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    K = np.fromiter((_KIND_CODE[r[1].kind] for r in rows), dtype=np.int64, count=len(rows))
-    Cin = np.fromiter((r[1].c_in for r in rows), dtype=np.int64, count=len(rows))
-    Cout = np.fromiter((r[1].c_out for r in rows), dtype=np.int64, count=len(rows))
-    S = np.fromiter((r[1].stride for r in rows), dtype=np.int64, count=len(rows))
-    stems = np.fromiter((spec.stem_channels for spec in specs), dtype=np.int64, count=N)
-    is_cell = K == _KIND_CODE[BlockKind.CELL]
+    # 1. The blocks, and the distinct (cell, projection flags) among them.
+    A, K, Cin, Cout, S = cols.net, cols.kind, cols.c_in, cols.c_out, cols.stride
+    stems = cols.stems
+    is_cell = cols.cell >= 0
     ci = np.flatnonzero(is_cell)
     skip_flag = (Cin != Cout) | (S != 1)
     pool_flag = Cin != Cout
-    cell_ids: dict[tuple[int, bool, bool], int] = {}
-    cells: list[CellSpec] = []
-    uid_list = []
-    for i, sf, pf in zip(ci.tolist(), skip_flag[ci].tolist(), pool_flag[ci].tolist(), strict=True):
-        cell = rows[i][1].cell
-        assert cell is not None  # a CELL block has one
-        key = (id(cell), sf, pf)
-        u = cell_ids.get(key)
-        if u is None:
-            u = cell_ids[key] = len(cells)
-            cells.append(cell)
-        uid_list.append(u)
     Uid = np.full(len(A), -1, dtype=np.int64)
-    Uid[ci] = uid_list
+    if len(ci):
+        keys3 = np.column_stack([cols.cell[ci], skip_flag[ci], pool_flag[ci]]).astype(np.int64)
+        distinct, Uid[ci] = _unique_rows(keys3)
+        c = distinct[:, 0]
+        op_counts, stats, extra, (edge_op, edge_fi, edge_live) = _cell_table(
+            cols.cell_nodes[c],
+            cols.cell_src[c],
+            cols.cell_dst[c],
+            cols.cell_op[c],
+            distinct[:, 1].astype(bool),
+            distinct[:, 2].astype(bool),
+        )
     nb = np.bincount(A, minlength=N)
     start = np.concatenate([[0], np.cumsum(nb)[:-1]])
     pos = np.arange(len(A)) - start[A]
-    if cells:
-        u_rep = np.zeros(len(cells), dtype=np.int64)
-        u_rep[Uid[ci]] = ci  # one block of each interned cell, for its flags
-        op_counts, stats, extra, (edge_op, edge_fi, edge_live) = _cell_table(
-            cells, skip_flag[u_rep], pool_flag[u_rep]
-        )
     # 2. Stage of each block (stride-2 blocks so far, capped) and its input size.
     two = (S == 2).astype(np.int64)
     cum = np.cumsum(two)

@@ -18,7 +18,8 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
 from nasrepro.spaces._errors import NasreproError
-from nasrepro.surrogate._features import features, features_many
+from nasrepro.surrogate._batch_features import batch_features
+from nasrepro.surrogate._features import BATCH_MIN, features, features_many
 from nasrepro.tables import Protocol, Table, representative_mask
 
 __all__ = [
@@ -65,14 +66,18 @@ def encode(
             (``space.encode``).
     """
     if encoding == "graph":
-        # Each distinct string is lowered and featurized once.
+        # Each distinct architecture is lowered and featurized once; a batch goes through
+        # the space's array lowering and the array features (equal bit for bit).
         first: dict[Architecture | str, int] = {}
         index = np.fromiter((first.setdefault(a, len(first)) for a in archs), np.int64, len(archs))
-        if len(first) == len(archs):
-            specs = lower_all(archs, space, protocol)
-            return features_many(specs, protocol.input_shape, protocol.num_classes)
-        specs = lower_all(list(first), space, protocol)
-        return features_many(specs, protocol.input_shape, protocol.num_classes)[index]
+        distinct = list(first) if len(first) < len(archs) else list(archs)
+        if len(distinct) >= BATCH_MIN:
+            cols = space.lower_columns(distinct, **protocol.macro())
+            X = batch_features(cols, protocol.input_shape, protocol.num_classes)
+        else:
+            specs = lower_all(distinct, space, protocol)
+            X = features_many(specs, protocol.input_shape, protocol.num_classes)
+        return X if len(distinct) == len(archs) else X[index]
     if encoding == "adjacency":
         parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
         if not parsed:
