@@ -32,6 +32,28 @@ from nasrepro.tables import Table, build, load_default
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def rebuild_training_data(
+    s: Surrogate, sweeps: Path, tests_dir: Path | None = None
+) -> tuple[TrainingData, dict[str, Table]]:
+    """The surrogate's exact training data, checked against its recorded sha256, and the
+    held-out tables (the default cell table, and the test sets in ``tests_dir``)."""
+    cell = load_default()
+    rows, _ = split_rows(cell, 0.1, 0)
+    parts = [load_table(cell, rows, s.encoding)]
+    tests: dict[str, Table] = {"cell": cell}
+    with tempfile.TemporaryDirectory() as tmp:
+        for sp in ("chain", "hierarchical"):
+            path = Path(tmp) / f"{sp}-train.h5"
+            build(sweeps / f"{sp}-mnist1d-tiny-train", path)
+            parts.append(load_table(Table.open(path), None, s.encoding))
+            if tests_dir is not None:
+                tests[sp] = Table.open(tests_dir / f"{sp}-mnist1d-tiny-test.h5")
+        data = TrainingData.concat(parts)
+    if data.sha256() != s.metadata_["training_data_sha256"]:
+        raise SystemExit("the rebuilt training data differs from what the surrogate was fitted on")
+    return data, tests
+
+
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=str(ROOT / "surrogate" / "data" / "mnist1d-tiny"))
@@ -43,19 +65,7 @@ def run() -> None:
     models = Path(args.models)
     s = Surrogate.load(models)
     s.metadata_.pop("model_error_std", None)  # measure "before" uncalibrated
-    cell = load_default()
-    rows, _ = split_rows(cell, 0.1, 0)
-    parts = [load_table(cell, rows, s.encoding)]
-    tests = {"cell": cell}
-    with tempfile.TemporaryDirectory() as tmp:
-        for sp in ("chain", "hierarchical"):
-            path = Path(tmp) / f"{sp}-train.h5"
-            build(Path(args.sweeps) / f"{sp}-mnist1d-tiny-train", path)
-            parts.append(load_table(Table.open(path), None, s.encoding))
-            tests[sp] = Table.open(Path(args.tests) / f"{sp}-mnist1d-tiny-test.h5")
-        data = TrainingData.concat(parts)
-    if data.sha256() != s.metadata_["training_data_sha256"]:
-        raise SystemExit("the rebuilt training data differs from what the surrogate was fitted on")
+    data, tests = rebuild_training_data(s, Path(args.sweeps), Path(args.tests))
     before = {sp: evaluate(s, t).metrics["coverage_2sigma"] for sp, t in tests.items()}
     t0 = time.perf_counter()
     out = calibrate(s, data)

@@ -112,3 +112,17 @@ def test_xgb_files_are_gzipped_xgboost_json_reproducible_and_format_1_still_load
     back = XGBSurrogate.load(b, "valid_acc", model.get_params())
     np.testing.assert_array_equal(back.predict_dist(X)[1], model.predict_dist(X)[1])
     np.testing.assert_array_equal(back.predict(X), model.predict(X))
+
+
+def test_the_noise_booster_can_have_its_own_size() -> None:
+    from nasrepro.surrogate import XGBSurrogate
+
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(40, 5)), 2, axis=0)  # two seeds per input
+    y = X[:, 0] * 3 + rng.normal(size=80)
+    m = XGBSurrogate(n_estimators=30, noise_estimators=7, noise_learning_rate=0.2).fit(X, y)
+    assert m.mean_.get_booster().num_boosted_rounds() == 30
+    assert m.noise_.get_booster().num_boosted_rounds() == 7
+    assert m.noise_.get_params()["learning_rate"] == 0.2
+    same = XGBSurrogate(n_estimators=30).fit(X, y)
+    assert same.noise_.get_booster().num_boosted_rounds() == 30
