@@ -12,7 +12,8 @@ core with one XGBoost thread:
 * ``single``: one string per call, ``--single-n`` calls, old and new.
 
 Both paths must give the same bits; the script checks it and says so. The breakdown
-of ``new`` shows where its time goes (lowering, features, models).
+of ``new`` shows where its time goes: ``SearchSpace.lower_columns`` of the distinct
+strings, the array features, and the models on the distinct feature rows.
 
 Usage::
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from nasrepro.spaces import get_space
 from nasrepro.surrogate import Prediction, Surrogate, load_shipped
+from nasrepro.surrogate._batch_features import batch_features
 from nasrepro.surrogate._data import lower_all
 from nasrepro.surrogate._features import features_many
 
@@ -56,9 +58,9 @@ def old_predict(s: Surrogate, strings: list[str], space: Any) -> Prediction:
     return Prediction(vm, vs, tm, ts, cost)
 
 
-def _time(fn: Any, *args: Any) -> tuple[float, Any]:
+def _time(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
-    out = fn(*args)
+    out = fn(*args, **kwargs)
     return time.perf_counter() - t0, out
 
 
@@ -74,9 +76,10 @@ def bench_space(
     t_new, new = _time(s.predict, strings, space)
     t_old, old = _time(old_predict, s, strings[:old_n], space)
     same = all(np.array_equal(getattr(new, f)[:old_n], getattr(old, f)) for f in FIELDS)
-    # where the new path's time goes
-    t_lower, specs = _time(lower_all, list(dict.fromkeys(strings)), space, s.protocol)
-    t_feat, X = _time(features_many, specs, s.protocol.input_shape, s.protocol.num_classes)
+    # where the new path's time goes: array lowering, array features, models
+    distinct_strings = list(dict.fromkeys(strings))
+    t_lower, cols = _time(space.lower_columns, distinct_strings, **s.protocol.macro())
+    t_feat, X = _time(batch_features, cols, s.protocol.input_shape, s.protocol.num_classes)
     t_model, _ = _time(s.predict_features, X)
     # one string per call
     singles = strings[:single_n]
