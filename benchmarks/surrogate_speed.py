@@ -110,6 +110,33 @@ def bench_space(
     }
 
 
+def crossover(s: Surrogate, seed: int) -> list[dict[str, float]]:
+    """Milliseconds per batch of the numpy forest and of XGBoost, by batch size (chain
+    rows): where the forest stops winning sets ``FOREST_ROWS``."""
+    from nasrepro.surrogate import _surrogate
+
+    space = get_space("chain")
+    rng = np.random.default_rng(seed)
+    X = s.encode([space.sample(rng).to_string() for _ in range(256)], space)
+    saved = _surrogate.FOREST_ROWS
+    out = []
+    try:
+        for n in (8, 16, 32, 64, 96, 128, 256):
+            row = {"rows": float(n)}
+            for key, limit in (("forest_ms", 10**9), ("xgboost_ms", 0)):
+                _surrogate.FOREST_ROWS = limit
+                Xn = X[:n]
+                s._predict_distinct(Xn, None)  # warm
+                t0 = time.perf_counter()
+                for _ in range(10):
+                    s._predict_distinct(Xn, None)
+                row[key] = 1e3 * (time.perf_counter() - t0) / 10
+            out.append(row)
+    finally:
+        _surrogate.FOREST_ROWS = saved
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
@@ -129,9 +156,10 @@ def main() -> None:
         bench_space(s, name, args.n, min(args.old_n, args.n), args.single_n, args.seed)
         for name in args.spaces.split(",")
     ]
+    cross = crossover(s, args.seed)
     machine = platform.processor() or platform.machine()
     if args.json:
-        print(json.dumps({"machine": machine, "core": core, "rows": rows}))
+        print(json.dumps({"machine": machine, "core": core, "rows": rows, "crossover": cross}))
         return
     print(
         f"surrogate {s.model} ({s.metadata_['n_features']} features), pinned to core {core} "
@@ -149,6 +177,12 @@ def main() -> None:
             f"{r['new_features_s']:>6.2f} {r['new_models_s']:>7.2f} "
             f"{r['single_old_ms_median']:>8.2f} {r['single_new_ms_median']:>8.2f} "
             f"{r['single_new_ms_p95']:>6.2f}  {'yes' if r['identical'] else 'NO'}"
+        )
+
+    print("\nsmall batches (chain rows): ms per batch, numpy forest vs XGBoost")
+    for c in cross:
+        print(
+            f"{int(c['rows']):>5} rows  forest {c['forest_ms']:7.2f}  xgboost {c['xgboost_ms']:7.2f}"
         )
 
 

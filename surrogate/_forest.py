@@ -5,7 +5,10 @@ a surrogate query calls five boosters (the cost model, and the mean and noise bo
 of two accuracies). Strategies query one architecture at a time, so that fixed cost
 dominated. :class:`Forest` holds the trees of several boosters as flat node arrays and
 walks all of them at once, one tree level per step, which is faster up to a few dozen
-rows. It reproduces XGBoost's arithmetic exactly: inputs are cast to float32 and a
+rows. Each tree is stored as a complete binary tree of the forest's depth (a leaf
+above the last level is copied into all its descendants), level by level, so that the
+node at position ``j`` of level ``l`` of tree ``t`` sits at ``t * 2**l + j`` and its
+children at twice that and one more: a step is three gathers and a compare. It reproduces XGBoost's arithmetic exactly: inputs are cast to float32 and a
 split sends ``x < threshold`` left (missing values take the node's default side), and
 each output adds its trees' leaf values in tree order to the base score in float32.
 ``tests/surrogate/test_forest.py`` checks equality with ``inplace_predict`` bit for bit.
@@ -24,6 +27,9 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Forest"]
+
+#: Deeper trees would need ``2**depth`` slots per tree; XGBoost walks them instead.
+_MAX_DEPTH = 12
 
 
 class Forest:
@@ -91,16 +97,32 @@ class Forest:
             n_out += len(base)
         self.n_features = int(n_features or 0)
         self.depth = depth
-        self.feat = np.concatenate(feats) if feats else np.zeros(0, dtype=np.int64)
-        self.thr = np.concatenate(thrs) if thrs else np.zeros(0, dtype=np.float32)
-        self.left = np.concatenate(lefts) if lefts else np.zeros(0, dtype=np.int64)
-        self.right = np.concatenate(rights) if rights else np.zeros(0, dtype=np.int64)
-        self.default_left = np.concatenate(dlefts) if dlefts else np.zeros(0, dtype=bool)
-        self.roots = np.array(roots, dtype=np.int64)
-        self.out = np.array(out_of_tree, dtype=np.int64)  # output column of each tree
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"trees of depth {depth} > {_MAX_DEPTH} are left to XGBoost")
+        feat = np.concatenate(feats) if feats else np.zeros(0, dtype=np.int64)
+        thr = np.concatenate(thrs) if thrs else np.zeros(0, dtype=np.float32)
+        left = np.concatenate(lefts) if lefts else np.zeros(0, dtype=np.int64)
+        right = np.concatenate(rights) if rights else np.zeros(0, dtype=np.int64)
+        default_left = np.concatenate(dlefts) if dlefts else np.zeros(0, dtype=bool)
+        out = np.array(out_of_tree, dtype=np.int64)
+        # Trees grouped by output (stable: each output keeps its trees' order).
+        order = np.argsort(out, kind="stable")
         self.base = np.concatenate(bases) if bases else np.zeros(0, dtype=np.float32)
-        self._by_out = [np.flatnonzero(self.out == o) for o in range(len(self.base))]
-        self._child = np.concatenate([self.right, self.left])
+        counts = np.bincount(out, minlength=len(self.base))
+        self._bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        node = np.array(roots, dtype=np.int64)[order]  # level 0: one node per tree
+        is_leaf = left == np.arange(len(left))
+        self._feat: list[np.ndarray] = []
+        self._thr: list[np.ndarray] = []
+        self._right_if_missing: list[np.ndarray] = []
+        for _ in range(depth):
+            leaf = is_leaf[node]
+            self._feat.append(np.where(leaf, 0, feat[node]))
+            # A copied leaf sends everything the same way: both sides hold its value.
+            self._thr.append(np.where(leaf, np.float32(np.inf), thr[node]).astype(np.float32))
+            self._right_if_missing.append(~default_left[node] & ~leaf)
+            node = np.stack([left[node], right[node]], axis=1).ravel()  # children 2j, 2j+1
+        self._value = thr[node]  # a leaf's split_condition holds its value
 
     def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Each booster's outputs for ``X`` ``(n, n_features)``: ``name -> (n, n_outputs)`` float32."""
@@ -108,28 +130,30 @@ class Forest:
         if X32.ndim != 2 or X32.shape[1] != self.n_features:
             raise ValueError(f"expected inputs of shape (n, {self.n_features}), got {X32.shape}")
         n = len(X32)
+        T = len(self._value) >> self.depth
         flat = X32.ravel()
-        offset = (np.arange(n) * self.n_features)[:, None]
-        node = np.broadcast_to(self.roots, (n, len(self.roots)))
         missing = bool(np.isnan(flat).any())
-        n_nodes = len(self.feat)
-        for _ in range(self.depth):
-            x = flat.take(offset + self.feat.take(node))
+        pos = np.tile(np.arange(T, dtype=np.int64), (n, 1))
+        row = (np.arange(n, dtype=np.int64) * self.n_features)[:, None]
+        for level in range(self.depth):
+            f = self._feat[level].take(pos)
+            if n > 1:
+                f += row
+            x = flat.take(f)
+            right = x >= self._thr[level].take(pos)  # XGBoost goes left where x < threshold
             if missing:
-                go_left = np.where(
-                    np.isnan(x), self.default_left.take(node), x < self.thr.take(node)
-                )
-            else:
-                go_left = x < self.thr.take(node)
-            node = self._child.take(node + go_left * n_nodes)  # right children, then left
-        leaves = self.thr.take(node)  # a leaf's split_condition holds its value
-        out = np.empty((n, len(self.base)), dtype=np.float32)
-        for o, trees in enumerate(self._by_out):
-            acc = np.empty((n, len(trees) + 1), dtype=np.float32)
+                right |= np.isnan(x) & self._right_if_missing[level].take(pos)
+            pos *= 2
+            pos += right
+        leaves = self._value.take(pos)  # (n, T), trees grouped by output
+        res = np.empty((n, len(self.base)), dtype=np.float32)
+        for o in range(len(self.base)):
+            lo, hi = self._bounds[o], self._bounds[o + 1]
+            acc = np.empty((n, hi - lo + 1), dtype=np.float32)
             acc[:, 0] = self.base[o]
-            acc[:, 1:] = leaves[:, trees]
-            out[:, o] = np.cumsum(acc, axis=1, dtype=np.float32)[:, -1]  # in order, as XGBoost
-        return {name: out[:, s] for name, s in self.slices.items()}
+            acc[:, 1:] = leaves[:, lo:hi]
+            res[:, o] = np.cumsum(acc, axis=1, dtype=np.float32)[:, -1]  # in order, as XGBoost
+        return {name: res[:, s] for name, s in self.slices.items()}
 
 
 def _depth(left: np.ndarray, right: np.ndarray) -> int:
