@@ -357,24 +357,12 @@ class CellSpace(SearchSpace[CellArch]):
                 ops = tuple(_OP_CODE[op] for op in arch.ops)
             codes[i] = ops
         dummy = CellSpec(4, tuple((src, dst, Op.NONE) for dst, src in CELL_EDGES))
-        tpl = SpecColumns.from_specs(
-            [nb201_skeleton(dummy, C=C, N=N, reduction=reduction, space="cell", arch="")]
-        )
-        b0 = len(tpl.net)
-        is_cell = np.tile(tpl.cell >= 0, n)
-        net = np.repeat(np.arange(n, dtype=np.int64), b0)
-        return SpecColumns(
-            stems=np.full(n, C, dtype=np.int64),
-            net=net,
-            kind=np.tile(tpl.kind, n),
-            c_in=np.tile(tpl.c_in, n),
-            c_out=np.tile(tpl.c_out, n),
-            stride=np.tile(tpl.stride, n),
-            cell=np.where(is_cell, net, -1),  # cell i is network i's
-            cell_nodes=np.full(n, 4, dtype=np.int64),
-            cell_src=np.tile(np.array([src for _, src in CELL_EDGES], dtype=np.int64), (n, 1)),
-            cell_dst=np.tile(np.array([dst for dst, _ in CELL_EDGES], dtype=np.int64), (n, 1)),
-            cell_op=_IR_CODE[codes],
+        return SpecColumns.tiled(
+            nb201_skeleton(dummy, C=C, N=N, reduction=reduction, space="cell", arch=""),
+            np.full(n, 4, dtype=np.int64),
+            np.tile(np.array([src for _, src in CELL_EDGES], dtype=np.int64), (n, 1)),
+            np.tile(np.array([dst for dst, _ in CELL_EDGES], dtype=np.int64), (n, 1)),
+            _IR_CODE[codes],
         )
 
     def info(self) -> dict[str, Any]:

@@ -101,3 +101,35 @@ class SpecColumns:
             cell_dst=dst,
             cell_op=op,
         )
+
+    @classmethod
+    def tiled(
+        cls,
+        skeleton: NetworkSpec,
+        cell_nodes: np.ndarray,
+        cell_src: np.ndarray,
+        cell_dst: np.ndarray,
+        cell_op: np.ndarray,
+    ) -> SpecColumns:
+        """``n = len(cell_nodes)`` copies of ``skeleton``, whose cell blocks all hold one
+        cell; copy ``i``'s cell is row ``i`` of the cell arrays (as in the class).
+
+        The cell and hierarchical spaces lower every architecture to one skeleton
+        around its own cell, so their batch lowering builds the skeleton once.
+        """
+        n = len(cell_nodes)
+        tpl = cls.from_specs([skeleton])
+        net = np.repeat(np.arange(n, dtype=np.int64), len(tpl.net))
+        return cls(
+            stems=np.full(n, skeleton.stem_channels, dtype=np.int64),
+            net=net,
+            kind=np.tile(tpl.kind, n),
+            c_in=np.tile(tpl.c_in, n),
+            c_out=np.tile(tpl.c_out, n),
+            stride=np.tile(tpl.stride, n),
+            cell=np.where(np.tile(tpl.cell >= 0, n), net, -1),
+            cell_nodes=np.asarray(cell_nodes, dtype=np.int64),
+            cell_src=np.asarray(cell_src, dtype=np.int64),
+            cell_dst=np.asarray(cell_dst, dtype=np.int64),
+            cell_op=np.asarray(cell_op, dtype=np.int64),
+        )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from nasrepro.spaces._base import Architecture, Decisions, SearchSpace, SpaceError, register_space
+from nasrepro.spaces._columns import IR_OPS, SpecColumns
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.spaces._spec import CellSpec, NetworkSpec, Op, nb201_skeleton
 
@@ -42,6 +44,12 @@ _PRIM_TO_IR = {
     "none": Op.NONE,
 }
 _NONE = "none"
+_PRIM_CODE = {p: i for i, p in enumerate(HIER_PRIMITIVES)}
+_NONE_CODE = _PRIM_CODE[_NONE]
+_IR_CODE = np.array([IR_OPS.index(_PRIM_TO_IR[p]) for p in HIER_PRIMITIVES], dtype=np.int64)
+#: Above this many edges in a motif the array lowering's liveness tables (2**edges rows)
+#: would be too big; such spaces lower one architecture at a time.
+_MAX_TABLE_EDGES = 16
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _INT = re.compile(r"0|[1-9][0-9]*")
 _LABEL3 = re.compile(r"[a-z0-9_]+")
@@ -540,6 +548,89 @@ class HierSpace(SearchSpace[HierArch]):
             arch=arch.to_string(),
         )
 
+    def lower_columns(
+        self,
+        archs: Sequence[HierArch | str],
+        *,
+        C: int = 16,
+        N: int = 5,
+        reduction: str = "resblock",
+        **macro: Any,
+    ) -> SpecColumns:
+        """:meth:`lower` of many architectures as arrays, without a spec per architecture.
+
+        The labels become integer codes (strings exactly as :meth:`HierArch.to_string`
+        writes them are read by one regular expression; any other string goes through
+        :meth:`parse`, which names the error). Liveness comes from tables over every
+        pattern of present edges (:func:`_live_mask`), and :meth:`flatten`'s DAG from a
+        fixed list of the nodes and edges it can have, sorted once by their keys: a
+        network keeps those its live edges use, numbered in that order. The skeleton is
+        built once and tiled.
+        """
+        if macro:
+            raise TypeError(f"unexpected macro arguments {sorted(macro)}")
+        if max(self._n_e2, self._n_e3) > _MAX_TABLE_EDGES:
+            return super().lower_columns(archs, C=C, N=N, reduction=reduction)
+        skeleton = nb201_skeleton(CellSpec(2, ()), C=C, N=N, reduction=reduction, space="", arch="")
+        return SpecColumns.tiled(skeleton, *self._flat_columns(*self._codes(archs)))
+
+    def _codes(self, archs: Sequence[HierArch | str]) -> tuple[np.ndarray, np.ndarray]:
+        """Primitive codes ``(n, M, e2)`` and level-3 codes ``(n, e3)`` (``M``: none)."""
+        n = len(archs)
+        lv2 = np.empty((n, self.M * self._n_e2), dtype=np.int64)
+        top = np.empty((n, self._n_e3), dtype=np.int64)
+        fast, code3 = _string_pattern(self.M, self.n2, self.n3)
+        split = self.M * self._n_e2
+        for i, a in enumerate(archs):
+            match = fast.fullmatch(a) if isinstance(a, str) else None
+            if match is not None:
+                labels = match.groups()
+                lv2[i] = [_PRIM_CODE[g] for g in labels[:split]]
+                top[i] = [code3[g] for g in labels[split:]]
+                continue
+            arch = self.parse(a) if isinstance(a, str) else a
+            self._check(arch)
+            lv2[i] = [_PRIM_CODE[p] for labels in arch.motifs for p in labels]
+            top[i] = [self.M if t is None else t for t in arch.top]
+        return lv2.reshape(n, self.M, self._n_e2), top
+
+    def _flat_columns(
+        self, lv2: np.ndarray, top: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`flatten` of every row: node counts ``(n,)`` and the edges' sources,
+        targets and IR op codes ``(n, E)`` in the DAG's order, padded with ``0, 0, -1``."""
+        n, n2, n3 = len(top), self.n2, self.n3
+        e2, e3 = motif_edges(n2), motif_edges(n3)
+        bits2, bits3 = 1 << np.arange(len(e2)), 1 << np.arange(len(e3))
+        # canonical(): live level-2 edges, non-zero motifs, live level-3 edges
+        live2 = _live_table(n2)[((lv2 != _NONE_CODE) * bits2).sum(-1)]  # (n, M, e2)
+        nonzero = np.concatenate([live2.any(-1), np.zeros((n, 1), dtype=bool)], axis=1)
+        rows = np.arange(n)[:, None]
+        live3 = _live_table(n3)[(nonzero[rows, top] * bits3).sum(-1)]  # (n, e3)
+        m = np.where(live3, top, 0)  # the motif on each level-3 edge (any, where dead)
+        # every potential edge (level-3 edge x motif edge), sorted once by its node keys
+        pot = _potential_edges(n2, n3)
+        tk, qk = pot[:, 0], pot[:, 1]
+        on = live3[:, tk] & live2[rows, m[:, tk], qk]  # (n, P)
+        # nodes: level-3 nodes always; an inner node where a live edge touches it
+        order, rank = _node_order(n2, n3)
+        used = np.zeros((n, len(order)), dtype=bool)
+        used[:, :n3] = True
+        r, j = np.nonzero(on)  # row-major: each row's edges in the sorted order
+        used[r, pot[j, 2]] = True
+        used[r, pot[j, 3]] = True
+        # a node's index is the number of used nodes whose keys sort before its own
+        index = (np.cumsum(used[:, order], axis=1) - 1)[:, rank]  # (n, nodes), by node id
+        E = int(on.sum(1).max()) if n else 0
+        src = np.zeros((n, E), dtype=np.int64)
+        dst = np.zeros((n, E), dtype=np.int64)
+        op = np.full((n, E), -1, dtype=np.int64)
+        slot = (np.cumsum(on, axis=1) - 1)[r, j]
+        src[r, slot] = index[r, pot[j, 2]]
+        dst[r, slot] = index[r, pot[j, 3]]
+        op[r, slot] = _IR_CODE[lv2[r, m[r, tk[j]], qk[j]]]
+        return used.sum(1), src, dst, op
+
     def info(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -551,3 +642,67 @@ class HierSpace(SearchSpace[HierArch]):
             "reference": "Liu et al., Hierarchical Representations for Efficient "
             "Architecture Search (ICLR 2018)",
         }
+
+
+@functools.lru_cache(maxsize=16)
+def _live_table(n_nodes: int) -> np.ndarray:
+    """:func:`_live_mask` of every present-edge pattern, ``(2**edges, edges)``: row ``b``
+    has edge ``k`` present where bit ``k`` of ``b`` is set."""
+    n_e = n_nodes * (n_nodes - 1) // 2
+    return np.array(
+        [_live_mask(n_nodes, tuple(bool(b >> k & 1) for k in range(n_e))) for b in range(1 << n_e)],
+        dtype=bool,
+    ).reshape(1 << n_e, n_e)
+
+
+@functools.lru_cache(maxsize=16)
+def _node_keys(n2: int, n3: int) -> tuple[_Key, ...]:
+    """Every node :meth:`HierSpace.flatten` can make, by id: the level-3 nodes
+    ``(v, 0, 0, 0)`` first, then inner node ``k`` of the copy on level-3 edge ``i -> j``,
+    ``(i, 1, j, k)``, level-3 edge by edge."""
+    keys: list[_Key] = [(v, 0, 0, 0) for v in range(n3)]
+    keys += [(i, 1, j, k) for i, j in motif_edges(n3) for k in range(1, n2 - 1)]
+    return tuple(keys)
+
+
+@functools.lru_cache(maxsize=16)
+def _node_order(n2: int, n3: int) -> tuple[np.ndarray, np.ndarray]:
+    """The node ids of :func:`_node_keys` sorted by key, and each id's rank in it."""
+    keys = _node_keys(n2, n3)
+    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return order, rank
+
+
+@functools.lru_cache(maxsize=16)
+def _potential_edges(n2: int, n3: int) -> np.ndarray:
+    """Every edge :meth:`HierSpace.flatten` can make, in the order it sorts them:
+    rows ``(level-3 edge, motif edge, source node id, target node id)``."""
+    keys = _node_keys(n2, n3)
+    node_id = {key: i for i, key in enumerate(keys)}
+    rows = []
+    for t, (i, j) in enumerate(motif_edges(n3)):
+        ends = {0: (i, 0, 0, 0), n2 - 1: (j, 0, 0, 0)}
+        for q, (s, d) in enumerate(motif_edges(n2)):
+            ks, kd = (ends.get(x, (i, 1, j, x)) for x in (s, d))
+            rows.append((keys.index(ks), keys.index(kd), t, q, node_id[ks], node_id[kd]))
+    # flatten() sorts edges by their node indices, which follow the keys' order
+    rows.sort(key=lambda r: (keys[r[0]], keys[r[1]]))
+    return np.array([r[2:] for r in rows], dtype=np.int64).reshape(-1, 4)
+
+
+@functools.lru_cache(maxsize=16)
+def _string_pattern(M: int, n2: int, n3: int) -> tuple[re.Pattern[str], dict[str, int]]:
+    """A regular expression matching exactly the strings :meth:`HierArch.to_string`
+    writes for this shape, one group per label, and the level-3 labels' codes
+    (``m0..m{M-1}``, then ``none`` as ``M``)."""
+    prim = "(" + "|".join(sorted(HIER_PRIMITIVES, key=len, reverse=True)) + ")"
+    names = [f"m{k}" for k in range(M)]
+    lab3 = "(" + "|".join(sorted([*names, _NONE], key=len, reverse=True)) + ")"
+
+    def group(n_nodes: int, label: str) -> str:
+        return r"\(" + r"\|".join(",".join([label] * dst) for dst in range(1, n_nodes)) + r"\)"
+
+    parts = [f"m{k}=" + group(n2, prim) for k in range(M)] + ["top=" + group(n3, lab3)]
+    return re.compile(" ".join(parts)), {**{name: k for k, name in enumerate(names)}, _NONE: M}

@@ -73,3 +73,53 @@ def test_chain_lower_columns_keeps_the_length_bounds() -> None:
     space = get_space("chain")
     with pytest.raises(SpaceError, match="outside"):
         space.lower_columns(["skip@0.5"], C=8, N=1, reduction="pool")  # 1 layer < L_min
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 4), (2, 4, 3), (1, 2, 2), (3, 5, 5), (6, 4, 5)])
+def test_hierarchical_array_lowering_equals_flatten_for_every_shape(
+    shape: tuple[int, int, int],
+) -> None:
+    """The array lowering rebuilds canonical() and flatten() from tables; sparse labels
+    (mostly ``none``) make dead edges, zero motifs and untouched inner nodes common."""
+    from nasrepro.spaces import HierArch
+    from nasrepro.spaces._hier import HIER_PRIMITIVES, _string_pattern, motif_edges
+
+    M, n2, n3 = shape
+    space = get_space("hierarchical", M=M, n2=n2, n3=n3)
+    rng = np.random.default_rng(sum(shape))
+    archs = [space.sample(rng) for _ in range(150)]
+    for _ in range(150):  # p(none) = 0.6 on both levels
+        motifs = tuple(
+            tuple(
+                "none" if rng.random() < 0.6 else HIER_PRIMITIVES[int(rng.integers(6))]
+                for _ in motif_edges(n2)
+            )
+            for _ in range(M)
+        )
+        top = tuple(None if rng.random() < 0.6 else int(rng.integers(M)) for _ in motif_edges(n3))
+        archs.append(HierArch(motifs, top))
+    macro = {"C": 8, "N": 1, "reduction": "pool"}
+    want = SpecColumns.from_specs([space.lower(a, **macro) for a in archs])
+    fast, _ = _string_pattern(M, n2, n3)  # every printed string takes the fast read
+    assert all(fast.fullmatch(a.to_string()) for a in archs)
+    for given in ([a.to_string() for a in archs], archs):
+        cols = space.lower_columns(given, **macro)
+        for got, exp in zip(_block_view(cols), _block_view(want), strict=True):
+            np.testing.assert_array_equal(got, exp)
+        np.testing.assert_array_equal(cols.cell_nodes, want.cell_nodes)
+
+
+def test_hierarchical_lower_columns_names_the_bad_string_and_shape() -> None:
+    space = get_space("hierarchical")
+    good = space.sample(np.random.default_rng(0)).to_string()
+    for bad in (good.replace("top=", "top=(", 1), good.replace("m1=", "m7=", 1), good + " "):
+        with pytest.raises(SpaceError) as err:
+            space.parse(bad)
+        with pytest.raises(SpaceError) as err_cols:
+            space.lower_columns([good, bad])
+        assert str(err_cols.value) == str(err.value)
+    other = get_space("hierarchical", M=2).sample(np.random.default_rng(0))
+    with pytest.raises(SpaceError, match="matching arguments"):
+        space.lower_columns([other])
+    with pytest.raises(SpaceError, match="matching arguments"):
+        space.lower_columns([other.to_string()])
