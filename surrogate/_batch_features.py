@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,18 +60,25 @@ _N_STATS = len(F._CELL_STATS)
 # ---------------------------------------------------------------- cells, batched
 def _shifted(v: np.ndarray, shift: np.ndarray, cap: int) -> np.ndarray:
     """``out[u, min(k + shift[u], cap)] += v[u, k]`` over the bins ``k`` of ``v`` ``(U, cap + 1)``."""
-    out = np.zeros_like(v)
+    lo, hi = int(shift.min()), int(shift.max())
+    if lo == hi:  # one shift for all (path length: always 1)
+        return _shift_all(v, lo, cap)
+    out = np.empty_like(v)
     for t in np.unique(shift).tolist():
         m = shift == t
-        if t == 0:
-            out[m] = v[m]
-            continue
-        t = min(t, cap)
-        moved = np.zeros_like(v[m])
-        moved[:, t:cap] = v[m, : cap - t]
-        moved[:, cap] = v[m, cap - t :].sum(axis=1)
-        out[m] = moved
+        out[m] = _shift_all(v[m], t, cap)
     return out
+
+
+def _shift_all(v: np.ndarray, t: int, cap: int) -> np.ndarray:
+    """Every row of ``v`` moved ``t`` bins up, the overflow summed into bin ``cap``."""
+    if t == 0:
+        return v
+    t = min(t, cap)
+    moved = np.zeros_like(v)
+    moved[:, t:cap] = v[:, : cap - t]
+    moved[:, cap] = v[:, cap - t :].sum(axis=1)
+    return moved
 
 
 def _cell_table(
@@ -130,11 +138,13 @@ def _cell_table(
     rf = _RF[k_op]
 
     L, P, R = F._MAX_PATH_LEN, F._MAX_PARAM, F._MAX_RF
-    by_len = np.zeros((U, n, L + 1), dtype=np.int64)
-    by_param = np.zeros((U, n, P + 1), dtype=np.int64)
-    by_rf = np.zeros((U, n, R + 1), dtype=np.int64)
-    by_conv_rf = np.zeros((U, n, R + 1), dtype=np.int64)
-    by_len[:, 0, 0] = by_param[:, 0, 0] = by_rf[:, 0, 0] = by_conv_rf[:, 0, 0] = 1
+    # Path counts by length, by parametric length, by receptive field and by conv-only
+    # receptive field: four histograms per node, side by side in one array.
+    caps = (L, P, R, R)
+    cuts = np.cumsum((0, *(c + 1 for c in caps)))
+    hist = np.zeros((U, n, int(cuts[-1])), dtype=np.int64)
+    by_len, by_param, by_rf, by_conv_rf = (hist[:, :, a:b] for a, b in itertools.pairwise(cuts))
+    hist[:, 0, cuts[:-1]] = 1
     inf = np.inf
     longest = np.full((U, n), -inf)
     shortest = np.full((U, n), inf)
@@ -148,34 +158,34 @@ def _cell_table(
     indeg = np.zeros((U, n), dtype=np.int64)
     outdeg = np.zeros((U, n), dtype=np.int64)
     one = np.ones(U, dtype=np.int64)
+    # Node-major views: row u * n + v is node v of cell u. Each step touches only the
+    # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
+    hist_v = hist.reshape(U * n, -1)
+    paths = [a.reshape(U * n) for a in (longest, shortest, p_long, p_short)]
+    counts_v, indeg_v, outdeg_v = counts.reshape(U * n, -1), indeg.reshape(-1), outdeg.reshape(-1)
     for j in range(E):
-        ok = live[:, j]
-        if not ok.any():
+        r = np.flatnonzero(live[:, j])
+        if not len(r):
             continue
-        s, d = src[:, j], dst[:, j]
-        m = ok[:, None].astype(np.int64)
-        for table, step, cap in (
-            (by_len, one, L),
-            (by_param, w[:, j], P),
-            (by_rf, rf[:, j], R),
-            (by_conv_rf, rf[:, j] * w[:, j], R),
-        ):
-            table[rows, d] += _shifted(table[rows, s] * m, step, cap)
-        longest[rows, d] = np.where(
-            ok, np.maximum(longest[rows, d], longest[rows, s] + 1), longest[rows, d]
+        s, d = r * n + src[r, j], r * n + dst[r, j]
+        wj, rfj = w[r, j], rf[r, j]
+        steps = (one[: len(r)], wj, rfj, rfj * wj)
+        at_s = hist_v[s]
+        hist_v[d] += np.concatenate(
+            [
+                _shifted(at_s[:, a:b], step, cap)
+                for (a, b), step, cap in zip(itertools.pairwise(cuts), steps, caps, strict=True)
+            ],
+            axis=1,
         )
-        shortest[rows, d] = np.where(
-            ok, np.minimum(shortest[rows, d], shortest[rows, s] + 1), shortest[rows, d]
-        )
-        p_long[rows, d] = np.where(
-            ok, np.maximum(p_long[rows, d], p_long[rows, s] + w[:, j]), p_long[rows, d]
-        )
-        p_short[rows, d] = np.where(
-            ok, np.minimum(p_short[rows, d], p_short[rows, s] + w[:, j]), p_short[rows, d]
-        )
-        counts[rows, d] += counts[rows, s] * keep[:, j]
-        outdeg[rows, s] += ok
-        indeg[rows, d] += ok
+        lo_v, sh_v, pl_v, ps_v = paths
+        lo_v[d] = np.maximum(lo_v[d], lo_v[s] + 1)
+        sh_v[d] = np.minimum(sh_v[d], sh_v[s] + 1)
+        pl_v[d] = np.maximum(pl_v[d], pl_v[s] + wj)
+        ps_v[d] = np.minimum(ps_v[d], ps_v[s] + wj)
+        counts_v[d] += counts_v[s] * keep[r, j]
+        outdeg_v[s] += 1
+        indeg_v[d] += 1
     dead = ~live.any(axis=1)
     total = counts[rows, out, _N_OPS]
     with_op = total[:, None] - counts[rows, out, :_N_OPS]
