@@ -132,20 +132,62 @@ def test_small_and_large_batches_and_duplicates_give_the_same_bits(fitted: Surro
     archs = [space.sample(rng).to_string() for _ in range(80)]
     archs += archs[:30]  # duplicates, predicted once
     for epoch in (None, 2):
+        fitted.clear_memo()  # every call below computes its predictions
         batch = fitted.predict(archs, space, epoch)
         old = surrogate_module.FOREST_ROWS
         try:
             surrogate_module.FOREST_ROWS = 0  # XGBoost for every batch
+            fitted.clear_memo()
             xgb = fitted.predict(archs, space, epoch)
         finally:
             surrogate_module.FOREST_ROWS = old
-        singles = [fitted.predict([a], space, epoch) for a in archs[:12]]  # the forest
+        singles = []
+        for a in archs[:12]:  # the forest
+            fitted.clear_memo()
+            singles.append(fitted.predict([a], space, epoch))
         for f in ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s"):
             np.testing.assert_array_equal(getattr(batch, f), getattr(xgb, f))
             np.testing.assert_array_equal(getattr(batch, f)[80:], getattr(batch, f)[:30])
             np.testing.assert_array_equal(
                 np.concatenate([getattr(p, f) for p in singles]), getattr(batch, f)[:12]
             )
+
+
+def test_remembered_predictions_are_the_same_bits_and_bounded(fitted: Surrogate) -> None:
+    space = get_space("cell")
+    rng = np.random.default_rng(3)
+    archs = [space.sample(rng).to_string() for _ in range(120)]
+    fields = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
+    fitted.clear_memo()
+    first = fitted.predict(archs[:70], space)
+    mixed = fitted.predict(archs[::-1], space)  # 70 remembered, 50 new, in another order
+    fitted.clear_memo()
+    fresh = fitted.predict(archs[::-1], space)
+    for f in fields:
+        np.testing.assert_array_equal(getattr(mixed, f), getattr(fresh, f))
+        np.testing.assert_array_equal(getattr(mixed, f)[::-1][:70], getattr(first, f))
+    # the memo is per epoch: epoch 2 is not answered from the final epoch's entries
+    assert fitted.n_epochs > 1
+    assert not np.array_equal(fitted.predict(archs[:5], space, 1).valid_acc, first.valid_acc[:5])
+    # and per space settings: a chain of another depth range lowers differently
+    chain, short = get_space("chain"), get_space("chain", L_max=4)
+    arch = "conv3x3@1.0|skip@0.5"
+    assert chain.info() != short.info() and len(fitted.__dict__["_memos"]) == 2
+    fitted.predict([arch], chain)
+    fitted.predict([arch], short)
+    assert len(fitted.__dict__["_memos"]) == 4
+    old = surrogate_module.MEMO_SIZE
+    try:
+        surrogate_module.MEMO_SIZE = 100
+        fitted.clear_memo()
+        fitted.predict(archs[:70], space)
+        again = fitted.predict(archs, space)  # 70 + 50 > 100: the memo starts again
+        (memo,) = fitted.__dict__["_memos"].values()
+        assert len(memo) == 50
+        np.testing.assert_array_equal(again.valid_acc, fresh.valid_acc[::-1])
+    finally:
+        surrogate_module.MEMO_SIZE = old
+        fitted.clear_memo()
 
 
 def test_a_refit_drops_the_old_forest(fitted: Surrogate) -> None:
