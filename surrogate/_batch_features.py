@@ -308,6 +308,27 @@ def _stem_head(stem: int, out_c: int, shape: tuple[int, ...], num_classes: int) 
     return c.params, c.flops
 
 
+def _ordered_add(out: np.ndarray, seg: np.ndarray, values: np.ndarray) -> None:
+    """``np.add.at(out, seg, values)`` for non-decreasing ``seg``, with the same bits.
+
+    ``np.add.at`` adds the values of a segment one after the other, in order; so does
+    this, one step per position within the segments, each step a plain fancy ``+=``
+    over every segment at once (no index repeats within a step). Much faster than
+    ``np.add.at``, which handles one element at a time.
+    """
+    n = len(seg)
+    if not n:
+        return
+    heads = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    lengths = np.diff(np.r_[heads, n])
+    pos = np.arange(n) - np.repeat(heads, lengths)
+    by_pos = np.argsort(pos, kind="stable")
+    ends = np.cumsum(np.bincount(pos))
+    for a, b in zip(np.r_[0, ends[:-1]].tolist(), ends.tolist(), strict=True):
+        rows = by_pos[a:b]
+        out[seg[rows]] += values[rows]
+
+
 def batch_features(
     specs: Sequence[NetworkSpec] | SpecColumns,
     input_shape: Sequence[int] = F.DEFAULT_INPUT_SHAPE,
@@ -409,8 +430,8 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     out_c[has] = Cout[start[has] + nb[has] - 1]
     params = np.bincount(A, weights=None, minlength=N).astype(np.int64) * 0
     flops = params.copy()
-    np.add.at(params, A, b_params)
-    np.add.at(flops, A, b_flops)
+    _ordered_add(params, A, b_params)
+    _ordered_add(flops, A, b_flops)
     pairs, pinv = _unique_rows(np.column_stack([stems, out_c]))
     ends = np.array([_stem_head(int(a), int(b), shape, num_classes) for a, b in pairs.tolist()])
     params += ends[pinv, 0]
@@ -421,7 +442,11 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     n_cells = np.bincount(A[ci], minlength=N)
     if len(ci):
         ops_part = np.zeros((N, F._MAX_STAGES, _N_OPS))
-        np.add.at(ops_part, (A[ci], stage[ci]), op_counts[Uid[ci]].astype(np.float64))
+        _ordered_add(
+            ops_part.reshape(N * F._MAX_STAGES, _N_OPS),
+            A[ci] * F._MAX_STAGES + stage[ci],
+            op_counts[Uid[ci]].astype(np.float64),
+        )
         X[:, :col] = ops_part.reshape(N, -1)
         X[:, col + 2] = np.bincount(A[ci], weights=extra[Uid[ci], 0], minlength=N)
     X[:, col] = nb
@@ -434,7 +459,10 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
         cnt = np.bincount(A[m], minlength=N)
         tot = np.bincount(A[m], weights=Cout[m].astype(np.float64), minlength=N)
         mx = np.zeros(N)
-        np.maximum.at(mx, A[m], Cout[m].astype(np.float64))
+        if m.any():  # max is exact in any order: per run of equal network ids
+            a_m = A[m]
+            heads = np.flatnonzero(np.r_[True, a_m[1:] != a_m[:-1]])
+            mx[a_m[heads]] = np.maximum.reduceat(Cout[m].astype(np.float64), heads)
         X[:, col] = np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0)
         X[:, col + 1] = mx
         col += 2
@@ -444,12 +472,12 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     if len(ci):
         per_block[ci] = extra[Uid[ci], 1:]
     depth = np.zeros((N, 4))
-    np.add.at(depth, A, per_block)
+    _ordered_add(depth, A, per_block)
     X[:, col : col + 4] = depth
     col += 4
     if len(ci):
         sums = np.zeros((N, _N_STATS))
-        np.add.at(sums, A[ci], stats[Uid[ci]])
+        _ordered_add(sums, A[ci], stats[Uid[ci]])
         X[:, col : col + _N_STATS] = np.where(
             n_cells[:, None] > 0, sums / np.maximum(n_cells, 1)[:, None], 0.0
         )
