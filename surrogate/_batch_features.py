@@ -308,25 +308,37 @@ def _stem_head(stem: int, out_c: int, shape: tuple[int, ...], num_classes: int) 
     return c.params, c.flops
 
 
-def _ordered_add(out: np.ndarray, seg: np.ndarray, values: np.ndarray) -> None:
-    """``np.add.at(out, seg, values)`` for non-decreasing ``seg``, with the same bits.
-
-    ``np.add.at`` adds the values of a segment one after the other, in order; so does
-    this, one step per position within the segments, each step a plain fancy ``+=``
-    over every segment at once (no index repeats within a step). Much faster than
-    ``np.add.at``, which handles one element at a time.
-    """
+def _steps(seg: np.ndarray) -> list[np.ndarray]:
+    """For non-decreasing ``seg``: the indices of the first element of every segment,
+    then of every second element, and so on (see :func:`_ordered_add`)."""
     n = len(seg)
     if not n:
-        return
+        return []
     heads = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    lengths = np.diff(np.r_[heads, n])
-    pos = np.arange(n) - np.repeat(heads, lengths)
+    pos = np.arange(n) - np.repeat(heads, np.diff(np.r_[heads, n]))
     by_pos = np.argsort(pos, kind="stable")
     ends = np.cumsum(np.bincount(pos))
-    for a, b in zip(np.r_[0, ends[:-1]].tolist(), ends.tolist(), strict=True):
-        rows = by_pos[a:b]
-        out[seg[rows]] += values[rows]
+    return [by_pos[a:b] for a, b in zip(np.r_[0, ends[:-1]].tolist(), ends.tolist(), strict=True)]
+
+
+def _ordered_add(
+    out: np.ndarray,
+    index: np.ndarray,
+    values: np.ndarray,
+    steps: list[np.ndarray],
+    take: np.ndarray | None = None,
+) -> None:
+    """``np.add.at(out, index, values[take])`` with the same bits, where ``steps`` are
+    :func:`_steps` of the segments (networks) and ``index`` is constant on none of
+    their elements twice within a step (so a per-network or finer index).
+
+    ``np.add.at`` adds the values of each output one after the other, in order; so does
+    this, one step per position within the segments, each a plain fancy ``+=`` over
+    every segment at once: much faster than ``np.add.at``, which goes one element at a
+    time, and ``values[take]`` (blocks x statistics) is never built whole.
+    """
+    for rows in steps:
+        out[index[rows]] += values[rows if take is None else take[rows]]
 
 
 def batch_features(
@@ -430,8 +442,9 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     out_c[has] = Cout[start[has] + nb[has] - 1]
     params = np.bincount(A, weights=None, minlength=N).astype(np.int64) * 0
     flops = params.copy()
-    _ordered_add(params, A, b_params)
-    _ordered_add(flops, A, b_flops)
+    steps_all = _steps(A)
+    _ordered_add(params, A, b_params, steps_all)
+    _ordered_add(flops, A, b_flops, steps_all)
     pairs, pinv = _unique_rows(np.column_stack([stems, out_c]))
     ends = np.array([_stem_head(int(a), int(b), shape, num_classes) for a, b in pairs.tolist()])
     params += ends[pinv, 0]
@@ -440,12 +453,15 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     X = np.zeros((N, n_feat))
     col = F._MAX_STAGES * _N_OPS
     n_cells = np.bincount(A[ci], minlength=N)
+    steps_cells = _steps(A[ci])
     if len(ci):
         ops_part = np.zeros((N, F._MAX_STAGES, _N_OPS))
         _ordered_add(
             ops_part.reshape(N * F._MAX_STAGES, _N_OPS),
             A[ci] * F._MAX_STAGES + stage[ci],
-            op_counts[Uid[ci]].astype(np.float64),
+            op_counts.astype(np.float64),
+            steps_cells,
+            Uid[ci],
         )
         X[:, :col] = ops_part.reshape(N, -1)
         X[:, col + 2] = np.bincount(A[ci], weights=extra[Uid[ci], 0], minlength=N)
@@ -472,12 +488,12 @@ def _batch_features(cols: SpecColumns, input_shape: Sequence[int], num_classes: 
     if len(ci):
         per_block[ci] = extra[Uid[ci], 1:]
     depth = np.zeros((N, 4))
-    _ordered_add(depth, A, per_block)
+    _ordered_add(depth, A, per_block, steps_all)
     X[:, col : col + 4] = depth
     col += 4
     if len(ci):
         sums = np.zeros((N, _N_STATS))
-        _ordered_add(sums, A[ci], stats[Uid[ci]])
+        _ordered_add(sums, A[ci], stats, steps_cells, Uid[ci])
         X[:, col : col + _N_STATS] = np.where(
             n_cells[:, None] > 0, sums / np.maximum(n_cells, 1)[:, None], 0.0
         )
