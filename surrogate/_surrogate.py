@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
@@ -65,8 +66,9 @@ FOREST_ROWS = 64
 
 #: Distinct architectures whose predictions :meth:`Surrogate.predict` remembers, per
 #: space and epoch; past it the memo starts again (measured: 214 bytes an entry besides
-#: the architecture itself, so about 60 MB and the strings at this size).
+#: the architecture itself, so about 60 MB and the strings at this size); 0 turns it off.
 MEMO_SIZE = 1 << 18
+_SPACE_KEYS: weakref.WeakKeyDictionary[SearchSpace[Any], str] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,7 @@ class Surrogate:
         """
         self._check_fitted()
         sp = get_space(space) if isinstance(space, str) else space
-        memo = self._memo(sp, epoch)
+        memo = self._memo(sp, epoch) if MEMO_SIZE > 0 else {}  # 0: remember nothing
         first: dict[Architecture | str, int] = {}
         index = np.fromiter((first.setdefault(a, len(first)) for a in archs), np.int64, len(archs))
         distinct = list(first)
@@ -384,8 +386,10 @@ class Surrogate:
     def _memo(self, sp: SearchSpace[Any], epoch: int | None) -> dict[Any, tuple[float, ...]]:
         """The remembered predictions for this space (by type and settings) and epoch."""
         memos: dict[Any, dict[Any, tuple[float, ...]]] = self.__dict__.setdefault("_memos", {})
-        key = (type(sp), json.dumps(sp.info(), sort_keys=True, default=str), epoch)
-        return memos.setdefault(key, {})
+        settings = _SPACE_KEYS.get(sp)
+        if settings is None:  # spaces are not changed after construction
+            settings = _SPACE_KEYS[sp] = json.dumps(sp.info(), sort_keys=True, default=str)
+        return memos.setdefault((type(sp), settings, epoch), {})
 
     def clear_memo(self) -> None:
         """Forget the remembered predictions (:meth:`predict`)."""

@@ -185,6 +185,11 @@ def test_remembered_predictions_are_the_same_bits_and_bounded(fitted: Surrogate)
         (memo,) = fitted.__dict__["_memos"].values()
         assert len(memo) == 50
         np.testing.assert_array_equal(again.valid_acc, fresh.valid_acc[::-1])
+        surrogate_module.MEMO_SIZE = 0  # off: nothing is remembered
+        fitted.clear_memo()
+        off = fitted.predict(archs, space)
+        assert "_memos" not in fitted.__dict__
+        np.testing.assert_array_equal(off.valid_acc, fresh.valid_acc[::-1])
     finally:
         surrogate_module.MEMO_SIZE = old
         fitted.clear_memo()
