@@ -84,6 +84,21 @@ def test_array_features_on_awkward_cells() -> None:
     assert batch_features([]).shape == (0, len(feature_names()))
 
 
+@pytest.mark.parametrize("space_name", list_spaces())
+def test_encoding_strings_equals_the_loop_on_1000_archs(space_name: str) -> None:
+    """The whole batch path from strings (the space's array lowering, then the array
+    features) against lowering each string and the per-network features."""
+    from nasrepro.surrogate._data import encode
+
+    space = get_space(space_name)
+    p = get_protocol("mnist1d-tiny")
+    rng = np.random.default_rng(11)
+    strings = [space.sample(rng).to_string() for _ in range(1000)]
+    X = encode(strings, space, p)
+    ref = _loop([space.lower(space.parse(s), **p.macro()) for s in strings], p.input_shape)
+    np.testing.assert_array_equal(X, ref)
+
+
 # ------------------------------------------------------------------ the forest
 @pytest.fixture(scope="module")
 def fitted() -> Surrogate:
