@@ -122,13 +122,27 @@ def _cell_table(
     live_all = present & from_in[rows[:, None], src] & to_out[rows[:, None], dst]
     # The statistics count a repeated (src, dst, op) edge once, as the set of live edges
     # of the per-network code does; parameters and FLOPs count every copy.
-    same = (src[:, :, None] == src[:, None, :]) & (dst[:, :, None] == dst[:, None, :])
-    same &= (opk[:, :, None] == opk[:, None, :]) & present[:, :, None]
-    repeat = np.tril(same, k=-1).any(axis=2)  # an equal edge comes earlier
+    # An edge repeats when an equal one comes earlier: sort each cell's edge keys
+    # (stably, so the first of equals stays first) and compare neighbours.
+    key = np.where(present, (src * n + dst) * (_N_OPS + 1) + opk, -1 - np.arange(E))
+    by_key = np.argsort(key, axis=1, kind="stable")
+    sorted_key = np.take_along_axis(key, by_key, axis=1)
+    repeat = np.zeros((U, E), dtype=bool)
+    repeat[rows[:, None], by_key[:, 1:]] = sorted_key[:, 1:] == sorted_key[:, :-1]
     live = live_all & ~repeat
     k_op = np.where(live, opk, 0)
-    onehot = (k_op[:, :, None] == np.arange(_N_OPS)) & live[:, :, None]  # (U, E, n_ops)
-    op_counts = onehot.sum(axis=1)
+    # Per-cell sums by op are bincounts over (cell, op) of the live edges.
+    live_at = np.flatnonzero(live)  # flat (cell, edge) indices
+    cell_op = (live_at // E) * _N_OPS + k_op.ravel()[live_at]
+
+    def by_op(weights: np.ndarray | None = None) -> np.ndarray:
+        w = None if weights is None else weights.ravel()[live_at]
+        return np.bincount(cell_op, w, minlength=U * _N_OPS).reshape(U, _N_OPS)
+
+    op_counts = by_op()
+    # Path counts fit int32 while E <= 56: a path takes one out-edge at each node it
+    # visits, so there are at most prod(out-degree) <= e ** (E / e) < 2 ** 31 of them.
+    it = np.int32 if E <= 56 else np.int64
     from_node0 = src == 0
     proj = np.where(
         _IS_SKIP[k_op], skip_proj[:, None], np.where(_IS_POOL[k_op], pool_proj[:, None], False)
@@ -142,7 +156,7 @@ def _cell_table(
     # receptive field: four histograms per node, side by side in one array.
     caps = (L, P, R, R)
     cuts = np.cumsum((0, *(c + 1 for c in caps)))
-    hist = np.zeros((U, n, int(cuts[-1])), dtype=np.int64)
+    hist = np.zeros((U, n, int(cuts[-1])), dtype=it)
     by_len, by_param, by_rf, by_conv_rf = (hist[:, :, a:b] for a, b in itertools.pairwise(cuts))
     hist[:, 0, cuts[:-1]] = 1
     inf = np.inf
@@ -152,15 +166,19 @@ def _cell_table(
     p_short = np.full((U, n), inf)
     longest[:, 0] = shortest[:, 0] = p_long[:, 0] = p_short[:, 0] = 0
     # paths that avoid op k (k < n_ops), all paths (n_ops) and parameter-free paths (+1)
-    keep = np.concatenate([live[:, :, None] & ~onehot, live[:, :, None], free[:, :, None]], axis=2)
-    counts = np.zeros((U, n, _N_OPS + 2), dtype=np.int64)
+    counts = np.zeros((U, n, _N_OPS + 2), dtype=it)
     counts[:, 0, :] = 1
     indeg = np.zeros((U, n), dtype=np.int64)
     outdeg = np.zeros((U, n), dtype=np.int64)
-    one = np.ones(U, dtype=np.int64)
+    one = np.ones(U, dtype=it)
     # Node-major views: row u * n + v is node v of cell u. Each step touches only the
     # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
     hist_v = hist.reshape(U * n, -1)
+    n_bins = int(cuts[-1])
+    bin_hist = np.repeat(np.arange(len(caps)), np.diff(cuts))  # each bin's histogram
+    bin_base = cuts[:-1][bin_hist]
+    bin_k = np.arange(n_bins) - bin_base  # each bin's value
+    bin_cap = np.array(caps)[bin_hist]
     paths = [a.reshape(U * n) for a in (longest, shortest, p_long, p_short)]
     counts_v, indeg_v, outdeg_v = counts.reshape(U * n, -1), indeg.reshape(-1), outdeg.reshape(-1)
     for j in range(E):
@@ -169,21 +187,23 @@ def _cell_table(
             continue
         s, d = r * n + src[r, j], r * n + dst[r, j]
         wj, rfj = w[r, j], rf[r, j]
-        steps = (one[: len(r)], wj, rfj, rfj * wj)
-        at_s = hist_v[s]
-        hist_v[d] += np.concatenate(
-            [
-                _shifted(at_s[:, a:b], step, cap)
-                for (a, b), step, cap in zip(itertools.pairwise(cuts), steps, caps, strict=True)
-            ],
-            axis=1,
-        )
+        # Every bin of the source moves up by its histogram's step (1, w, rf, rf * w),
+        # capped at the last bin; one bincount over (cell, target bin) adds them up.
+        steps = np.column_stack((one[: len(r)], wj, rfj, rfj * wj))[:, bin_hist]
+        target = bin_base + np.minimum(bin_k + steps, bin_cap)
+        target += (np.arange(len(r)) * n_bins)[:, None]
+        moved = np.bincount(target.ravel(), hist_v[s].ravel(), minlength=len(r) * n_bins)
+        hist_v[d] += moved.reshape(len(r), n_bins).astype(it)  # whole counts: exact
         lo_v, sh_v, pl_v, ps_v = paths
         lo_v[d] = np.maximum(lo_v[d], lo_v[s] + 1)
         sh_v[d] = np.minimum(sh_v[d], sh_v[s] + 1)
         pl_v[d] = np.maximum(pl_v[d], pl_v[s] + wj)
         ps_v[d] = np.minimum(ps_v[d], ps_v[s] + wj)
-        counts_v[d] += counts_v[s] * keep[r, j]
+        # an edge of op k ends every path that avoids k; a parametric one, the free ones
+        carried = counts_v[s]
+        carried[np.arange(len(r)), k_op[r, j]] = 0
+        carried[:, _N_OPS + 1] *= free[r, j]
+        counts_v[d] += carried
         outdeg_v[s] += 1
         indeg_v[d] += 1
     dead = ~live.any(axis=1)
@@ -192,8 +212,10 @@ def _cell_table(
     param_free = counts[rows, out, _N_OPS + 1]
     projections = (live & _FREE[k_op] & ~free).sum(axis=1)
     node = np.arange(n)
-    ends = (src[:, :, None] == node) | (dst[:, :, None] == node)  # (U, E, n)
-    touched = (ends & live[:, :, None]).any(axis=1)
+    touched = np.zeros((U, n), dtype=bool)  # nodes with a live edge
+    live_u, live_e = np.nonzero(live)
+    touched[live_u, src[live_u, live_e]] = True
+    touched[live_u, dst[live_u, live_e]] = True
     inner = touched & (node != 0) & (node != out[:, None])
     n_inner = inner.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -202,17 +224,18 @@ def _cell_table(
     in_max = (indeg * inner).max(axis=1, initial=0)
     out_max = (outdeg * inner).max(axis=1, initial=0)
     # Ops by position: paths from each node to the output, then per live edge.
-    paths_out = np.zeros((U, n), dtype=np.int64)
+    paths_out = np.zeros((U, n), dtype=it)
     paths_out[rows, out] = 1
     for j in reversed(range(E)):
         paths_out[rows, src[:, j]] += paths_out[rows, dst[:, j]] * live[:, j]
     into_out = live & (dst == out[:, None])
-    from_input = (onehot & from_node0[:, :, None]).sum(axis=1)
-    to_output = (onehot & into_out[:, :, None]).sum(axis=1)
+    from_input = by_op(from_node0)
+    to_output = by_op(into_out)
     len_at_src = by_len[rows[:, None], src]  # (U, E, L + 1), final values
     via = len_at_src[:, :, : F._POSITIONS] * paths_out[rows[:, None], dst][:, :, None]  # (U, E, P)
-    at = np.einsum("uep,uek->upk", via, onehot.astype(np.int64))
-    last = np.einsum("ue,uek->uk", len_at_src.sum(axis=2) * into_out, onehot.astype(np.int64))
+    # (whole path counts, so the float sums are exact)
+    at = np.stack([by_op(via[:, :, p]) for p in range(F._POSITIONS)], axis=1)
+    last = by_op(len_at_src.sum(axis=2) * into_out)
     n_live = live.sum(axis=1)
     n_nodes_live = touched.sum(axis=1)
     lo = np.where(dead, 0, longest[rows, out])
@@ -242,7 +265,7 @@ def _cell_table(
             at.reshape(U, -1),
             last,
         ]
-    ).astype(np.float64)
+    ).astype(np.float64, copy=False)
     assert stats.shape[1] == _N_STATS
     extra = np.column_stack(
         [
@@ -321,6 +344,12 @@ def _steps(seg: np.ndarray) -> list[np.ndarray]:
     return [by_pos[a:b] for a, b in zip(np.r_[0, ends[:-1]].tolist(), ends.tolist(), strict=True)]
 
 
+#: Distinct value rows up to which :func:`_ordered_add` sums whole-number columns by a
+#: product of counts (a chain batch has about 6 distinct cells; hierarchical ones, one
+#: per network).
+_FEW_ROWS = 64
+
+
 def _ordered_add(
     out: np.ndarray,
     index: np.ndarray,
@@ -335,10 +364,35 @@ def _ordered_add(
     ``np.add.at`` adds the values of each output one after the other, in order; so does
     this, one step per position within the segments, each a plain fancy ``+=`` over
     every segment at once: much faster than ``np.add.at``, which goes one element at a
-    time, and ``values[take]`` (blocks x statistics) is never built whole.
+    time, and ``values[take]`` (blocks x statistics) is never built whole. Where
+    ``take`` picks among few value rows, columns of whole numbers (counts: every
+    statistic but the degree means) are summed as one product of per-row counts, which
+    is exact, and only the other columns go step by step.
     """
+    if take is not None and len(values) <= _FEW_ROWS and out.ndim == 2 and len(index):
+        # Columns of whole numbers sum exactly in any order (every partial sum is a whole
+        # number below 2**53): as counts of each value row per output row, times them.
+        whole = np.all(values == np.rint(values), axis=0)
+        whole &= np.abs(values).max(axis=0, initial=0) * len(index) < 2.0**52
+        if whole.any():
+            counts = np.bincount(index * len(values) + take, minlength=len(out) * len(values))
+            counts = counts.reshape(len(out), len(values)).astype(np.float64)
+            out[:, whole] += counts @ values[:, whole]
+            if whole.all():
+                return
+            rest = np.flatnonzero(~whole)
+            part = out[:, rest]
+            _ordered_add(part, index, values[:, rest], steps, take)
+            out[:, rest] = part
+            return
+    every = np.arange(len(out))
     for rows in steps:
-        out[index[rows]] += values[rows if take is None else take[rows]]
+        at = index[rows]
+        add = values[rows if take is None else take[rows]]
+        if len(at) == len(out) and np.array_equal(at, every):
+            out += add  # every row once, in order (as every network has this step)
+        else:
+            out[at] += add
 
 
 def batch_features(

@@ -61,8 +61,14 @@ def test_array_features_on_awkward_cells() -> None:
         4,
         ((2, 3, Op.CONV1X1), (0, 2, Op.DWCONV3X3), (0, 1, Op.SEPCONV3X3), (1, 3, Op.MBCONV_E6_K5)),
     )
+    ops = (Op.CONV3X3, Op.SKIP, Op.CONV1X1, Op.AVGPOOL3X3)
+    # complete DAGs: 45 edges (path counts in int32) and 66 edges (past 56: int64)
+    dense = [
+        CellSpec(n, tuple((s, d, ops[(s + d) % 4]) for d in range(1, n) for s in range(d)))
+        for n in (10, 12)
+    ]
     specs = [NetworkSpec(8, ())]  # stem and head only
-    for cell in (none, cut, parallel, empty, unsorted):
+    for cell in (none, cut, parallel, empty, unsorted, *dense):
         specs.append(NetworkSpec(8, (Block(BlockKind.CELL, 8, 8, 1, cell),)))
         # projections: channels change, and stride 2
         specs.append(
@@ -222,3 +228,25 @@ def test_a_refit_drops_the_old_forest(fitted: Surrogate) -> None:
     ref = s.models_["valid_acc"].mean_.get_booster().inplace_predict(s.encode(arch, "cell"))  # type: ignore[attr-defined]
     np.testing.assert_array_equal(after, np.asarray(ref, dtype=np.float64))
     assert not np.array_equal(before, after)
+
+
+def test_distinct_rows_by_bits_with_and_without_hash_collisions() -> None:
+    from nasrepro.surrogate._surrogate import _distinct_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, (2000, 149)).astype(np.float64)
+    X[300:] = X[rng.integers(0, 300, 1700)]  # at most 300 distinct rows
+    cases = [X]
+    signed = X.copy()
+    signed[1] = signed[0]
+    signed[1, 0] = -0.0 if signed[0, 0] == 0 else -signed[0, 0]  # differs by a sign only
+    signed[0, 0] = 0.0 if signed[0, 0] == 0 else signed[0, 0]
+    cases.append(signed)
+    with_nan = X.copy()
+    with_nan[[5, 6], 3] = np.nan  # rows 5 and 6 stay equal by their bits
+    cases.append(with_nan)
+    for case in cases:
+        first, inverse = _distinct_rows(case)
+        bits = case.view(np.uint64)
+        np.testing.assert_array_equal(bits[first][inverse], bits)  # every row rebuilt
+        assert len(first) == len(np.unique(bits, axis=0))  # and no two firsts equal
