@@ -575,19 +575,33 @@ class HierSpace(SearchSpace[HierArch]):
         return SpecColumns.tiled(skeleton, *self._flat_columns(*self._codes(archs)))
 
     def _codes(self, archs: Sequence[HierArch | str]) -> tuple[np.ndarray, np.ndarray]:
-        """Primitive codes ``(n, M, e2)`` and level-3 codes ``(n, e3)`` (``M``: none)."""
+        """Primitive codes ``(n, M, e2)`` and level-3 codes ``(n, e3)`` (``M``: none).
+
+        The labels of every string that matches the printed form are gathered into one
+        list and coded by one lookup pass; ``none`` is the one label of both levels,
+        coded -1 there and set per level afterwards.
+        """
         n = len(archs)
-        lv2 = np.empty((n, self.M * self._n_e2), dtype=np.int64)
-        top = np.empty((n, self._n_e3), dtype=np.int64)
         fast, code3 = _string_pattern(self.M, self.n2, self.n3)
         split = self.M * self._n_e2
+        width = split + self._n_e3
+        code = {**_PRIM_CODE, **code3, _NONE: -1}
+        labels: list[str] = []
+        slow: list[int] = []
         for i, a in enumerate(archs):
             match = fast.fullmatch(a) if isinstance(a, str) else None
-            if match is not None:
-                labels = match.groups()
-                lv2[i] = [_PRIM_CODE[g] for g in labels[:split]]
-                top[i] = [code3[g] for g in labels[split:]]
-                continue
+            if match is None:
+                slow.append(i)
+                labels.extend((_NONE,) * width)  # a placeholder, filled below
+            else:
+                labels.extend(match.groups())
+        codes = np.fromiter(map(code.__getitem__, labels), np.int64, len(labels))
+        codes = codes.reshape(n, width)
+        lv2, top = codes[:, :split], codes[:, split:]
+        lv2[lv2 < 0] = _NONE_CODE
+        top[top < 0] = self.M
+        for i in slow:
+            a = archs[i]
             arch = self.parse(a) if isinstance(a, str) else a
             self._check(arch)
             lv2[i] = [_PRIM_CODE[p] for labels in arch.motifs for p in labels]
