@@ -38,6 +38,14 @@ from nasrepro.surrogate import Surrogate, XGBSurrogate  # noqa: E402
 from nasrepro.surrogate._models import seed_deviations  # noqa: E402
 
 CONFIGS: dict[str, dict[str, Any]] = {
+    # the defaults up to 2026-12-06 ("default" in results/surrogate_cv.json, run before
+    # the defaults became the m600-noise150 settings)
+    "old-default": {
+        "n_estimators": 1200,
+        "learning_rate": 0.015,
+        "noise_estimators": None,
+        "noise_learning_rate": None,
+    },
     "default": {},
     "default+space": {"_space": True},
     "noise300": {"noise_estimators": 300, "noise_learning_rate": 0.06},

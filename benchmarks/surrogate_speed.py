@@ -5,7 +5,8 @@ core with one XGBoost thread:
 
 * ``old``: the path of nasrepro up to 2026-12-04 (commit 0bdbc68): lower every string,
   the per-network feature loop, then the five boosters through the scikit-learn
-  wrappers (the cost model's unused noise booster included);
+  wrappers (the cost model's unused noise booster included), on the surrogate shipped
+  with that code (7,400 trees; read from git, ``--old-models``);
 * ``new``: ``Surrogate.predict(strings, space)``: each distinct string lowered once,
   array features, each distinct feature row predicted once, and the numpy forest for
   small batches;
@@ -17,7 +18,8 @@ core with one XGBoost thread:
   predicted (``MEMO_SIZE`` per space), as a leaderboard's strategies re-ask; every
   other figure is cold: the memo is cleared before each timed call.
 
-Both paths must give the same bits; the script checks it and says so. The breakdown
+On the same surrogate both paths must give the same bits; the script checks it (the old
+code on today's surrogate, on the first 2,000 strings and 20 single calls) and says so. The breakdown
 of ``new`` shows where its time goes: ``SearchSpace.lower_columns`` of the distinct
 strings, the array features, and the models on the distinct feature rows.
 
@@ -37,7 +39,10 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +54,8 @@ from nasrepro.surrogate._data import lower_all
 from nasrepro.surrogate._features import features_many
 
 FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
+#: The baseline: the code before the batch work, and the surrogate shipped with it.
+OLD_REV = "0bdbc68"
 
 
 def old_predict(s: Surrogate, strings: list[str], space: Any) -> Prediction:
@@ -64,15 +71,55 @@ def old_predict(s: Surrogate, strings: list[str], space: Any) -> Prediction:
     return Prediction(vm, vs, tm, ts, cost)
 
 
+def _trees(s: Surrogate) -> int:
+    """Trees a final-epoch prediction walks: both targets' mean and noise boosters and
+    the cost's mean booster."""
+    n = int(s.cost_.mean_.get_booster().num_boosted_rounds())
+    for t in ("valid_acc", "test_acc"):
+        m = s.models_[t]
+        n += int(m.mean_.get_booster().num_boosted_rounds())  # type: ignore[attr-defined]
+        n += 2 * int(m.noise_.get_booster().num_boosted_rounds())  # type: ignore[attr-defined]
+    return n
+
+
 def _time(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - t0, out
 
 
+def old_shipped(rev: str, into: Path) -> Path | None:
+    """The surrogate shipped at commit ``rev``, written into ``into``; ``None`` where this
+    is not a git checkout that has it."""
+    where = "surrogate/data/mnist1d-tiny"
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*cmd: str) -> bytes:
+        return subprocess.run(
+            ["git", "-C", str(root), *cmd], capture_output=True, check=True
+        ).stdout
+
+    try:
+        names = git("ls-tree", "--name-only", f"{rev}:{where}").decode().split()
+        for name in names:
+            (into / name).write_bytes(git("show", f"{rev}:{where}/{name}"))
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return into if names else None
+
+
 def bench_space(
-    s: Surrogate, name: str, n: int, old_n: int, single_n: int, seed: int
+    s: Surrogate,
+    name: str,
+    n: int,
+    old_n: int,
+    single_n: int,
+    seed: int,
+    old_model: Surrogate | None = None,
 ) -> dict[str, Any]:
+    """Old against new on ``name``; ``old_model`` (default ``s``) is what the old path
+    predicts with. Same bits are checked between both paths on ``s``."""
+    old_s = s if old_model is None else old_model
     space = get_space(name)
     rng = np.random.default_rng(seed)
     strings = [space.sample(rng).to_string() for _ in range(n)]
@@ -84,9 +131,11 @@ def bench_space(
     s.clear_memo()
     t_new, new = _time(s.predict, strings, space)
     t_warm, warm = _time(s.predict, strings, space)
-    t_old, old = _time(old_predict, s, strings[:old_n], space)
+    t_old, _ = _time(old_predict, old_s, strings[:old_n], space)
+    check_n = min(old_n, 2000)
+    old = old_predict(s, strings[:check_n], space)  # the old code on today's model
     same = all(
-        np.array_equal(getattr(new, f)[:old_n], getattr(old, f))
+        np.array_equal(getattr(new, f)[:check_n], getattr(old, f))
         and np.array_equal(getattr(new, f), getattr(warm, f))
         and np.array_equal(getattr(new, f), getattr(first, f))
         for f in FIELDS
@@ -102,7 +151,7 @@ def bench_space(
     for a in singles:
         s.clear_memo()
         lat_new.append(_time(s.predict, [a], space)[0])
-    lat_old = [_time(old_predict, s, [a], space)[0] for a in singles]
+    lat_old = [_time(old_predict, old_s, [a], space)[0] for a in singles]
     same_single = True
     for a in singles[:20]:
         s.clear_memo()  # the one-row path itself, not the memo
@@ -166,24 +215,64 @@ def main() -> None:
     ap.add_argument("--single-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--core", type=int, default=None, help="pin to this core (default: the last)")
+    ap.add_argument(
+        "--old-models",
+        default=OLD_REV,
+        help="the old path's surrogate: a directory, or a commit whose shipped surrogate to "
+        f"read from git (default {OLD_REV}, the code's baseline; 'same': --models)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     core = args.core if args.core is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
     s = Surrogate.load(args.models) if args.models else load_shipped()
     s.set_threads(1)
-    rows = [
-        bench_space(s, name, args.n, min(args.old_n, args.n), args.single_n, args.seed)
-        for name in args.spaces.split(",")
-    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.old_models == "same":
+            old_dir, old_label = None, "the same surrogate"
+        elif Path(args.old_models).is_dir():
+            old_dir, old_label = Path(args.old_models), args.old_models
+        else:
+            old_dir = old_shipped(args.old_models, Path(tmp))
+            old_label = f"the surrogate shipped at {args.old_models}"
+            if old_dir is None:
+                old_label = f"the same surrogate ({args.old_models} is not in this checkout)"
+        old_model = Surrogate.load(old_dir) if old_dir is not None else None
+        if old_model is not None:
+            old_model.set_threads(1)
+        rows = [
+            bench_space(
+                s, name, args.n, min(args.old_n, args.n), args.single_n, args.seed, old_model
+            )
+            for name in args.spaces.split(",")
+        ]
+    trees = _trees(s)
+    old_trees = _trees(old_model) if old_model is not None else trees
     cross = crossover(s, args.seed)
     machine = platform.processor() or platform.machine()
     if args.json:
-        print(json.dumps({"machine": machine, "core": core, "rows": rows, "crossover": cross}))
+        print(
+            json.dumps(
+                {
+                    "machine": machine,
+                    "core": core,
+                    "old_model": old_label,
+                    "trees": trees,
+                    "old_trees": old_trees,
+                    "rows": rows,
+                    "crossover": cross,
+                }
+            )
+        )
         return
     print(
-        f"surrogate {s.model} ({s.metadata_['n_features']} features), pinned to core {core} "
-        f"of {os.cpu_count()}, 1 XGBoost thread, {machine}"
+        f"surrogate {s.model} ({s.metadata_['n_features']} features, {trees} trees on the "
+        f"final-epoch path), pinned to core {core} of {os.cpu_count()}, 1 XGBoost thread, "
+        f"{machine}"
+    )
+    print(
+        f"old: the code of {OLD_REV} on {old_label} ({old_trees} trees); 'same bits' "
+        "compares the old and new code on the same surrogate"
     )
     print(
         f"{'space':>13} {'n':>7} {'distinct':>8} {'old/s':>7} {'first/s':>8} {'new/s':>8} {'speedup':>7} "

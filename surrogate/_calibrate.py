@@ -57,11 +57,11 @@ def calibrate(
     out: dict[str, dict[str, Any]] = {}
     for target, y in (("valid_acc", data.valid_acc), ("test_acc", data.test_acc)):
         oof = np.full(len(y), np.nan)
+        std = np.full(len(y), np.nan)
         for f in range(folds):
             fit, held = row_fold != f, row_fold == f
             m = surrogate._new().fit(data.X[fit], y[fit], groups[fit])
-            oof[held] = m.predict(data.X[held])
-        _, std = surrogate.models_[target].predict_dist(data.X)
+            oof[held], std[held] = m.predict_dist(data.X[held])
         for sp in sorted(set(data.spaces)):
             rows = spaces == sp
             r, s = y[rows] - oof[rows], std[rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,18 @@ def test_calibrate_widens_a_surrogates_stds_per_space(chain_train: Table) -> Non
     np.testing.assert_allclose(after.valid_std, np.hypot(before.valid_std, kappa["valid_acc"]))
     np.testing.assert_allclose(after.test_std, np.hypot(before.test_std, kappa["test_acc"]))
     assert calibrate(s, data, folds=3) == out  # seeded folds: the same kappa again
+
+
+def test_a_loaded_surrogate_calibrates_with_its_own_settings(
+    chain_train: Table, tmp_path: Path
+) -> None:
+    """Calibration refits fold models: after save and load they take the recorded
+    settings (here far from the defaults), so kappa is the same as before saving."""
+    data = load_table(chain_train)
+    settings = {"n_estimators": 15, "learning_rate": 0.3, "noise_estimators": 5}
+    s = Surrogate("xgb", random_state=0, fidelities=False, **settings).fit(data)
+    s.save(tmp_path / "s")
+    loaded = Surrogate.load(tmp_path / "s")
+    assert loaded._new().get_params()["n_estimators"] == 15
+    assert loaded._new().get_params()["noise_estimators"] == 5
+    assert calibrate(loaded, data, folds=3) == calibrate(s, data, folds=3)

@@ -19,9 +19,10 @@ from nasrepro.surrogate import Surrogate, SurrogateError, load_shipped
 
 # Floors a little under the figures measured when the surrogate was shipped (README,
 # "Surrogate"); a refit that falls below them is a regression.
-TAU_FLOOR = {"cell": 0.80, "chain": 0.59, "hierarchical": 0.71}  # measured 0.824, 0.623, 0.738
+# measured 2026-12-06 (600 trees at 0.03, 3-seed test sets): 0.824, 0.655, 0.756
+TAU_FLOOR = {"cell": 0.80, "chain": 0.62, "hierarchical": 0.72}
 # MAE against the seed-noise MAE, measured: cell 3.00 vs 3.60, chain 5.23 vs 6.56,
-# hierarchical 4.14 vs 3.99 (the one space where it does not beat seed noise)
+# hierarchical 4.07 vs 3.99 (the one space where it does not beat seed noise)
 MAE_OVER_SEED_NOISE = {"cell": 1.0, "chain": 1.0, "hierarchical": 1.1}
 
 
@@ -55,7 +56,7 @@ def test_shipped_surrogate_meets_its_measured_accuracy(
         assert m["kendall_tau"] >= TAU_FLOOR[space], (space, m)
         assert m["kendall_tau"] <= m["noise_ceiling_tau"] + 0.05, (space, m)
         assert m["mae"] < MAE_OVER_SEED_NOISE[space] * m["seed_noise_mae"], (space, m)
-        # calibrated (benchmarks/calibrate_surrogate.py): measured 0.962, 0.912, 0.937
+        # calibrated (benchmarks/calibrate_surrogate.py): measured 0.961, 0.936, 0.949
         assert 0.90 <= m["coverage_2sigma"] <= 0.97, (space, m)
     assert out["cell"]["n_test"] == 6466 - 647
     assert out["chain"]["n_test"] >= 195 and out["hierarchical"]["n_test"] >= 195
