@@ -170,7 +170,6 @@ def _cell_table(
     counts[:, 0, :] = 1
     indeg = np.zeros((U, n), dtype=np.int64)
     outdeg = np.zeros((U, n), dtype=np.int64)
-    one = np.ones(U, dtype=it)
     # Node-major views: row u * n + v is node v of cell u. Each step touches only the
     # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
     hist_v = hist.reshape(U * n, -1)
@@ -179,6 +178,17 @@ def _cell_table(
     bin_base = cuts[:-1][bin_hist]
     bin_k = np.arange(n_bins) - bin_base  # each bin's value
     bin_cap = np.array(caps)[bin_hist]
+    # An edge's bins move by (1, w, rf, rf * w) in the four histograms; its class
+    # w * (rf_max + 1) + rf picks each bin's target from a small table.
+    rf_max = int(_RF.max())
+    shift_class = w * (rf_max + 1) + rf
+    bin_target = np.array(
+        [
+            bin_base + np.minimum(bin_k + np.array((1, wc, rc, rc * wc))[bin_hist], bin_cap)
+            for wc in (0, 1)
+            for rc in range(rf_max + 1)
+        ]
+    )
     paths = [a.reshape(U * n) for a in (longest, shortest, p_long, p_short)]
     counts_v, indeg_v, outdeg_v = counts.reshape(U * n, -1), indeg.reshape(-1), outdeg.reshape(-1)
     for j in range(E):
@@ -186,12 +196,10 @@ def _cell_table(
         if not len(r):
             continue
         s, d = r * n + src[r, j], r * n + dst[r, j]
-        wj, rfj = w[r, j], rf[r, j]
+        wj = w[r, j]
         # Every bin of the source moves up by its histogram's step (1, w, rf, rf * w),
         # capped at the last bin; one bincount over (cell, target bin) adds them up.
-        steps = np.column_stack((one[: len(r)], wj, rfj, rfj * wj))[:, bin_hist]
-        target = bin_base + np.minimum(bin_k + steps, bin_cap)
-        target += (np.arange(len(r)) * n_bins)[:, None]
+        target = bin_target[shift_class[r, j]] + (np.arange(len(r)) * n_bins)[:, None]
         moved = np.bincount(target.ravel(), hist_v[s].ravel(), minlength=len(r) * n_bins)
         hist_v[d] += moved.reshape(len(r), n_bins).astype(it)  # whole counts: exact
         lo_v, sh_v, pl_v, ps_v = paths

@@ -124,5 +124,10 @@ def test_the_noise_booster_can_have_its_own_size() -> None:
     assert m.mean_.get_booster().num_boosted_rounds() == 30
     assert m.noise_.get_booster().num_boosted_rounds() == 7
     assert m.noise_.get_params()["learning_rate"] == 0.2
-    same = XGBSurrogate(n_estimators=30).fit(X, y)
+    same = XGBSurrogate(n_estimators=30, noise_estimators=None, noise_learning_rate=None)
+    same.fit(X, y)  # None: the mean booster's settings
     assert same.noise_.get_booster().num_boosted_rounds() == 30
+    assert same.noise_.get_params()["learning_rate"] == same.learning_rate
+    default = XGBSurrogate(n_estimators=30).fit(X, y)  # the defaults: 150 rounds at 0.1
+    assert default.noise_.get_booster().num_boosted_rounds() == 150
+    assert default.noise_.get_params()["learning_rate"] == 0.1
