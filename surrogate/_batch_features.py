@@ -140,9 +140,11 @@ def _cell_table(
         return np.bincount(cell_op, w, minlength=U * _N_OPS).reshape(U, _N_OPS)
 
     op_counts = by_op()
-    # Path counts fit int32 while E <= 56: a path takes one out-edge at each node it
-    # visits, so there are at most prod(out-degree) <= e ** (E / e) < 2 ** 31 of them.
-    it = np.int32 if E <= 56 else np.int64
+    # A path takes one out-edge at each node it visits, so a cell has at most
+    # prod(out-degree) <= e ** (E / e) paths: below 2 ** 15 while E <= 28 and below
+    # 2 ** 31 while E <= 56. Every count below (and the products in `via`) is at most
+    # that, so the smallest integer type that holds it is exact and halves the traffic.
+    it = np.int16 if E <= 28 else np.int32 if E <= 56 else np.int64
     from_node0 = src == 0
     proj = np.where(
         _IS_SKIP[k_op], skip_proj[:, None], np.where(_IS_POOL[k_op], pool_proj[:, None], False)

@@ -62,10 +62,10 @@ def test_array_features_on_awkward_cells() -> None:
         ((2, 3, Op.CONV1X1), (0, 2, Op.DWCONV3X3), (0, 1, Op.SEPCONV3X3), (1, 3, Op.MBCONV_E6_K5)),
     )
     ops = (Op.CONV3X3, Op.SKIP, Op.CONV1X1, Op.AVGPOOL3X3)
-    # complete DAGs: 45 edges (path counts in int32) and 66 edges (past 56: int64)
+    # complete DAGs: 28 edges (path counts in int16), 45 (int32) and 66 (past 56: int64)
     dense = [
         CellSpec(n, tuple((s, d, ops[(s + d) % 4]) for d in range(1, n) for s in range(d)))
-        for n in (10, 12)
+        for n in (8, 10, 12)
     ]
     specs = [NetworkSpec(8, ())]  # stem and head only
     for cell in (none, cut, parallel, empty, unsorted, *dense):
