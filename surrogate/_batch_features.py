@@ -158,24 +158,20 @@ def _cell_table(
     # receptive field: four histograms per node, side by side in one array.
     caps = (L, P, R, R)
     cuts = np.cumsum((0, *(c + 1 for c in caps)))
-    hist = np.zeros((U, n, int(cuts[-1])), dtype=it)
+    n_bins = int(cuts[-1])
+    # Per node: the four histograms, then the path counts by op (paths that avoid op k
+    # for k < n_ops, all paths, parameter-free paths), side by side in one array so
+    # that a step gathers and adds them at once.
+    node = np.zeros((U, n, n_bins + _N_OPS + 2), dtype=it)
+    hist, counts = node[:, :, :n_bins], node[:, :, n_bins:]
     by_len, by_param, by_rf, by_conv_rf = (hist[:, :, a:b] for a, b in itertools.pairwise(cuts))
     hist[:, 0, cuts[:-1]] = 1
-    inf = np.inf
-    longest = np.full((U, n), -inf)
-    shortest = np.full((U, n), inf)
-    p_long = np.full((U, n), -inf)
-    p_short = np.full((U, n), inf)
-    longest[:, 0] = shortest[:, 0] = p_long[:, 0] = p_short[:, 0] = 0
-    # paths that avoid op k (k < n_ops), all paths (n_ops) and parameter-free paths (+1)
-    counts = np.zeros((U, n, _N_OPS + 2), dtype=it)
     counts[:, 0, :] = 1
-    indeg = np.zeros((U, n), dtype=np.int64)
-    outdeg = np.zeros((U, n), dtype=np.int64)
-    # Node-major views: row u * n + v is node v of cell u. Each step touches only the
-    # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
-    hist_v = hist.reshape(U * n, -1)
-    n_bins = int(cuts[-1])
+    # longest, shortest, parametric longest and shortest path to each node
+    ends = np.empty((U, n, 4))
+    ends[:, :, 0::2] = -np.inf
+    ends[:, :, 1::2] = np.inf
+    ends[:, 0, :] = 0
     bin_hist = np.repeat(np.arange(len(caps)), np.diff(cuts))  # each bin's histogram
     bin_base = cuts[:-1][bin_hist]
     bin_k = np.arange(n_bins) - bin_base  # each bin's value
@@ -191,31 +187,36 @@ def _cell_table(
             for rc in range(rf_max + 1)
         ]
     )
-    paths = [a.reshape(U * n) for a in (longest, shortest, p_long, p_short)]
-    counts_v, indeg_v, outdeg_v = counts.reshape(U * n, -1), indeg.reshape(-1), outdeg.reshape(-1)
+    # Node-major views: row u * n + v is node v of cell u. Each step touches only the
+    # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
+    node_v, ends_v = node.reshape(U * n, -1), ends.reshape(U * n, 4)
     for j in range(E):
         r = np.flatnonzero(live[:, j])
         if not len(r):
             continue
         s, d = r * n + src[r, j], r * n + dst[r, j]
-        wj = w[r, j]
+        at_s = node_v[s]
         # Every bin of the source moves up by its histogram's step (1, w, rf, rf * w),
         # capped at the last bin; one bincount over (cell, target bin) adds them up.
         target = bin_target[shift_class[r, j]] + (np.arange(len(r)) * n_bins)[:, None]
-        moved = np.bincount(target.ravel(), hist_v[s].ravel(), minlength=len(r) * n_bins)
-        hist_v[d] += moved.reshape(len(r), n_bins).astype(it)  # whole counts: exact
-        lo_v, sh_v, pl_v, ps_v = paths
-        lo_v[d] = np.maximum(lo_v[d], lo_v[s] + 1)
-        sh_v[d] = np.minimum(sh_v[d], sh_v[s] + 1)
-        pl_v[d] = np.maximum(pl_v[d], pl_v[s] + wj)
-        ps_v[d] = np.minimum(ps_v[d], ps_v[s] + wj)
+        moved = np.bincount(target.ravel(), at_s[:, :n_bins].ravel(), minlength=len(r) * n_bins)
+        at_s[:, :n_bins] = moved.reshape(len(r), n_bins)  # whole counts: exact
         # an edge of op k ends every path that avoids k; a parametric one, the free ones
-        carried = counts_v[s]
-        carried[np.arange(len(r)), k_op[r, j]] = 0
-        carried[:, _N_OPS + 1] *= free[r, j]
-        counts_v[d] += carried
-        outdeg_v[s] += 1
-        indeg_v[d] += 1
+        at_s[np.arange(len(r)), n_bins + k_op[r, j]] = 0
+        at_s[:, -1] *= free[r, j]
+        node_v[d] += at_s
+        e_s = ends_v[s]
+        e_s[:, 0:2] += 1
+        e_s[:, 2:4] += w[r, j][:, None]
+        e_d = ends_v[d]
+        e_d[:, 0::2] = np.maximum(e_d[:, 0::2], e_s[:, 0::2])
+        e_d[:, 1::2] = np.minimum(e_d[:, 1::2], e_s[:, 1::2])
+        ends_v[d] = e_d
+    longest, shortest, p_long, p_short = (ends[:, :, k] for k in range(4))
+    # degrees count the live edges (each once per copy, as the steps above)
+    live_u, live_e = np.nonzero(live)
+    outdeg = np.bincount(live_u * n + src[live_u, live_e], minlength=U * n).reshape(U, n)
+    indeg = np.bincount(live_u * n + dst[live_u, live_e], minlength=U * n).reshape(U, n)
     dead = ~live.any(axis=1)
     total = counts[rows, out, _N_OPS]
     with_op = total[:, None] - counts[rows, out, :_N_OPS]
@@ -223,7 +224,6 @@ def _cell_table(
     projections = (live & _FREE[k_op] & ~free).sum(axis=1)
     node = np.arange(n)
     touched = np.zeros((U, n), dtype=bool)  # nodes with a live edge
-    live_u, live_e = np.nonzero(live)
     touched[live_u, src[live_u, live_e]] = True
     touched[live_u, dst[live_u, live_e]] = True
     inner = touched & (node != 0) & (node != out[:, None])
