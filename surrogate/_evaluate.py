@@ -67,7 +67,8 @@ class SpaceEvaluation:
             e.g. a seed-noise MAE from a one-seed table).
         archs: Test architecture strings, ``(n_test,)``.
         true_mean: Mean final validation accuracy over the trained seeds, ``(n_test,)``.
-        pred_mean, pred_std: Predicted mean and seed-noise std, ``(n_test,)``.
+        pred_mean, pred_std: Predicted mean and the std of one run (seed noise, with the
+            model-error kappa where calibrated), ``(n_test,)``.
     """
 
     space: str
@@ -216,7 +217,7 @@ def _scatter(ev: SpaceEvaluation, path: Path) -> None:
         fontsize=9,
     )
     ax.set_xlabel("true final valid acc (mean over seeds, %)")
-    ax.set_ylabel("predicted (mean +- seed-noise std, %)")
+    ax.set_ylabel("predicted (mean +- std of one run, %)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
