@@ -162,8 +162,8 @@ def _cell_table(
     # Per node: the four histograms, then the path counts by op (paths that avoid op k
     # for k < n_ops, all paths, parameter-free paths), side by side in one array so
     # that a step gathers and adds them at once.
-    node = np.zeros((U, n, n_bins + _N_OPS + 2), dtype=it)
-    hist, counts = node[:, :, :n_bins], node[:, :, n_bins:]
+    per_node = np.zeros((U, n, n_bins + _N_OPS + 2), dtype=it)
+    hist, counts = per_node[:, :, :n_bins], per_node[:, :, n_bins:]
     by_len, by_param, by_rf, by_conv_rf = (hist[:, :, a:b] for a, b in itertools.pairwise(cuts))
     hist[:, 0, cuts[:-1]] = 1
     counts[:, 0, :] = 1
@@ -189,7 +189,7 @@ def _cell_table(
     )
     # Node-major views: row u * n + v is node v of cell u. Each step touches only the
     # cells whose j-th edge is live, and one node per cell, so `+=` never repeats an index.
-    node_v, ends_v = node.reshape(U * n, -1), ends.reshape(U * n, 4)
+    node_v, ends_v = per_node.reshape(U * n, -1), ends.reshape(U * n, 4)
     for j in range(E):
         r = np.flatnonzero(live[:, j])
         if not len(r):
