@@ -604,7 +604,7 @@ class HierSpace(SearchSpace[HierArch]):
             a = archs[i]
             arch = self.parse(a) if isinstance(a, str) else a
             self._check(arch)
-            lv2[i] = [_PRIM_CODE[p] for labels in arch.motifs for p in labels]
+            lv2[i] = [_PRIM_CODE[p] for motif in arch.motifs for p in motif]
             top[i] = [self.M if t is None else t for t in arch.top]
         return lv2.reshape(n, self.M, self._n_e2), top
 

@@ -58,29 +58,6 @@ _N_STATS = len(F._CELL_STATS)
 
 
 # ---------------------------------------------------------------- cells, batched
-def _shifted(v: np.ndarray, shift: np.ndarray, cap: int) -> np.ndarray:
-    """``out[u, min(k + shift[u], cap)] += v[u, k]`` over the bins ``k`` of ``v`` ``(U, cap + 1)``."""
-    lo, hi = int(shift.min()), int(shift.max())
-    if lo == hi:  # one shift for all (path length: always 1)
-        return _shift_all(v, lo, cap)
-    out = np.empty_like(v)
-    for t in np.unique(shift).tolist():
-        m = shift == t
-        out[m] = _shift_all(v[m], t, cap)
-    return out
-
-
-def _shift_all(v: np.ndarray, t: int, cap: int) -> np.ndarray:
-    """Every row of ``v`` moved ``t`` bins up, the overflow summed into bin ``cap``."""
-    if t == 0:
-        return v
-    t = min(t, cap)
-    moved = np.zeros_like(v)
-    moved[:, t:cap] = v[:, : cap - t]
-    moved[:, cap] = v[:, cap - t :].sum(axis=1)
-    return moved
-
-
 def _cell_table(
     n_nodes: np.ndarray,
     src: np.ndarray,
