@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,9 @@ from nasrepro.surrogate import (  # noqa: E402
     load_table,
     noise_ceiling_tau,
     split_rows,
+    trained_rows,
 )
-from nasrepro.tables import Table, load_default  # noqa: E402
+from nasrepro.tables import Table, build, load_default  # noqa: E402
 
 SPACES = ("cell", "chain", "hierarchical")
 
@@ -144,10 +146,6 @@ def cell_curve(s: Surrogate, params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def space_curves(s: Surrogate, params: dict[str, Any], sweeps: Path) -> list[dict[str, Any]]:
     """Part 3: the shipped recipe with the first n own architectures, on the test sets."""
-    import tempfile
-
-    from nasrepro.tables import build
-
     cell = load_default()
     cell_rows, _ = split_rows(cell, 0.1, 0)
     cell_data = load_table(cell, cell_rows, s.encoding)
@@ -158,19 +156,13 @@ def space_curves(s: Surrogate, params: dict[str, Any], sweeps: Path) -> list[dic
             build(sweeps / f"{sp}-mnist1d-tiny-train", path)
             train = Table.open(path)
             test = Table.open(ROOT / "surrogate" / "data" / f"{sp}-mnist1d-tiny-test.h5")
-            own_rows = _trained(train)  # table order: the sample's order
-            test_rows = _trained(test)
+            own_rows = trained_rows(train)  # table order: the sample's order
+            test_rows = trained_rows(test)
             for n in (125, 250, 500):
                 data = TrainingData.concat([cell_data, load_table(train, own_rows[:n], s.encoding)])
                 model = _mean_booster(data.X, data.valid_acc, params)
                 out.append({"space": sp, "n_own": n, **_held_out_tau(model, s, test, test_rows)})
     return out
-
-
-def _trained(table: Table) -> np.ndarray:
-    from nasrepro.surrogate._data import trained_rows
-
-    return trained_rows(table)
 
 
 def main() -> None:
