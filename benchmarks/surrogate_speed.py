@@ -63,20 +63,22 @@ def old_predict(s: Surrogate, strings: list[str], space: Any) -> Prediction:
     specs = lower_all(strings, space, s.protocol)
     X = features_many(specs, s.protocol.input_shape, s.protocol.num_classes, vectorised=False)
     cost = np.exp(s.cost_.predict(X)) * s.metadata_["epoch_cost_fraction"][-1]
-    vm, vs = s.models_["valid_acc"].predict_dist(X)
-    tm, ts = s.models_["test_acc"].predict_dist(X)
+    own = f"{space.name}:" if space.name in s.space_models else ""  # the space's own models
+    vm, vs = s.models_[f"{own}valid_acc"].predict_dist(X)
+    tm, ts = s.models_[f"{own}test_acc"].predict_dist(X)
     kappa = s.metadata_.get("model_error_std", {}).get(space.name)
     if kappa:
         vs, ts = np.hypot(vs, kappa["valid_acc"]), np.hypot(ts, kappa["test_acc"])
     return Prediction(vm, vs, tm, ts, cost)
 
 
-def _trees(s: Surrogate) -> int:
-    """Trees a final-epoch prediction walks: both targets' mean and noise boosters and
-    the cost's mean booster."""
+def _trees(s: Surrogate, space: str | None = None) -> int:
+    """Trees a final-epoch prediction of ``space`` walks: both targets' mean and noise
+    boosters (the space's own, where it has them) and the cost's mean booster."""
     n = int(s.cost_.mean_.get_booster().num_boosted_rounds())
+    own = f"{space}:" if space in s.space_models else ""
     for t in ("valid_acc", "test_acc"):
-        m = s.models_[t]
+        m = s.models_[own + t]
         n += int(m.mean_.get_booster().num_boosted_rounds())  # type: ignore[attr-defined]
         n += 2 * int(m.noise_.get_booster().num_boosted_rounds())  # type: ignore[attr-defined]
     return n
@@ -144,7 +146,7 @@ def bench_space(
     distinct_strings = list(dict.fromkeys(strings))
     t_lower, cols = _time(space.lower_columns, distinct_strings, **s.protocol.macro())
     t_feat, X = _time(batch_features, cols, s.protocol.input_shape, s.protocol.num_classes)
-    t_model, _ = _time(s.predict_features, X)
+    t_model, _ = _time(s.predict_features, X, None, name)
     # one string per call
     singles = strings[:single_n]
     lat_new = []

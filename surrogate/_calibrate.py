@@ -14,7 +14,8 @@ and noise stds of single runs, and ``kappa`` is the smallest value for which
 per space and per target. Both are out-of-fold because the full model's noise stds on
 its own training rows are narrower than on unseen ones (on the shipped chain data that
 left held-out coverage at 0.898). The held-out test sets then say whether it carries
-over (``surrogate eval``).
+over (``surrogate eval``). A space with its own models (``space_models``) is
+calibrated with fold models fitted on its own group's rows, as it is predicted.
 """
 
 from __future__ import annotations
@@ -62,9 +63,16 @@ def calibrate(
         oof = np.full(len(y), np.nan)
         std = np.full(len(y), np.nan)
         for f in range(folds):
-            fit, held = row_fold != f, row_fold == f
-            m = surrogate._new().fit(data.X[fit], y[fit], groups[fit])
-            oof[held], std[held] = m.predict_dist(data.X[held])
+            # One fold model per distinct row set: the joint rows, or a space's own group.
+            by_rows: dict[bytes, list[str]] = {}
+            for sp in sorted(set(data.spaces)):
+                use = surrogate.fit_rows(sp, spaces)
+                by_rows.setdefault(np.packbits(use).tobytes(), []).append(sp)
+            for key, answered in by_rows.items():
+                use = np.unpackbits(np.frombuffer(key, np.uint8), count=len(y)).astype(bool)
+                fit, held = use & (row_fold != f), (row_fold == f) & np.isin(spaces, answered)
+                m = surrogate._new().fit(data.X[fit], y[fit], groups[fit])
+                oof[held], std[held] = m.predict_dist(data.X[held])
         for sp in sorted(set(data.spaces)):
             rows = spaces == sp
             r, s = y[rows] - oof[rows], std[rows]

@@ -8,6 +8,7 @@ the training time. On disk it is a directory::
     DIR/valid_acc.*.json.gz    # the valid_acc model (gzipped XGBoost JSON for XGBoost models)
     DIR/test_acc.*.json.gz
     DIR/cost.*.json.gz         # log training time (always XGBoost)
+    DIR/{space}.valid_acc.*    # a space's own models, where it has them (format 3)
 
 No pickle is written or read.
 """
@@ -19,7 +20,7 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from importlib import resources
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.surrogate._data import SurrogateError, TrainingData, encode
 from nasrepro.surrogate._features import feature_names
 from nasrepro.surrogate._forest import Forest
@@ -55,7 +57,9 @@ logger = logging.getLogger(__name__)
 
 #: Accuracy targets, each with its own model.
 TARGETS: tuple[str, ...] = ("valid_acc", "test_acc")
-FORMAT_VERSION = 2  # 2: XGBoost boosters gzipped (.json.gz); 1 is still read
+#: 3: per-space models (written only by surrogates that have them); 2: XGBoost boosters
+#: gzipped (.json.gz); 1 and 2 are still read.
+FORMAT_VERSION = 3
 SHIPPED = "mnist1d-tiny"
 _COST_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1}
 #: Batches up to this many rows are predicted by the numpy :class:`Forest`, larger ones by
@@ -105,10 +109,18 @@ class Surrogate:
     trainings; their cost is the full cost times the median fraction of training
     time spent by that epoch in the training data.
 
+    With ``space_models``, a space also gets accuracy models of its own, fitted only on
+    the rows of the spaces it names (e.g. ``{"cell": ["cell"]}``: the cell space is
+    answered by a model fitted on cell rows alone). Other spaces, including spaces
+    never trained on, are answered by the joint models fitted on every row; the cost
+    model is always joint. Which grouping serves a space best is measured by
+    cross-validation on the training data (``benchmarks/surrogate_space_models.py``).
+
     Args:
         model: Name of a registered surrogate model (see ``list_models()``).
         random_state: Seeds every model.
         fidelities: Also fit the earlier-epoch models.
+        space_models: Space name to the spaces whose rows fit its own models.
         params: Constructor arguments of the model (e.g. ``n_estimators=300``).
 
     Example:
@@ -127,11 +139,13 @@ class Surrogate:
         *,
         random_state: int = 0,
         fidelities: bool = True,
+        space_models: Mapping[str, Sequence[str]] | None = None,
         **params: Any,
     ):
         self.model = model
         self.random_state = random_state
         self.fidelities = fidelities
+        self.space_models = _check_space_models(space_models)
         self.params = params
 
     def __repr__(self) -> str:
@@ -145,12 +159,19 @@ class Surrogate:
     def _new(self) -> SurrogateModel:
         return create_model(self.model, random_state=self.random_state, **self.params)
 
+    def fit_rows(self, space: str, spaces: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Which training rows (their ``spaces``) fit the accuracy models that answer
+        for ``space``: its group's rows where it has its own models, else every row."""
+        spaces = np.asarray(spaces)
+        group = self.space_models.get(space)
+        return np.ones(len(spaces), bool) if group is None else np.isin(spaces, group)
+
     def fit(self, data: TrainingData) -> Surrogate:
         """Fit the target models and the cost model on ``data``; returns ``self``.
 
         Raises:
             SurrogateError: ``data`` is empty or encoded differently from the model's
-                ``encoding``.
+                ``encoding``, or a space of ``space_models`` has no rows in it.
         """
         if len(data) < 2:
             raise SurrogateError(f"need at least 2 training rows, got {len(data)}")
@@ -159,23 +180,22 @@ class Surrogate:
                 f"model {self.model!r} takes {self.encoding!r} inputs but the data is "
                 f"{data.encoding!r}; load the tables with encoding={self.encoding!r}"
             )
-        _, groups = np.unique(
-            np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)]),
-            return_inverse=True,
-        )
+        present = set(data.spaces)
+        for sp, group in self.space_models.items():
+            missing = sorted({sp, *group} - present)
+            if missing:
+                raise SurrogateError(
+                    f"space_models[{sp!r}] needs rows of {missing}, which the training data "
+                    f"lacks (it has {sorted(present)}); add their tables or drop {sp!r}"
+                )
         self.__dict__.pop("_forests", None)  # built from the old boosters
         self.clear_memo()
-        self.models_ = {
-            "valid_acc": self._new().fit(data.X, data.valid_acc, groups),
-            "test_acc": self._new().fit(data.X, data.test_acc, groups),
-        }
+        self.models_ = self._fit_accuracy(data, "")
+        for sp in sorted(self.space_models):
+            self.models_.update(
+                self._fit_accuracy(data.select(self.fit_rows(sp, data.spaces)), f"{sp}:")
+            )
         E = data.n_epochs
-        if self.fidelities and E > 1:
-            X_e, valid_e, test_e = _epoch_rows(data)
-            g_e = np.concatenate([groups * (E - 1) + e for e in range(E - 1)])  # (arch, epoch)
-            ok = np.isfinite(valid_e) & np.isfinite(test_e)
-            self.models_["valid_acc_epoch"] = self._new().fit(X_e[ok], valid_e[ok], g_e[ok])
-            self.models_["test_acc_epoch"] = self._new().fit(X_e[ok], test_e[ok], g_e[ok])
         self.cost_ = XGBSurrogate(random_state=self.random_state, **_COST_PARAMS).fit(
             data.X, np.log(np.maximum(data.cost_s, 1e-6))
         )
@@ -184,7 +204,7 @@ class Surrogate:
         spaces = sorted(set(data.spaces))
         self.protocol_ = data.protocol
         self.metadata_: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.space_models else 2,
             "nasrepro_version": _version(),
             "model": self.model,
             "model_params": self.models_["valid_acc"].get_params(),
@@ -204,6 +224,7 @@ class Surrogate:
                 for s in spaces
             },
             "spaces": spaces,
+            "space_models": {sp: list(g) for sp, g in sorted(self.space_models.items())},
             "sources": [dict(s) for s in data.sources],
             "train_archs": {
                 s: sorted(
@@ -213,6 +234,26 @@ class Surrogate:
             },
         }
         return self
+
+    def _fit_accuracy(self, data: TrainingData, prefix: str) -> dict[str, SurrogateModel]:
+        """The accuracy models (final epoch, and earlier epochs with ``fidelities``) on
+        ``data``, keyed ``prefix + target``."""
+        _, groups = np.unique(
+            np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)]),
+            return_inverse=True,
+        )
+        models = {
+            f"{prefix}valid_acc": self._new().fit(data.X, data.valid_acc, groups),
+            f"{prefix}test_acc": self._new().fit(data.X, data.test_acc, groups),
+        }
+        E = data.n_epochs
+        if self.fidelities and E > 1:
+            X_e, valid_e, test_e = _epoch_rows(data)
+            g_e = np.concatenate([groups * (E - 1) + e for e in range(E - 1)])  # (arch, epoch)
+            ok = np.isfinite(valid_e) & np.isfinite(test_e)
+            models[f"{prefix}valid_acc_epoch"] = self._new().fit(X_e[ok], valid_e[ok], g_e[ok])
+            models[f"{prefix}test_acc_epoch"] = self._new().fit(X_e[ok], test_e[ok], g_e[ok])
+        return models
 
     # ------------------------------------------------------------------ predict
     def trained_on(self, archs: Sequence[str], space: str) -> np.ndarray:
@@ -250,12 +291,17 @@ class Surrogate:
         self._check_fitted()
         return int(self.metadata_["n_epochs"])
 
-    def predict_features(self, X: np.ndarray, epoch: int | None = None) -> Prediction:
+    def predict_features(
+        self, X: np.ndarray, epoch: int | None = None, space: str | None = None
+    ) -> Prediction:
         """Predictions from model inputs ``X`` ``(n, n_features)`` at ``epoch``.
 
         Args:
             X: Model inputs (:meth:`encode`).
             epoch: ``1..n_epochs``; ``None`` is the final epoch.
+            space: The space ``X`` comes from, which picks its own models where it has
+                them; ``None``, or a space without them, uses the joint models. The
+                noise stds are the models' seed noise only (no ``kappa``).
 
         Raises:
             SurrogateError: ``X`` has the wrong width, or ``epoch`` is out of range or
@@ -266,13 +312,14 @@ class Surrogate:
             raise SurrogateError(
                 f"expected inputs of shape (n, {self.metadata_['n_features']}), got {X.shape}"
             )
+        prefix = f"{space}:" if space in self.space_models else ""
         if len(X) > FOREST_ROWS:  # predict each distinct row once
             X = np.ascontiguousarray(X, dtype=np.float64)
             first, inverse = _distinct_rows(X)
             if len(first) < len(X):
-                p = self._predict_distinct(X[first], epoch)
+                p = self._predict_distinct(X[first], epoch, prefix)
                 return Prediction(*(getattr(p, f)[inverse] for f in _FIELDS))
-        return self._predict_distinct(X, epoch)
+        return self._predict_distinct(X, epoch, prefix)
 
     def set_threads(self, n: int) -> None:
         """Threads of XGBoost's predictions on large batches (1 for a fair 1-core figure)."""
@@ -281,15 +328,15 @@ class Surrogate:
                 if booster is not None and hasattr(booster, "set_params"):
                     booster.set_params(n_jobs=int(n))
 
-    def _predict_distinct(self, X: np.ndarray, epoch: int | None) -> Prediction:
+    def _predict_distinct(self, X: np.ndarray, epoch: int | None, prefix: str) -> Prediction:
         E = self.n_epochs
         e = E if epoch is None else int(epoch)
         if not 1 <= e <= E:
             raise SurrogateError(f"{epoch=} is outside 1..{E}")
         if e == E:
-            names = ("valid_acc", "test_acc")
-        elif "valid_acc_epoch" in self.models_:
-            names = ("valid_acc_epoch", "test_acc_epoch")
+            names = (f"{prefix}valid_acc", f"{prefix}test_acc")
+        elif f"{prefix}valid_acc_epoch" in self.models_:
+            names = (f"{prefix}valid_acc_epoch", f"{prefix}test_acc_epoch")
         else:
             raise SurrogateError(
                 f"{epoch=}: this surrogate was fitted on final-epoch results only; refit it "
@@ -362,12 +409,14 @@ class Surrogate:
         rows = memo.rows(distinct)
         miss = np.flatnonzero(rows < 0)
         if len(miss) == len(distinct):  # nothing remembered: no table to assemble
-            p = self.predict_features(self.encode(distinct, sp), epoch)
+            p = self.predict_features(self.encode(distinct, sp), epoch, sp.name)
             table = np.column_stack([getattr(p, f) for f in _FIELDS])
         else:
             table = memo.values[rows]
             if len(miss):
-                p = self.predict_features(self.encode([distinct[i] for i in miss], sp), epoch)
+                p = self.predict_features(
+                    self.encode([distinct[i] for i in miss], sp), epoch, sp.name
+                )
                 table[miss] = np.column_stack([getattr(p, f) for f in _FIELDS])
         if len(miss) and MEMO_SIZE > 0:
             keys = distinct if len(miss) == len(distinct) else [distinct[i] for i in miss]
@@ -397,7 +446,7 @@ class Surrogate:
         self._check_fitted()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        files = {t: m.save(d, t) for t, m in self.models_.items()}
+        files = {t: m.save(d, t.replace(":", ".")) for t, m in self.models_.items()}
         files["cost"] = self.cost_.save(d, "cost")
         meta = {**self.metadata_, "files": files}
         (d / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=_json))
@@ -429,11 +478,16 @@ class Surrogate:
             raise SurrogateError(
                 f"{d}: fitted on other features than this nasrepro computes; refit it"
             )
-        self = cls(
-            meta["model"],
-            random_state=int(meta["random_state"]),
-            fidelities=bool(meta["fidelities"]),
-        )
+        try:
+            space_models = meta.get("space_models") or None
+            self = cls(
+                meta["model"],
+                random_state=int(meta["random_state"]),
+                fidelities=bool(meta["fidelities"]),
+                space_models=space_models,
+            )
+        except (ConfigError, TypeError, ValueError) as e:
+            raise SurrogateError(f"{d}: invalid surrogate metadata ({e}); refit it") from None
         mcls = model_class(meta["model"])
         params = dict(meta["model_params"])
         if "quantiles" in params:
@@ -444,7 +498,9 @@ class Surrogate:
         # Models refitted from a loaded surrogate (calibration's folds, `_new`) take the
         # recorded settings, not whatever the class's defaults are today.
         self.params = {k: v for k, v in params.items() if k != "random_state"}
-        self.models_ = {t: mcls.load(d, t, params) for t in meta["files"] if t != "cost"}
+        self.models_ = {
+            t: mcls.load(d, t.replace(":", "."), params) for t in meta["files"] if t != "cost"
+        }
         self.cost_ = XGBSurrogate.load(
             d, "cost", {**_COST_PARAMS, "random_state": self.random_state}
         )
@@ -460,6 +516,22 @@ class Surrogate:
 
 
 _FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
+
+
+def _check_space_models(
+    space_models: Mapping[str, Sequence[str]] | None,
+) -> dict[str, tuple[str, ...]]:
+    """``space_models`` as ``{space: (spaces...)}``, checked for shape."""
+    out: dict[str, tuple[str, ...]] = {}
+    for sp, group in (space_models or {}).items():
+        names = (group,) if isinstance(group, str) else tuple(group)
+        if not isinstance(sp, str) or not sp or ":" in sp or not names:
+            raise ConfigError(
+                f"space_models must map a space name to the spaces whose rows fit its "
+                f"models, e.g. {{'cell': ['cell']}}; got {sp!r}: {group!r}"
+            )
+        out[sp] = tuple(dict.fromkeys(str(n) for n in names))
+    return out
 
 
 class _Memo:

@@ -39,6 +39,16 @@ def _fraction(text: str) -> tuple[str, float]:
     return key, float(value)
 
 
+def _space_model(text: str) -> tuple[str, list[str]]:
+    space, sep, group = text.partition("=")
+    names = [g.strip() for g in group.split(",") if g.strip()]
+    if not sep or not space or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected SPACE=SPACES (e.g. cell=cell or hierarchical=hierarchical,cell), got {text!r}"
+        )
+    return space, names
+
+
 def _fit(args: argparse.Namespace) -> int:
     from nasrepro.surrogate import (
         DEFAULT_MODEL,
@@ -63,7 +73,12 @@ def _fit(args: argparse.Namespace) -> int:
         parts.append(load_table(t, rows, encoding))
         _out(f"{path}: {t.space_name}, {len(parts[-1])} training runs")
     data = TrainingData.concat(parts)
-    s = Surrogate(args.model, random_state=args.seed, **dict(args.param)).fit(data)
+    s = Surrogate(
+        args.model,
+        random_state=args.seed,
+        space_models=dict(args.space_model),
+        **dict(args.param),
+    ).fit(data)
     out = s.save(args.out)
     _out(f"fitted {args.model} on {len(data)} runs ({data.sha256()[:12]}); wrote {out}")
     return 0
@@ -188,6 +203,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=[],
         metavar="KEY=VALUE",
         help="a model constructor argument (JSON value), e.g. n_estimators=300",
+    )
+    f.add_argument(
+        "--space-model",
+        type=_space_model,
+        action="append",
+        default=[],
+        metavar="SPACE=SPACES",
+        help="give SPACE models of its own, fitted on the rows of SPACES only (e.g. "
+        "cell=cell); other spaces use the joint models fitted on every row",
     )
     f.add_argument("--out", required=True, help="directory to write the surrogate into")
     f.set_defaults(func=_fit)

@@ -18,7 +18,7 @@ SEEDS = [0, 1]
 N_TRAIN, N_TEST = 6, 4
 
 
-def _sweep_table(root: Path, name: str, n: int, sample_seed: int) -> Path:
+def _sweep_table(root: Path, name: str, n: int, sample_seed: int, space: str = "chain") -> Path:
     import torch
 
     from nasrepro.bench.harness._sweep import sweep
@@ -27,7 +27,7 @@ def _sweep_table(root: Path, name: str, n: int, sample_seed: int) -> Path:
     torch.set_num_threads(1)
     try:
         sweep(
-            "chain",
+            space,
             PROTOCOL,
             SEEDS,
             root / name,
@@ -51,6 +51,13 @@ def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _sweep_table(root, "chain-train", N_TRAIN, 0)
     _sweep_table(root, "chain-test", N_TEST, 1)
     return root
+
+
+@pytest.fixture(scope="session")
+def hier_train_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``N_TRAIN`` hierarchical archs (sample seed 0), seeds 0 and 1, under the chain
+    fixtures' protocol: a second space to fit beside the chain."""
+    return _sweep_table(tmp_path_factory.mktemp("hier"), "hier-train", N_TRAIN, 0, "hierarchical")
 
 
 @pytest.fixture
