@@ -498,12 +498,31 @@ class Surrogate:
         # Models refitted from a loaded surrogate (calibration's folds, `_new`) take the
         # recorded settings, not whatever the class's defaults are today.
         self.params = {k: v for k, v in params.items() if k != "random_state"}
-        self.models_ = {
-            t: mcls.load(d, t.replace(":", "."), params) for t in meta["files"] if t != "cost"
-        }
-        self.cost_ = XGBSurrogate.load(
-            d, "cost", {**_COST_PARAMS, "random_state": self.random_state}
-        )
+        files = meta.get("files") or {}
+        missing = [
+            f
+            for names in files.values()
+            for f in names
+            if not (d / f).is_file() and not (d / f.removesuffix(".gz")).is_file()
+        ]
+        if missing or "cost" not in files:
+            raise SurrogateError(
+                f"{d}: the surrogate is incomplete (missing {missing or ['cost model']}); "
+                "copy the whole directory again, or refit it"
+            )
+        self.models_ = {}
+        for t in files:
+            try:
+                if t == "cost":
+                    cost_params = {**_COST_PARAMS, "random_state": self.random_state}
+                    self.cost_ = XGBSurrogate.load(d, "cost", cost_params)
+                else:
+                    self.models_[t] = mcls.load(d, t.replace(":", "."), params)
+            except (OSError, EOFError, ValueError) as e:  # gzip, JSON and XGBoost errors
+                raise SurrogateError(
+                    f"{d}: the {t!r} model files {files[t]} are unreadable "
+                    f"({str(e).splitlines()[0]}); copy the directory again, or refit it"
+                ) from None
         meta.pop("files", None)
         try:
             self.protocol_ = Protocol.from_dict(meta["protocol"], str(meta["protocol_id"]))

@@ -115,3 +115,16 @@ def test_cli_fit_takes_space_models(
         main([*args, "--space-model", "hierarchical"])
     assert exit_.value.code == 2
     assert "expected SPACE=SPACES" in capsys.readouterr().err
+
+
+def test_load_names_a_missing_or_corrupt_model_file(chain_train: Table, tmp_path: Path) -> None:
+    s = Surrogate("xgb", random_state=0, space_models={"chain": ["chain"]}, **FAST)
+    s.fit(load_table(chain_train)).save(tmp_path / "s")
+    (tmp_path / "s" / "chain.valid_acc.mean.json.gz").unlink()
+    with pytest.raises(SurrogateError, match=r"incomplete \(missing \['chain.valid_acc.mean"):
+        Surrogate.load(tmp_path / "s")
+    s.save(tmp_path / "s")
+    path = tmp_path / "s" / "test_acc.noise.json.gz"
+    path.write_bytes(path.read_bytes()[:500])  # cut short, as by a failed copy
+    with pytest.raises(SurrogateError, match=r"'test_acc' model files .* are unreadable"):
+        Surrogate.load(tmp_path / "s")
