@@ -6,16 +6,16 @@ and only the ``valid_acc`` mean booster, which is what tau measures:
 
 1. **Model variants**, by 5-fold cross-validation grouped by architecture on the
    shipped surrogate's training data only (fold assignment as in
-   ``surrogate_cv.py``): the shipped joint model; a logit target (the accuracies bunch
+   ``surrogate_cv.py``): one joint model on every row; a logit target (the accuracies bunch
    up near the top, where the ranking is decided); one model per space on its own
    rows; one per space on its own rows plus the cell rows. Out-of-fold tau per space
    against each architecture's mean over seeds, MAE and mean signed error.
 2. **Cell learning curve**: cell-only models fitted on nested 5, 10, 20 and 40% of the
-   default table's classes (split seed 0, as the shipped 10%), all scored on the same
+   default table's classes (split seed 0, as the shipped fraction), all scored on the same
    60% never fitted on, beside that set's noise ceiling.
-3. **Chain and hierarchical learning curves**: the shipped recipe (cell 10% plus the
-   space's own training architectures) with the first 125, 250 and 500 of them,
-   scored on the shipped 3-seed test sets, beside their noise ceilings.
+3. **Chain and hierarchical learning curves**: cell 10% plus the space's own training
+   architectures, the first 125, 250, 500 and (where there are that many) 1,000 of
+   them, scored on the shipped 3-seed test sets, beside their noise ceilings.
 
 No test set is used to choose anything here; the held-out figures of parts 2 and 3 say
 how tau grows with data, which a model change cannot substitute for.
@@ -37,7 +37,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibrate_surrogate import ROOT, rebuild_training_data  # noqa: E402
+from calibrate_surrogate import ROOT, TRAIN_SWEEPS, rebuild_training_data  # noqa: E402
 
 from nasrepro.surrogate import (  # noqa: E402
     Surrogate,
@@ -80,7 +80,7 @@ def variants(data: TrainingData, params: dict[str, Any], folds: int = 5) -> list
     _, groups = np.unique(keys, return_inverse=True)
     fold = np.random.default_rng(0).permutation(groups.max() + 1)[groups] % folds
     out = []
-    for name in ("shipped (joint)", "logit target", "per space, own rows", "per space, own + cell"):
+    for name in ("joint, all rows", "logit target", "per space, own rows", "per space, own + cell"):
         oof = np.full(len(y), np.nan)
         t0 = time.perf_counter()
         for f in range(folds):
@@ -153,12 +153,14 @@ def space_curves(s: Surrogate, params: dict[str, Any], sweeps: Path) -> list[dic
     with tempfile.TemporaryDirectory() as tmp:
         for sp in ("chain", "hierarchical"):
             path = Path(tmp) / f"{sp}-train.h5"
-            build(sweeps / f"{sp}-mnist1d-tiny-train", path)
+            build([sweeps / d for d in TRAIN_SWEEPS[sp]], path)
             train = Table.open(path)
             test = Table.open(ROOT / "surrogate" / "data" / f"{sp}-mnist1d-tiny-test.h5")
             own_rows = trained_rows(train)  # table order: the sample's order
             test_rows = trained_rows(test)
-            for n in (125, 250, 500):
+            for n in (125, 250, 500, 1000):
+                if n > len(own_rows):
+                    continue
                 data = TrainingData.concat([cell_data, load_table(train, own_rows[:n], s.encoding)])
                 model = _mean_booster(data.X, data.valid_acc, params)
                 out.append({"space": sp, "n_own": n, **_held_out_tau(model, s, test, test_rows)})
