@@ -30,18 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate_surrogate import ROOT, training_data  # noqa: E402
+from surrogate_ceiling import _arch_tau  # noqa: E402
 
 from nasrepro.surrogate import TrainingData, XGBSurrogate  # noqa: E402
-
-
-def _arch_tau(y: np.ndarray, pred: np.ndarray, groups: np.ndarray) -> float:
-    _, g = np.unique(groups, return_inverse=True)
-    count = np.bincount(g)
-    return float(kendalltau(np.bincount(g, y) / count, np.bincount(g, pred) / count).statistic)
 
 
 def candidates(space: str) -> dict[str, tuple[str, ...] | None]:

@@ -58,18 +58,17 @@ def calibrate(
     fold_of = np.random.default_rng(seed).permutation(len(uniq)) % folds
     row_fold = fold_of[groups]
     spaces = np.array(data.spaces)
+    # The spaces answered by each model group: the joint models (None) or a space's own.
+    answers: dict[tuple[str, ...] | None, list[str]] = {}
+    for sp in sorted(set(data.spaces)):
+        answers.setdefault(surrogate.space_models.get(sp), []).append(sp)
     out: dict[str, dict[str, Any]] = {}
     for target, y in (("valid_acc", data.valid_acc), ("test_acc", data.test_acc)):
         oof = np.full(len(y), np.nan)
         std = np.full(len(y), np.nan)
         for f in range(folds):
-            # One fold model per distinct row set: the joint rows, or a space's own group.
-            by_rows: dict[bytes, list[str]] = {}
-            for sp in sorted(set(data.spaces)):
-                use = surrogate.fit_rows(sp, spaces)
-                by_rows.setdefault(np.packbits(use).tobytes(), []).append(sp)
-            for key, answered in by_rows.items():
-                use = np.unpackbits(np.frombuffer(key, np.uint8), count=len(y)).astype(bool)
+            for answered in answers.values():  # one fold model per group, as predicted
+                use = surrogate.fit_rows(answered[0], spaces)
                 fit, held = use & (row_fold != f), (row_fold == f) & np.isin(spaces, answered)
                 m = surrogate._new().fit(data.X[fit], y[fit], groups[fit])
                 oof[held], std[held] = m.predict_dist(data.X[held])
