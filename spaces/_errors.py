@@ -15,7 +15,13 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["NasreproError", "ConfigError", "MissingExtraError", "require_extra"]
+__all__ = [
+    "NasreproError",
+    "ConfigError",
+    "MissingExtraError",
+    "WorkerDiedError",
+    "require_extra",
+]
 
 
 class NasreproError(Exception):
@@ -32,6 +38,14 @@ class ConfigError(NasreproError, ValueError):
 
 class MissingExtraError(NasreproError, ImportError):
     """An optional dependency is not installed; the message names the ``pip install``."""
+
+
+class WorkerDiedError(NasreproError, RuntimeError):
+    """A worker process died without an exception (killed, out of memory, ``os._exit``).
+
+    The message names the work it was busy with, where that is known, and where the
+    finished results were kept.
+    """
 
 
 def require_extra(what: str, module: str, extra: str, cause: ImportError) -> MissingExtraError:

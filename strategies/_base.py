@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 import importlib
 import importlib.util
+import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,14 +215,32 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
     return cls
 
 
+def user_module_name(path: str | Path) -> str:
+    """The module name a strategy file is imported under: its stem and a digest of its
+    resolved path, so two files of the same name (``v1/mine.py``, ``v2/mine.py``) are
+    two modules."""
+    resolved = Path(path).resolve()
+    tag = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:10]
+    return f"_nasrepro_user_{re.sub(r'[^0-9A-Za-z_]', '_', resolved.stem)}_{tag}"
+
+
 def _module_from_file(path: Path) -> Any:
-    name = f"_nasrepro_user_{path.stem}"
-    if name in sys.modules:
-        return sys.modules[name]
+    """Import the file ``path``, or return it from an earlier import of the same content.
+
+    An edited file is imported again (a long-lived process, such as a notebook, runs
+    the new code), and the module is registered in :data:`sys.modules` so that pickle
+    finds its classes in worker processes.
+    """
+    name = user_module_name(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    cached = sys.modules.get(name)
+    if cached is not None and getattr(cached, "__nasrepro_sha256__", None) == digest:
+        return cached
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot load {str(path)!r} as a Python module")
     module = importlib.util.module_from_spec(spec)
+    module.__nasrepro_sha256__ = digest  # type: ignore[attr-defined]
     sys.modules[name] = module  # pickle finds classes of the module by this name
     try:
         spec.loader.exec_module(module)

@@ -93,8 +93,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     )
     t0 = time.perf_counter()
     bar = _ProgressBar("leaderboard")
+    runs_dir = check_dir(out / "runs", "--out")
     try:
-        lb = run_leaderboard(config, progress=bar)
+        lb = run_leaderboard(config, progress=bar, runs_dir=runs_dir, fresh=args.fresh)
     finally:
         bar.close()
     with staged_dir(out, "--out") as staging:
@@ -103,7 +104,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     track(lb, paths, enabled=not args.no_track)
     _out(paths["markdown"].read_text())
     _out(f"wrote {', '.join(str(p) for p in paths.values())}")
-    _out(f"took {time.perf_counter() - t0:.1f}s wall for {len(lb.runs) * len(config.seeds)} runs")
+    total = len(lb.runs) * len(config.seeds)
+    reused = f" ({lb.reused} read back from {runs_dir})" if lb.reused else ""
+    _out(f"took {time.perf_counter() - t0:.1f}s wall for {total} runs{reused}")
     return 0
 
 
@@ -205,7 +208,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--workers", type=int_at_least(1, "workers"), default=1, help="simulated parallel workers"
     )
-    p.add_argument("--out", default="leaderboard", help="output directory (default ./leaderboard)")
+    p.add_argument(
+        "--out",
+        default="leaderboard",
+        help="output directory (default ./leaderboard); every finished run is kept in "
+        "OUT/runs/ as it finishes, and a rerun reuses those of the same configuration",
+    )
+    p.add_argument("--fresh", action="store_true", help="run everything again, ignoring OUT/runs/")
     p.add_argument("--quick", action="store_true", help="5 seeds and a 20x budget: under a minute")
     p.set_defaults(func=_cmd_leaderboard)
 

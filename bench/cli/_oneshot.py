@@ -181,7 +181,7 @@ def _blackbox(
         budget=f"{budget}x",
         jobs=args.jobs,
     )
-    lb = run_leaderboard(cfg)
+    lb = run_leaderboard(cfg, runs_dir=Path(args.out) / "blackbox-runs")  # kept, as the searches
     typical = lb.budget.value / budget
     out: dict[str, dict[str, tuple[float, float, float]]] = {}
     for m, s in summary.items():

@@ -25,7 +25,7 @@ import numpy as np
 
 from nasrepro.bench.oneshot._methods import get_method, scaled
 from nasrepro.bench.oneshot._run import op_histogram, run_oneshot, standalone_seconds
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table
 
 __all__ = [
@@ -73,6 +73,15 @@ def _one(
     tmp.write_text(json.dumps(d))
     os.replace(tmp, path)
     return d
+
+
+def _kept(finished: int, total: int, what: str, where: Path) -> str:
+    if not finished:
+        return f"none of the {total} {what} had finished; run the same command again"
+    return (
+        f"{finished} of {total} {what} finished and are kept in {where}: run the same "
+        "command again to resume"
+    )
 
 
 def _reusable(
@@ -178,6 +187,15 @@ def run_board(
                     done[futs[fut]] = fut.result()
                     if progress:
                         progress(len(done), total)
+            except cf.process.BrokenProcessPool:
+                pool.shutdown(wait=True, cancel_futures=True)
+                left = [f"{m} seed {s}" for m, s in todo if (m, s) not in done]
+                named = f" ({', '.join(left)})" if len(left) <= 4 else ""
+                raise WorkerDiedError(
+                    "a one-shot worker process died without an error (killed, or out of "
+                    f"memory) with {len(left)} searches unfinished{named}; "
+                    f"{_kept(len(done), total, 'searches', out_dir / 'runs')}"
+                ) from None
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise

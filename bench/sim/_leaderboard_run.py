@@ -22,9 +22,11 @@ Everything is a pure function of the seeds: the same arguments give the same
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.sim._runner import Budget, RunResult, run
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.bench.sim._runstore import RunStore, source_sha256
+from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.strategies import (
     DEFAULT_STRATEGY_TIMEOUT_S,
     StrategyGuard,
@@ -189,6 +192,8 @@ class Leaderboard:
     runs: dict[str, list[RunResult]]
     wall_s: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Runs read back from the run directory instead of being run again.
+    reused: int = 0
 
 
 # ------------------------------------------------------------------ running
@@ -214,13 +219,65 @@ def _run_one(
     budget: Budget,
     workers: int,
     timeout_s: float = DEFAULT_STRATEGY_TIMEOUT_S,
+    store: RunStore | None = None,
+    key: dict[str, Any] | None = None,
 ) -> RunResult:
+    """One run; with ``store``, marked in progress while it runs and saved under ``key``."""
     _init_worker(spec)
     bench: Benchmark = _WORKER["benchmark"]
+    if store is None:
+        return _run_plain(bench, strategy, seed, budget, workers, timeout_s)
+    with store.running(strategy, seed):
+        result = _run_plain(bench, strategy, seed, budget, workers, timeout_s)
+        if key is not None:
+            try:
+                store.save(key, result)
+            except OSError as e:  # the run itself is fine; only its copy on disk is missing
+                logger.warning(
+                    "could not keep %s seed %d in %s: %s", strategy, seed, store.directory, e
+                )
+    return result
+
+
+def _run_plain(
+    bench: Benchmark, strategy: str, seed: int, budget: Budget, workers: int, timeout_s: float
+) -> RunResult:
     cls = load_strategy(strategy, timeout_s=timeout_s)
     guard = StrategyGuard(strategy, seed, timeout_s)
     s = guard.construct(cls, bench.space, max_epoch=bench.max_epoch, seed=seed)
     return run(s, bench, budget, workers=workers, seed=seed, name=strategy, guard=guard)
+
+
+def _code_sha256(strategy_cls: type, bench: Benchmark) -> str:
+    """What a run's numbers depend on in code: the strategy, the runner, the benchmark."""
+    return source_sha256(strategy_cls, run, type(bench))
+
+
+def _died(
+    store: RunStore, persist: bool, runs_dir: Path | None, finished: int, total: int
+) -> WorkerDiedError:
+    busy = store.in_progress()
+    where = (
+        "while running "
+        + ("one of: " if len(busy) > 1 else "")
+        + ", ".join(f"{n} seed {s}" for n, s in busy)
+        if busy
+        else "while running an unknown run"
+    )
+    if persist and finished:
+        kept = (
+            f"; {finished} of {total} runs finished and are kept in {runs_dir}: run the same "
+            "command again to resume"
+        )
+    elif persist:
+        kept = f"; none of the {total} runs had finished"
+    else:
+        kept = f"; {finished} of {total} runs had finished (give a run directory to keep them)"
+    return WorkerDiedError(
+        f"a leaderboard worker process died without an error (killed, out of memory, or "
+        f"the strategy's code ended the process) {where}{kept}; if it dies again, run that "
+        "strategy alone with --jobs 1 to see how it ends"
+    )
 
 
 def benchmark_info(bench: Benchmark) -> dict[str, Any]:
@@ -240,16 +297,27 @@ def run_leaderboard(
     config: LeaderboardConfig,
     *,
     progress: Callable[[int, int], None] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    fresh: bool = False,
 ) -> Leaderboard:
     """Run every strategy of ``config`` for every seed.
 
     Args:
         config: What to run; empty ``strategies`` means every registered one.
-        progress: Called as ``progress(done, total)`` after each run.
+        progress: Called as ``progress(done, total)`` after each run (and once at the
+            start, with the runs read back from ``runs_dir``).
+        runs_dir: Keep every finished run there as it finishes, and reuse the runs
+            found there whose configuration is the same (see
+            :mod:`~nasrepro.bench.sim._runstore`): a killed or failed leaderboard
+            resumes, and more seeds or strategies run only what is new.
+        fresh: Run everything again, overwriting the runs in ``runs_dir``.
 
     Raises:
         TableError, ValueError: The benchmark or a strategy cannot be loaded.
-        StrategyError: A strategy's code raised or hung (the remaining runs are cancelled).
+        StrategyError: A strategy's code raised or hung (the remaining runs are
+            cancelled; the finished ones stay in ``runs_dir``).
+        WorkerDiedError: A worker process died (``jobs > 1``); the message names the
+            runs it was busy with.
     """
     t_start = time.perf_counter()
     bench = open_benchmark(config.benchmark)
@@ -270,38 +338,80 @@ def run_leaderboard(
     if not names:
         raise ConfigError(f"none of the strategies can run on {bench.name}: {skipped}")
     tasks = [(n, s) for n in names for s in config.seeds]
-    results: dict[tuple[str, int], RunResult] = {}
-    if config.jobs <= 1:
-        _WORKER["spec"], _WORKER["benchmark"] = config.benchmark, bench
-        for k, (n, s) in enumerate(tasks):
-            results[n, s] = _run_one(config.benchmark, n, s, budget, config.workers, timeout)
-            if progress:
-                progress(k + 1, len(tasks))
-    else:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with cf.ProcessPoolExecutor(
-            config.jobs, mp_context=ctx, initializer=_init_worker, initargs=(config.benchmark,)
-        ) as pool:
-            futures = {
-                pool.submit(_run_one, config.benchmark, n, s, budget, config.workers, timeout): (
-                    n,
-                    s,
+    info = benchmark_info(bench)
+    with contextlib.ExitStack() as stack:
+        persist = runs_dir is not None
+        where = (
+            Path(runs_dir)  # type: ignore[arg-type]
+            if persist
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nasrepro-runs-")))
+        )
+        context = {
+            "benchmark": info,
+            "seed_mode": config.benchmark.seed_mode,
+            "budget": {"kind": budget.kind, "value": budget.value},
+        }
+        store = RunStore(where, context)
+        store.clear_markers()
+        code = {n: _code_sha256(load_strategy(n, timeout_s=timeout), bench) for n in names}
+        keys = {(n, s): store.key(n, s, config.workers, code[n]) for n, s in tasks}
+        results: dict[tuple[str, int], RunResult] = {}
+        if persist and not fresh:
+            for t in tasks:
+                found = store.load(keys[t])
+                if found is not None:
+                    results[t] = found
+        reused = len(results)
+        todo = [t for t in tasks if t not in results]
+        if progress and reused:
+            progress(reused, len(tasks))
+        save = store if persist else None
+        if config.jobs <= 1 or len(todo) <= 1:
+            _WORKER["spec"], _WORKER["benchmark"] = config.benchmark, bench
+            for t in todo:
+                results[t] = _run_one(
+                    config.benchmark, *t, budget, config.workers, timeout, save, keys[t]
                 )
-                for n, s in tasks
-            }
-            try:
-                for k, fut in enumerate(cf.as_completed(futures)):
-                    results[futures[fut]] = fut.result()
-                    if progress:
-                        progress(k + 1, len(tasks))
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
-                raise
+                if progress:
+                    progress(len(results), len(tasks))
+        else:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            with cf.ProcessPoolExecutor(
+                config.jobs,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(config.benchmark,),
+            ) as pool:
+                futures = {
+                    pool.submit(
+                        _run_one,
+                        config.benchmark,
+                        *t,
+                        budget,
+                        config.workers,
+                        timeout,
+                        store,  # markers even without a run directory: they name a dead run
+                        keys[t] if persist else None,
+                    ): t
+                    for t in todo
+                }
+                try:
+                    for fut in cf.as_completed(futures):
+                        results[futures[fut]] = fut.result()
+                        if progress:
+                            progress(len(results), len(tasks))
+                except cf.process.BrokenProcessPool:
+                    err = _died(
+                        store, persist, where if persist else None, len(results), len(tasks)
+                    )
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise err from None
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
+                    raise
     runs = {n: [results[n, s] for s in config.seeds] for n in names}
-    return Leaderboard(
-        config, benchmark_info(bench), budget, runs, time.perf_counter() - t_start, skipped
-    )
+    return Leaderboard(config, info, budget, runs, time.perf_counter() - t_start, skipped, reused)
 
 
 def strategies_arg(text: str) -> tuple[str, ...]:

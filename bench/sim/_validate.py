@@ -245,7 +245,9 @@ def validate(
         jobs: Processes for the runs.
         device: Device for the real training.
         retrain: Do the real training.
-        out: Directory to write ``validate.json`` into.
+        out: Directory to write ``validate.json`` into; the runs are kept in
+            ``out/runs/`` as they finish, and a rerun reuses those whose strategy code
+            and configuration are unchanged.
         track: Log the report to MLflow.
         progress: Called as ``progress(done, total)`` after each run.
         strategy_timeout: Seconds one call of the strategy (import, construction,
@@ -279,7 +281,8 @@ def validate(
         jobs=jobs,
         strategy_timeout=strategy_timeout,
     )
-    lb = run_leaderboard(config, progress=progress)
+    runs_dir = Path(out) / "runs" if out is not None else None
+    lb = run_leaderboard(config, progress=progress, runs_dir=runs_dir)
     runs = lb.runs[strategy]
     final = np.array([r.final_regret for r in runs])
     refs = {n: s["final_regret"] for n, s in ref["strategies"].items()}

@@ -27,6 +27,7 @@ from nasrepro.bench.sim import (
 )
 from nasrepro.bench.sim._validate import validate
 from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
+from nasrepro.strategies._base import user_module_name
 
 ROOT = Path(__file__).resolve().parents[2]
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
@@ -199,7 +200,7 @@ def test_a_module_that_does_not_import(spec: BenchmarkSpec, files: Path, name: s
         assert "SyntaxError" in msg and "line 6" in msg and "def ask(self)" in msg
     else:
         assert "RuntimeError: module-level failure" in msg and "raise RuntimeError" in msg
-    assert f"_nasrepro_user_{name}" not in sys.modules  # no half-imported module is left
+    assert user_module_name(files / f"{name}.py") not in sys.modules  # none half-imported
     with pytest.raises(StrategyError):  # and the leaderboard reports the same
         run_leaderboard(_config(spec, label, 2))
 
@@ -341,3 +342,18 @@ def test_cli_times_out_a_hanging_module_strategy(
     _assert_one_error(out, label)
     assert "did not return from __init__() within 1 s" in out.stderr
     assert "time.sleep(3600)  # the user's hang" in out.stderr
+
+
+def test_files_of_one_name_are_two_modules_and_an_edit_is_imported(tmp_path: Path) -> None:
+    """``v1/mine.py`` and ``v2/mine.py`` used to share one module (the first one won), and
+    an edited file kept its old code for the rest of the process."""
+    src = "from nasrepro.strategies import RandomSearch\n\nclass Mine(RandomSearch):\n    TAG = {!r}\n"
+    paths = {v: tmp_path / v / "mine.py" for v in ("v1", "v2")}
+    for v, p in paths.items():
+        p.parent.mkdir()
+        p.write_text(src.format(v))
+    assert [load_strategy(f"{p}:Mine").TAG for p in paths.values()] == ["v1", "v2"]  # type: ignore[attr-defined]
+    v1 = f"{paths['v1']}:Mine"
+    assert load_strategy(v1) is load_strategy(v1)  # unchanged: imported once
+    paths["v1"].write_text(src.format("v1, edited"))
+    assert load_strategy(v1).TAG == "v1, edited"  # type: ignore[attr-defined]

@@ -1,0 +1,242 @@
+"""Finished leaderboard runs on disk: a killed, failed or extended leaderboard reruns only
+what is missing.
+
+The process that finishes a (strategy, seed) run writes it at once to
+``DIR/<strategy>-seed<S>.json`` (a temporary file, then a rename), with a *key*:
+everything the run's numbers depend on. That is the benchmark and its provenance, the
+budget, the simulated workers, the seed, the sha256 of the source files that define the
+strategy (every class of its MRO), the runner and the benchmark class, and the Python,
+numpy and nasrepro versions. A later leaderboard with the same ``DIR`` reuses a file only
+when its key is equal. Runs are pure functions of their key, so a resumed leaderboard's
+``results.json`` equals an uninterrupted one's apart from its ``timing`` section. A file
+with another key is run again and overwritten; an unreadable one is renamed
+``*.corrupt`` and run again.
+
+While a run is in progress its process keeps a marker ``DIR/.running/<file>.<pid>``:
+when a worker process dies, the markers left behind name the runs it was busy with.
+
+The key covers the strategy's own source files, not modules they import: after editing
+a helper module of a strategy, rerun with a fresh ``DIR`` (``nasrepro leaderboard
+--fresh``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasrepro.bench.sim._runner import Budget, RunResult
+
+__all__ = ["RunStore", "run_to_dict", "run_from_dict", "source_sha256"]
+
+logger = logging.getLogger(__name__)
+
+#: The run-file format; a file of another format is run again.
+RUN_FORMAT = "nasrepro-run-1"
+
+_ARRAYS = {
+    "time": np.float64,
+    "valid_acc": np.float64,
+    "epoch": np.int64,
+    "cost": np.float64,
+    "regret": np.float64,
+}
+
+
+def run_to_dict(r: RunResult) -> dict[str, Any]:
+    """A :class:`RunResult` as JSON-ready values (floats round-trip exactly)."""
+    d: dict[str, Any] = {
+        "strategy": r.strategy,
+        "seed": r.seed,
+        "workers": r.workers,
+        "budget": {"kind": r.budget.kind, "value": r.budget.value},
+        "incumbents": list(r.incumbents),
+        "archs": list(r.archs),
+        "strategy_s": r.strategy_s,
+        "wall_s": r.wall_s,
+    }
+    for name in _ARRAYS:
+        d[name] = getattr(r, name).tolist()
+    return d
+
+
+def run_from_dict(d: dict[str, Any]) -> RunResult:
+    """The inverse of :func:`run_to_dict`.
+
+    Raises:
+        KeyError, TypeError, ValueError: ``d`` is not a run written by :func:`run_to_dict`.
+    """
+    arrays = {name: np.asarray(d[name], dtype=dt).reshape(-1) for name, dt in _ARRAYS.items()}
+    n = len(arrays["time"])
+    if any(len(a) != n for a in arrays.values()) or len(d["incumbents"]) != n:
+        raise ValueError("the run's arrays differ in length")
+    return RunResult(
+        strategy=str(d["strategy"]),
+        seed=int(d["seed"]),
+        workers=int(d["workers"]),
+        budget=Budget(d["budget"]["kind"], float(d["budget"]["value"])),
+        incumbents=[str(a) for a in d["incumbents"]],
+        archs=[str(a) for a in d["archs"]],
+        strategy_s=float(d["strategy_s"]),
+        wall_s=float(d["wall_s"]),
+        **arrays,
+    )
+
+
+def source_sha256(*objects: Any) -> str:
+    """sha256 over the source files that define ``objects`` and every class of their MRO.
+
+    Classes and modules whose source cannot be found (built-ins, an interactive
+    session) are hashed by their qualified name.
+    """
+    files: set[str] = set()
+    names: set[str] = set()
+    for obj in objects:
+        chain = inspect.getmro(obj) if inspect.isclass(obj) else (obj,)
+        for c in chain:
+            if c is object:
+                continue
+            try:
+                files.add(os.path.realpath(inspect.getsourcefile(c) or ""))
+            except TypeError:
+                names.add(f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', c)}")
+    h = hashlib.sha256()
+    for f in sorted(files):
+        try:
+            h.update(Path(f).read_bytes())
+        except OSError:
+            h.update(f.encode())
+    for n in sorted(names):
+        h.update(n.encode())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    try:
+        ours = metadata.version("nasrepro")
+    except metadata.PackageNotFoundError:
+        ours = "unknown"
+    return {"python": platform.python_version(), "numpy": np.__version__, "nasrepro": ours}
+
+
+def _file_stem(strategy: str) -> str:
+    """A file-name-safe stem for a strategy name or ``module:Class`` spec."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", strategy).strip("._") or "strategy"
+    if safe != strategy or len(safe) > 80:
+        digest = hashlib.sha256(strategy.encode()).hexdigest()[:8]
+        safe = f"{safe[-70:]}-{digest}"
+    return safe
+
+
+def _normal(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists), for key comparison."""
+    return json.loads(json.dumps(obj))
+
+
+class RunStore:
+    """The finished runs of one leaderboard directory.
+
+    Args:
+        directory: Where the run files live (created on the first write).
+        context: The part of every run's key that the leaderboard shares: the
+            benchmark, its provenance and the budget.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], context: dict[str, Any]) -> None:
+        self.directory = Path(directory)
+        self.context = _normal({**context, "versions": _versions()})
+
+    def path(self, strategy: str, seed: int) -> Path:
+        return self.directory / f"{_file_stem(strategy)}-seed{seed}.json"
+
+    def key(self, strategy: str, seed: int, workers: int, code_sha256: str) -> dict[str, Any]:
+        """The full key of one run: the shared context plus what is the run's own."""
+        own = {"strategy": strategy, "seed": seed, "workers": workers, "code": code_sha256}
+        return _normal({**self.context, **own})
+
+    def load(self, key: dict[str, Any]) -> RunResult | None:
+        """The stored run with this key, or ``None`` (missing, another key, unreadable)."""
+        path = self.path(key["strategy"], key["seed"])
+        if not path.is_file():
+            return None
+        try:
+            d = json.loads(path.read_text())
+            if d.get("format") != RUN_FORMAT:
+                raise ValueError(f"format {d.get('format')!r}")
+            if d.get("key") != key:
+                logger.info("%s holds a run of another configuration; running it again", path)
+                return None
+            return run_from_dict(d["run"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            bad = path.with_suffix(".corrupt")
+            logger.warning("%s is unreadable (%s); set aside as %s, running it again", path, e, bad)
+            with contextlib.suppress(OSError):
+                os.replace(path, bad)
+            return None
+
+    def save(self, key: dict[str, Any], result: RunResult) -> Path:
+        """Write ``result`` under ``key`` atomically; return its path."""
+        path = self.path(key["strategy"], key["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump({"format": RUN_FORMAT, "key": key, "run": run_to_dict(result)}, f)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return path
+
+    # -------------------------------------------------------------- in-progress markers
+    @property
+    def _running_dir(self) -> Path:
+        return self.directory / ".running"
+
+    def clear_markers(self) -> None:
+        """Remove the markers a previous, dead leaderboard left behind."""
+        if self._running_dir.is_dir():
+            for p in self._running_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    @contextlib.contextmanager
+    def running(self, strategy: str, seed: int) -> Iterator[None]:
+        """Mark (strategy, seed) as in progress in this process while the block runs."""
+        marker = self._running_dir / f"{self.path(strategy, seed).stem}.{os.getpid()}"
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"strategy": strategy, "seed": seed}))
+        except OSError:  # a marker only helps an error message; never fail a run for it
+            pass
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # also a part-written one (a full disk)
+                marker.unlink()
+
+    def in_progress(self) -> list[tuple[str, int]]:
+        """(strategy, seed) of every run still marked in progress, sorted."""
+        out = []
+        if self._running_dir.is_dir():
+            for p in self._running_dir.iterdir():
+                try:
+                    d = json.loads(p.read_text())
+                    out.append((str(d["strategy"]), int(d["seed"])))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+        return sorted(set(out))

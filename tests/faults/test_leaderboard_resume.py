@@ -1,0 +1,279 @@
+"""A leaderboard loses no finished run: killed workers, a killed leaderboard, failures, reruns.
+
+Every finished (strategy, seed) run is written to ``OUT/runs/`` as it finishes, and a
+rerun with the same ``--out`` reads back the runs of the same configuration. The
+deaths here are real: a strategy file that ends its worker process with ``os._exit``
+(``--jobs 2``), and one that sends SIGKILL to the leaderboard's own process
+(``--jobs 1``). A resumed leaderboard must write the same ``results.json`` (apart from
+its timing) as one that ran without a break.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, run_leaderboard
+from nasrepro.bench.sim._runstore import RunStore, run_from_dict, run_to_dict
+from nasrepro.spaces import WorkerDiedError
+from nasrepro.strategies import StrategyError
+
+NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
+
+#: Strategies that die for real when ``NASREPRO_TEST_DIE`` is set, at seed 3.
+DYING = """
+import os
+import signal
+
+from nasrepro.strategies import RandomSearch
+
+
+class ExitsWorker(RandomSearch):
+    def ask(self):
+        if self.seed == 3 and os.environ.get("NASREPRO_TEST_DIE"):
+            os._exit(9)  # the process ends without an exception
+        return super().ask()
+
+
+class KillsItself(RandomSearch):
+    def ask(self):
+        if self.seed == 3 and os.environ.get("NASREPRO_TEST_DIE"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().ask()
+
+
+class RaisesAtSeed3(RandomSearch):
+    def ask(self):
+        if self.seed == 3 and os.environ.get("NASREPRO_TEST_DIE"):
+            raise RuntimeError("seed 3 went wrong")
+        return super().ask()
+"""
+
+
+@pytest.fixture
+def dying(tmp_path: Path) -> Path:
+    path = tmp_path / "dying.py"
+    path.write_text(DYING)
+    return path
+
+
+def _lb(smoke: Path, out: Path, strategies: str, seeds: str, *extra: str, die: bool = False,
+        jobs: int = 2) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "NASREPRO_TEST_DIE"}
+    if die:
+        env["NASREPRO_TEST_DIE"] = "1"
+    args = ["leaderboard", "--table", str(smoke), "--strategies", strategies, "--seeds", seeds,
+            "--budget", "20q", "--jobs", str(jobs), "--no-track", "--out", str(out), *extra]  # fmt: skip
+    return subprocess.run([*NASREPRO, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _results(out: Path) -> dict[str, Any]:
+    d = json.loads((out / "results.json").read_text())
+    d.pop("timing")
+    return d
+
+
+def _run_files(out: Path) -> list[Path]:
+    return sorted((out / "runs").glob("*.json"))
+
+
+def test_a_dead_worker_is_named_and_the_rerun_resumes(
+    smoke_table_path: Path, dying: Path, tmp_path: Path
+) -> None:
+    spec = f"random-search,{dying}:ExitsWorker"
+    out = tmp_path / "lb"
+    r = _lb(smoke_table_path, out, spec, "6", die=True)
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("nasrepro: ")]
+    assert len(errors) == 1 and errors[0].startswith("nasrepro: error: a leaderboard worker"), (
+        r.stderr
+    )
+    assert f"{dying}:ExitsWorker seed 3" in errors[0]
+    assert "Traceback" not in r.stderr
+    kept = _run_files(out)
+    assert f"are kept in {out / 'runs'}" in errors[0]
+    assert f" {len(kept)} of 12 runs finished" in errors[0]
+    assert 1 <= len(kept) < 12 and not any("seed3" in p.name and "Exits" in p.name for p in kept)
+    mtimes = {p: p.stat().st_mtime_ns for p in kept}
+
+    r = _lb(smoke_table_path, out, spec, "6")  # the strategy no longer dies
+    assert r.returncode == 0, r.stderr
+    assert f"({len(kept)} read back from {out / 'runs'})" in r.stdout
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())  # read, not rewritten
+    assert len(_run_files(out)) == 12
+    assert not list((out / "runs" / ".running").iterdir())
+
+    whole = tmp_path / "whole"
+    assert _lb(smoke_table_path, whole, spec, "6").returncode == 0
+    assert _results(out) == _results(whole)
+
+
+def test_a_killed_leaderboard_keeps_its_finished_runs(
+    smoke_table_path: Path, dying: Path, tmp_path: Path
+) -> None:
+    """SIGKILL of the leaderboard's own process (``--jobs 1``) at the 4th seed."""
+    spec = f"{dying}:KillsItself"
+    out = tmp_path / "lb"
+    r = _lb(smoke_table_path, out, spec, "5", die=True, jobs=1)
+    assert r.returncode == -9, (r.returncode, r.stderr)
+    assert [p.name.rsplit("-", 1)[1] for p in _run_files(out)] == [
+        "seed0.json",
+        "seed1.json",
+        "seed2.json",
+    ]
+    r = _lb(smoke_table_path, out, spec, "5", jobs=1)
+    assert r.returncode == 0 and f"(3 read back from {out / 'runs'})" in r.stdout, r.stderr
+    whole = tmp_path / "whole"
+    assert _lb(smoke_table_path, whole, spec, "5", jobs=1).returncode == 0
+    assert _results(out) == _results(whole)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_strategy_keeps_the_other_runs(
+    smoke_table_path: Path, dying: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    label = f"{dying}:RaisesAtSeed3"
+    config = LeaderboardConfig(
+        BenchmarkSpec(table=str(smoke_table_path)), ("random-search", label), (0, 1, 2, 3),
+        "20q", jobs=jobs)  # fmt: skip
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("NASREPRO_TEST_DIE", "1")
+    with pytest.raises(StrategyError, match="seed 3 went wrong"):
+        run_leaderboard(config, runs_dir=runs)
+    kept = {p.name for p in runs.glob("*.json")}
+    assert kept and not any("RaisesAtSeed3" in n and "seed3" in n for n in kept)
+    monkeypatch.delenv("NASREPRO_TEST_DIE")
+    lb = run_leaderboard(config, runs_dir=runs)
+    assert lb.reused == len(kept) and len(list(runs.glob("*.json"))) == 8
+
+
+def test_only_new_seeds_strategies_and_changed_code_run_again(
+    smoke_table_path: Path, dying: Path, tmp_path: Path
+) -> None:
+    spec = BenchmarkSpec(table=str(smoke_table_path))
+    label = f"{dying}:ExitsWorker"
+    runs = tmp_path / "runs"
+
+    def board(strategies: tuple[str, ...], seeds: int, budget: str = "20q", **kw: Any) -> Any:
+        config = LeaderboardConfig(spec, strategies, tuple(range(seeds)), budget)
+        return run_leaderboard(config, runs_dir=runs, **kw)
+
+    assert board(("random-search",), 3).reused == 0
+    assert board(("random-search",), 5).reused == 3  # two more seeds
+    assert board(("random-search", label), 5).reused == 5  # a new strategy
+    assert board(("random-search", label), 5).reused == 10
+    assert board(("random-search", label), 5, fresh=True).reused == 0
+    dying.write_text(DYING + "\n# an edit to the strategy's file\n")
+    assert board(("random-search", label), 5).reused == 5  # its runs are run again
+    assert board(("random-search",), 5, "25q").reused == 0  # another budget
+    assert board(("random-search",), 5, "20q").reused == 0  # overwritten by 25q
+
+
+def test_an_unreadable_run_file_is_set_aside_and_run_again(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    config = LeaderboardConfig(BenchmarkSpec(table=str(smoke_table_path)), ("random-search",),
+                               (0, 1, 2), "20q")  # fmt: skip
+    runs = tmp_path / "runs"
+    first = run_leaderboard(config, runs_dir=runs)
+    victim = runs / "random-search-seed1.json"
+    victim.write_text(victim.read_text()[:100])  # truncated, as by a full disk
+    again = run_leaderboard(config, runs_dir=runs)
+    assert again.reused == 2 and (runs / "random-search-seed1.corrupt").is_file()
+    assert json.loads(victim.read_text())["run"]["seed"] == 1
+    for a, b in zip(first.runs["random-search"], again.runs["random-search"], strict=True):
+        assert a.regret.tobytes() == b.regret.tobytes() and a.incumbents == b.incumbents
+
+
+def test_a_run_round_trips_bit_for_bit(smoke_table_path: Path, tmp_path: Path) -> None:
+    config = LeaderboardConfig(BenchmarkSpec(table=str(smoke_table_path)), ("regularized-evolution",),
+                               (7,), "30q", workers=3)  # fmt: skip
+    r = run_leaderboard(config).runs["regularized-evolution"][0]
+    back = run_from_dict(json.loads(json.dumps(run_to_dict(r))))
+    for name in ("time", "valid_acc", "epoch", "cost", "regret"):
+        a, b = getattr(r, name), getattr(back, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    assert (back.strategy, back.seed, back.workers, back.budget) == (
+        r.strategy, r.seed, r.workers, r.budget)  # fmt: skip
+    assert back.incumbents == r.incumbents and back.archs == r.archs
+    store = RunStore(tmp_path, {"benchmark": "x"})
+    key = store.key("regularized-evolution", 7, 3, "abc")
+    store.save(key, r)
+    assert store.load(key) is not None
+    assert store.load(store.key("regularized-evolution", 7, 3, "abd")) is None  # other code
+
+
+def test_worker_died_error_is_a_user_error() -> None:
+    from nasrepro.spaces import NasreproError
+
+    assert issubclass(WorkerDiedError, NasreproError) and issubclass(WorkerDiedError, RuntimeError)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find workers")
+def test_a_killed_one_shot_worker_is_one_line_and_the_rerun_resumes(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    """SIGKILL from outside to a worker of ``oneshot leaderboard --jobs 2``, after the
+    first search has finished."""
+    out = tmp_path / "os"
+    args = [*NASREPRO, "oneshot", "leaderboard", "--table", str(smoke_table_path), "--methods",
+            "rsps", "--seeds", "4", "--epochs", "1", "--rank-cells", "0", "--strategies",
+            "random-search", "--jobs", "2", "--retrain", "0", "--no-track", "--out", str(out)]  # fmt: skip
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and p.poll() is None:
+            kids = _children(p.pid)
+            if kids and list((out / "runs").glob("*.json")):
+                os.kill(kids[0], signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        _, err = p.communicate(timeout=240)
+    finally:
+        p.kill()
+    if p.returncode == 0:
+        pytest.skip("every search finished before a worker could be killed")
+    assert p.returncode == 2, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    assert line.startswith("nasrepro: error: a one-shot worker process died"), line
+    kept = sorted((out / "runs").glob("*.json"))
+    assert f"{len(kept)} of 4 searches finished and are kept in {out / 'runs'}" in line
+    stamps = [q.stat().st_mtime_ns for q in kept]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [q.stat().st_mtime_ns for q in kept] == stamps  # reused, not run again
+    assert len(list((out / "runs").glob("*.json"))) == 4
+
+
+def test_validate_keeps_its_runs_and_reuses_them(smoke_table_path: Path, tmp_path: Path) -> None:
+    from nasrepro.bench.sim import results_dict, summarize
+    from nasrepro.bench.sim._validate import validate
+
+    spec = BenchmarkSpec(table=str(smoke_table_path))
+    ref = tmp_path / "ref.json"
+    lb = run_leaderboard(LeaderboardConfig(spec, ("random-search",), (0, 1), "20q"))
+    ref.write_text(json.dumps(results_dict(lb, summarize(lb))))
+    out = tmp_path / "val"
+    first = validate("local-search", spec, seeds=3, reference=ref, retrain=False, out=out)
+    runs = sorted((out / "runs").glob("*.json"))
+    assert [q.name for q in runs] == [f"local-search-seed{s}.json" for s in range(3)]
+    stamps = [q.stat().st_mtime_ns for q in runs]
+    again = validate("local-search", spec, seeds=3, reference=ref, retrain=False, out=out)
+    assert [q.stat().st_mtime_ns for q in runs] == stamps
+    assert again.final_regret == first.final_regret
