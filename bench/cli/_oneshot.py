@@ -165,13 +165,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _blackbox(
-    args: argparse.Namespace, summary: dict[str, dict[str, Any]], optimum: float
+    args: argparse.Namespace, summary: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, dict[str, tuple[float, float, float]]], dict[str, str]]:
     """Black-box strategies on the same table up to the largest one-shot cost, read at each
     method's mean cost from their anytime curves."""
-    import numpy as np
-
-    from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, regret_on_grid, run_leaderboard
+    from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, regret_at, run_leaderboard
 
     budget = max(1, math.ceil(max(s["fte_mean"] for s in summary.values())))
     cfg = LeaderboardConfig(
@@ -182,24 +180,8 @@ def _blackbox(
         jobs=args.jobs,
     )
     lb = run_leaderboard(cfg, runs_dir=Path(args.out) / "blackbox-runs")  # kept, as the searches
-    typical = lb.budget.value / budget
-    out: dict[str, dict[str, tuple[float, float, float]]] = {}
-    for m, s in summary.items():
-        t = np.array([s["fte_mean"] * typical])
-        per: dict[str, tuple[float, float, float]] = {}
-        for name, runs in lb.runs.items():
-            reg = np.array([regret_on_grid(r, t)[0] for r in runs])
-            if np.isnan(reg).all():
-                per[name] = (math.nan, math.nan, math.nan)
-                continue
-            reg = reg[np.isfinite(reg)]
-            test = optimum - reg
-            per[name] = (
-                float(reg.mean()),
-                float(test.mean()),
-                float(test.std(ddof=1)) if len(test) > 1 else 0.0,
-            )
-        out[m] = per
+    typical = lb.budget.value / budget  # simulated seconds of one full training
+    out = {m: regret_at(lb, s["fte_mean"] * typical) for m, s in summary.items()}
     return out, dict(lb.skipped)
 
 
@@ -240,7 +222,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     blackbox: dict[str, dict[str, tuple[float, float, float]]] | None = None
     skipped: dict[str, str] = {}
     if args.strategies != "none":
-        blackbox, skipped = _blackbox(args, summary, table.optimum)
+        blackbox, skipped = _blackbox(args, summary)
     header = {
         "table": table.path.name,
         "protocol": protocol.name,

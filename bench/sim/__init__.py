@@ -42,6 +42,7 @@ from nasrepro.bench.sim._leaderboard_run import (
 from nasrepro.bench.sim._leaderboard_stats import (
     bootstrap_ci,
     make_grid,
+    regret_at,
     summarize,
 )
 from nasrepro.bench.sim._runner import (
@@ -82,6 +83,7 @@ __all__ = [
     "bootstrap_ci",
     "make_grid",
     "summarize",
+    "regret_at",
     "to_markdown",
     "to_html",
     "plot",

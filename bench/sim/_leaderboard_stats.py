@@ -13,7 +13,7 @@ import numpy as np
 from nasrepro.bench.sim._leaderboard_run import Leaderboard
 from nasrepro.bench.sim._runner import Budget, RunResult, regret_on_grid
 
-__all__ = ["bootstrap_ci", "make_grid", "summarize"]
+__all__ = ["bootstrap_ci", "make_grid", "summarize", "regret_at"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,31 @@ def summarize(lb: Leaderboard) -> dict[str, Any]:
             },
         }
         out["ranks"][n] = ranks[i].tolist()
+    return out
+
+
+def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, float]]:
+    """Each strategy's standing at simulated time ``time_s`` (read off its anytime curves).
+
+    Returns:
+        Per strategy: the mean regret over the seeds that have a result by then, and
+        their incumbents' report-metric accuracy (``optimum - regret``), mean and
+        sample standard deviation; NaN for all three when no seed has a result yet.
+        The one-shot leaderboard sets the black-box strategies beside each method at
+        the method's cost this way.
+    """
+    t = np.array([float(time_s)])
+    optimum = float(lb.benchmark["optimum"])
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, runs in lb.runs.items():
+        reg = np.array([regret_on_grid(r, t)[0] for r in runs])
+        reg = reg[np.isfinite(reg)]
+        if not reg.size:
+            out[name] = (math.nan, math.nan, math.nan)
+            continue
+        test = optimum - reg
+        std = float(test.std(ddof=1)) if len(test) > 1 else 0.0
+        out[name] = (float(reg.mean()), float(test.mean()), std)
     return out
 
 

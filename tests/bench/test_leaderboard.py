@@ -210,3 +210,21 @@ def test_validate_against_a_generated_reference(spec: BenchmarkSpec, tmp_path: P
     # the smoke table predates recording the CPU model: validate names that build gap
     assert report["build_gaps"]["device_name"][0] is None
     assert "the table was trained on another build" in out.stdout
+
+
+def test_regret_at_reads_the_anytime_curves(spec: BenchmarkSpec) -> None:
+    from nasrepro.bench.sim import regret_at
+
+    lb = run_leaderboard(
+        LeaderboardConfig(spec, ("random-search", "local-search"), (0, 1, 2), "5x")
+    )
+    stats = summarize(lb)["strategies"]
+    at_end = regret_at(lb, lb.budget.value)
+    for name, (regret, test_mean, test_std) in at_end.items():
+        s = stats[name]["summary"]
+        assert regret == pytest.approx(s["mean"], abs=1e-12)
+        assert (test_mean, test_std) == pytest.approx((s["test_mean"], s["test_std"]), abs=1e-12)
+    first = min(r.time[0] for rs in lb.runs.values() for r in rs)
+    assert all(np.isnan(v).all() for v in regret_at(lb, first / 2).values())  # nothing yet
+    mid = regret_at(lb, lb.budget.value / 2)["random-search"][0]
+    assert mid >= at_end["random-search"][0]  # regret never rises
