@@ -30,7 +30,6 @@ import logging
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.sim._runner import Budget, RunResult
+from nasrepro.tables import write_json_atomic
 
 __all__ = ["RunStore", "run_to_dict", "run_from_dict", "source_sha256"]
 
@@ -190,16 +190,7 @@ class RunStore:
     def save(self, key: dict[str, Any], result: RunResult) -> Path:
         """Write ``result`` under ``key`` atomically; return its path."""
         path = self.path(key["strategy"], key["seed"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"format": RUN_FORMAT, "key": key, "run": run_to_dict(result)}, f)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        write_json_atomic(path, {"format": RUN_FORMAT, "key": key, "run": run_to_dict(result)})
         return path
 
     # -------------------------------------------------------------- in-progress markers
