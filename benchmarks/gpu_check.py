@@ -16,9 +16,7 @@ carried MNIST-1D cache. Steps, each with a time budget inside one overall budget
 5. the ``cifar10-nb201`` macro (C=16, N=5, 32x32, 10 classes) on synthetic tensors:
    step time single and batched, extrapolated to GPU-hours of the full NB201 protocol;
 6. a timed slice of the real full-space build through ``sweep(..., batched=K)``,
-   extrapolated to all 6,466 classes of the cell space, against the 15-minute goal,
-   then the same for the deeper variant (N=3 cells per stage) that ranks cells more
-   like NAS-Bench-201 (``benchmarks/proxy_agreement.py``): what its table would cost;
+   extrapolated to all 6,466 classes of the cell space, against the 15-minute goal;
 7. one-shot searches (DARTS-V1, GDAS; issue 24) for a few epochs on the device, each run
    twice: bitwise repeatability and the time extrapolated to the full scaled search.
 
@@ -82,10 +80,9 @@ FULL: dict[str, Any] = {
         "pytest": 100,
         "equivalence": 50,
         "determinism": 40,
-        "throughput": 120,
+        "throughput": 130,
         "cifar": 60,
-        "slice": 90,
-        "slice_deep": 30,
+        "slice": 110,
         "oneshot": 20,
     },
     "equiv_cells": 8,
@@ -96,9 +93,6 @@ FULL: dict[str, Any] = {
     "tp_epochs": None,
     "cifar": {"N": 5, "batch": 256, "ks": [4, 16], "steps": 8, "cells": 3, "eval_batch": 1000},
     "slice_cells": 512,
-    "deep": {"N": 3},
-    "deep_cells": 256,
-    "deep_cost_ratio": 2.5,
     "default_k": 128,
     "oneshot_epochs": 2,
 }
@@ -112,7 +106,6 @@ TINY: dict[str, Any] = {
         "throughput": 20,
         "cifar": 15,
         "slice": 20,
-        "slice_deep": 10,
         "oneshot": 10,
     },
     "equiv_cells": 2,
@@ -123,9 +116,6 @@ TINY: dict[str, Any] = {
     "tp_epochs": 1,
     "cifar": {"N": 1, "batch": 8, "ks": [2], "steps": 2, "cells": 1, "eval_batch": 16},
     "slice_cells": 8,
-    "deep": {"N": 3},
-    "deep_cells": 4,
-    "deep_cost_ratio": 2.5,
     "default_k": 4,
     "oneshot_epochs": 1,
 }
@@ -573,34 +563,16 @@ def step_cifar(c: Check, rec: dict[str, Any], deadline: float) -> None:
 
 
 def step_slice(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    _slice(c, rec, deadline, _protocol(c), c.cfg["slice_cells"], 1.0)
-
-
-def step_slice_deep(c: Check, rec: dict[str, Any], deadline: float) -> None:
-    """The same slice under the deeper variant that ranks cells more like NB201
-    (``benchmarks/proxy_agreement.py``): what a table of it would cost on this device."""
-    base = _protocol(c)
-    changes = c.cfg["deep"]
-    p = dataclasses.replace(base, name=f"{base.name}-deep", **changes)
-    # its cost per cell against the base: 7.33 s / 2.91 s on one CPU thread
-    # (benchmarks/results/proxy_agreement.txt); it only sizes the slice to its budget
-    _slice(c, rec, deadline, p, c.cfg["deep_cells"], c.cfg["deep_cost_ratio"])
-    rec["settings"]["changes"] = changes
-
-
-def _slice(
-    c: Check, rec: dict[str, Any], deadline: float, p: Any, n: int, cost_ratio: float
-) -> None:
     import numpy as np
 
     from nasrepro.bench.harness._sweep import sweep
 
+    p = _protocol(c)
     tp = c.data["steps"].get("throughput", {}).get("results", {})
     k = int(tp.get("best_k") or c.cfg["default_k"])
+    n = c.cfg["slice_cells"]
     k = min(k, n)
     rate = tp.get("batched", {}).get(str(k), {}).get("cell_seeds_per_s")
-    if rate:
-        rate /= cost_ratio
     left = deadline - time.perf_counter()
     note = ""
     if rate and 1.5 * n / rate > left:  # 1.5: static measurements and chunk files on top
@@ -669,7 +641,6 @@ STEPS: dict[str, Callable[[Check, dict[str, Any], float], None]] = {
     "throughput": step_throughput,
     "cifar": step_cifar,
     "slice": step_slice,
-    "slice_deep": step_slice_deep,
     "oneshot": step_oneshot,
 }
 
