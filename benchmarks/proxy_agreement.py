@@ -25,7 +25,10 @@ trains only what is missing, so a killed study loses nothing.
 
 Usage:
     python benchmarks/proxy_agreement.py --cells 100 --jobs 2
-    python benchmarks/proxy_agreement.py --cells 100 --variants "N3:N=3;N3-res:N=3,reduction=resblock"
+    python benchmarks/proxy_agreement.py --cells 200 --jobs 2 \
+        --variants "tiny:;N3:N=3;e12:epochs=12;C16:C=16;C16-N3:C=16,N=3" \
+        --json benchmarks/results/proxy_agreement_200.json
+    python benchmarks/proxy_agreement.py --report-only   # reprint from the cache
 """
 
 from __future__ import annotations
