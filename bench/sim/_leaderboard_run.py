@@ -16,7 +16,9 @@ Statistics, per strategy over seeds:
   table and at every grid point in ``ranks.png``.
 
 Everything is a pure function of the seeds: the same arguments give the same
-``results.json`` apart from its ``timing`` section.
+``results.json`` apart from its ``timing`` section. That is what lets
+:func:`run_leaderboard` keep every finished run in a run directory
+(:mod:`~nasrepro.bench.sim._runstore`) and resume from it after a crash.
 """
 
 from __future__ import annotations
@@ -304,8 +306,8 @@ def run_leaderboard(
 
     Args:
         config: What to run; empty ``strategies`` means every registered one.
-        progress: Called as ``progress(done, total)`` after each run (and once at the
-            start, with the runs read back from ``runs_dir``).
+        progress: Called as ``progress(done, total)`` after each run, and once before
+            the first when runs were read back from ``runs_dir``.
         runs_dir: Keep every finished run there as it finishes, and reuse the runs
             found there whose configuration is the same (see
             :mod:`~nasrepro.bench.sim._runstore`): a killed or failed leaderboard
