@@ -49,7 +49,9 @@ from scipy.stats import kendalltau, spearmanr
 #: The variants of ``mnist1d-tiny`` tried by default: depth first (NB201's N=5 cells
 #: per stage, and N=3 between), NB201's residual-block reduction at N=3 and N=5 (N5-res
 #: is NB201's macro skeleton in 1-D, at C=8), and twice the epochs at N=1 (is it
-#: training length rather than depth?).
+#: training length rather than depth?). The NB201 settings (C=16, N=5, residual-block
+#: reductions) are its macro skeleton (Dong & Yang, ICLR 2020), as the registered
+#: ``cifar10-nb201`` protocol records them.
 DEFAULT_VARIANTS = (
     "tiny:;N3:N=3;N5:N=5;N3-res:N=3,reduction=resblock;N5-res:N=5,reduction=resblock;e12:epochs=12"
 )

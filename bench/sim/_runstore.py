@@ -209,11 +209,9 @@ class RunStore:
     def running(self, strategy: str, seed: int) -> Iterator[None]:
         """Mark (strategy, seed) as in progress in this process while the block runs."""
         marker = self._running_dir / f"{self.path(strategy, seed).stem}.{os.getpid()}"
-        try:
+        with contextlib.suppress(OSError):  # a marker only helps an error message
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"strategy": strategy, "seed": seed}))
-        except OSError:  # a marker only helps an error message; never fail a run for it
-            pass
         try:
             yield
         finally:
