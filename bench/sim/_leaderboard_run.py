@@ -256,9 +256,8 @@ def _code_sha256(strategy_cls: type, bench: Benchmark) -> str:
 
 
 def _died(
-    store: RunStore, persist: bool, runs_dir: Path | None, finished: int, total: int
+    busy: list[tuple[str, int]], persist: bool, runs_dir: Path | None, finished: int, total: int
 ) -> WorkerDiedError:
-    busy = store.in_progress()
     where = (
         "while running "
         + ("one of: " if len(busy) > 1 else "")
@@ -404,11 +403,15 @@ def run_leaderboard(
                         if progress:
                             progress(len(results), len(tasks))
                 except cf.process.BrokenProcessPool:
-                    err = _died(
-                        store, persist, where if persist else None, len(results), len(tasks)
-                    )
+                    busy = store.in_progress()  # before the other workers end theirs
                     pool.shutdown(wait=True, cancel_futures=True)
-                    raise err from None
+                    # the workers still running when the pool broke may have saved theirs
+                    kept = sum(
+                        t in results or (persist and store.load(keys[t]) is not None) for t in tasks
+                    )
+                    raise _died(
+                        busy, persist, where if persist else None, kept, len(tasks)
+                    ) from None
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
                     raise
