@@ -189,12 +189,14 @@ def run_board(
                         progress(len(done), total)
             except cf.process.BrokenProcessPool:
                 pool.shutdown(wait=True, cancel_futures=True)
-                left = [f"{m} seed {s}" for m, s in todo if (m, s) not in done]
+                # a search still running when the pool broke may have written its file
+                saved = {t for t in todo if _run_path(out_dir, *t).is_file()}
+                left = [f"{m} seed {s}" for m, s in todo if (m, s) not in saved]
                 named = f" ({', '.join(left)})" if len(left) <= 4 else ""
+                kept = _kept(total - len(left), total, "searches", out_dir / "runs")
                 raise WorkerDiedError(
                     "a one-shot worker process died without an error (killed, or out of "
-                    f"memory) with {len(left)} searches unfinished{named}; "
-                    f"{_kept(len(done), total, 'searches', out_dir / 'runs')}"
+                    f"memory) with {len(left)} searches unfinished{named}; {kept}"
                 ) from None
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
