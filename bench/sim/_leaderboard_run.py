@@ -326,8 +326,9 @@ def run_leaderboard(
     names = list(config.strategies) or list_strategies()
     skipped = {}
     timeout = config.strategy_timeout
+    classes = {}
     for name in list(names):
-        cls = load_strategy(name, timeout_s=timeout)
+        cls = classes[name] = load_strategy(name, timeout_s=timeout)
         if not StrategyGuard(name, None, timeout).call("supports()", cls.supports, bench.space):
             skipped[name] = f"does not support the {bench.space.name!r} space"
         elif getattr(cls, "multi_fidelity", False) and not getattr(bench, "has_curves", True):
@@ -354,7 +355,7 @@ def run_leaderboard(
         }
         store = RunStore(where, context)
         store.clear_markers()
-        code = {n: _code_sha256(load_strategy(n, timeout_s=timeout), bench) for n in names}
+        code = {n: _code_sha256(classes[n], bench) for n in names}
         keys = {(n, s): store.key(n, s, config.workers, code[n]) for n, s in tasks}
         results: dict[tuple[str, int], RunResult] = {}
         if persist and not fresh:

@@ -110,8 +110,12 @@ def source_sha256(*objects: Any) -> str:
             if c is object:
                 continue
             try:
-                files.add(os.path.realpath(inspect.getsourcefile(c) or ""))
+                source = inspect.getsourcefile(c)
             except TypeError:
+                source = None
+            if source:
+                files.add(os.path.realpath(source))
+            else:
                 names.add(f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', c)}")
     h = hashlib.sha256()
     for f in sorted(files):
