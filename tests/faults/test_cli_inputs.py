@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, CliResult, leaderboard_args, sweep_args
+from faults_support import CHEAP_CELL, CliResult, leaderboard_args, sweep_args
 
 from nasrepro.bench.cli import build_parser
 

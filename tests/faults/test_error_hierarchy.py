@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, CliResult, sweep_args
+from faults_support import CHEAP_CELL, CliResult, sweep_args
 
 Cli = Callable[..., CliResult]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_CELL, CliResult, files_in, leaderboard_args, sweep_args
+from faults_support import CHEAP_CELL, CliResult, files_in, leaderboard_args, sweep_args
 
 Cli = Callable[..., CliResult]
 

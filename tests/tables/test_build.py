@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import SEEDS, canonical_cells
+from tables_support import SEEDS, canonical_cells
 
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SEEDS, canonical_cells
+from tables_support import SEEDS, canonical_cells
 
 from nasrepro.bench.cli import main
 from nasrepro.tables import Table, TrialResult, default_table_path

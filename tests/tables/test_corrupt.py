@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import canonical_cells
+from tables_support import canonical_cells
 
 from nasrepro.tables import Table, TableError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEEDS, canonical_cells
+from tables_support import SEEDS, canonical_cells
 
 from nasrepro.spaces import CellArch
 from nasrepro.tables import (
