@@ -32,7 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 
-SWEEP = "data/sweeps/cell-mnist1d-tiny"
+SWEEP = "benchmarks/data/sweeps/cell-mnist1d-tiny"
 
 
 def _git(*args: str) -> str:

@@ -29,8 +29,8 @@ import h5py
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The CSV, vendored from ../shared/data/nb201-12epoch (same bytes; MIT, see its LICENSE).
-CSV = Path("data/nb201-12epoch/nb201-12epoch.csv")  # relative to ROOT
+#: The CSV, vendored (under benchmarks/data) from ../shared/data/nb201-12epoch (same bytes; MIT, see its LICENSE).
+CSV = Path("benchmarks/data/nb201-12epoch/nb201-12epoch.csv")  # relative to ROOT
 NAMES = ("nb201-cifar10", "nb201-cifar100", "nb201-imagenet16-120")
 #: 2026-12-01T00:00:00Z, the day the tables were first built.
 SOURCE_DATE_EPOCH = "1796083200"

@@ -18,7 +18,7 @@ cell-seed (``sum(epoch_time_s)``), not the wall time per trial.
 Usage:
     python benchmarks/calibrate_mnist1d.py --cells 200
     python benchmarks/calibrate_mnist1d.py --cells 40 --grid "C=8,N=1,epochs=3,batch_size=128"
-    python benchmarks/calibrate_mnist1d.py --cells 200 --from-sweep data/sweeps/cell-mnist1d-tiny
+    python benchmarks/calibrate_mnist1d.py --cells 200 --from-sweep benchmarks/data/sweeps/cell-mnist1d-tiny
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Rebuilds the surrogate's exact training data (:data:`CELL_FRACTION` of the default
 table, split seed 0, and the chain and hierarchical training sweeps under
-``data/sweeps``, :data:`TRAIN_SWEEPS`), checks it hashes
+``benchmarks/data/sweeps``, :data:`TRAIN_SWEEPS`), checks it hashes
 to the ``training_data_sha256`` the surrogate recorded, estimates the per-space
 model-error std ``kappa`` by 5-fold grouped cross-validation on that data
 (``nasrepro.surrogate.calibrate``), and writes it into ``metadata.json``. The boosters
@@ -80,7 +80,7 @@ def rebuild_training_data(
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=str(ROOT / "surrogate" / "data" / "mnist1d-tiny"))
-    ap.add_argument("--sweeps", default=str(ROOT / "data" / "sweeps"))
+    ap.add_argument("--sweeps", default=str(ROOT / "benchmarks" / "data" / "sweeps"))
     ap.add_argument(
         "--tests", default=str(ROOT / "surrogate" / "data"), help="held-out tables' folder"
     )

@@ -12,7 +12,7 @@
 # SEEDS=0 (or 0,1) ships an interim table from the seeds a running sweep has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sweep=${1:-data/sweeps/cell-mnist1d-tiny}
+sweep=${1:-benchmarks/data/sweeps/cell-mnist1d-tiny}
 out=${2:-tables/data/cell-mnist1d-tiny.h5}
 figs=${3:-docs}
 stem=$(basename "$out" .h5)

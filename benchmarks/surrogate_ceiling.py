@@ -169,7 +169,7 @@ def space_curves(s: Surrogate, params: dict[str, Any], sweeps: Path) -> list[dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sweeps", default=str(ROOT / "data" / "sweeps"))
+    ap.add_argument("--sweeps", default=str(ROOT / "benchmarks" / "data" / "sweeps"))
     ap.add_argument("--jobs", type=int, default=2, help="XGBoost threads")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()

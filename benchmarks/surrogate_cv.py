@@ -146,7 +146,7 @@ def run_config(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=str(ROOT / "surrogate" / "data" / "mnist1d-tiny"))
-    ap.add_argument("--sweeps", default=str(ROOT / "data" / "sweeps"))
+    ap.add_argument("--sweeps", default=str(ROOT / "benchmarks" / "data" / "sweeps"))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--seed", type=int, default=0)

@@ -10,7 +10,7 @@
 # Sweeps resume where they stopped. Environment (defaults in brackets): WORKERS, the
 # sweep processes [2]; N_TRAIN and N_TEST, the sample sizes [500, 200] (hierarchical
 # trains on N_TRAIN more, HIER_MORE [500], swept apart from the first); SWEEPS, where
-# the sweeps go [data/sweeps]; SHIP, where the fitted surrogate and test tables go
+# the sweeps go [benchmarks/data/sweeps]; SHIP, where the fitted surrogate and test tables go
 # [surrogate/data]; OUT, the figures [runs/surrogate]; INCUMBENTS, the arguments of
 # benchmarks/surrogate_incumbents.py [--runs 5 --queries 300 --seeds 0,1,2,3,4 --random 10].
 # A dry run of the whole pipeline:
@@ -25,7 +25,7 @@ workers=${WORKERS:-2}
 n_train=${N_TRAIN:-500}
 n_test=${N_TEST:-200}
 hier_more=${HIER_MORE:-500}
-sweeps=${SWEEPS:-data/sweeps}
+sweeps=${SWEEPS:-benchmarks/data/sweeps}
 ship=${SHIP:-surrogate/data}
 protocol=mnist1d-tiny
 cell=tables/data/cell-mnist1d-tiny.h5

@@ -98,7 +98,7 @@ def choice(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sweeps", default=str(ROOT / "data" / "sweeps"))
+    ap.add_argument("--sweeps", default=str(ROOT / "benchmarks" / "data" / "sweeps"))
     ap.add_argument("--jobs", type=int, default=2, help="XGBoost threads")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument(

@@ -208,7 +208,7 @@ def test_shipped_nb201_tables_are_complete_per_cell_and_attributed() -> None:
 def test_shipped_nb201_cifar10_equals_the_csv() -> None:
     """20 random cells of the shipped table equal the vendored CSV (as float32)."""
     root = Path(__file__).resolve().parents[2]
-    path = root / "data" / "nb201-12epoch" / "nb201-12epoch.csv"
+    path = root / "benchmarks" / "data" / "nb201-12epoch" / "nb201-12epoch.csv"
     if not path.is_file():
         pytest.skip("the vendored NB201 CSV is not in this checkout")
     with open(path, newline="") as fh:

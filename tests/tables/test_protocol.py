@@ -20,7 +20,7 @@ from nasrepro.tables import (
 from nasrepro.tables._format import SMALL_DATASETS, header_digest
 
 #: The id of every registered protocol, as recorded by the shipped table, the sweeps
-#: under data/sweeps and the reference results. A change here orphans all of them.
+#: under benchmarks/data/sweeps and the reference results. A change here orphans all of them.
 PINNED_IDS = {
     "cifar10-nb201": "448ce5a7f4884ff592ac5b4b17aea4a7c9b1a2e456a6e81e6ebdab8158124d2f",
     "mnist1d-smoke": "6133a9f266bacbd34f2061e3225d58a460a4bd09b8171fa58bf127c06c41549a",
