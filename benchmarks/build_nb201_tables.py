@@ -43,6 +43,7 @@ DATASETS = (
     "static_names",
     "epochs",
     "seeds",
+    "source_index",
 )
 
 

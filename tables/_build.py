@@ -377,8 +377,9 @@ def _image(
     archs_arr: np.ndarray,
     canonical: np.ndarray,
     static: np.ndarray,
+    source_index: np.ndarray | None = None,
 ) -> bytes:
-    """The bytes of the schema-1 HDF5 file, built in memory (no file is touched)."""
+    """The bytes of the HDF5 file, built in memory (no file is touched)."""
     n_rows, S, E, M = metrics.shape
     name = f"nasrepro-table-{os.getpid()}-{id(metrics)}.h5"  # a name only; nothing on disk
     with h5py.File(name, "w", driver="core", backing_store=False, block_size=1 << 20) as f:
@@ -390,6 +391,9 @@ def _image(
         f.create_dataset("archs", data=archs_arr, fletcher32=True, **comp)
         f.create_dataset("canonical", data=canonical.astype("<i8"), fletcher32=True, **comp)
         f.create_dataset("static", data=static, fletcher32=True, **comp)
+        if source_index is not None:
+            si = np.asarray(source_index, dtype="<i8")
+            f.create_dataset("source_index", data=si, fletcher32=True, **comp)
         for k, v in small.items():
             f.create_dataset(k, data=v)
         f.flush()
@@ -412,13 +416,17 @@ def _write(
     training_versions: dict[str, list[str]],
     epochs: Sequence[int] | None = None,
     imported: dict[str, Any] | None = None,
+    source_index: np.ndarray | None = None,
 ) -> None:
     """Write the layout of :mod:`nasrepro.tables._format` atomically.
 
     Schema 1 by default; with ``imported`` (the schema-2 attributes of
     :data:`~nasrepro.tables._format.IMPORT_ATTRS`) schema 2, where ``epochs`` may be
-    any increasing epoch numbers and ``protocol`` may be ``None``.
+    any increasing epoch numbers and ``protocol`` may be ``None``, and ``source_index``
+    (each row's index in the source's numbering, ``-1`` for none) may be given.
     """
+    if source_index is not None and imported is None:  # pragma: no cover - a caller bug
+        raise ValueError("source_index belongs to imported (schema 2) tables only")
     n_rows, S, E, M = metrics.shape
     encoded = [a.encode("utf-8") for a in archs]
     archs_arr = np.array(encoded, dtype=f"S{max(1, max(len(b) for b in encoded))}")
@@ -443,7 +451,7 @@ def _write(
         "devices": json.dumps(devices, sort_keys=True),
         "device_names": json.dumps(device_names, sort_keys=True),
         "metrics_sha256": metrics_digest(metrics),
-        "rows_sha256": rows_digest(archs_arr, canonical, static),
+        "rows_sha256": rows_digest(archs_arr, canonical, static, source_index),
     }
     attrs.update(imported or {})
     attrs["header_sha256"] = header_digest(attrs, small)
@@ -451,7 +459,7 @@ def _write(
     # The HDF5 image is built in memory (the core driver, no backing store) and written
     # with plain file I/O: HDF5 writing straight to a full disk can crash the process
     # (a segfault inside h5py), while here a full disk is an OSError before the rename.
-    image = _image(attrs, small, metrics, archs_arr, canonical, static)
+    image = _image(attrs, small, metrics, archs_arr, canonical, static, source_index)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

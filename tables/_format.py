@@ -29,7 +29,11 @@ Datasets:
 * ``metrics``: ``(n_arch, n_seed, n_epoch, n_metric)`` float32, NaN where not trained;
 * ``metric_names`` ``(n_metric,)``, ``epochs`` ``(n_epoch,)`` (1-based epoch numbers),
   ``seeds`` ``(n_seed,)``;
-* ``static``: ``(n_arch, n_static)`` float32 with ``static_names`` ``(n_static,)``.
+* ``static``: ``(n_arch, n_static)`` float32 with ``static_names`` ``(n_static,)``;
+* ``source_index`` (schema 2, optional): ``(n_arch,)`` int64, each row's index in the
+  source's own numbering (NAS-Bench-201's ``arch_index``), ``-1`` where the source gave
+  none; written when the import mapping names an ``index_column``, and covered by
+  ``rows_sha256``.
 
 Schema 2 attributes (:data:`IMPORT_ATTRS`, all JSON strings but ``per_cell``):
 
@@ -141,18 +145,28 @@ def header_digest(attrs: Mapping[str, Any], small: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def rows_digest(archs: np.ndarray, canonical: np.ndarray, static: np.ndarray) -> str:
+def rows_digest(
+    archs: np.ndarray,
+    canonical: np.ndarray,
+    static: np.ndarray,
+    source_index: np.ndarray | None = None,
+) -> str:
     """sha256 of the row index.
 
     Args:
         archs: ``(n_arch,)`` fixed-length bytes.
         canonical: ``(n_arch,)`` integers.
         static: ``(n_arch, n_static)`` floats.
+        source_index: ``(n_arch,)`` integers, or ``None`` for a table without one (the
+            digest is then what it was before ``source_index`` existed).
     """
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(archs).tobytes())
     h.update(np.ascontiguousarray(canonical, dtype="<i8").tobytes())
     h.update(np.ascontiguousarray(static, dtype="<f4").tobytes())
+    if source_index is not None:
+        h.update(b"source_index")
+        h.update(np.ascontiguousarray(source_index, dtype="<i8").tobytes())
     return h.hexdigest()
 
 
@@ -207,6 +221,15 @@ def check_layout(p: Path, f: h5py.File, small: dict[str, Any], schema: int = 1) 
         problems.append("epochs are not increasing positive numbers")
     if S < 1 or len(set(np.asarray(small["seeds"]).tolist())) != S:
         problems.append("seeds are empty or repeated")
+    if "source_index" in f:
+        try:
+            si_shape, si_dtype = f["source_index"].shape, f["source_index"].dtype
+        except Exception as e:
+            raise corrupt(p, e) from e
+        if schema < SCHEMA_IMPORTED:
+            problems.append("source_index in a schema-1 table")
+        if si_shape != (n,) or si_dtype.kind not in "iu":
+            problems.append(f"source_index {si_shape} {si_dtype} != ({n},) int64")
     if problems:
         raise TableError(f"{p}: inconsistent table layout: {'; '.join(problems)}; rebuild it")
 

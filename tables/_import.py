@@ -89,6 +89,10 @@ class ImportMapping:
             included (NAS-Bench-201 did): keep each cell's own value. ``False``: one
             value per isomorphism class (two lines of one class are a duplicate).
         partial: Accept a file that does not cover a bounded space.
+        index_column: Column holding the source's own architecture index (NAS-Bench-201's
+            ``arch_index``), kept as the table's ``source_index`` so that results the
+            source numbered can be looked up; ``None``: none kept. Needs ``per_cell``
+            (a class row answers for several of the source's indices).
         accuracy_scale: Multiplies accuracies (``100`` for fractions in ``[0, 1]``);
             stored accuracies must lie in ``[0, 100]`` percent. ``None`` (default) is
             1, and refuses a file whose search and report accuracies all lie in
@@ -107,6 +111,7 @@ class ImportMapping:
     macro: Mapping[str, Any] | None = None
     per_cell: bool = True
     partial: bool = False
+    index_column: str | None = None
     accuracy_scale: float | None = None
     source: Mapping[str, str] = field(default_factory=dict)
 
@@ -121,6 +126,14 @@ class ImportMapping:
             raise ImportError_(
                 "mapping: train_time_s is a whole training's time; with an epoch column map "
                 "each epoch's time as epoch_time_s instead"
+            )
+        if self.index_column is not None and not isinstance(self.index_column, str):
+            raise ImportError_(f"mapping: index_column {self.index_column!r} is not a column name")
+        if self.index_column is not None and not self.per_cell:
+            raise ImportError_(
+                "mapping: index_column needs per-cell values: with one value per isomorphism "
+                "class a row stands for several of the source's indices; drop --class-values "
+                "or the index column"
             )
         if self.epoch_column is not None and self.final_epoch is not None:
             raise ImportError_("mapping: final_epoch applies only without an epoch column")
@@ -405,7 +418,8 @@ def import_table(
     value_cols = {"valid_acc": mapping.search_metric, "test_acc": mapping.report_metric}
     value_cols.update(mapping.columns)
     needed = [mapping.arch_column, *value_cols.values()]
-    needed += [c for c in (mapping.seed_column, mapping.epoch_column) if c is not None]
+    optional = (mapping.seed_column, mapping.epoch_column, mapping.index_column)
+    needed += [c for c in optional if c is not None]
     absent_cols = [c for c in dict.fromkeys(needed) if c not in header]
     if absent_cols:
         raise ImportError_(
@@ -418,6 +432,8 @@ def import_table(
     rep_of = canonical
     entries: dict[tuple[int, int, int], tuple[int, dict[str, float]]] = {}
     statics: dict[int, tuple[int, dict[str, float]]] = {}
+    src_of: dict[int, tuple[int, int]] = {}  # row -> (line, source index)
+    row_of_src: dict[int, tuple[int, int]] = {}  # source index -> (line, row)
     static_cols = {k: c for k, c in value_cols.items() if k in STATIC_NAMES}
     metric_cols = {k: c for k, c in value_cols.items() if k not in STATIC_NAMES}
     n_lines = 0
@@ -478,6 +494,23 @@ def import_table(
                 f"first given on line {first}{extra}"
             )
         entries[key] = (line, vals)
+        if mapping.index_column is not None:
+            col = mapping.index_column
+            sidx = _integer(p, line, col, rec[col], 0)
+            prev_i = src_of.get(row)
+            if prev_i is not None and prev_i[1] != sidx:
+                raise ImportError_(
+                    f"{p}:{line}: column {col!r}: {text_arch} has index {sidx} here but "
+                    f"{prev_i[1]} on line {prev_i[0]}; an architecture keeps one index"
+                )
+            prev_r = row_of_src.get(sidx)
+            if prev_r is not None and prev_r[1] != row:
+                raise ImportError_(
+                    f"{p}:{line}: column {col!r}: index {sidx} is given to {text_arch} here "
+                    f"and to {archs[prev_r[1]]} on line {prev_r[0]}; indices must be unique"
+                )
+            src_of.setdefault(row, (line, sidx))
+            row_of_src.setdefault(sidx, (line, row))
         if static_cols:
             st = {k: _number(p, line, c, rec[c]) for k, c in static_cols.items()}
             prev = statics.get(row)
@@ -543,6 +576,11 @@ def import_table(
     ]
     absent += [k for k in STATIC_NAMES if k not in static_cols and k not in computed]
 
+    source_index = None
+    if mapping.index_column is not None:
+        source_index = np.full(n, -1, dtype=np.int64)
+        for row, (_, sidx) in src_of.items():
+            source_index[row] = sidx
     sha = hashlib.sha256(blob).hexdigest()
     source: dict[str, Any] = {k: str(mapping.source.get(k, "")) for k in _SOURCE_KEYS}
     source.update(
@@ -580,6 +618,7 @@ def import_table(
         training_versions={},
         epochs=epochs,
         imported=imported,
+        source_index=source_index,
     )
     report = ImportReport(
         path=out_p,

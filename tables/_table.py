@@ -71,6 +71,8 @@ class _Loaded:
     metrics: np.ndarray  # (n_rows, n_seed, n_epoch, n_metric) float32
     static: np.ndarray  # (n_rows, n_static) float32
     lookup: dict[str, int]  # arch string -> representative row
+    source_index: np.ndarray | None = None  # (n_rows,) int64, -1 for none; imported only
+    by_source: dict[int, int] | None = None  # source index -> row, built on first use
 
 
 # Columns of a cached view: RESULT_METRICS, then n_seeds, then per-seed valid and test.
@@ -257,13 +259,16 @@ class Table:
             canonical = np.asarray(f["canonical"][()], dtype=np.int64)
             static = np.asarray(f["static"][()], dtype=np.float32)
             metrics = np.asarray(f["metrics"][()], dtype=np.float32)
+            source_index = (
+                np.asarray(f["source_index"][()], dtype=np.int64) if "source_index" in f else None
+            )
         except Exception as e:  # fletcher32/deflate errors on damaged chunks
             raise _corrupt(p, e) from e
         if metrics_digest(metrics) != self.attrs["metrics_sha256"]:
             raise TableError(
                 f"{p}: metrics checksum mismatch; the file is corrupt, download or rebuild it"
             )
-        if rows_digest(archs_raw, canonical, static) != self.attrs["rows_sha256"]:
+        if rows_digest(archs_raw, canonical, static, source_index) != self.attrs["rows_sha256"]:
             raise TableError(
                 f"{p}: row index checksum mismatch; the file is corrupt, download or rebuild it"
             )
@@ -282,7 +287,7 @@ class Table:
         lookup = dict(zip(archs, own, strict=True))
         self.close()
         logger.debug("loaded %s: metrics %s", p, metrics.shape)
-        return _Loaded(archs, canonical, metrics, static, lookup)
+        return _Loaded(archs, canonical, metrics, static, lookup, source_index)
 
     def close(self) -> None:
         """Close the HDF5 file; data already read stays usable."""
@@ -397,6 +402,76 @@ class Table:
         s = self._loaded.static.view()
         s.setflags(write=False)
         return s
+
+    @property
+    def index_column(self) -> str | None:
+        """The source column kept as :attr:`source_index` (``"arch_index"`` in the NB201
+        tables), or ``None`` when the table keeps none."""
+        mapping = self.source.get("mapping") or {}
+        name = mapping.get("index_column") if isinstance(mapping, dict) else None
+        return str(name) if name is not None else None
+
+    @property
+    def source_index(self) -> np.ndarray | None:
+        """Each row's index in the source's own numbering (NAS-Bench-201's ``arch_index``),
+        ``-1`` where the source gave none, read-only int64 ``(n_rows,)``; ``None`` for a
+        table that keeps no source index."""
+        si = self._loaded.source_index
+        if si is None:
+            return None
+        v = si.view()
+        v.setflags(write=False)
+        return v
+
+    def _no_source_index(self) -> MissingEntryError:
+        return MissingEntryError(
+            f"{self.path} keeps no source index (only tables imported with an index column "
+            "do, e.g. the shipped nb201-* tables); look the architecture up by its string"
+        )
+
+    def arch_at_source_index(self, index: int) -> str:
+        """The architecture string the source numbered ``index``.
+
+        Example:
+            >>> t = open_table("nb201-cifar10")  # doctest: +SKIP
+            >>> t.arch_at_source_index(0)  # NAS-Bench-201's arch_index 0  # doctest: +SKIP
+            '|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|'
+
+        Raises:
+            MissingEntryError: The table keeps no source index, or no row has ``index``.
+        """
+        d = self._loaded
+        if d.source_index is None:
+            raise self._no_source_index()
+        if d.by_source is None:
+            d.by_source = {int(s): r for r, s in enumerate(d.source_index.tolist()) if s >= 0}
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"a source index is an integer, got {type(index).__name__}")
+        row = d.by_source.get(int(index))
+        if row is None:
+            lo, hi = (min(d.by_source), max(d.by_source)) if d.by_source else (0, -1)
+            raise MissingEntryError(
+                f"no architecture has {self.index_column or 'source index'} {int(index)} in "
+                f"{self.path} (the indices run {lo}..{hi})"
+            )
+        return d.archs[row]
+
+    def source_index_of(self, arch: ArchLike) -> int:
+        """The source's own index of ``arch`` (the cell's own row in a :attr:`per_cell` table).
+
+        Raises:
+            ValueError: ``arch`` is malformed.
+            MissingEntryError: The table keeps no source index, or the source gave none
+                for ``arch``.
+        """
+        d = self._loaded
+        if d.source_index is None:
+            raise self._no_source_index()
+        row = self._row(arch)
+        value = int(d.source_index[row])
+        if value < 0:
+            raise MissingEntryError(f"the source gave no index for {d.archs[row]}")
+        return value
 
     def trained(self, seed: int | None = None) -> np.ndarray:
         """Rows with a result (for ``seed``, or for any seed), bool ``(n_rows,)``."""
@@ -710,8 +785,8 @@ class Table:
         """One row per trained class, or per cell in a :attr:`per_cell` table (or per
         class/cell and seed with ``per_seed``).
 
-        Columns: ``arch``, ``index``, ``seed`` (``per_seed`` only), ``n_seeds``, then
-        :data:`RESULT_METRICS`.
+        Columns: ``arch``, ``index``, ``source_index`` (tables that keep one), ``seed``
+        (``per_seed`` only), ``n_seeds``, then :data:`RESULT_METRICS`.
         """
         import pandas as pd
 
@@ -730,6 +805,8 @@ class Table:
                 "arch": [d.archs[i] for i in reps[keep].tolist()],
                 "index": reps[keep],
             }
+            if d.source_index is not None:
+                cols["source_index"] = d.source_index[reps[keep]]
             if per_seed:
                 cols["seed"] = np.full(int(keep.sum()), s, dtype=np.int64)
             cols["n_seeds"] = r.n_seeds[keep]

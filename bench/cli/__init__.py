@@ -7,6 +7,7 @@ import errno
 import importlib
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -410,6 +411,18 @@ _EXTENSIONS = (
 )
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has closed it."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll (Windows), or no real stdout
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nasrepro`` command line; return its exit code.
 
@@ -423,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a reader gone away is caught below
+        return rc
     except NasreproError as e:
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
@@ -432,6 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():  # another pipe or socket broke: a bug or a server's fault
+            traceback.print_exc(file=sys.stderr)
+            print("nasrepro: internal error (a broken pipe, not stdout)", file=sys.stderr)
+            return 1
+        # The reader of stdout went away (`nasrepro table top | head`): stop quietly, as
+        # shell tools do; stdout points at /dev/null so the exit flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's code for a reader that closed the pipe
     except Exception:  # a bug: the traceback is what a report needs
         traceback.print_exc(file=sys.stderr)
         print(

@@ -10,6 +10,7 @@ or a file path; the default is the shipped default table (:func:`load_default`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import math
@@ -35,6 +36,7 @@ from nasrepro.tables import (
     ConfigError,
     ImportError_,
     ImportMapping,
+    MissingEntryError,
     Table,
     TableComparison,
     TableResult,
@@ -157,7 +159,7 @@ def _info(args: argparse.Namespace) -> int:
     }
     if t.kind == "imported":
         info.update(source=t.source, columns=t.columns, absent=list(t.absent))
-        info.update(computed=t.computed, macro=t.macro)
+        info.update(computed=t.computed, macro=t.macro, index_column=t.index_column)
     if args.json:
         _out(json.dumps(info, indent=2))
         return 0
@@ -232,6 +234,9 @@ def _imported_lines(t: Table) -> None:
     if other:
         _out("columns     " + ", ".join(f"{k} <- {v}" for k, v in other.items()))
     _out(f"absent      {', '.join(t.absent) or 'none'} (not in the source; never invented)")
+    if t.source_index is not None:
+        kept = int(np.count_nonzero(t.source_index >= 0))
+        _out(f"index       {t.index_column} kept for {kept} rows (`table query --source-index N`)")
     for k, how in t.computed.items():
         _out(f"computed    {k}: {how}")
     _out(
@@ -288,6 +293,7 @@ def _import(args: argparse.Namespace) -> int:
         "arch_column": args.arch_column,
         "seed_column": args.seed_column,
         "epoch_column": args.epoch_column,
+        "index_column": args.index_column,
         "final_epoch": args.final_epoch,
         "accuracy_scale": args.accuracy_scale,
     }
@@ -314,13 +320,17 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result_lines(r: TableResult) -> list[str]:
+def _result_lines(r: TableResult, absent: tuple[str, ...] = ()) -> list[str]:
+    """The text of one result; ``absent`` names what the source of an imported table lacks."""
     lines = [f"arch          {r.arch}", f"row           {r.index}"]
     lines.append(f"epoch         {r.epoch}")
     lines.append(f"seed          {'mean of ' + str(r.n_seeds) if r.seed is None else r.seed}")
     for m in RESULT_METRICS:
         v = getattr(r, m)
-        shown = "absent" if v is None else v if isinstance(v, int) else _fmt(v, 4)
+        if v is None or m in absent or (m == "train_time_s" and "epoch_time_s" in absent):
+            shown = "absent"
+        else:
+            shown = str(v) if isinstance(v, int) else _fmt(v, 4)
         lines.append(f"{m:<14}{shown}")
     for name, vals in (("valid_acc", r.per_seed_valid_acc), ("test_acc", r.per_seed_test_acc)):
         per = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, vals, strict=True))
@@ -329,13 +339,28 @@ def _result_lines(r: TableResult) -> list[str]:
 
 
 def _query(args: argparse.Namespace) -> int:
+    if (args.arch is None) == (args.source_index is None):
+        raise ConfigError(
+            "table query: give an architecture string (ARCH) or --source-index N, not "
+            f"{'both' if args.arch is not None else 'neither'}"
+        )
     t = _open(args)
-    r = t.query(args.arch, epoch=args.epoch, seed=args.seed)
+    arch = args.arch if args.source_index is None else t.arch_at_source_index(args.source_index)
+    r = t.query(arch, epoch=args.epoch, seed=args.seed)
+    index = None
+    if t.source_index is not None:
+        with contextlib.suppress(MissingEntryError):
+            index = t.source_index_of(arch)
     if args.json:
-        _out(json.dumps(r.to_dict(), indent=2))
+        doc = r.to_dict()
+        if index is not None:
+            doc["source_index"] = index
+        _out(json.dumps(doc, indent=2))
     else:
-        for line in _result_lines(r):
+        for line in _result_lines(r, t.absent):
             _out(line)
+        if index is not None:
+            _out(f"{t.index_column or 'source_index':<14}{index} (the source's own numbering)")
     return 0
 
 
@@ -574,6 +599,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     im.add_argument("--seed-column", default=None, metavar="COL", help="per-seed lines")
     im.add_argument("--epoch-column", default=None, metavar="COL", help="per-epoch lines")
     im.add_argument(
+        "--index-column",
+        default=None,
+        metavar="COL",
+        help="the source's own architecture index (e.g. NAS-Bench-201's arch_index), kept so "
+        "that `table query --source-index N` finds it",
+    )
+    im.add_argument(
         "--final-epoch", type=int, default=None, help="epoch of the values without --epoch-column"
     )
     im.add_argument(
@@ -607,7 +639,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     i.set_defaults(func=_info)
 
     q = sub.add_parser("query", help="metrics of one architecture")
-    q.add_argument("arch", metavar="ARCH", help="architecture string")
+    q.add_argument("arch", metavar="ARCH", nargs="?", default=None, help="architecture string")
+    q.add_argument(
+        "--source-index",
+        type=int_at_least(0, "--source-index"),
+        default=None,
+        metavar="N",
+        help="instead of ARCH: the architecture the source numbered N (NAS-Bench-201's "
+        "arch_index in the nb201-* tables)",
+    )
     path_arg(q)
     where(q)
     q.add_argument("--json", action="store_true")

@@ -306,7 +306,9 @@ def test_a_manifest_without_format_reads_as_version_1(sweep_copy: Path, table: T
 
 def test_committed_manifests_round_trip() -> None:
     """The sweeps under benchmarks/data/sweeps read as typed manifests and write back unchanged."""
-    dirs = sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "sweeps").iterdir())
+    dirs = sorted(
+        (Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "sweeps").iterdir()
+    )
     assert dirs, "benchmarks/data/sweeps holds the chain and hierarchical sweeps"
     for d in dirs:
         raw = json.loads((d / "sweep.json").read_text())

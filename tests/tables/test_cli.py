@@ -134,3 +134,73 @@ def test_shipped_default_table_is_complete(capsys: pytest.CaptureFixture[str]) -
     assert info["protocol_id"] == get_protocol("mnist1d-tiny").id
     assert set(info["devices"].values()) == {"cpu"}
     assert all(rho > 0.8 for rho in info["seed_spearman"].values())
+
+
+def test_query_by_the_sources_own_index(capsys: pytest.CaptureFixture[str]) -> None:
+    """NB201's arch_index 1 (the vendored CSV's second line) is found, and printed back."""
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    assert run("query", "--table", "nb201-cifar10", "--source-index", "1", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["arch"], doc["source_index"], doc["test_acc"]) == (arch, 1, pytest.approx(88.22))
+    assert run("query", arch, "--table", "nb201-cifar10") == 0
+    text = capsys.readouterr().out
+    assert "arch_index    1 (the source's own numbering)" in text
+    assert "train_loss    absent" in text and "train_time_s  absent" in text
+    assert run("info", "nb201-cifar10") == 0
+    assert "index       arch_index kept for 15625 rows" in capsys.readouterr().out
+    assert run("export", "--csv", "--table", "nb201-cifar10", "-o", "-") == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.startswith("arch,index,source_index,n_seeds,")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["query", "--table", "nb201-cifar10"],
+            "give an architecture string (ARCH) or --source-index N, not neither",
+        ),
+        (
+            ["query", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--source-index", "2"],
+            "not both",
+        ),
+        (["query", "--source-index", "2"], "keeps no source index"),
+        (
+            ["query", "--table", "nb201-cifar10", "--source-index", "15625"],
+            "no architecture has arch_index 15625",
+        ),
+    ],
+)
+def test_query_by_index_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasrepro: error: ") and message in err and "Traceback" not in err
+
+
+def test_a_reader_closing_stdout_ends_the_command_quietly() -> None:
+    """`nasrepro table export --csv | head -1`: exit 141 (SIGPIPE's code), no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nasrepro.bench.cli",
+            "table",
+            "export",
+            "--csv",
+            "--table",
+            "nb201-cifar10",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # 15,625 rows follow: far more than a pipe buffer holds
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert first.startswith(b"arch,index,source_index,") and err == ""

@@ -14,7 +14,9 @@ from nasrepro.spaces import count_static, get_space
 from nasrepro.tables import (
     ImportError_,
     ImportMapping,
+    MissingEntryError,
     Table,
+    TableError,
     TabularBenchmark,
     import_table,
     open_table,
@@ -27,6 +29,8 @@ CANON = CELL.canonical_indices()
 # Two cells of one isomorphism class: the members of the class of row 1000.
 _MEMBERS = np.flatnonzero(CANON == CANON[1000])
 SKIP_A, SKIP_B = ALL[int(_MEMBERS[0])], ALL[int(_MEMBERS[1])]
+# Two cells that are neither of them.
+OTHER_A, OTHER_B = [a for a in ALL[:4] if a not in (SKIP_A, SKIP_B)][:2]
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
@@ -219,6 +223,10 @@ def test_shipped_nb201_cifar10_equals_the_csv() -> None:
         r = t.query(lines[i]["arch"])
         assert r.valid_acc == float(np.float32(lines[i]["cifar10_valid_xvalid"]))
         assert r.test_acc == float(np.float32(lines[i]["cifar10_ori_test"]))
+        # NAS-Bench-201's own numbering is kept: arch_index i is the CSV's line i.
+        assert int(lines[i]["arch_index"]) == i
+        assert t.arch_at_source_index(i) == lines[i]["arch"]
+        assert t.source_index_of(lines[i]["arch"]) == i
 
 
 def test_plot_of_an_imported_table(tmp_path: Path) -> None:
@@ -226,3 +234,92 @@ def test_plot_of_an_imported_table(tmp_path: Path) -> None:
 
     out = plot_table(open_table("nb201-cifar10"), tmp_path / "p.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------- the source's own index
+def test_index_column_is_kept_and_looked_up_both_ways(tmp_path: Path) -> None:
+    rows = [[SKIP_A, 50, 60, 907], [SKIP_B, 70, 80, 12], [OTHER_A, 30, 40, 0]]
+    f = _write_csv(tmp_path / "r.csv", ["arch", "v", "t", "arch_index"], rows)
+    m = ImportMapping(search_metric="v", report_metric="t", partial=True, index_column="arch_index")
+    import_table(f, tmp_path / "t.h5", m)
+    t = Table.open(tmp_path / "t.h5", verify=True)
+    assert t.index_column == "arch_index"
+    si = t.source_index
+    assert si is not None and si.dtype == np.int64 and si.shape == (len(ALL),)
+    assert int(np.count_nonzero(si >= 0)) == 3 and not si.flags.writeable
+    # isomorphic cells keep their own indices (a per-cell table)
+    assert (t.arch_at_source_index(907), t.arch_at_source_index(12)) == (SKIP_A, SKIP_B)
+    assert t.source_index_of(SKIP_B) == 12 and t.source_index_of(CELL.parse(OTHER_A)) == 0
+    assert t.query(t.arch_at_source_index(12)).test_acc == 80.0
+    with pytest.raises(MissingEntryError, match=r"no architecture has arch_index 13 .*0\.\.907"):
+        t.arch_at_source_index(13)
+    with pytest.raises(MissingEntryError, match="the source gave no index for"):
+        t.source_index_of(OTHER_B)
+    df = t.to_dataframe()
+    assert dict(zip(df["arch"], df["source_index"], strict=True)) == {
+        SKIP_A: 907,
+        SKIP_B: 12,
+        OTHER_A: 0,
+    }
+
+
+def test_index_lines_must_agree(tmp_path: Path) -> None:
+    head = ["arch", "seed", "v", "t", "idx"]
+    m = ImportMapping(
+        search_metric="v", report_metric="t", partial=True, seed_column="seed", index_column="idx"
+    )
+    ok = _write_csv(tmp_path / "ok.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_A, 1, 1, 2, 4]])
+    import_table(ok, tmp_path / "ok.h5", m)  # one index on each seed's line is fine
+    assert Table.open(tmp_path / "ok.h5").source_index_of(SKIP_A) == 4
+    two = _write_csv(tmp_path / "two.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_A, 1, 1, 2, 5]])
+    with pytest.raises(
+        ImportError_, match=r"two\.csv:3: column 'idx': .* index 5 here but 4 on line 2"
+    ):
+        import_table(two, tmp_path / "x.h5", m)
+    dup = _write_csv(tmp_path / "dup.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_B, 0, 1, 2, 4]])
+    with pytest.raises(
+        ImportError_, match=r"dup\.csv:3: .*index 4 is given to .* line 2; indices must be unique"
+    ):
+        import_table(dup, tmp_path / "x.h5", m)
+    neg = _write_csv(tmp_path / "neg.csv", head, [[SKIP_A, 0, 1, 2, -1]])
+    with pytest.raises(ImportError_, match=r"neg\.csv:2: column 'idx': .* not an integer >= 0"):
+        import_table(neg, tmp_path / "x.h5", m)
+    nocol = _write_csv(tmp_path / "nocol.csv", head[:-1], [[SKIP_A, 0, 1, 2]])
+    with pytest.raises(ImportError_, match=r"missing column\(s\) \['idx'\]"):
+        import_table(nocol, tmp_path / "x.h5", m)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_index_column_needs_per_cell_values() -> None:
+    with pytest.raises(ImportError_, match="index_column needs per-cell values"):
+        ImportMapping(search_metric="v", report_metric="t", per_cell=False, index_column="i")
+    with pytest.raises(ImportError_, match="is not a column name"):
+        ImportMapping.from_dict({"search_metric": "v", "report_metric": "t", "index_column": 3})
+
+
+def test_a_changed_source_index_fails_the_row_checksum(tmp_path: Path) -> None:
+    import h5py
+
+    f = _write_csv(tmp_path / "r.csv", ["arch", "v", "t", "i"], [[SKIP_A, 50, 60, 3]])
+    m = ImportMapping(search_metric="v", report_metric="t", partial=True, index_column="i")
+    import_table(f, tmp_path / "t.h5", m)
+    with h5py.File(tmp_path / "t.h5", "r+") as h:
+        si = h["source_index"][()]
+        si[int(np.flatnonzero(si == 3)[0])] = 4
+        h["source_index"][...] = si  # h5py rewrites the chunk's own checksum
+    with pytest.raises(TableError, match="row index checksum mismatch"):
+        Table.open(tmp_path / "t.h5", verify=True)
+
+
+def test_tables_without_an_index_say_so(tmp_path: Path) -> None:
+    f = _write_csv(tmp_path / "r.csv", ["arch", "v", "t"], [[SKIP_A, 50, 60]])
+    import_table(
+        f, tmp_path / "t.h5", ImportMapping(search_metric="v", report_metric="t", partial=True)
+    )
+    for t in (Table.open(tmp_path / "t.h5"), open_table("cell-mnist1d-tiny")):
+        assert t.source_index is None and t.index_column is None
+        with pytest.raises(MissingEntryError, match="keeps no source index"):
+            t.arch_at_source_index(0)
+        with pytest.raises(MissingEntryError, match="keeps no source index"):
+            t.source_index_of(SKIP_A)
+        assert "source_index" not in t.to_dataframe().columns
