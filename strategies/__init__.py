@@ -26,7 +26,7 @@ from nasrepro.strategies._base import (
     load_strategy,
     register_strategy,
 )
-from nasrepro.strategies._checks import StrategyContractError, check_strategy, drive
+from nasrepro.strategies._checks import StrategyContractError, check_strategy, check_trial, drive
 from nasrepro.strategies._common import Decisions, candidate_pool, canonical_key, decisions_of
 from nasrepro.strategies._evolution import RegularizedEvolution
 from nasrepro.strategies._gp import GPBayesOpt, expected_improvement, fit_gp
@@ -49,6 +49,7 @@ __all__ = [
     "list_strategies",
     "load_strategy",
     "check_strategy",
+    "check_trial",
     "NasreproError",
     "ConfigError",
     "StrategyError",

@@ -20,7 +20,7 @@ from nasrepro.strategies._base import Strategy, Trial
 from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Benchmark, Evaluation
 
-__all__ = ["drive", "check_strategy", "StrategyContractError"]
+__all__ = ["drive", "check_strategy", "check_trial", "StrategyContractError"]
 
 TrialKey = tuple[str, int | None, bool]
 
@@ -53,9 +53,7 @@ class _Driver:
                         f"{type(strategy).__name__}.ask() returned None with no trial pending"
                     )
                 break
-            if not isinstance(trial, Trial):
-                raise StrategyContractError(f"ask() returned {trial!r}, not a Trial or None")
-            _check_in_space(trial, space, self.benchmark.max_epoch)
+            check_trial(trial, space, self.benchmark.max_epoch)
             ev = self.benchmark.query(trial.arch, trial.epoch, rng=self.rng)
             self.pending.append((trial, ev))
             self.log.append((trial.arch.to_string(), trial.epoch, trial.resume))
@@ -64,16 +62,41 @@ class _Driver:
         self.guard.tell(strategy, trial, ev)
 
 
-def _check_in_space(trial: Trial, space: Any, max_epoch: int) -> None:
+def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = True) -> None:
+    """What ``ask()`` returned is a :class:`Trial` of ``space`` at an epoch in ``1..max_epoch``.
+
+    Args:
+        trial: The value ``ask()`` returned (not ``None``).
+        space: The benchmark's search space.
+        max_epoch: The benchmark's last epoch.
+        round_trip: Also check that the architecture survives its string form (the
+            contract check does; a runner skips it, as it costs a parse per ask).
+
+    Raises:
+        StrategyContractError: Which rule the value breaks.
+    """
+    if not isinstance(trial, Trial):
+        raise StrategyContractError(f"ask() returned {_clip(repr(trial))}, not a Trial or None")
     arch = trial.arch
     if not isinstance(arch, Architecture) or not isinstance(arch, space.arch_type):
         raise StrategyContractError(
-            f"ask() returned {type(arch).__name__}, not a {space.arch_type.__name__} of {space.name!r}"
+            f"ask() returned a Trial of {type(arch).__name__}, not of a {space.arch_type.__name__} "
+            f"of the {space.name!r} space (build trials with space.sample(), space.parse(...) "
+            "or space.neighbors())"
         )
-    if space.parse(arch.to_string()) != arch:
+    if round_trip and space.parse(arch.to_string()) != arch:
         raise StrategyContractError(f"{arch} does not round-trip through the space's parser")
-    if trial.epoch is not None and not 1 <= trial.epoch <= max_epoch:
-        raise StrategyContractError(f"trial epoch {trial.epoch} is outside 1..{max_epoch}")
+    epoch = trial.epoch
+    if epoch is not None and (
+        isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= max_epoch
+    ):
+        raise StrategyContractError(
+            f"ask() returned a Trial at epoch {epoch!r}, outside 1..{max_epoch} (None: the last)"
+        )
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def drive(

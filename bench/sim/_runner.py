@@ -30,7 +30,13 @@ from typing import Literal
 import numpy as np
 
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.strategies import Strategy, StrategyGuard, Trial
+from nasrepro.strategies import (
+    Strategy,
+    StrategyContractError,
+    StrategyGuard,
+    Trial,
+    check_trial,
+)
 from nasrepro.tables import Benchmark, Evaluation
 
 __all__ = ["Budget", "RunResult", "run", "regret_on_grid"]
@@ -182,7 +188,9 @@ def run(
             time limit, naming the strategy ``name``).
 
     Raises:
-        RuntimeError: The strategy waits (``ask`` returns ``None``) with nothing pending.
+        StrategyContractError: ``ask`` returned something other than a :class:`Trial` of
+            the benchmark's space at an epoch it has, or waited (``None``) with nothing
+            pending; the message names the strategy, the seed and the trial.
         StrategyError: The strategy's code raised, or a call ran past the guard's limit.
     """
     if workers < 1:
@@ -217,10 +225,17 @@ def run(
             strategy_s += time.perf_counter() - t0
             if trial is None:
                 if not heap:
-                    raise RuntimeError(
-                        f"{type(strategy).__name__}.ask() returned None with no trial pending"
+                    raise StrategyContractError(
+                        f"{label} breaks the strategy contract (seed {seed}, after "
+                        f"{g.n_asked} trials): ask() returned None with no trial pending"
                     )
                 break
+            try:
+                check_trial(trial, space, benchmark.max_epoch, round_trip=False)
+            except StrategyContractError as e:
+                raise StrategyContractError(
+                    f"{label} breaks the strategy contract (seed {seed}, trial {g.n_asked}): {e}"
+                ) from None
             ev, charge = _evaluate(benchmark, trial, runs, rng)
             heapq.heappush(heap, (clock + charge, seq, trial, ev, charge))
             seq += 1

@@ -8,7 +8,7 @@ import pytest
 
 from nasrepro.bench.sim import bootstrap_ci
 from nasrepro.bench.sim._runner import Budget, run
-from nasrepro.strategies import RandomSearch, Strategy, Trial
+from nasrepro.strategies import RandomSearch, Strategy, StrategyContractError, Trial
 from nasrepro.tables import Evaluation, Table, TabularBenchmark
 
 
@@ -92,7 +92,10 @@ def test_time_budget_workers_and_incumbent(table: Table) -> None:
 
 def test_waiting_with_nothing_pending_is_an_error(table: Table) -> None:
     bench = TabularBenchmark(table)
-    with pytest.raises(RuntimeError, match="None with no trial pending"):
+    with pytest.raises(
+        StrategyContractError,
+        match=r"\(seed 0, after 0 trials\): ask\(\) returned None with no trial pending",
+    ):
         run(Scripted([], bench.max_epoch), bench, Budget("queries", 3))
 
 

@@ -84,6 +84,32 @@ class AsksBeyondMaxEpoch(RandomSearch):
     def ask(self):
         trial = super().ask()
         return type(trial)(trial.arch, self.max_epoch + 1)  # breaks the contract
+
+
+class ReturnsAnArch(RandomSearch):
+    def ask(self):
+        return super().ask().arch  # an architecture, not a Trial
+
+
+class ReturnsAString(RandomSearch):
+    def ask(self):
+        trial = super().ask()
+        return type(trial)(trial.arch.to_string())  # a string where an architecture goes
+
+
+class ReturnsAChainArch(RandomSearch):
+    def ask(self):
+        import numpy as np
+
+        from nasrepro.spaces import get_space
+        from nasrepro.strategies import Trial
+
+        return Trial(get_space("chain").sample(np.random.default_rng(0)))  # another space
+
+
+class WaitsWithNothingPending(RandomSearch):
+    def ask(self):
+        return None
 """
 
 IMPORT_FAILS = """
@@ -309,6 +335,44 @@ def test_cli_validate_with_a_contract_breach(
     (line,) = out.stderr.splitlines()
     assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract: "), line
     assert "outside 1.." in line, line
+
+
+@pytest.mark.parametrize(
+    ("cls", "jobs", "says"),
+    [
+        ("ReturnsAnArch", "1", "ask() returned CellArch(ops="),
+        ("ReturnsAString", "2", "ask() returned a Trial of str, not of a CellArch of the 'cell'"),
+        ("ReturnsAChainArch", "1", "ask() returned a Trial of ChainArch, not of a CellArch"),
+        ("AsksBeyondMaxEpoch", "2", "ask() returned a Trial at epoch 3, outside 1..2"),
+        ("WaitsWithNothingPending", "1", "ask() returned None with no trial pending"),
+    ],
+)
+def test_cli_leaderboard_with_a_contract_breach(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path, cls: str, jobs: str, says: str
+) -> None:
+    """The leaderboard names the breach as validate's contract check does: one line, exit 2."""
+    label = f"{files / 'faulty.py'}:{cls}"
+    out = _cli(
+        spec,
+        "leaderboard",
+        "--strategies",
+        f"random-search,{label}",
+        "--seeds",
+        "2",
+        "--budget",
+        "20q",
+        "--jobs",
+        jobs,
+        "--out",
+        str(tmp_path / "lb"),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("nasrepro: error:")]
+    assert len(errors) == 1, out.stderr
+    assert errors[0].startswith(f"nasrepro: error: {label} breaks the strategy contract (seed ")
+    assert says in errors[0], errors[0]
 
 
 @pytest.mark.parametrize(
