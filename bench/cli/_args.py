@@ -161,11 +161,19 @@ def _cap_message() -> str:
 
 
 def check_budget_evaluations(text: str, evaluations: float) -> None:
-    """Refuse a budget worth more than :data:`MAX_BUDGET_EVALUATIONS` evaluations.
+    """Refuse a budget worth more than :data:`MAX_BUDGET_EVALUATIONS` evaluations, or
+    less than one mean full training (most runs would end before their first result).
 
     Raises:
-        ValueError: ``evaluations`` (the budget over one mean training) is above the cap.
+        ValueError: ``evaluations`` (the budget over one mean training) is outside
+            ``[1, MAX_BUDGET_EVALUATIONS]``.
     """
+    if evaluations < 1:
+        raise ConfigError(
+            f"budget {quote(text)} is about {evaluations:.3g} mean full trainings: most runs "
+            "would end before their first result; give at least 1x (one mean training), "
+            "e.g. --budget 10x"
+        )
     if evaluations > MAX_BUDGET_EVALUATIONS:
         raise ConfigError(
             f"budget {quote(text)} is about {evaluations:.3g} mean trainings; {_cap_message()}"

@@ -20,6 +20,8 @@ from nasrepro.bench.cli._args import (
     strategies_text,
 )
 from nasrepro.bench.cli._outputs import check_dir, staged_dir
+from nasrepro.spaces import ConfigError
+from nasrepro.spaces._base import quote
 
 __all__ = ["add_parser"]
 
@@ -39,9 +41,13 @@ class _ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="run", file=sys.stderr)
-        self.bar.n = done
-        self.bar.refresh()
+            # started at ``done``: runs read back (or the first one) are not counted in
+            # the rate, which would otherwise show thousands of runs per second
+            self.bar = tqdm(
+                total=total, initial=done, desc=self.desc, unit="run", file=sys.stderr, smoothing=0
+            )
+        self.bar.update(done - self.bar.n)  # redrawn at most every 0.1 s, so bursts of
+        # runs finishing at once do not show as thousands of runs per second
 
     def close(self) -> None:
         if self.bar is not None:
@@ -98,6 +104,13 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         lb = run_leaderboard(config, progress=bar, runs_dir=runs_dir, fresh=args.fresh)
     finally:
         bar.close()
+    empty = [f"{n} seed {r.seed}" for n, rs in lb.runs.items() for r in rs if not r.n_evaluations]
+    if empty:  # a mean over the other seeds would hide them; the runs stay in runs_dir
+        raise ConfigError(
+            f"budget {quote(budget)} ended {len(empty)} of {len(lb.runs) * len(config.seeds)} "
+            f"runs before their first result ({', '.join(empty[:3])}"
+            f"{', ...' if len(empty) > 3 else ''}); raise --budget (e.g. 10x) and run again"
+        )
     with staged_dir(out, "--out") as staging:
         staged = write_outputs(lb, staging)
     paths = {k: out / Path(p).relative_to(staging) for k, p in staged.items()}

@@ -304,7 +304,8 @@ def to_markdown(
         lines += [
             "",
             "Black-box strategies at each method's cost (mean regret; test acc mean ± std), "
-            "read from their anytime curves on the same table:",
+            "read from their anytime curves on the same table (n/a: not every seed had a "
+            "result by that cost):",
             "",
             "| budget | " + " | ".join(strategies) + " |",
             "|---|" + "---:|" * len(strategies),

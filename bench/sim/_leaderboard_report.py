@@ -52,7 +52,10 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "",
         _header(lb) + ".",
         "Regret: optimum minus the incumbent's mean final test accuracy (percent points); "
-        "the incumbent is the best validation accuracy seen.",
+        "the incumbent is the best validation accuracy seen. AUC: mean regret over the "
+        "log-spaced grid of the curves, which starts when every run of this leaderboard has "
+        "a result, so it moves with the set of strategies run: compare AUCs within one "
+        "leaderboard only.",
         "",
         f"| # | strategy | final regret: mean [95% CI] | {_test_header(lb)} | median | AUC | "
         "avg rank | evals |",

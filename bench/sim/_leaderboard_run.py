@@ -46,11 +46,13 @@ from nasrepro.strategies import (
 )
 from nasrepro.tables import (
     Benchmark,
+    Table,
     TableError,
     TabularBenchmark,
     default_table_path,
     get_benchmark,
     open_table,
+    representative_mask,
 )
 
 __all__ = [
@@ -103,6 +105,35 @@ class BenchmarkSpec:
         return Path(self.table).stem if self.table else self.name
 
 
+def _check_covers_space(table: Table) -> None:
+    """A strategy may ask for any architecture of the space: the table must answer for all.
+
+    Raises:
+        ConfigError: The space is unbounded (a table holds a sample of it), or some cells
+            (per-cell tables) or isomorphism classes have no final result.
+    """
+    space = table.space
+    if not space.bounded:
+        shipped = space.name in ("chain", "hierarchical")
+        raise ConfigError(
+            f"{table.path} holds {table.n_rows:,} sampled architectures of the unbounded "
+            f"{space.name!r} space, and a strategy may ask for any other; run the leaderboard "
+            "on a surrogate benchmark instead"
+            + (f": --benchmark {space.name}-mnist1d-tiny-surrogate" if shipped else "")
+        )
+    trained = table.trained()
+    if not table.per_cell:
+        trained = trained[representative_mask(table.canonical)]
+    if not trained.all():
+        unit = "cells" if table.per_cell else "isomorphism classes"
+        raise ConfigError(
+            f"{table.path} has results for {int(trained.sum()):,} of the {trained.size:,} {unit} "
+            f"of the {space.name!r} space, and a strategy may ask for any of them; use a table "
+            "that covers the space (`nasrepro table list`), or finish the sweep (`nasrepro "
+            "sweep` resumes it) and rebuild the table"
+        )
+
+
 def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
     """Build the benchmark ``spec`` names.
 
@@ -112,7 +143,9 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
         ValueError: Unknown benchmark name.
     """
     if spec.table is not None:
-        return TabularBenchmark(open_table(spec.table), spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
+        table = open_table(spec.table)
+        _check_covers_space(table)
+        return TabularBenchmark(table, spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
     try:
         return get_benchmark(spec.name, seed_mode=spec.seed_mode)
     except TableError as e:
@@ -276,8 +309,9 @@ def _died(
         kept = f"; {finished} of {total} runs had finished (give a run directory to keep them)"
     return WorkerDiedError(
         f"a leaderboard worker process died without an error (killed, out of memory, or "
-        f"the strategy's code ended the process) {where}{kept}; if it dies again, run that "
-        "strategy alone with --jobs 1 to see how it ends"
+        f"the strategy's code ended the process) {where}{kept}; if it dies again, look in "
+        "that strategy for os._exit, native code that crashes, or memory that grows "
+        "(with --jobs 1 such an exit ends nasrepro itself, with that exit code)"
     )
 
 

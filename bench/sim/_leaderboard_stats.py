@@ -103,9 +103,10 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
     """Each strategy's standing at simulated time ``time_s`` (read off its anytime curves).
 
     Returns:
-        Per strategy: the mean regret over the seeds that have a result by then, and
-        their incumbents' report-metric accuracy (``optimum - regret``), mean and
-        sample standard deviation; NaN for all three when no seed has a result yet.
+        Per strategy: the mean regret over the seeds, and their incumbents'
+        report-metric accuracy (``optimum - regret``), mean and sample standard
+        deviation; NaN for all three unless every seed has a result by then (a mean
+        over the seeds that have one would flatter the strategy).
         The one-shot leaderboard sets the black-box strategies beside each method at
         the method's cost this way.
     """
@@ -114,8 +115,7 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
     out: dict[str, tuple[float, float, float]] = {}
     for name, runs in lb.runs.items():
         reg = np.array([regret_on_grid(r, t)[0] for r in runs])
-        reg = reg[np.isfinite(reg)]
-        if not reg.size:
+        if not reg.size or not np.isfinite(reg).all():
             out[name] = (math.nan, math.nan, math.nan)
             continue
         test = optimum - reg

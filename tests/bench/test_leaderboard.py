@@ -228,3 +228,8 @@ def test_regret_at_reads_the_anytime_curves(spec: BenchmarkSpec) -> None:
     assert all(np.isnan(v).all() for v in regret_at(lb, first / 2).values())  # nothing yet
     mid = regret_at(lb, lb.budget.value / 2)["random-search"][0]
     assert mid >= at_end["random-search"][0]  # regret never rises
+    # between the first seed's first result and the last seed's: no mean of a subset
+    firsts = sorted(r.time[0] for r in lb.runs["random-search"])
+    assert firsts[0] < firsts[-1]
+    assert np.isnan(regret_at(lb, firsts[-1] * 0.999)["random-search"]).all()
+    assert np.isfinite(regret_at(lb, firsts[-1])["random-search"]).all()
