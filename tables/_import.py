@@ -147,6 +147,10 @@ class ImportMapping:
         if scale is not None and not (isinstance(scale, int | float) and scale > 0):
             raise ImportError_(f"mapping: accuracy_scale {self.accuracy_scale!r} must be > 0")
         if self.macro is not None:
+            for k in ("C", "N", "num_classes"):
+                v = self.macro.get(k, 1)
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ImportError_(f"mapping: macro {k}={v!r} must be a positive integer")
             missing = [k for k in _MACRO_COUNT_KEYS if k not in self.macro]
             if missing:
                 raise ImportError_(

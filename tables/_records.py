@@ -190,6 +190,7 @@ def write_json_atomic(path: Path, obj: Any, compress: bool = False) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make run files unreadable to others
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

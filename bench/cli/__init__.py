@@ -127,11 +127,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tags={"kind": "train", "protocol_id": protocol.id},
         enabled=not args.no_track,
     ) as run:
-        if not quiet:
-            print(f"{'epoch':>5} " + " ".join(f"{c:>12}" for c in cols))
+        header = [not quiet]  # printed with the first epoch: not before bad input is refused
 
         def on_epoch(epoch: int, row: dict[str, float]) -> None:
             run.log_metrics(row, step=epoch)
+            if header[0]:
+                print(f"{'epoch':>5} " + " ".join(f"{c:>12}" for c in cols))
+                header[0] = False
             if not quiet:
                 print(f"{epoch:>5} " + " ".join(f"{row[c]:>12.4f}" for c in cols), flush=True)
 
@@ -163,21 +165,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from nasrepro.bench.cli._outputs import OutputError, check_dir, describe_os_error
+    from nasrepro.spaces import get_space
 
     archs = None
     if args.archs:
         try:
             with open(args.archs) as f:
-                archs = [line.strip() for line in f if line.strip()]
+                numbered = [(i, s.strip()) for i, s in enumerate(f, start=1) if s.strip()]
         except OSError as e:
             raise ConfigError(
                 f"--archs {quote(args.archs)}: cannot read it ({describe_os_error(e)}); "
                 "name a file with one arch string per line"
             ) from None
-        if not archs:
+        if not numbered:
             raise ConfigError(
                 f"--archs {quote(args.archs)} holds no architectures; put one arch string per line"
             )
+        space = get_space(args.space)
+        for i, s in numbered:  # name the line of a bad string, before any training
+            try:
+                space.parse(s)
+            except ValueError as e:
+                raise ConfigError(f"--archs {args.archs}:{i}: {e}") from None
+        archs = [s for _, s in numbered]
     check_dir(args.out, "--out")
     try:
         report = _run_sweep(args, archs)
@@ -287,6 +297,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+_DATA_ROOT_HELP = (
+    "dataset directory (default $NASREPRO_DATA, else $NASREPRO_CACHE/data, "
+    "~/.cache/nasrepro/data); CIFAR-10 must already be there"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nasrepro.tables import DEFAULT_PROTOCOL
 
@@ -302,27 +318,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = ssub.add_parser("list", help="list the registered spaces")
     p.set_defaults(func=_cmd_space_list)
     p = ssub.add_parser("info", help="describe a space")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="a registered space (`nasrepro space list`)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_space_info)
     p = ssub.add_parser("sample", help="sample architectures")
-    p.add_argument("name")
+    p.add_argument("name", help="a registered space (`nasrepro space list`)")
     p.add_argument("-n", type=int_at_least(1, "-n"), default=5, help="how many (default 5)")
-    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=0)
+    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=0, help="sampling seed (0)")
     p.set_defaults(func=_cmd_space_sample)
     p = ssub.add_parser("canonical", help="the canonical representative of an architecture")
-    p.add_argument("arch")
+    p.add_argument("arch", help="architecture string")
     p.add_argument("--space", default=None, help="space name (guessed from the string if omitted)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_space_canonical)
 
     p = sub.add_parser("train", help="train one architecture under a protocol")
-    p.add_argument("arch")
-    p.add_argument("--space", default="cell")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    p.add_argument("--seed", type=int_at_least(0, "seed"), default=0)
+    p.add_argument("arch", help="architecture string of --space")
+    p.add_argument("--space", default="cell", help="search space (default cell)")
+    p.add_argument(
+        "--protocol",
+        default=DEFAULT_PROTOCOL,
+        help=f"training protocol (default {DEFAULT_PROTOCOL})",
+    )
+    p.add_argument("--seed", type=int_at_least(0, "seed"), default=0, help="training seed (0)")
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help=_DATA_ROOT_HELP)
     p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")
     p.add_argument(
         "--threads",
@@ -334,26 +354,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="train a whole space (or a sample), resumable and sharded")
-    p.add_argument("--space", default="cell")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--space", default="cell", help="search space (default cell)")
+    p.add_argument(
+        "--protocol",
+        default=DEFAULT_PROTOCOL,
+        help=f"training protocol (default {DEFAULT_PROTOCOL})",
+    )
+    p.add_argument(
+        "--seeds", type=seed_list, default=[0, 1, 2], help="training seeds (default 0,1,2)"
+    )
     p.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: take every n-th chunk")
-    p.add_argument("--workers", type=int_at_least(1, "workers"), default=1)
-    p.add_argument("--executor", choices=["local", "ray"], default="local")
-    p.add_argument("--ray-address", default=None)
+    p.add_argument(
+        "--workers", type=int_at_least(1, "workers"), default=1, help="processes (default 1)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local processes, or tasks on a Ray cluster",
+    )
+    p.add_argument(
+        "--ray-address", default=None, help="the Ray cluster (default: start a local one)"
+    )
     p.add_argument(
         "--sample",
         type=int_at_least(1, "sample"),
         default=None,
         help="sweep N sampled archs (unbounded spaces)",
     )
-    p.add_argument("--sample-seed", type=int_at_least(0, "--sample-seed"), default=0)
+    p.add_argument(
+        "--sample-seed",
+        type=int_at_least(0, "--sample-seed"),
+        default=0,
+        help="seed of the --sample draw (0)",
+    )
     p.add_argument("--archs", default=None, help="file with one arch string per line")
-    p.add_argument("--chunk-size", type=int_at_least(1, "chunk-size"), default=16)
+    p.add_argument(
+        "--chunk-size",
+        type=int_at_least(1, "chunk-size"),
+        default=16,
+        help="architectures per result file, the unit of resuming (default 16)",
+    )
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--data-root", default=None, help=_DATA_ROOT_HELP)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.add_argument(
         "--batched",
@@ -372,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "reproduce", help="retrain one architecture and compare it with the table row"
     )
-    p.add_argument("arch")
+    p.add_argument("arch", help="architecture string")
     p.add_argument("--seed", type=seed_list, default=[0], help="seed(s), comma-separated")
     p.add_argument(
         "--table",
@@ -381,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a shipped table name or a table file (default: the shipped default table)",
     )
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help=_DATA_ROOT_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per seed")
     p.add_argument(
         "--tolerance",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.cli._args import device, int_at_least
+from nasrepro.bench.cli._outputs import check_dir, check_file
 from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -88,6 +89,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from nasrepro.bench.tracking import mlflow_run
 
     get_method(args.method)  # an unknown method fails before any data is read
+    if args.plot:  # before the search: a bad location would lose it
+        check_file(args.plot, "--plot")
     table, protocol = _resolve(args)
     quiet = args.json
 
@@ -200,9 +203,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     methods = args.methods or list(METHODS)
     for m in methods:
         get_method(m)
+    out = check_dir(args.out, "--out")  # before the searches: a bad --out would lose them
     table, protocol = _resolve(args)
     args.table_name = str(table.path)
-    out = Path(args.out)
     from nasrepro.bench.cli._leaderboard import _ProgressBar
 
     bar = _ProgressBar("one-shot searches")
@@ -284,15 +287,17 @@ def add_parser(sub: Any) -> None:
     osub = p.add_subparsers(dest="oneshot_cmd", required=True, metavar="{list,run,leaderboard}")
 
     q = osub.add_parser("list", help="the methods, their sources and scaled settings")
-    q.add_argument("--protocol", default="mnist1d-tiny")
-    q.add_argument("--json", action="store_true")
+    q.add_argument(
+        "--protocol", default="mnist1d-tiny", help="scale the settings to it (default mnist1d-tiny)"
+    )
+    q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_cmd_list)
 
     q = osub.add_parser("run", help="one search; print the derived cell and its table accuracies")
     q.add_argument("method", help="rsps, darts-v1, darts-v2, gdas, setn or enas")
-    q.add_argument("--seed", type=int_at_least(0, "seed"), default=0)
+    q.add_argument("--seed", type=int_at_least(0, "seed"), default=0, help="search seed (0)")
     q.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
-    q.add_argument("--data-root", default=None)
+    q.add_argument("--data-root", default=None, help="dataset directory (as for train)")
     q.add_argument(
         "--rank-cells", type=int_at_least(0, "rank-cells"), default=0, metavar="N",
         help="also check the supernet's ranking on N fixed classes (Kendall tau; 0: skip)",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.cli._args import int_at_least
+from nasrepro.bench.cli._outputs import check_dir
 from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -115,6 +116,8 @@ def _eval(args: argparse.Namespace) -> int:
     from nasrepro.surrogate import METRICS, evaluate, write_report
     from nasrepro.tables import Table
 
+    if args.report:  # before the work: a bad location would lose it
+        check_dir(args.report, "--report")
     surrogate = _load(args.models)
     if args.test:
         tests = [Path(p) for p in args.test]
@@ -224,8 +227,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     e.set_defaults(func=_eval)
 
     q = sub.add_parser("predict", help="predicted accuracy, seed noise and cost")
-    q.add_argument("arch", nargs="+")
-    q.add_argument("--space", required=True)
+    q.add_argument("arch", nargs="+", help="architecture string(s) of --space")
+    q.add_argument("--space", required=True, help="their search space")
     q.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_predict)

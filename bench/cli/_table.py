@@ -370,11 +370,13 @@ def _top(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
-    _out(f"{'rank':>4}  {args.metric:>12}  {'valid_acc':>9}  {'test_acc':>8}  {'params':>9}  arch")
+    extra = args.metric not in ("valid_acc", "test_acc", "params")  # always shown
+    head = f"  {args.metric:>12}" if extra else ""
+    _out(f"{'rank':>4}{head}  {'valid_acc':>9}  {'test_acc':>8}  {'params':>9}  arch")
     for k, r in enumerate(rows, 1):
-        v = getattr(r, args.metric)
+        v = f"  {_fmt(float(getattr(r, args.metric)), 4):>12}" if extra else ""
         _out(
-            f"{k:>4}  {_fmt(float(v), 4):>12}  {_fmt(r.valid_acc):>9}  {_fmt(r.test_acc):>8}  "
+            f"{k:>4}{v}  {_fmt(r.valid_acc):>9}  {_fmt(r.test_acc):>8}  "
             f"{'-' if r.params is None else r.params:>9}  {r.arch}"
         )
     return 0
@@ -568,7 +570,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         sp.add_argument("--seed", type=int, default=None, help="one seed (default: mean)")
 
     b = sub.add_parser("build", help="build a table from sweep directories")
-    b.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR")
+    b.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR", help="finished sweep directories")
     b.add_argument("-o", "--out", required=True, help="the .h5 file to write")
     b.add_argument(
         "--allow-partial", action="store_true", help="write it even if results are missing"
@@ -630,12 +632,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     im.set_defaults(func=_import)
 
     ls = sub.add_parser("list", help="the shipped tables, by name")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=_list)
 
     i = sub.add_parser("info", help="size, protocol, coverage and accuracy quantiles")
     path_arg(i)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_info)
 
     q = sub.add_parser("query", help="metrics of one architecture")
@@ -650,15 +652,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     path_arg(q)
     where(q)
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_query)
 
     t = sub.add_parser("top", help="the k best classes")
     path_arg(t)
-    t.add_argument("-k", type=int_at_least(1, "-k"), default=10)
-    t.add_argument("--metric", default="test_acc", choices=RESULT_METRICS)
+    t.add_argument("-k", type=int_at_least(1, "-k"), default=10, help="how many (default 10)")
+    t.add_argument(
+        "--metric", default="test_acc", choices=RESULT_METRICS, help="rank by (default test_acc)"
+    )
     where(t)
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=_top)
 
     e = sub.add_parser("export", help="write the table as CSV (one row per class)")
@@ -678,7 +682,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "compare",
         help="how two tables of one space agree: rank correlations, top-k, best-cell ranks",
         description="Compare two tables of one space over the cells both hold and over "
-        "isomorphism classes: Kendall tau-b, Spearman, top-k overlap (k = 10, 100, 1%%), "
+        "isomorphism classes: Kendall tau-b, Spearman, top-k overlap (k = 10, 100, 1%), "
         "where each table's best ranks in the other, and the op shares of each top 100. "
         "With --strategies, also run the same leaderboard on both (a query budget) and "
         "compare the strategy orders.",
@@ -694,7 +698,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
             help=f"metric of {side.upper()} (default test_acc, the report metric; valid_acc is "
             "the search metric)",
         )
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument(
         "--strategies",
         type=strategies_text,

@@ -186,8 +186,8 @@ class ValidateReport:
                 gaps = {k: (v[0], str(v[1])) for k, v in self.build_gaps.items()}
                 lines += describe_gaps(gaps)
                 lines.append(
-                    "  so the real numbers above differ from the table's by training noise, "
-                    "not by a fault"
+                    "  so the real numbers above may differ from the table's by floating-point "
+                    "noise between builds, not by a fault"
                 )
         if self.retrain_note:
             lines += ["", self.retrain_note]

@@ -51,6 +51,7 @@ def _leaderboard(table: Path, tmp_path: Path, *override: str) -> list[str]:
         (["--budget", "1e12q"], ["--budget", "'1e12q'", f"{MAX_BUDGET_EVALUATIONS}q"]),
         (["--budget", "1e12x"], ["--budget", "'1e12x'", f"{MAX_BUDGET_EVALUATIONS}q"]),
         (["--budget", "ten"], ["--budget", "'ten'", "'200q'"]),
+        (["--budget", "0.5x"], ["'0.5x'", "0.5 mean full trainings", "at least 1x"]),
         (["--jobs", "0"], ["--jobs", "'0'", ">= 1"]),
         (["--jobs", "-3"], ["--jobs", "'-3'", ">= 1"]),
         (["--workers", "0"], ["--workers", "'0'", ">= 1"]),
@@ -63,6 +64,21 @@ def test_leaderboard_refuses(
 ) -> None:
     cli(*_leaderboard(smoke_table_path, tmp_path, *flags)).assert_user_error(*fragments)
     assert not (tmp_path / "lb" / "results.json").exists()
+
+
+def test_runs_without_a_result_are_refused_not_averaged_away(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path
+) -> None:
+    """At 1x, seed 6's first random cell costs more than the whole budget: no mean over
+    the other seed hides it, and both finished runs stay on disk for the rerun."""
+    args = _leaderboard(smoke_table_path, tmp_path, "--seeds", "5,6", "--budget", "1x")
+    cli(*args).assert_user_error(
+        "budget '1x' ended 1 of 2 runs before their first result (random-search seed 6)",
+        "raise --budget",
+    )
+    assert not (tmp_path / "lb" / "results.json").exists()
+    kept = sorted(p.name for p in (tmp_path / "lb" / "runs").glob("*.json"))
+    assert kept == ["random-search-seed5.json", "random-search-seed6.json"]
 
 
 def test_leaderboard_seconds_budget_capped_by_the_benchmark(
@@ -210,6 +226,14 @@ def test_sweep_empty_archs_file(cli: Cli, tmp_path: Path) -> None:
     assert not (tmp_path / "sw" / "sweep.json").exists()
 
 
+def test_sweep_archs_file_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_text(f"{CHEAP_CELL}\n\ngarbage\n")
+    r = cli(*_sweep(tmp_path, "--archs", str(archs)))
+    r.assert_user_error(f"--archs {archs}:3: expected 3 node groups", "'garbage'")
+    assert not (tmp_path / "sw" / "sweep.json").exists()  # refused before any training
+
+
 def test_sweep_and_build_refuse_a_manifest_of_a_newer_format(cli: Cli, tmp_path: Path) -> None:
     import json
 
@@ -317,3 +341,53 @@ def test_negative_seeds_and_empty_counts_are_refused(
     empty table. All are refused where they are parsed."""
     argv = [a.format(tmp=tmp_path, smoke=smoke_table_path) for a in args]
     cli(*argv).assert_user_error(flag, "'-1'" if "-1" in argv else "'0'", bound)
+
+
+def test_a_table_that_does_not_cover_its_space_is_refused_before_any_run(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A strategy may ask for any architecture: a sample of an unbounded space, or a
+    partial table, is refused up front with the fix (it used to fail mid-run)."""
+    chain = (
+        Path(__file__).resolve().parents[2] / "surrogate" / "data" / "chain-mnist1d-tiny-test.h5"
+    )
+    r = cli(*leaderboard_args(chain, tmp_path / "a"))
+    r.assert_user_error(
+        "200 sampled architectures of the unbounded 'chain' space",
+        "--benchmark chain-mnist1d-tiny-surrogate",
+    )
+    assert "run/s" not in r.err
+    from nasrepro.bench.harness import sweep
+    from nasrepro.tables import build
+
+    sweep("cell", "synthetic-smoke", [0], tmp_path / "s", archs=[CHEAP_CELL], progress=False,
+          track=False)  # fmt: skip
+    build(tmp_path / "s", tmp_path / "one.h5")
+    r = cli(*leaderboard_args(tmp_path / "one.h5", tmp_path / "b"))
+    r.assert_user_error("has results for 1 of the 6,466 isomorphism classes", "covers the space")
+    assert "run/s" not in r.err
+
+
+def test_train_refuses_bad_input_before_printing_its_table(cli: Cli) -> None:
+    r = cli("train", "bad", "--no-track")
+    r.assert_user_error("expected 3 node groups")
+    assert r.out == ""  # the epoch table's header came before the error
+
+
+def test_help_names_every_argument() -> None:
+    """Every option and positional of every command has a help text."""
+    import argparse
+
+    from nasrepro.bench.cli import build_parser
+
+    def walk(p: argparse.ArgumentParser, name: str) -> list[str]:
+        bare = []
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub_name, sub in a.choices.items():
+                    bare += walk(sub, f"{name} {sub_name}")
+            elif a.help is None and not isinstance(a, argparse._HelpAction):
+                bare.append(f"{name}: {a.option_strings or a.dest}")
+        return bare
+
+    assert walk(build_parser(), "nasrepro") == []

@@ -49,6 +49,21 @@ def _import(f: Path, out: Path, *flags: str) -> list[str]:
         ("", ["--partial"], ["the file is empty"]),
         (f"arch,v,t\n{GOOD},50,60\n", ["--partial", "--column", "speed=v"], ["unknown column"]),
         (f"arch,v,t\n{GOOD},50,60\n", ["--partial", "--macro", "C=16"], ["macro lacks"]),
+        (
+            f"arch,v,t\n{GOOD},50,60\n",
+            ["--partial", "--macro", "C=abc", "--macro", "input_shape=3,32,32"],
+            ["macro C='abc' must be a positive integer"],
+        ),
+        (
+            f"arch,v,t\n{GOOD},50,60\n",
+            ["--partial", "--index-column", "idx"],
+            ["missing column(s) ['idx']"],
+        ),
+        (
+            f"arch,v,t,idx\n{GOOD},50,60,1.5\n",
+            ["--partial", "--index-column", "idx"],
+            ["r.csv:2: column 'idx': '1.5' is not an integer >= 0"],
+        ),
     ],
 )
 def test_bad_csv_is_refused_and_nothing_written(

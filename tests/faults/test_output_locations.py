@@ -165,3 +165,53 @@ def test_table_export_writes_the_file(cli: Cli, tmp_path: Path, smoke_table_path
     r = cli("table", "export", "--csv", str(smoke_table_path), "-o", str(out))
     assert r.rc == 0, r.err
     assert out.read_text().count("\n") > 1 and files_in(tmp_path) == [out]
+
+
+# ------------------------------------------ oneshot --out / --plot, surrogate --report
+# Each is refused before any search or evaluation runs (they used to run for seconds to
+# minutes and then end in a PermissionError traceback, losing the result).
+def _oneshot_board(table: Path, out: Path) -> list[str]:
+    return ["oneshot", "leaderboard", "--table", str(table), "--methods", "rsps", "--seeds", "1"] + [
+        "--epochs", "1", "--strategies", "none", "--retrain", "0", "--rank-cells", "0", "--no-track",
+        "--out", str(out),
+    ]  # fmt: skip
+
+
+def test_oneshot_leaderboard_out_read_only(
+    cli: Cli, readonly_dir: Path, smoke_table_path: Path
+) -> None:
+    r = cli(*_oneshot_board(smoke_table_path, readonly_dir / "board"))
+    r.assert_user_error("--out", "Read-only file system")
+    assert "search" not in r.err  # no progress bar: no search had started
+
+
+def test_oneshot_leaderboard_out_is_a_file(
+    cli: Cli, not_a_dir: Path, smoke_table_path: Path
+) -> None:
+    cli(*_oneshot_board(smoke_table_path, not_a_dir)).assert_user_error("--out", "not a directory")
+
+
+def test_oneshot_run_plot_in_a_missing_directory(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path
+) -> None:
+    plot = tmp_path / "missing" / "x.png"
+    r = cli("oneshot", "run", "rsps", "--table", str(smoke_table_path), "--epochs", "1",
+            "--no-track", "--plot", str(plot))  # fmt: skip
+    r.assert_user_error("--plot", "does not exist; create it")
+    assert r.out == ""  # refused before the search printed anything
+
+
+def test_oneshot_run_plot_read_only(cli: Cli, readonly_dir: Path, smoke_table_path: Path) -> None:
+    r = cli("oneshot", "run", "rsps", "--table", str(smoke_table_path), "--epochs", "1",
+            "--no-track", "--plot", str(readonly_dir / "x.png"))  # fmt: skip
+    r.assert_user_error("--plot", "Read-only file system")
+
+
+def test_surrogate_eval_report_read_only(cli: Cli, readonly_dir: Path) -> None:
+    r = cli("surrogate", "eval", "--report", str(readonly_dir / "rep"))
+    r.assert_user_error("--report")
+
+
+def test_surrogate_eval_report_under_a_file(cli: Cli, not_a_dir: Path) -> None:
+    r = cli("surrogate", "eval", "--report", str(not_a_dir / "rep"))
+    r.assert_user_error("--report", "Not a directory")
