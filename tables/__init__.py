@@ -18,7 +18,9 @@ from nasrepro.tables._catalog import (
     DEFAULT_TABLE_NAME,
     SHIPPED_TABLES,
     TableEntry,
+    default_table_path,
     list_tables,
+    load_default,
     open_table,
     table_path,
 )
@@ -69,8 +71,6 @@ from nasrepro.tables._table import (
     Table,
     TableResult,
     TableResults,
-    default_table_path,
-    load_default,
 )
 
 __all__ = [

@@ -27,9 +27,9 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.tables._catalog import SHIPPED_TABLES, list_tables, open_table
+from nasrepro.tables._catalog import SHIPPED_TABLES, list_tables, load_default, open_table
 from nasrepro.tables._errors import MissingEntryError
-from nasrepro.tables._table import Table, load_default
+from nasrepro.tables._table import Table
 
 if TYPE_CHECKING:
     from nasrepro.tables._protocol import Protocol as TrainingProtocol

@@ -26,6 +26,8 @@ __all__ = [
     "table_path",
     "open_table",
     "DEFAULT_TABLE_NAME",
+    "default_table_path",
+    "load_default",
 ]
 
 #: The default table's name.
@@ -102,3 +104,28 @@ def table_path(name_or_path: str | os.PathLike[str]) -> Path:
 def open_table(name_or_path: str | os.PathLike[str], *, verify: bool = False) -> Table:
     """:meth:`Table.open` on :func:`table_path` of ``name_or_path``."""
     return Table.open(table_path(name_or_path), verify=verify)
+
+
+def default_table_path() -> Path | None:
+    """Path of the shipped default table, or ``None`` when it is not installed."""
+    res = resources.files("nasrepro.tables").joinpath("data", DEFAULT_TABLE)
+    if not res.is_file():
+        return None
+    with resources.as_file(res) as p:
+        return Path(p)
+
+
+def load_default() -> Table:
+    """Open the default table shipped with the package (``data/cell-mnist1d-tiny.h5``).
+
+    Raises:
+        TableError: It is not shipped in this install yet; the message names the fix.
+    """
+    p = default_table_path()
+    if p is None or not p.is_file():
+        raise TableError(
+            f"the default table {DEFAULT_TABLE} is not shipped with this install yet; pass "
+            "a table PATH, or build one: `nasrepro sweep --space cell --protocol mnist1d-tiny "
+            f"--out DIR` then `nasrepro table build DIR -o tables/data/{DEFAULT_TABLE}`"
+        )
+    return Table.open(p)

@@ -15,7 +15,6 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -49,8 +48,6 @@ __all__ = [
     "Table",
     "TableResult",
     "TableResults",
-    "load_default",
-    "default_table_path",
     "DEFAULT_TABLE",
     "RESULT_METRICS",
 ]
@@ -788,56 +785,6 @@ class Table:
         Columns: ``arch``, ``index``, ``source_index`` (tables that keep one), ``seed``
         (``per_seed`` only), ``n_seeds``, then :data:`RESULT_METRICS`.
         """
-        import pandas as pd
+        from nasrepro.tables._frame import table_frame
 
-        d = self._loaded
-        reps = (
-            np.arange(self.n_rows)
-            if self.per_cell
-            else np.flatnonzero(representative_mask(d.canonical))
-        )
-        seeds: list[int | None] = list(self.seeds) if per_seed else [seed]
-        frames = []
-        for s in seeds:
-            r = self.query_many(reps, epoch, s, missing="nan")
-            keep = r.n_seeds > 0
-            cols: dict[str, Any] = {
-                "arch": [d.archs[i] for i in reps[keep].tolist()],
-                "index": reps[keep],
-            }
-            if d.source_index is not None:
-                cols["source_index"] = d.source_index[reps[keep]]
-            if per_seed:
-                cols["seed"] = np.full(int(keep.sum()), s, dtype=np.int64)
-            cols["n_seeds"] = r.n_seeds[keep]
-            cols.update({m: r[m][keep] for m in RESULT_METRICS})
-            frames.append(pd.DataFrame(cols))
-        df = pd.concat(frames, ignore_index=True)
-        for c in ("params", "flops"):
-            df[c] = df[c].round().astype("Int64")
-        return df
-
-
-def default_table_path() -> Path | None:
-    """Path of the shipped default table, or ``None`` when it is not installed."""
-    res = resources.files("nasrepro.tables").joinpath("data", DEFAULT_TABLE)
-    if not res.is_file():
-        return None
-    with resources.as_file(res) as p:
-        return Path(p)
-
-
-def load_default() -> Table:
-    """Open the default table shipped with the package (``data/cell-mnist1d-tiny.h5``).
-
-    Raises:
-        TableError: It is not shipped in this install yet; the message names the fix.
-    """
-    p = default_table_path()
-    if p is None or not p.is_file():
-        raise TableError(
-            f"the default table {DEFAULT_TABLE} is not shipped with this install yet; pass "
-            "a table PATH, or build one: `nasrepro sweep --space cell --protocol mnist1d-tiny "
-            f"--out DIR` then `nasrepro table build DIR -o tables/data/{DEFAULT_TABLE}`"
-        )
-    return Table.open(p)
+        return table_frame(self, epoch, seed, per_seed=per_seed)
