@@ -249,7 +249,7 @@ def mlflow_run(
     reason = _unwritable(uri)
     if reason is not None:
         warnings.warn(
-            f"MLflow store {uri} cannot be written ({reason}); training goes on and results "
+            f"MLflow store {uri} cannot be written ({reason}); the work goes on and results "
             "are written to disk as usual. Run from a writable directory, set "
             "MLFLOW_TRACKING_URI to a writable store, or pass --no-track",
             TrackingWarning,
@@ -260,7 +260,7 @@ def mlflow_run(
     reason = _reachable(uri)
     if reason is not None:
         warnings.warn(
-            f"MLflow tracking server {uri} is unreachable ({reason}); training goes on and "
+            f"MLflow tracking server {uri} is unreachable ({reason}); the work goes on and "
             "results are written to disk as usual. Start the server, or unset "
             "MLFLOW_TRACKING_URI to track into the local sqlite:///mlruns.db",
             TrackingWarning,
@@ -281,7 +281,7 @@ def mlflow_run(
         active = mlflow.start_run(run_name=name, nested=nested)
     except Exception as e:  # noqa: BLE001 - tracking must never break a run
         warnings.warn(
-            f"cannot start an MLflow run at {uri} ({e}); training goes on without tracking",
+            f"cannot start an MLflow run at {uri} ({e}); the work goes on without tracking",
             TrackingWarning,
             stacklevel=3,
         )

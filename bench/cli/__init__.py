@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -456,6 +457,18 @@ _EXTENSIONS = (
 )
 
 
+def _one_line_warnings(default: Any) -> Any:
+    """``warnings.formatwarning`` that prints nasrepro's own warnings as one line,
+    ``nasrepro: warning: ...``, and leaves other libraries' warnings to ``default``."""
+
+    def fmt(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+        if category.__module__.startswith("nasrepro."):
+            return f"nasrepro: warning: {message}\n"
+        return str(default(message, category, *args, **kwargs))
+
+    return fmt
+
+
 def _stdout_closed() -> bool:
     """Whether stdout is a pipe whose reader has closed it."""
     try:
@@ -480,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by `table import`
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    default_format = warnings.formatwarning
+    warnings.formatwarning = _one_line_warnings(default_format)
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a reader gone away is caught below
@@ -510,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        warnings.formatwarning = default_format
 
 
 if __name__ == "__main__":
