@@ -457,6 +457,27 @@ _EXTENSIONS = (
 )
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """``--budget -5x`` as ``--budget=-5x``: argparse takes a value that starts with ``-``
+    and a digit but is not a plain number for an option and answers "expected one
+    argument"; attached, the value reaches its own check, which names the fix."""
+    out: list[str] = []
+    for a in argv:
+        prev = out[-1] if out else ""
+        if (
+            len(a) > 1
+            and a[0] == "-"
+            and a[1].isdigit()
+            and prev.startswith("-")
+            and prev != "--"
+            and "=" not in prev
+        ):
+            out[-1] = f"{prev}={a}"
+        else:
+            out.append(a)
+    return out
+
+
 def _one_line_warnings(default: Any) -> Any:
     """``warnings.formatwarning`` that prints nasrepro's own warnings as one line,
     ``nasrepro: warning: ...``, and leaves other libraries' warnings to ``default``."""
@@ -489,8 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Any other exception is a bug: its full traceback and exit code 1.
     """
     ap = build_parser()
-    args = ap.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by `table import`
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = ap.parse_args(_attach_negative_values(given))
+    args.argv = given  # recorded by `table import`
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     default_format = warnings.formatwarning

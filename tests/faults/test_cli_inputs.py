@@ -44,6 +44,8 @@ def _leaderboard(table: Path, tmp_path: Path, *override: str) -> list[str]:
         (["--seeds", "1,1"], ["--seeds", "'1,1'", "listed twice"]),
         (["--seeds", "0"], ["--seeds", "'0'", "at least 1"]),
         (["--seeds=-1"], ["--seeds", "'-1'", "at least 1"]),
+        (["--seeds", "-1"], ["--seeds", "'-1'", "at least 1"]),  # not "expected one argument"
+        (["--budget", "-5x"], ["--budget", "'-5x'", "'100x'"]),
         (["--seeds", "0,-2"], ["--seeds", "negative"]),
         (["--seeds", "0,x"], ["--seeds", "'x' is not an integer"]),
         (["--budget=0q"], ["--budget", "'0q'", "positive"]),
