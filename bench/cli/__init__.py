@@ -457,6 +457,17 @@ _EXTENSIONS = (
 )
 
 
+def _chosen(ap: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser that ``args`` came from."""
+    p = ap
+    while True:
+        sub = next((a for a in p._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or name not in sub.choices:
+            return p
+        p = sub.choices[name]
+
+
 def _attach_negative_values(argv: list[str]) -> list[str]:
     """``--budget -5x`` as ``--budget=-5x``: argparse takes a value that starts with ``-``
     and a digit but is not a plain number for an option and answers "expected one
@@ -511,7 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     ap = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
-    args = ap.parse_args(_attach_negative_values(given))
+    args, extra = ap.parse_known_args(_attach_negative_values(given))
+    if extra:  # named by the command they were given to, with that command's help
+        _chosen(ap, args).error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = given  # recorded by `table import`
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

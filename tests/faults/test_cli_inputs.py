@@ -393,3 +393,10 @@ def test_help_names_every_argument() -> None:
         return bare
 
     assert walk(build_parser(), "nasrepro") == []
+
+
+def test_an_unknown_argument_points_at_its_commands_help(cli: Cli) -> None:
+    cli("leaderboard", "foo").assert_user_error(
+        "leaderboard: unrecognized arguments: foo (see 'nasrepro leaderboard --help')"
+    )
+    cli("space", "list", "--zzz").assert_user_error("(see 'nasrepro space list --help')")
