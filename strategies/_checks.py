@@ -17,7 +17,7 @@ import numpy as np
 from nasrepro.spaces import Architecture
 from nasrepro.spaces._errors import NasreproError
 from nasrepro.strategies._base import Strategy, Trial
-from nasrepro.strategies._guard import StrategyGuard
+from nasrepro.strategies._guard import StrategyGuard, _clip
 from nasrepro.tables import Benchmark, Evaluation
 
 __all__ = ["drive", "check_strategy", "check_trial", "StrategyContractError"]
@@ -76,7 +76,9 @@ def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = Tr
         StrategyContractError: Which rule the value breaks.
     """
     if not isinstance(trial, Trial):
-        raise StrategyContractError(f"ask() returned {_clip(repr(trial))}, not a Trial or None")
+        raise StrategyContractError(
+            f"ask() returned {_clip(repr(trial), 200)}, not a Trial or None"
+        )
     arch = trial.arch
     if not isinstance(arch, Architecture) or not isinstance(arch, space.arch_type):
         raise StrategyContractError(
@@ -93,10 +95,6 @@ def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = Tr
         raise StrategyContractError(
             f"ask() returned a Trial at epoch {epoch!r}, outside 1..{max_epoch} (None: the last)"
         )
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def drive(
