@@ -67,6 +67,7 @@ from torch import nn
 
 from nasrepro.bench.harness._compiler import (
     CellModule,
+    GlobalAvgPool,
     Network,
     _AvgPool3Seq,
     _Pool,
@@ -285,8 +286,7 @@ def _channelwise(m: nn.Module) -> bool:
         nn.Identity,
         nn.AvgPool1d,
         nn.AvgPool2d,
-        nn.AdaptiveAvgPool1d,
-        nn.AdaptiveAvgPool2d,
+        GlobalAvgPool,
         _AvgPool3Seq,
     )
     return isinstance(m, kinds)

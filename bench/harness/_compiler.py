@@ -13,11 +13,12 @@ their modules, so parameter counts match the reference, but are skipped in
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
 
-__all__ = ["compile_network", "Network", "CellModule"]
+__all__ = ["compile_network", "Network", "CellModule", "GlobalAvgPool"]
 
 
 def _conv(dims: int) -> type[nn.Conv1d] | type[nn.Conv2d]:
@@ -248,6 +249,33 @@ def _block(b: Block, dims: int) -> nn.Module:
     raise ValueError(f"no torch module for block kind {b.kind}")
 
 
+class GlobalAvgPool(nn.Module):
+    """Average over all positions, ``(B, C, *spatial) -> (B, C, 1[, 1])``.
+
+    On CPU this calls the adaptive average pooling kernel (output size 1) that the
+    shipped tables were trained with, so their numbers stay bitwise reproducible. On
+    any other device it is a mean over the spatial dimensions: CUDA has no
+    deterministic backward for adaptive average pooling, so the deterministic mode that
+    training enforces would raise ``adaptive_avg_pool2d_backward_cuda does not have a
+    deterministic implementation`` at the first backward pass (torch's documentation of
+    ``use_deterministic_algorithms`` lists it). The two agree to float rounding.
+    """
+
+    def __init__(self, dims: int) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            return spatial_mean(x)
+        return F.adaptive_avg_pool1d(x, 1) if self.dims == 1 else F.adaptive_avg_pool2d(x, 1)
+
+
+def spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    """``x`` averaged over its dimensions after the second, kept as size-1 dimensions."""
+    return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
 class Network(nn.Module):
     """Stem conv-BN, blocks, then BN-ReLU, global average pooling and a linear head.
 
@@ -264,7 +292,7 @@ class Network(nn.Module):
         self.cells = nn.ModuleList(_block(b, dims) for b in spec.blocks)
         c = spec.out_channels
         self.lastact = nn.Sequential(_bn(dims, c), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
+        self.global_pooling = GlobalAvgPool(dims)
         self.classifier = nn.Linear(c, num_classes)
         self.dims = dims
 

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from nasrepro.bench.harness._compiler import CellModule, compile_network
+from nasrepro.bench.harness._compiler import (
+    CellModule,
+    GlobalAvgPool,
+    compile_network,
+    spatial_mean,
+)
 from nasrepro.spaces import CellArch, CellSpace, get_space
 
 N_CELLS = 15_625
@@ -122,3 +127,56 @@ def test_compile_rejects_bad_arguments(space: CellSpace) -> None:
         compile_network(spec, 3, 10, dims=3)
     with pytest.raises(ValueError, match="positive"):
         compile_network(spec, 0, 10)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_global_pooling_on_cpu_is_the_kernel_the_tables_were_trained_with(dims: int) -> None:
+    """Bitwise the adaptive average pooling of the shipped tables, forward and backward."""
+    shape = (16, 24, 10) if dims == 1 else (16, 24, 8, 8)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    ref = (torch.nn.AdaptiveAvgPool1d(1) if dims == 1 else torch.nn.AdaptiveAvgPool2d(1))(x_ref)
+    out = GlobalAvgPool(dims)(x)
+    assert torch.equal(out, ref)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    out.backward(g)
+    ref.backward(g)
+    assert x.grad is not None and x_ref.grad is not None
+    assert torch.equal(x.grad, x_ref.grad)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_global_pooling_off_cpu_agrees_with_the_kernel_to_rounding(dims: int) -> None:
+    """Off the CPU (CUDA has no deterministic adaptive-pooling backward) it is a plain mean."""
+    shape = (16, 24, 10) if dims == 1 else (16, 24, 8, 8)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    mean = spatial_mean(x)
+    assert mean.shape == GlobalAvgPool(dims)(x).shape
+    assert torch.allclose(mean, GlobalAvgPool(dims)(x), rtol=0, atol=1e-6)
+    meta = GlobalAvgPool(dims)(torch.empty(shape, device="meta"))
+    assert meta.shape == mean.shape and meta.device.type == "meta"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("protocol", ["mnist1d-tiny", "cifar10-nb201"])
+def test_a_network_trains_under_deterministic_mode_on_cuda(protocol: str, space) -> None:
+    """Deterministic mode raises on CUDA ops without a deterministic kernel; none is used."""
+    from nasrepro.bench.harness import deterministic
+    from nasrepro.tables import DATASET_SHAPES, get_protocol
+
+    dev = torch.device("cuda")
+    deterministic(dev)
+    p = get_protocol(protocol)
+    arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+    spec = space.lower(space.parse(arch), **p.macro())
+    (in_shape, n_classes) = DATASET_SHAPES[p.dataset]
+    shape = (8, *in_shape)
+    grads = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = compile_network(spec, shape[1], n_classes, len(in_shape) - 1).to(dev)
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(2)).to(dev)
+        loss = torch.nn.functional.cross_entropy(net(x), torch.arange(8, device=dev) % n_classes)
+        loss.backward()
+        grads.append(torch.cat([q.grad.flatten() for q in net.parameters() if q.grad is not None]))
+    assert torch.equal(grads[0], grads[1])
