@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.bench.oneshot._methods import get_method, scaled
+from nasrepro.bench.oneshot._methods import get_method, run_config, scaled
 from nasrepro.bench.oneshot._run import op_histogram, run_oneshot, standalone_seconds
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table
@@ -100,14 +100,24 @@ def _reusable(
         and d.get("protocol_id") == protocol.id
         and d.get("table") == table
     )
-    want = epochs
-    if want is None:  # the method's scaled default
-        want = scaled(get_method(method).config, protocol, protocol.n_train // 2).epochs
-    if not same or d.get("epochs") != want:
+    cls = get_method(method)
+    cfg = scaled(cls.config, protocol, protocol.n_train // 2, epochs)
+    if not same or d.get("epochs") != cfg.epochs:
         raise ConfigError(
             f"{path} holds a run of another configuration ({d.get('method')}, seed "
             f"{d.get('seed')}, {d.get('epochs')} epochs, table {d.get('table')}); use another "
             "--out or remove it"
+        )
+    want = json.loads(json.dumps(run_config(cls, cfg)))
+    changed = sorted(
+        k
+        for k in want.keys() | d.get("config", {}).keys()
+        if want.get(k) != d.get("config", {}).get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"{path} holds a {method} run made with other settings ({', '.join(changed)} "
+            "differ from this version's); remove it to rerun that search, or use another --out"
         )
     return d
 

@@ -2,25 +2,29 @@
 
 Every method alternates, batch by batch, a weight step on the weight-train half and
 (where it has architecture parameters) an architecture step on the arch-valid half,
-in that order, as NAS-Bench-201's search scripts do (``exps/NAS-Bench-201-algos`` of
-D-X-Y/AutoDL-Projects; the original DARTS takes the architecture step first). What
-the methods differ in is how a forward pass picks its ops and how a cell is derived.
+in the order of NAS-Bench-201's search scripts (``exps/NAS-Bench-201-algos`` of
+D-X-Y/AutoDL-Projects): the weight step first for DARTS-V1, GDAS and SETN, the
+architecture step first for DARTS-V2 (as the original DARTS does), whose virtual step
+then starts from the weights and momentum before this batch's weight step. What the
+methods differ in is how a forward pass picks its ops and how a cell is derived.
 
 Hyperparameters come from NAS-Bench-201's configs (``configs/nas-benchmark/algos/*.config``
 and the search scripts of D-X-Y/AutoDL-Projects; Dong & Yang 2020, Appendix), and are
 adapted to the protocol in two ways only (:func:`scaled`):
 
 * **Length.** NAS-Bench-201 searched on CIFAR-10 halves of 25k images for a fixed
-  number of epochs (DARTS 50, GDAS 240, RSPS and SETN 250, ENAS 310) against a
-  stand-alone training of 200 epochs at batch 256. We keep the ratio of search weight
-  steps to stand-alone training steps (DARTS 1.0, GDAS 4.8, RSPS/SETN 5.0, ENAS 3.1)
-  and convert it to epochs over the protocol's weight-train half. Under
-  ``cifar10-nb201`` this gives NB201's step counts.
+  number of epochs (DARTS 50; GDAS, RSPS, SETN and ENAS 250, as its configs stand since
+  the commit that released its baselines, 44a0d51 of 2019-12-24; earlier versions had
+  GDAS 240 and ENAS 310) against a stand-alone training of 200 epochs at batch 256. We
+  keep the ratio of search weight steps to stand-alone training steps (DARTS 1.0,
+  GDAS/RSPS/SETN 5.0, ENAS 2.5) and convert it to epochs over the protocol's
+  weight-train half. Under ``cifar10-nb201`` this gives NB201's step counts.
 * **Learning rate.** NB201's search lr (0.025, to 0.001; ENAS 0.05 to 0.0005) is
   relative to its stand-alone lr 0.1; both ends are multiplied by ``protocol.lr / 0.1``.
 
 Everything else (batch sizes, momentum, weight decay, gradient clipping, the arch
-optimizers, GDAS' temperature, ENAS' controller) is as NB201 configured it.
+optimizers, GDAS' temperature, ENAS' controller) is as NB201 configured it; the
+docstrings of :class:`ENAS` and :class:`SETN` name where they still differ.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -41,7 +45,16 @@ from nasrepro.spaces import Op
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol
 
-__all__ = ["MethodConfig", "METHODS", "Method", "get_method", "scaled", "Controller"]
+__all__ = [
+    "MethodConfig",
+    "METHODS",
+    "Method",
+    "get_method",
+    "scaled",
+    "Controller",
+    "most_probable_paths",
+    "run_config",
+]
 
 #: NAS-Bench-201's stand-alone training: 200 epochs of 25,000 images at batch 256.
 NB201_STANDALONE_STEPS = 200 * math.ceil(25000 / 256)
@@ -58,13 +71,15 @@ class MethodConfig:
         epochs: Search epochs under this protocol (set by :func:`scaled`).
         batch_size, lr, eta_min, weight_decay, momentum, nesterov: The weight optimizer
             (SGD, cosine from ``lr`` to ``eta_min``).
-        grad_clip: Gradient-norm clip of the weight step (DARTS' 5; NB201 keeps it).
+        grad_clip: Gradient-norm clip of the weight step, or ``None``: DARTS' 5, which
+            NB201's DARTS, GDAS, RSPS and ENAS scripts keep and its SETN script omits.
         arch_lr, arch_betas, arch_weight_decay: Adam on the architecture logits
             (DARTS: 3e-4, (0.5, 0.999), 1e-3; NB201 uses them for DARTS, GDAS and SETN).
         select_num: Candidates evaluated to derive a cell (RSPS, SETN, ENAS: NB201's 100).
         tau_max, tau_min: GDAS' Gumbel-softmax temperature, decayed linearly (10 to 0.1).
         unroll_r: DARTS-V2's finite-difference step, as a norm in weight space (DARTS' 0.01).
-        ctrl_*: ENAS' controller (NB201's ENAS script and ``Controller`` defaults).
+        ctrl_*: ENAS' controller (NB201's ENAS script and ``Controller`` defaults;
+            ``ctrl_grad_clip`` is the script's clip of the controller gradient, 5).
     """
 
     nb201_epochs: int
@@ -74,7 +89,7 @@ class MethodConfig:
     weight_decay: float = 5e-4
     momentum: float = 0.9
     nesterov: bool = True
-    grad_clip: float = 5.0
+    grad_clip: float | None = 5.0
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-3
@@ -92,6 +107,7 @@ class MethodConfig:
     ctrl_layers: int = 2
     ctrl_tanh: float = 2.5
     ctrl_temperature: float = 5.0
+    ctrl_grad_clip: float = 5.0
     unroll_r: float = 0.01
     epochs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -130,12 +146,28 @@ def scaled(
     )
 
 
+def run_config(cls: type[Method], cfg: MethodConfig) -> dict[str, Any]:
+    """What a search records of its configuration (``cfg`` as :func:`scaled` made it).
+
+    A resumed one-shot leaderboard reuses a stored run only where this is unchanged.
+    """
+    config = {k: v for k, v in asdict(cfg).items() if k != "extra"}
+    config.update(
+        step_ratio=round(cls.config.step_ratio, 4),
+        cite=cls.cite,
+        derive_rule=cls.derive_rule,
+        arch_first=cls.arch_first,
+    )
+    return config
+
+
 class Controller(nn.Module):
     """ENAS' LSTM controller: one categorical choice per edge, fed back as the next input.
 
     Two LSTM layers of 32 units; logits are ``tanh_constant * tanh(logits / temperature)``
     (2.5 and 5.0), as NAS-Bench-201's ENAS controller (after Pham et al. 2018), with its
-    uniform(-0.1, 0.1) initialisation.
+    initialisation: uniform(-0.1, 0.1) for the start input, the first LSTM layer's
+    weights, the embedding and the output weights; torch's defaults for the rest.
     """
 
     def __init__(self, n_edges: int, n_ops: int, cfg: MethodConfig) -> None:
@@ -147,7 +179,13 @@ class Controller(nn.Module):
         self.lstm = nn.LSTM(h, h, num_layers=cfg.ctrl_layers)
         self.embed = nn.Embedding(n_ops, h)
         self.head = nn.Linear(h, n_ops)
-        for p in self.parameters():
+        for p in (
+            self.start,
+            self.lstm.weight_ih_l0,
+            self.lstm.weight_hh_l0,
+            self.embed.weight,
+            self.head.weight,
+        ):
             nn.init.uniform_(p, -0.1, 0.1)
 
     def forward(self, gen: torch.Generator) -> tuple[list[int], torch.Tensor, torch.Tensor]:
@@ -181,7 +219,8 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 class Method(abc.ABC):
     """A one-shot method's search state and its steps.
 
-    A subclass sets :attr:`name`, :attr:`config`, :attr:`cite` and :attr:`derive_rule`, and
+    A subclass sets :attr:`name`, :attr:`config`, :attr:`cite`, :attr:`derive_rule` (and
+    :attr:`arch_first` where the architecture step comes first), and
     implements :meth:`weight_mode` (how a weight step's forward pass picks ops) and,
     where it has architecture parameters, :meth:`arch_step` and :meth:`probabilities`.
     """
@@ -191,6 +230,8 @@ class Method(abc.ABC):
     cite: ClassVar[str]
     derive_rule: ClassVar[str]
     has_arch: ClassVar[bool] = True
+    #: Whether a batch's architecture step comes before its weight step (NB201's order).
+    arch_first: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -271,6 +312,22 @@ class Method(abc.ABC):
         self.arch_opt.step()
 
 
+def most_probable_paths(logp: np.ndarray, k: int) -> list[tuple[int, ...]]:
+    """The ``k`` paths with the highest total log-probability, most probable first.
+
+    ``logp`` is ``(n_edges, n_ops)``, each row an edge's log-probabilities; a path's
+    log-probability is the sum over its edges. Built edge by edge, keeping the ``k``
+    best prefixes (exact: a prefix of a top-``k`` path is a top-``k`` prefix), so it
+    never enumerates the ``n_ops ** n_edges`` paths. Ties keep the order of the codes.
+    """
+    paths: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+    for row in logp:
+        grown = [(p + (j,), s + float(v)) for p, s in paths for j, v in enumerate(row)]
+        grown.sort(key=lambda t: -t[1])
+        paths = grown[:k]
+    return [p for p, _ in paths]
+
+
 def _first_cell(net: Supernet) -> int:
     return next(i for i, c in enumerate(net.net.cells) if isinstance(c, SuperCell))
 
@@ -335,13 +392,15 @@ class DARTSV2(DARTSV1):
     the weights after one virtual SGD step, ``w' = w - xi * (momentum * v + grad + wd * w)``
     with ``xi`` the current weight lr, and the second-order term is the finite difference
     of the training-loss gradient at ``w +- eps * grad_w' L_val`` with
-    ``eps = 0.01 / ||grad_w' L_val||``, DARTS' own approximation. Same configuration and
-    derivation as :class:`DARTSV1`.
+    ``eps = 0.01 / ||grad_w' L_val||``, DARTS' own approximation. Each batch's
+    architecture step comes before its weight step, as in DARTS and NB201's DARTS-V2
+    script. Same configuration and derivation as :class:`DARTSV1`.
     """
 
     name = "darts-v2"
     config = MethodConfig(nb201_epochs=50)
     cite = "Liu et al. 2019 (second order); NAS-Bench-201 DARTS.config"
+    arch_first = True
 
     def arch_step(self, valid: Batch, train: Batch, lr: float, opt: torch.optim.SGD) -> None:
         assert self.alpha is not None and self.arch_opt is not None
@@ -393,13 +452,13 @@ class GDAS(Method):
     hard one-hot (only the chosen op runs) and the backward pass the soft probabilities
     (straight-through). The temperature decays linearly from 10 to 0.1 over the search
     (NB201's GDAS script); both the weight and the architecture step sample. NB201's
-    ``GDAS.config``: 240 epochs, SGD lr 0.025 cosine to 0.001, batch 64; Adam on the
+    ``GDAS.config``: 250 epochs, SGD lr 0.025 cosine to 0.001, batch 64; Adam on the
     logits as DARTS. The cell takes each edge's strongest logit with ``none`` excluded,
     following DARTS' rule, which GDAS inherits; NB201's reimplementation admits ``none``.
     """
 
     name = "gdas"
-    config = MethodConfig(nb201_epochs=240)
+    config = MethodConfig(nb201_epochs=250)
     cite = "Dong & Yang 2019 (CVPR); NAS-Bench-201 GDAS.config"
     derive_rule = "per-edge argmax of the logits, none excluded (DARTS' rule)"
 
@@ -443,16 +502,18 @@ class SETN(Method):
 
     Weight steps train one uniformly sampled path; architecture steps train the
     softmax-weighted relaxation on arch-valid batches (NB201's SETN script: ``urs`` then
-    ``joint``; Adam as DARTS). The cell is the best of ``select_num`` = 100 samples from
+    ``joint``; Adam as DARTS; no gradient clip on the weight step, unlike NB201's other
+    scripts). The cell is the best of the ``select_num`` = 100 most probable paths under
     the learned distribution, each scored on one arch-valid batch: the "template"
-    evaluation. NB201's ``SETN.config``: 250 epochs, SGD lr 0.025 cosine to 0.001,
-    batch 64. ``none`` can be sampled.
+    evaluation (NB201's ``get_best_arch`` over ``return_topK(100)``). NB201's
+    ``SETN.config``: 250 epochs, SGD lr 0.025 cosine to 0.001, batch 64. ``none`` can be
+    chosen.
     """
 
     name = "setn"
-    config = MethodConfig(nb201_epochs=250)
-    cite = "Dong & Yang 2019 (ICCV); NAS-Bench-201 SETN.config"
-    derive_rule = "best of 100 samples from the softmax distribution by shared-weight accuracy"
+    config = MethodConfig(nb201_epochs=250, grad_clip=None)
+    cite = "Dong & Yang 2019 (ICCV); NAS-Bench-201 SETN.config and search script"
+    derive_rule = "best of the 100 most probable paths by shared-weight accuracy"
 
     def weight_mode(self) -> None:
         self.net.set_path(self.uniform_path())
@@ -463,13 +524,9 @@ class SETN(Method):
         self._arch_loss_step(valid, lambda: self.net.set_weights(torch.softmax(alpha, -1)))
 
     def derive(self, next_valid: Callable[[], Batch]) -> tuple[int, ...]:
-        p = self.probabilities()
-        assert p is not None
-        cands = []
-        for _ in range(self.cfg.select_num):
-            u = self.rng.random((p.shape[0], 1))
-            cands.append(tuple(int(v) for v in (p.cumsum(1) < u).sum(1).clip(0, p.shape[1] - 1)))
-        return self.best_of(cands, next_valid)
+        assert self.alpha is not None
+        logp = torch.log_softmax(self.alpha.detach().double(), -1).cpu().numpy()
+        return self.best_of(most_probable_paths(logp, self.cfg.select_num), next_valid)
 
 
 class ENAS(Method):
@@ -480,16 +537,22 @@ class ENAS(Method):
     trains the controller by REINFORCE: reward = shared-weight accuracy (a fraction) of
     the sampled path on one arch-valid batch plus 1e-4 times its entropy, minus a moving
     baseline (decay 0.99), with gradients aggregated over 20 samples per Adam step (lr
-    1e-3, betas (0, 0.999), eps 1e-3). These are NB201's ENAS script and ``ENAS.config``
-    (310 epochs, SGD lr 0.05 cosine to 0.0005, batch 128, weight decay 2.5e-4); NB201
-    trains 50 controller steps per epoch of 196 weight steps, and we keep that ratio.
-    The cell is the best of 100 controller samples by shared-weight accuracy. ``none``
-    is a choice, as in NB201 (ENAS' own space has no zero op).
+    1e-3, betas (0, 0.999), eps 1e-3), clipped to norm 5. These are NB201's ENAS script
+    and ``ENAS.config`` (250 epochs, SGD lr 0.05 cosine to 0.0005, batch 128, weight
+    decay 2.5e-4); NB201 trains 50 controller steps per epoch of 196 weight steps, and
+    we keep that ratio. The cell is the best of 100 controller samples by shared-weight
+    accuracy. ``none`` is a choice, as in NB201 (ENAS' own space has no zero op).
+
+    Adapted: the baseline moves after every sample, as in Pham et al.'s ENAS code
+    (``baseline -= (1 - decay) * (baseline - reward)`` before each loss), starting at
+    the first reward. NB201's script instead holds the previous epoch's baseline fixed
+    within an epoch and, in the first epoch, uses each sample's own accuracy, so that the
+    first epoch's controller steps see only the entropy bonus.
     """
 
     name = "enas"
     config = MethodConfig(
-        nb201_epochs=310, batch_size=128, lr=0.05, eta_min=0.0005, weight_decay=2.5e-4
+        nb201_epochs=250, batch_size=128, lr=0.05, eta_min=0.0005, weight_decay=2.5e-4
     )
     cite = "Pham et al. 2018; NAS-Bench-201 ENAS.config and search script"
     derive_rule = "best of 100 controller samples by shared-weight accuracy"
@@ -525,6 +588,7 @@ class ENAS(Method):
                     d = cfg.ctrl_baseline_decay
                     self.baseline = d * self.baseline + (1 - d) * reward
                 (-logp * (reward - self.baseline) / cfg.ctrl_aggregate).backward()
+            torch.nn.utils.clip_grad_norm_(self.controller.parameters(), cfg.ctrl_grad_clip)
             self.ctrl_opt.step()
 
     def derive(self, next_valid: Callable[[], Batch]) -> tuple[int, ...]:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from nasrepro.bench.harness._data import Splits
 from nasrepro.bench.harness._train import _augment, deterministic, get_splits, train
-from nasrepro.bench.oneshot._methods import Batch, Method, get_method, scaled
+from nasrepro.bench.oneshot._methods import Batch, Method, get_method, run_config, scaled
 from nasrepro.bench.oneshot._supernet import Supernet
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import get_space
@@ -233,15 +233,20 @@ def _search(
             xt, yt = xa[idx], ya[idx]
             if augment:
                 xt = _augment(xt, g_aug)
+            if m.arch_first:
+                net.train()
+                m.arch_step(next_valid(), (xt, yt), lr, opt)
             net.train()
             m.weight_mode()
             loss = F.cross_entropy(net(xt), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             loss_sum += float(loss.detach())
-            m.arch_step(next_valid(), (xt, yt), lr, opt)
+            if not m.arch_first:
+                m.arch_step(next_valid(), (xt, yt), lr, opt)
             t += 1
         m.end_epoch(next_valid)
         codes = m.derive(next_valid)
@@ -261,10 +266,7 @@ def _search(
         if on_epoch is not None:
             on_epoch(rec)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    config = {k: v for k, v in asdict(cfg).items() if k != "extra"}
-    config.update(
-        step_ratio=round(cls.config.step_ratio, 4), cite=cls.cite, derive_rule=cls.derive_rule
-    )
+    config = run_config(cls, cfg)
     return SearchResult(
         method=cls.name,
         seed=seed,

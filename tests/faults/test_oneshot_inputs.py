@@ -149,6 +149,10 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
         assert {k: v for k, v in a.items() if k not in timing} == {
             k: v for k, v in b.items() if k not in timing
         }
+    stale = json.loads(runs[1].read_text())
+    stale["config"]["grad_clip"] = None  # a run made by a version with other settings
+    runs[1].write_text(json.dumps(stale))
+    cli(*args).assert_user_error("made with other settings (grad_clip differ", "remove it")  # type: ignore[attr-defined]
 
 
 def test_a_search_is_tracked_in_mlflow(

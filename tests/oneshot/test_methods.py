@@ -10,6 +10,7 @@ import torch
 
 from nasrepro.bench.harness import get_splits
 from nasrepro.bench.oneshot import METHODS, Supernet, get_method, scaled, search
+from nasrepro.bench.oneshot._methods import most_probable_paths
 from nasrepro.bench.oneshot._run import _gen
 from nasrepro.spaces import ConfigError, get_space
 from nasrepro.tables import get_protocol
@@ -172,7 +173,9 @@ def test_the_search_never_reads_the_valid_or_test_split() -> None:
 def test_scaling_keeps_nb201s_step_ratio() -> None:
     """Under cifar10-nb201 the scaled searches take NB201's weight steps."""
     p = get_protocol("cifar10-nb201")
-    for name, nb201_epochs in [("darts-v1", 50), ("gdas", 240), ("rsps", 250), ("enas", 310)]:
+    # NB201's configs/nas-benchmark/algos/*.config since its baselines' release (44a0d51)
+    cases = [("darts-v1", 50), ("gdas", 250), ("rsps", 250), ("setn", 250), ("enas", 250)]
+    for name, nb201_epochs in cases:
         cfg = scaled(get_method(name).config, p, p.n_train // 2)
         steps = cfg.epochs * (p.n_train // 2 // cfg.batch_size)
         nb201_steps = nb201_epochs * -(-25000 // get_method(name).config.batch_size)
@@ -191,3 +194,76 @@ def test_unknown_methods_and_bad_settings_are_refused() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             search("rsps", SMOKE, device="cuda")
+
+
+def test_most_probable_paths_are_the_top_of_all_paths() -> None:
+    """Against every one of the 5**6 paths, summed and sorted."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    logp = np.log(rng.dirichlet(np.ones(5), size=6))
+    every = sorted(
+        itertools.product(range(5), repeat=6),
+        key=lambda c: -sum(logp[e, k] for e, k in enumerate(c)),
+    )
+    assert most_probable_paths(logp, 100) == [tuple(c) for c in every[:100]]
+    assert most_probable_paths(logp, 1) == [tuple(int(v) for v in logp.argmax(1))]
+    assert len(most_probable_paths(logp, 20_000)) == 5**6
+
+
+def test_setn_derives_from_the_most_probable_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NB201's SETN scores its top-100 paths by probability, not 100 random samples."""
+    m, net, opt, train, valid = _method("setn")
+    assert m.alpha is not None
+    with torch.no_grad():
+        m.alpha.copy_(torch.randn(m.alpha.shape, generator=torch.Generator().manual_seed(3)))
+    scored: list[tuple[int, ...]] = []
+    monkeypatch.setattr(m, "evaluate", lambda c, b: scored.append(c) or float(len(scored) == 7))
+    cell = m.derive(lambda: valid)
+    logp = torch.log_softmax(m.alpha.detach().double(), -1).numpy()
+    assert scored == most_probable_paths(logp, 100) and cell == scored[6]
+
+
+@pytest.mark.parametrize(
+    ("name", "clips"),
+    [("darts-v1", 1), ("darts-v2", 1), ("gdas", 1), ("rsps", 1), ("setn", 0), ("enas", 1)],
+)
+def test_the_weight_step_clips_as_nb201s_script(
+    name: str, clips: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NB201 clips the weight gradient at 5 in every search script but SETN's."""
+    calls: list[float] = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append(max_norm)
+        return real(params, max_norm, *a, **k)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    r = search(name, SMOKE, seed=0, epochs=1)
+    steps = len(get_splits(SMOKE).y_train) // 2 // r.config["batch_size"]
+    ctrl = r.config["ctrl_steps"] if name == "enas" else 0  # ENAS also clips its controller
+    assert len(calls) == clips * steps + ctrl and set(calls) <= {5.0}
+    assert r.config["grad_clip"] == (5.0 if clips else None)
+
+
+@pytest.mark.parametrize("name", ["darts-v1", "darts-v2", "gdas", "setn"])
+def test_the_step_order_is_nb201s(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DARTS-V2 takes each batch's architecture step first; the others the weight step."""
+    cls = get_method(name)
+    order: list[str] = []
+    arch_step, weight_mode = cls.arch_step, cls.weight_mode
+
+    def spy_arch(self, *a):  # type: ignore[no-untyped-def]
+        order.append("arch")
+        return arch_step(self, *a)
+
+    def spy_weight(self):  # type: ignore[no-untyped-def]
+        order.append("weight")
+        return weight_mode(self)
+
+    monkeypatch.setattr(cls, "arch_step", spy_arch)
+    monkeypatch.setattr(cls, "weight_mode", spy_weight)
+    search(name, SMOKE, seed=0, epochs=1)
+    first = ["arch", "weight"] if name == "darts-v2" else ["weight", "arch"]
+    assert order[:4] == first * 2 and len(order) % 2 == 0
