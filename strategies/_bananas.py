@@ -117,14 +117,26 @@ class Bananas(ModelBasedStrategy):
     defaults to 10 layers of width 20, ``loss='mae'``, 200 epochs, batch 32 and Adam
     with ``lr=.01``, betas 0.9 and 0.99 (the experiment settings in ``params.py``
     shorten training to 150 epochs; we keep the function's default). The pool comes
-    from ``data.py`` ``get_candidates`` (``num=100``, ``num_best_arches=10``).
+    from ``get_candidates`` (``naszilla/nas_benchmarks.py``; ``data.py`` in the older
+    naszilla/bananas), which ``bananas()`` calls with ``num=100``,
+    ``num_arches_to_mutate=1`` and its default ``patience_factor=5``: 100 mutants of
+    the best architecture, moving on to the next best (at most 5 parents) only while
+    fewer than 100 are new.
 
-    Adapted: that ``get_candidates`` draws 100 mutants of the best architecture and
-    moves on to the next best only while it has fewer than 100 distinct new
-    candidates; we take ``n_mutations = 10`` mutants of each of the ``n_parents = 10``
-    best, a pool as large and less concentrated on the incumbent. The predictor is
-    written in numpy, with He initialisation (Keras' default is Glorot) and
-    mini-batches in a fresh random order each epoch (as Keras' ``fit`` does).
+    Adapted:
+
+    * The pool: ``n_mutations = 10`` mutants of each of the ``n_parents = 10`` best.
+      Both tens are our choice, not the source's: a pool as large, and less
+      concentrated on the incumbent.
+    * The encoding: ``bananas()`` defaults to ``predictor_encoding='trunc_path'``, which
+      on NAS-Bench-201 keeps the first 30 of its 155 path indicators (paths of length
+      one and two; ``nas_bench_201/cell_201.py`` ``encode_freq_paths``). We use the
+      space's whole path encoding.
+    * The targets: the ensemble fits standardised validation errors; naszilla fits the
+      raw losses. Standardising keeps Adam's step size meaningful on every table.
+    * The predictor is written in numpy, with He initialisation (Keras' default is
+      Glorot) and mini-batches in a fresh random order each epoch (as Keras' ``fit``
+      does).
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.

@@ -43,12 +43,13 @@ class GPBayesOpt(ModelBasedStrategy):
 
     Sources of the defaults: ``n_init = 10`` is the random initial design of the GP
     baseline in BANANAS' code (naszilla/naszilla ``naszilla/nas_algorithms.py``:
-    ``gp_bayesopt_search`` takes ``num_init=DEFAULT_NUM_INIT``, 10). The pool is
-    BANANAS' mutation pool (about 100 mutants of the 10 best, see :class:`Bananas`)
-    plus ``n_random = 100`` uniform samples, like that code's ``mutation_random``
-    option (``data.py`` ``get_candidates``: up to 100 random candidates added to the
-    mutants). ``xi = 0`` is plain expected improvement as in the paper (no
-    exploration margin).
+    ``gp_bayesopt_search`` takes ``num_init=DEFAULT_NUM_INIT``, 10). The candidate pool
+    is our choice, not that baseline's (which optimises a UCB acquisition over a
+    distance-kernel GP on random candidates): BANANAS' mutation pool (mutants of the
+    best architectures, see :class:`Bananas`) plus ``n_random = 100`` uniform samples,
+    as naszilla's ``get_candidates`` does with ``acq_opt_type='mutation_random'``
+    (``naszilla/nas_benchmarks.py``: up to 100 random candidates added to the mutants).
+    ``xi = 0`` is plain expected improvement as in the paper (no exploration margin).
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.

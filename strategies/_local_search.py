@@ -28,7 +28,8 @@ class LocalSearch(Strategy):
 
     Sources: the paper's basic algorithm is this hill climb from one random
     architecture, evaluating the whole neighbourhood. ``n_init = 10`` is NASLib's
-    (automl/NASLib ``naslib/benchmarks/nas/discrete_config.yaml``, ``num_init: 10``)
+    (automl/NASLib ``naslib/runners/nas/discrete_config.yaml``, formerly
+    ``naslib/benchmarks/nas/``, ``num_init: 10``)
     and the authors' code's (naszilla/naszilla ``naszilla/nas_algorithms.py``,
     ``DEFAULT_NUM_INIT = 10``). The restart follows NASLib's
     ``naslib/optimizers/discrete/ls/optimizer.py``, which restarts from one new

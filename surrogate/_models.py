@@ -375,6 +375,15 @@ class RandomForestSurrogate(SurrogateModel):
     seeds, the out-of-bag residual standard deviation (an upper bound: it also holds
     the model's error).
 
+    The defaults are ours, not NAS-Bench-301's. Its tuned forest
+    (``surrogate_models/configs/model_configs/random_forest/sklearn_forest_configspace.json``
+    of automl/nasbench301) uses 116 trees, ``max_features`` 0.171,
+    ``min_samples_leaf`` 2 and no bootstrap, on its own features. We keep
+    ``min_samples_leaf`` 2; keep bootstrap on, since the out-of-bag residuals give the
+    noise estimate above; use ``max_features`` 0.5, half of our graph features per
+    split (our choice, untuned); and 300 trees, more than NB301's 116, so that every
+    row is left out of enough trees for its out-of-bag prediction.
+
     Args:
         n_estimators, max_features, min_samples_leaf: scikit-learn settings.
         n_jobs: Threads.
@@ -438,7 +447,11 @@ class GPSurrogate(SurrogateModel):
 
     Features go through ``log1p`` (they are counts) and are standardized. The learned
     white-noise level is the seed-noise variance. GPs scale cubically, so at most
-    ``max_samples`` training rows (drawn with ``random_state``) are used.
+    ``max_samples`` training rows (drawn with ``random_state``) are used; 1,500 is our
+    cap, not a cited value. The kernel's length scale (started at ``sqrt(d)``, the
+    typical distance between standardized points in ``d`` dimensions) and noise level
+    (started at 0.1 of the standardized target variance, bounded to [1e-6, 10]) are
+    starting points of scikit-learn's marginal-likelihood optimiser, which fits both.
 
     Args:
         max_samples: Rows kept for fitting.

@@ -4,9 +4,12 @@ Both train ``K`` models (``K = 1`` for :func:`nasrepro.bench.harness.train`) und
 protocol's schedule: SGD with Nesterov momentum and weight decay, and a cosine decay of
 the learning rate to zero, as NAS-Bench-201 trains (Dong & Yang 2020, Table 2; the
 ``configs/nas-benchmark/hyper-opts/200E.config`` of D-X-Y/AutoDL-Projects: SGD, Nesterov,
-momentum 0.9, lr 0.1, weight decay 5e-4, cosine with ``eta_min`` 0). Adapted: the decay
-is applied at every optimiser step, and each protocol sets its own lr, weight decay and
-epochs. Model ``k`` sees the data order of its own seed's
+momentum 0.9, lr 0.1, weight decay 5e-4, cosine with ``eta_min`` 0), the decay applied
+at every optimiser step as its ``exps/NAS-Bench-201/functions.py`` does
+(``scheduler.update(None, i / len(loader))``). Adapted: each protocol sets its own lr,
+weight decay and epochs, and each epoch drops its last partial batch (NB201's loaders
+keep it), so that every step has the same batch size and the ``K`` models of a batched
+training share their shapes. Model ``k`` sees the data order of its own seed's
 ``torch.Generator``. What differs between the two trainers (how a batch is gathered, the
 forward pass and the loss, evaluation) comes in as two callables.
 """
