@@ -49,11 +49,16 @@ def deterministic(device: torch.device) -> None:
 
     On CUDA, cuBLAS needs a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``) before
     deterministic mode lets matrix products run; without it the first linear layer
-    raises. A value the caller set is kept.
+    raises. A value the caller set is kept. TF32 is turned off for convolutions (where
+    torch enables it by default on Ampere and later GPUs) and matrix products: it rounds
+    their inputs to 10 mantissa bits, so a table's numbers would depend on whether the
+    GPU has TF32. NAS-Bench-201 trained in full fp32 (its GPUs predate TF32).
     """
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch.use_deterministic_algorithms(True)
 
 

@@ -41,13 +41,17 @@ def test_cache_files_record_their_generation_arguments(tmp_path, monkeypatch) ->
 def test_deterministic_cuda_sets_a_cublas_workspace(monkeypatch) -> None:
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     benchmark = torch.backends.cudnn.benchmark
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
         deterministic(torch.device("cuda"))  # sets flags only; needs no GPU
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
         assert torch.backends.cudnn.benchmark is False
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
         assert torch.are_deterministic_algorithms_enabled()
         monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
         deterministic(torch.device("cuda"))
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"  # the caller's choice stays
     finally:
         torch.backends.cudnn.benchmark = benchmark
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
