@@ -21,6 +21,9 @@ adapted to the protocol in two ways only (:func:`scaled`):
   weight-train half. Under ``cifar10-nb201`` this gives NB201's step counts.
 * **Learning rate.** NB201's search lr (0.025, to 0.001; ENAS 0.05 to 0.0005) is
   relative to its stand-alone lr 0.1; both ends are multiplied by ``protocol.lr / 0.1``.
+  The cosine follows search progress as NB201's does (for ENAS a wave with a
+  half-period of 10 of its 250 epochs, ``ENAS.config``'s ``T_max``), but is updated
+  at every weight step, where NB201's scheduler holds it for an epoch.
 
 Everything else (batch sizes, momentum, weight decay, gradient clipping, the arch
 optimizers, GDAS' temperature, ENAS' controller) is as NB201 configured it; the
@@ -54,6 +57,7 @@ __all__ = [
     "Controller",
     "most_probable_paths",
     "run_config",
+    "lr_half_period_steps",
 ]
 
 #: NAS-Bench-201's stand-alone training: 200 epochs of 25,000 images at batch 256.
@@ -71,6 +75,9 @@ class MethodConfig:
         epochs: Search epochs under this protocol (set by :func:`scaled`).
         batch_size, lr, eta_min, weight_decay, momentum, nesterov: The weight optimizer
             (SGD, cosine from ``lr`` to ``eta_min``).
+        lr_half_period: NB201 epochs of one half-period of the cosine (``T_max`` of the
+            config; ENAS' 10, after which the lr rises again), or ``None`` for one
+            half-period over the whole search (NB201's default, ``T_max = epochs``).
         grad_clip: Gradient-norm clip of the weight step, or ``None``: DARTS' 5, which
             NB201's DARTS, GDAS, RSPS and ENAS scripts keep and its SETN script omits.
         arch_lr, arch_betas, arch_weight_decay: Adam on the architecture logits
@@ -89,6 +96,7 @@ class MethodConfig:
     weight_decay: float = 5e-4
     momentum: float = 0.9
     nesterov: bool = True
+    lr_half_period: int | None = None
     grad_clip: float | None = 5.0
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
@@ -144,6 +152,17 @@ def scaled(
         eta_min=cfg.eta_min * f,
         ctrl_steps=ctrl_steps,
     )
+
+
+def lr_half_period_steps(cfg: MethodConfig, total: int) -> float:
+    """Weight steps of one half-period of the cosine, for a search of ``total`` steps.
+
+    The same fraction of the search as NB201's ``T_max`` is of its epochs, so the lr
+    traces NB201's curve against search progress.
+    """
+    if cfg.lr_half_period is None:
+        return float(total)
+    return total * cfg.lr_half_period / cfg.nb201_epochs
 
 
 def run_config(cls: type[Method], cfg: MethodConfig) -> dict[str, Any]:
@@ -539,8 +558,9 @@ class ENAS(Method):
     baseline (decay 0.99), with gradients aggregated over 20 samples per Adam step (lr
     1e-3, betas (0, 0.999), eps 1e-3), clipped to norm 5. These are NB201's ENAS script
     and ``ENAS.config`` (250 epochs, SGD lr 0.05 cosine to 0.0005, batch 128, weight
-    decay 2.5e-4); NB201 trains 50 controller steps per epoch of 196 weight steps, and
-    we keep that ratio. The cell is the best of 100 controller samples by shared-weight
+    decay 2.5e-4, and a cosine of half-period ``T_max`` = 10 epochs, so that the lr
+    falls and rises again 25 times over the search); NB201 trains 50 controller steps
+    per epoch of 196 weight steps, and we keep that ratio. The cell is the best of 100 controller samples by shared-weight
     accuracy. ``none`` is a choice, as in NB201 (ENAS' own space has no zero op).
 
     Adapted: the baseline moves after every sample, as in Pham et al.'s ENAS code
@@ -552,7 +572,12 @@ class ENAS(Method):
 
     name = "enas"
     config = MethodConfig(
-        nb201_epochs=250, batch_size=128, lr=0.05, eta_min=0.0005, weight_decay=2.5e-4
+        nb201_epochs=250,
+        batch_size=128,
+        lr=0.05,
+        eta_min=0.0005,
+        weight_decay=2.5e-4,
+        lr_half_period=10,
     )
     cite = "Pham et al. 2018; NAS-Bench-201 ENAS.config and search script"
     derive_rule = "best of 100 controller samples by shared-weight accuracy"

@@ -28,7 +28,14 @@ import torch.nn.functional as F
 
 from nasrepro.bench.harness._data import Splits
 from nasrepro.bench.harness._train import _augment, deterministic, get_splits, train
-from nasrepro.bench.oneshot._methods import Batch, Method, get_method, run_config, scaled
+from nasrepro.bench.oneshot._methods import (
+    Batch,
+    Method,
+    get_method,
+    lr_half_period_steps,
+    run_config,
+    scaled,
+)
 from nasrepro.bench.oneshot._supernet import Supernet
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import get_space
@@ -217,6 +224,7 @@ def _search(
     )
     steps = half // bs
     total = steps * cfg.epochs
+    period = lr_half_period_steps(cfg, total)
     history: list[EpochRecord] = []
     t = 0
     t0, c0 = time.perf_counter(), time.process_time()
@@ -226,7 +234,7 @@ def _search(
         perm = torch.randperm(half, generator=g_data).to(dev)
         loss_sum = 0.0
         for b in range(steps):
-            lr = cfg.eta_min + 0.5 * (cfg.lr - cfg.eta_min) * (1 + math.cos(math.pi * t / total))
+            lr = cfg.eta_min + 0.5 * (cfg.lr - cfg.eta_min) * (1 + math.cos(math.pi * t / period))
             for group in opt.param_groups:
                 group["lr"] = lr
             idx = perm[b * bs : (b + 1) * bs]

@@ -10,7 +10,7 @@ import torch
 
 from nasrepro.bench.harness import get_splits
 from nasrepro.bench.oneshot import METHODS, Supernet, get_method, scaled, search
-from nasrepro.bench.oneshot._methods import most_probable_paths
+from nasrepro.bench.oneshot._methods import lr_half_period_steps, most_probable_paths
 from nasrepro.bench.oneshot._run import _gen
 from nasrepro.spaces import ConfigError, get_space
 from nasrepro.tables import get_protocol
@@ -267,3 +267,12 @@ def test_the_step_order_is_nb201s(name: str, monkeypatch: pytest.MonkeyPatch) ->
     search(name, SMOKE, seed=0, epochs=1)
     first = ["arch", "weight"] if name == "darts-v2" else ["weight", "arch"]
     assert order[:4] == first * 2 and len(order) % 2 == 0
+
+
+def test_enas_lr_is_nb201s_cosine_wave() -> None:
+    """ENAS.config's T_max = 10 of 250 epochs: 25 half-periods over any search length."""
+    tiny = get_protocol("mnist1d-tiny")
+    for name, half_periods in [("enas", 25), ("darts-v1", 1), ("gdas", 1), ("setn", 1)]:
+        cfg = scaled(get_method(name).config, tiny, 2000)
+        total = cfg.epochs * (2000 // cfg.batch_size)
+        assert total / lr_half_period_steps(cfg, total) == pytest.approx(half_periods), name
