@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -40,6 +40,7 @@ __all__ = [
     "GPSurrogate",
     "register_model",
     "create_model",
+    "check_model_params",
     "list_models",
     "model_class",
     "seed_deviations",
@@ -146,12 +147,41 @@ def create_model(name: str = DEFAULT_MODEL, **params: Any) -> SurrogateModel:
         >>> create_model("xgb", n_estimators=50, random_state=0)
         XGBSurrogate(n_estimators=50, random_state=0)
     """
-    cls = model_class(name)
-    known = set(cls().get_params())
-    unknown = sorted(set(params) - known)
+    check_model_params(name, params)
+    return model_class(name)(**params)
+
+
+def check_model_params(name: str, params: Mapping[str, Any]) -> None:
+    """Refuse constructor ``params`` that model ``name`` does not take, or whose value is
+    not of its default's type (an int for an int, a number for a float, ...).
+
+    Raises:
+        ConfigError: Naming the parameter, the value and what it takes.
+    """
+    defaults = model_class(name)().get_params()
+    unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise ConfigError(f"{name!r} takes no parameters {unknown}; it takes {sorted(known)}")
-    return cls(**params)
+        raise ConfigError(f"{name!r} takes no parameters {unknown}; it takes {sorted(defaults)}")
+    kinds: list[tuple[type | tuple[type, ...], tuple[type, ...], str]] = [
+        (bool, (bool,), "true or false"),
+        (int, (int,), "an integer"),
+        (float, (int, float), "a number"),
+        (str, (str,), "a string"),
+        ((tuple, list), (tuple, list), "a list"),
+    ]
+    for key, value in params.items():
+        default = defaults[key]
+        for kind, accepted, said in kinds:
+            if isinstance(default, kind):
+                ok = isinstance(value, accepted) and (
+                    bool in accepted or not isinstance(value, bool)
+                )
+                if not ok:
+                    raise ConfigError(
+                        f"{name!r} parameter {key}={value!r}: expected {said}, like its "
+                        f"default {default!r}"
+                    )
+                break
 
 
 def list_models() -> list[str]:

@@ -38,6 +38,7 @@ from nasrepro.surrogate._models import (
     DEFAULT_MODEL,
     SurrogateModel,
     XGBSurrogate,
+    check_model_params,
     create_model,
     model_class,
 )
@@ -146,6 +147,7 @@ class Surrogate:
         self.random_state = random_state
         self.fidelities = fidelities
         self.space_models = _check_space_models(space_models)
+        check_model_params(model, params)
         self.params = params
 
     def __repr__(self) -> str:
@@ -469,27 +471,15 @@ class Surrogate:
             raise SurrogateError(
                 f"{path}: not a readable surrogate metadata file ({e}); fit the surrogate again"
             ) from None
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise SurrogateError(
-                f"{d}: surrogate format {meta['format_version']} is newer than this "
-                f"nasrepro reads ({FORMAT_VERSION}); upgrade nasrepro"
-            )
-        if meta["encoding"] == "graph" and meta["feature_names"] != list(feature_names()):
-            raise SurrogateError(
-                f"{d}: fitted on other features than this nasrepro computes; refit it"
-            )
         try:
-            space_models = meta.get("space_models") or None
-            self = cls(
-                meta["model"],
-                random_state=int(meta["random_state"]),
-                fidelities=bool(meta["fidelities"]),
-                space_models=space_models,
-            )
-        except (ConfigError, TypeError, ValueError) as e:
-            raise SurrogateError(f"{d}: invalid surrogate metadata ({e}); refit it") from None
+            self, meta, params = cls._from_metadata(d, meta)
+        except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as e:
+            what = f"no {e}" if isinstance(e, KeyError) else str(e)
+            raise SurrogateError(
+                f"{path}: invalid surrogate metadata ({what}); refit the surrogate, or copy "
+                "its directory again"
+            ) from None
         mcls = model_class(meta["model"])
-        params = dict(meta["model_params"])
         if "quantiles" in params:
             params["quantiles"] = tuple(params["quantiles"])
         for key in ("noise_estimators", "noise_learning_rate"):
@@ -498,7 +488,7 @@ class Surrogate:
         # Models refitted from a loaded surrogate (calibration's folds, `_new`) take the
         # recorded settings, not whatever the class's defaults are today.
         self.params = {k: v for k, v in params.items() if k != "random_state"}
-        files = meta.get("files") or {}
+        files = meta["files"]
         missing = [
             f
             for names in files.values()
@@ -532,6 +522,38 @@ class Surrogate:
             ) from e
         self.metadata_ = meta
         return self
+
+    @classmethod
+    def _from_metadata(cls, d: Path, meta: Any) -> tuple[Surrogate, dict[str, Any], dict[str, Any]]:
+        """An unfitted surrogate as ``metadata.json`` describes it, the metadata and the
+        model's recorded settings; raises ``KeyError``, ``TypeError`` or ``ValueError`` on
+        metadata of the wrong shape (the caller turns them into one message)."""
+        if not isinstance(meta, dict):
+            raise TypeError(f"a JSON {type(meta).__name__}, not an object")
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int):
+            raise TypeError(f"format_version {version!r} is not an integer")
+        if version > FORMAT_VERSION:
+            raise SurrogateError(
+                f"{d}: surrogate format {version} is newer than this nasrepro reads "
+                f"({FORMAT_VERSION}); upgrade nasrepro"
+            )
+        for key in ("model", "encoding", "random_state", "fidelities", "model_params", "protocol"):
+            meta[key]  # noqa: B018 - a KeyError names the missing key
+        if meta["encoding"] == "graph" and meta["feature_names"] != list(feature_names()):
+            raise SurrogateError(
+                f"{d}: fitted on other features than this nasrepro computes; refit it"
+            )
+        if not isinstance(meta.get("files"), dict) or not isinstance(meta["model_params"], dict):
+            raise TypeError("'files' and 'model_params' must be objects")
+        self = cls(
+            meta["model"],
+            random_state=int(meta["random_state"]),
+            fidelities=bool(meta["fidelities"]),
+            space_models=meta.get("space_models") or None,
+        )
+        params = dict(meta["model_params"])
+        return self, meta, params
 
 
 _FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")

@@ -59,15 +59,23 @@ def _fit(args: argparse.Namespace) -> int:
         model_class,
         split_rows,
     )
-    from nasrepro.tables import Table
+    from nasrepro.tables import open_table
 
     if args.model is None:
         args.model = DEFAULT_MODEL
     encoding = model_class(args.model).encoding
     fractions = dict(args.fraction)
+    tables = [(path, open_table(path)) for path in args.table]
+    spaces = sorted({t.space_name for _, t in tables})
+    unused = [f"{s}={f:g}" for s, f in fractions.items() if s not in spaces]
+    if unused:
+        raise ConfigError(
+            f"--fraction {' '.join(unused)}: no --table of that space was given (the tables "
+            f"hold {', '.join(spaces)}); drop it, or add a table of that space"
+        )
+    Surrogate(args.model, space_models=dict(args.space_model), **dict(args.param))  # checks
     parts = []
-    for path in args.table:
-        t = Table.open(path)
+    for path, t in tables:
         rows = None
         if t.space_name in fractions:
             rows, _ = split_rows(t, fractions[t.space_name], args.split_seed)
@@ -114,18 +122,18 @@ def _load(models: str | None) -> Any:
 
 def _eval(args: argparse.Namespace) -> int:
     from nasrepro.surrogate import METRICS, evaluate, write_report
-    from nasrepro.tables import Table
+    from nasrepro.tables import open_table
 
     if args.report:  # before the work: a bad location would lose it
         check_dir(args.report, "--report")
     surrogate = _load(args.models)
     if args.test:
-        tests = [Path(p) for p in args.test]
+        tests: list[str | Path] = list(dict.fromkeys(args.test))  # a table given twice: once
     elif args.models is None:
-        tests = _shipped_tests()
+        tests = list(_shipped_tests())
     else:
         raise ConfigError("pass --test TABLE (one per space) to evaluate a surrogate of --models")
-    evaluations = [evaluate(surrogate, Table.open(p)) for p in tests]
+    evaluations = [evaluate(surrogate, open_table(p)) for p in tests]
     if args.report:
         write_report(evaluations, args.report)
     if args.json:
@@ -175,7 +183,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     sub = p.add_subparsers(dest="surrogate_command", required=True)
 
     f = sub.add_parser("fit", help="fit a surrogate on tables of one protocol")
-    f.add_argument("--table", action="append", required=True, help="a table; repeat for more")
+    f.add_argument(
+        "--table", action="append", required=True, help="a table (name or path); repeat for more"
+    )
     f.add_argument(
         "--fraction",
         type=_fraction,
@@ -221,7 +231,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
     e = sub.add_parser("eval", help="held-out Kendall tau, Spearman, R2, MAE vs seed noise")
     e.add_argument("--models", default=None, help="surrogate directory (default: shipped)")
-    e.add_argument("--test", action="append", default=[], help="a test table; repeat per space")
+    e.add_argument(
+        "--test", action="append", default=[], help="a test table (name or path); repeat per space"
+    )
     e.add_argument("--json", action="store_true", help="print {space: {metric: value}}")
     e.add_argument("--report", default=None, help="write report.md and scatter PNGs here")
     e.set_defaults(func=_eval)

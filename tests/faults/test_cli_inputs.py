@@ -10,6 +10,7 @@ quickly and the test fails on its exit code instead of hanging.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -400,3 +401,36 @@ def test_an_unknown_argument_points_at_its_commands_help(cli: Cli) -> None:
         "leaderboard: unrecognized arguments: foo (see 'nasrepro leaderboard --help')"
     )
     cli("space", "list", "--zzz").assert_user_error("(see 'nasrepro space list --help')")
+
+
+@pytest.mark.parametrize(
+    "extra,fragments",
+    [
+        (["--param", "n_estimators=abc"], ["n_estimators='abc'", "an integer", "600"]),
+        (["--param", "learning_rate=fast"], ["learning_rate='fast'", "a number"]),
+        (["--fraction", "chain=0.1"], ["--fraction chain=0.1", "no --table of that space"]),
+    ],
+)
+def test_surrogate_fit_refuses_bad_settings_before_fitting(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path, extra: list[str], fragments: list[str]
+) -> None:
+    """A string for a number reached XGBoost (traceback); a fraction for a space with no
+    table was ignored, so the fit took the whole table."""
+    out = tmp_path / "m"
+    r = cli("surrogate", "fit", "--table", str(smoke_table_path), "--out", str(out), *extra)
+    r.assert_user_error(*fragments)  # type: ignore[attr-defined]
+    assert not out.exists()
+
+
+def test_surrogate_commands_take_table_names(cli: Cli, tmp_path: Path) -> None:
+    """'Found by name anywhere a table is read': fit --table and eval --test too."""
+    out = tmp_path / "m"
+    r = cli("surrogate", "fit", "--table", "cell-mnist1d-tiny", "--fraction", "cell=0.01",
+            "--param", "n_estimators=5", "--out", str(out))  # fmt: skip
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    r = cli("surrogate", "eval", "--models", str(out), "--test", "cell-mnist1d-tiny",
+            "--test", "cell-mnist1d-tiny", "--json")  # fmt: skip
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    res = json.loads(r.out)  # type: ignore[attr-defined]
+    assert list(res) == ["cell"] and res["cell"]["n_train"] == 65  # 1% of 6,466 classes
+    assert 0 < res["cell"]["kendall_tau"] <= 1

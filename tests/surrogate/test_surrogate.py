@@ -169,3 +169,25 @@ def test_load_refuses_other_features_and_newer_formats(chain_train: Table, tmp_p
         Surrogate.load(d)
     with pytest.raises(SurrogateError, match="no metadata.json"):
         Surrogate.load(tmp_path / "nowhere")
+
+
+def test_load_names_what_is_wrong_with_malformed_metadata(
+    chain_train: Table, tmp_path: Path
+) -> None:
+    """Valid JSON of the wrong shape is one message with the fix, never a traceback."""
+    d = _fit(chain_train).save(tmp_path / "m")
+    meta = json.loads((d / "metadata.json").read_text())
+    bad = {
+        "a JSON list": [],
+        "no 'encoding'": {k: v for k, v in meta.items() if k != "encoding"},
+        "no 'model_params'": {k: v for k, v in meta.items() if k != "model_params"},
+        "no 'protocol'": {k: v for k, v in meta.items() if k != "protocol"},
+        "format_version '3a' is not an integer": {**meta, "format_version": "3a"},
+        "'files' and 'model_params' must be objects": {
+            k: v for k, v in meta.items() if k != "files"
+        },
+    }
+    for said, m in bad.items():
+        (d / "metadata.json").write_text(json.dumps(m))
+        with pytest.raises(SurrogateError, match=f"invalid surrogate metadata \\({said}.*refit"):
+            Surrogate.load(d)
