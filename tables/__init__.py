@@ -39,6 +39,7 @@ from nasrepro.tables._import import (
     ImportError_,
     ImportMapping,
     ImportReport,
+    PartialImportWarning,
     import_table,
 )
 from nasrepro.tables._plot import plot_table
@@ -117,6 +118,7 @@ __all__ = [
     "table_path",
     "IMPORTABLE",
     "ImportError_",
+    "PartialImportWarning",
     "ImportMapping",
     "ImportReport",
     "import_table",

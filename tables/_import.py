@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,14 @@ from nasrepro.tables._build import _rows, _versions, _write
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
 
-__all__ = ["ImportMapping", "ImportReport", "ImportError_", "import_table", "IMPORTABLE"]
+__all__ = [
+    "ImportMapping",
+    "ImportReport",
+    "ImportError_",
+    "PartialImportWarning",
+    "import_table",
+    "IMPORTABLE",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,10 @@ _ACCURACIES = ("train_acc", "valid_acc", "test_acc")
 _MACRO_COUNT_KEYS = ("input_shape", "num_classes")
 _SOURCE_KEYS = ("name", "citation", "license", "url")
 _SHOW = 5  # missing architectures named in an error
+
+
+class PartialImportWarning(UserWarning):
+    """A ``--partial`` import holds learning curves that end before the final epoch."""
 
 
 class ImportError_(TableError):  # noqa: N801 - ImportError is a builtin
@@ -541,6 +553,28 @@ def import_table(
     epochs = sorted({k[2] for k in entries})
     final = epochs[-1]
     have = {k[0] for k in entries if k[2] == final}
+    last: dict[tuple[int, int], tuple[int, int]] = {}  # (row, seed) -> (last epoch, its line)
+    for (row, seed, epoch), (line, _) in entries.items():
+        if epoch >= last.get((row, seed), (0, 0))[0]:
+            last[row, seed] = (epoch, line)
+    short = sorted((line, row, seed, e) for (row, seed), (e, line) in last.items() if e < final)
+    if short:
+        shown = "; ".join(
+            f"{archs[row]} seed {seed} ends at epoch {e} (line {line})"
+            for line, row, seed, e in short[:_SHOW]
+        )
+        said = f"{p}: learning curves that stop before the final epoch {final}: {len(short):,} ({shown})"
+        if not mapping.partial:
+            raise ImportError_(
+                f"{said}. A table reads the final epoch as the result, so those runs would "
+                "count as untrained; complete them, or import anyway with --partial"
+            )
+        warnings.warn(
+            f"{said}; at the final epoch those runs count as untrained (query their last "
+            "epoch with --epoch)",
+            PartialImportWarning,
+            stacklevel=2,
+        )
     expected = range(n) if mapping.per_cell else np.flatnonzero(canonical == np.arange(n)).tolist()
     missing = [r for r in expected if r not in have]
     if missing and not mapping.partial:

@@ -612,7 +612,7 @@ class Table:
         arch = self._loaded.archs[row]
         which = "any seed" if seed is None else f"seed {seed}"
         fix = (
-            "the imported file had no value for it (a --partial import)"
+            "the imported file has no value for it at this epoch (a --partial import)"
             if self.kind == "imported"
             else "the table is partial, resume the sweep and rebuild it"
         )

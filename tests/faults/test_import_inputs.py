@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nasrepro.spaces import get_space
+from nasrepro.tables import PartialImportWarning, Table
 
 CELL = [a.to_string() for a in get_space("cell").enumerate()]
 GOOD = CELL[5]
@@ -148,3 +149,24 @@ def test_table_names(cli: Callable[..., object]) -> None:
     cli("table", "info", "--table", "nb201-cifar1O").assert_user_error(  # type: ignore[attr-defined]
         "nb201-cifar1O: no table of that name or path", "nb201-cifar10"
     )
+
+
+def test_a_curve_that_stops_early_is_refused_or_warned(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    """It was accepted, then counted as untrained at the final epoch without a word."""
+    lines = ["arch,seed,epoch,v,t"]
+    for a in CELL:
+        lines += [f"{a},0,1,50,50", f"{a},0,2,60,60"]
+    f = _csv(tmp_path / "r.csv", "\n".join(lines[:-1]) + "\n")  # the last cell stops at 1
+    out = tmp_path / "t.h5"
+    flags = ("--seed-column", "seed", "--epoch-column", "epoch")
+    cli(*_import(f, out, *flags)).assert_user_error(  # type: ignore[attr-defined]
+        "stop before the final epoch 2: 1", f"{CELL[-1]} seed 0 ends at epoch 1 (line 31250)",
+        "--partial",
+    )  # fmt: skip
+    assert not out.exists()
+    with pytest.warns(PartialImportWarning, match="ends at epoch 1.*count as untrained"):
+        r = cli(*_import(f, out, *flags, "--partial"))
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert Table.open(out).query(CELL[-1], epoch=1).valid_acc == 50
