@@ -29,6 +29,7 @@ from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._catalog import SHIPPED_TABLES, list_tables, load_default, open_table
 from nasrepro.tables._errors import MissingEntryError
+from nasrepro.tables._format import representative_mask
 from nasrepro.tables._table import Table
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "register_benchmark",
     "get_benchmark",
     "list_benchmarks",
+    "check_covers_space",
 ]
 
 logger = logging.getLogger(__name__)
@@ -385,3 +387,39 @@ def _shipped_benchmark(name: str) -> BenchmarkFactory:
 for _name in SHIPPED_TABLES:
     if _name != "cell-mnist1d-tiny":
         register_benchmark(_name)(_shipped_benchmark(_name))
+
+
+def check_covers_space(
+    table: Table, asker: str = "a strategy may ask for", hint_surrogate: bool = False
+) -> None:
+    """Refuse a table that cannot answer for every architecture of its space, before any
+    work that would fail when it asks for a missing one.
+
+    Args:
+        asker: Who may ask for any architecture, as the message says it.
+        hint_surrogate: Name the shipped surrogate benchmark of an unbounded space.
+
+    Raises:
+        ConfigError: The space is unbounded (a table holds a sample of it), or some cells
+            (per-cell tables) or isomorphism classes have no final result.
+    """
+    space = table.space
+    if not space.bounded:
+        shipped = hint_surrogate and space.name in ("chain", "hierarchical")
+        raise ConfigError(
+            f"{table.path} holds {table.n_rows:,} sampled architectures of the unbounded "
+            f"{space.name!r} space, and {asker} any other; run the leaderboard on a surrogate "
+            "benchmark instead"
+            + (f": --benchmark {space.name}-mnist1d-tiny-surrogate" if shipped else "")
+        )
+    trained = table.trained()
+    if not table.per_cell:
+        trained = trained[representative_mask(table.canonical)]
+    if not trained.all():
+        unit = "cells" if table.per_cell else "isomorphism classes"
+        raise ConfigError(
+            f"{table.path} has results for {int(trained.sum()):,} of the {trained.size:,} {unit} "
+            f"of the {space.name!r} space, and {asker} any of them; use a table that covers "
+            "the space (`nasrepro table list`), or finish the sweep (`nasrepro sweep` resumes "
+            "it) and rebuild the table"
+        )

@@ -362,11 +362,12 @@ def _number(path: Path, line: int, column: str, raw: Any) -> float:
     return v
 
 
-def _integer(path: Path, line: int, column: str, raw: Any, minimum: int) -> int:
+def _integer(path: Path, line: int, column: str, raw: Any, minimum: int, note: str = "") -> int:
     v = _number(path, line, column, raw)
     if v != int(v) or v < minimum:
         raise ImportError_(
             f"{path}:{line}: column {column!r}: {raw!r} is not an integer >= {minimum}"
+            + (f" ({note})" if note else "")
         )
     return int(v)
 
@@ -486,7 +487,9 @@ def import_table(
         epoch = (
             mapping.final_epoch or 1
             if mapping.epoch_column is None
-            else _integer(p, line, mapping.epoch_column, rec[mapping.epoch_column], 1)
+            else _integer(
+                p, line, mapping.epoch_column, rec[mapping.epoch_column], 1, "epochs count from 1"
+            )
         )
         vals = {k: _number(p, line, c, rec[c]) for k, c in metric_cols.items()}
         for k in _ACCURACIES:

@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.oneshot._methods import get_method, run_config, scaled
-from nasrepro.bench.oneshot._run import op_histogram, run_oneshot, standalone_seconds
+from nasrepro.bench.oneshot._run import (
+    check_table,
+    op_histogram,
+    run_oneshot,
+    standalone_seconds,
+)
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table
 
@@ -145,6 +150,7 @@ def run_board(
     The stand-alone training time that full-training equivalents divide by is measured
     once, in this process, before the searches, and recorded in ``OUT/cost.json``.
     """
+    check_table(open_table(table), protocol, transfer)  # before minutes of work
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     cost_file = out_dir / "cost.json"

@@ -40,7 +40,7 @@ from nasrepro.bench.oneshot._supernet import Supernet
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import get_space
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.tables import Protocol, Table, get_protocol
+from nasrepro.tables import Protocol, Table, check_covers_space, get_protocol
 
 __all__ = [
     "EpochRecord",
@@ -314,15 +314,22 @@ def standalone_seconds(
 
 
 def check_table(table: Table, protocol: Protocol, transfer: bool) -> str | None:
-    """Refuse scoring a search with a table of another protocol unless ``transfer``.
+    """Refuse scoring a search with a table of another protocol unless ``transfer``, or
+    with one that is not of the cell space or lacks a result for some of its cells.
 
     Returns:
         ``None`` when the table holds the search's protocol, else a label of the
         transfer (``"transfer: searched under X, scored on Y"``).
 
     Raises:
-        ConfigError: The protocols differ and ``transfer`` is off.
+        ConfigError: The protocols differ and ``transfer`` is off, or the table is not
+            of the whole cell space.
     """
+    if table.space.name != "cell":
+        raise ConfigError(
+            f"the table {table.path.name} is of space {table.space.name!r}; one-shot runs on 'cell'"
+        )
+    check_covers_space(table, "a one-shot search may derive")
     if table.has_protocol and table.protocol_id == protocol.id:
         return None
     other = (
@@ -454,10 +461,6 @@ def run_oneshot(
     """
     p = get_protocol(protocol)
     label = check_table(table, p, transfer)
-    if table.space.name != "cell":
-        raise ConfigError(
-            f"the table {table.path.name} is of space {table.space.name!r}; one-shot runs on 'cell'"
-        )
     res = search(
         method, p, seed, device=device, epochs=epochs, data_root=data_root, on_epoch=on_epoch
     )

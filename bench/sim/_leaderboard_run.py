@@ -46,13 +46,12 @@ from nasrepro.strategies import (
 )
 from nasrepro.tables import (
     Benchmark,
-    Table,
     TableError,
     TabularBenchmark,
+    check_covers_space,
     default_table_path,
     get_benchmark,
     open_table,
-    representative_mask,
 )
 
 __all__ = [
@@ -105,35 +104,6 @@ class BenchmarkSpec:
         return Path(self.table).stem if self.table else self.name
 
 
-def _check_covers_space(table: Table) -> None:
-    """A strategy may ask for any architecture of the space: the table must answer for all.
-
-    Raises:
-        ConfigError: The space is unbounded (a table holds a sample of it), or some cells
-            (per-cell tables) or isomorphism classes have no final result.
-    """
-    space = table.space
-    if not space.bounded:
-        shipped = space.name in ("chain", "hierarchical")
-        raise ConfigError(
-            f"{table.path} holds {table.n_rows:,} sampled architectures of the unbounded "
-            f"{space.name!r} space, and a strategy may ask for any other; run the leaderboard "
-            "on a surrogate benchmark instead"
-            + (f": --benchmark {space.name}-mnist1d-tiny-surrogate" if shipped else "")
-        )
-    trained = table.trained()
-    if not table.per_cell:
-        trained = trained[representative_mask(table.canonical)]
-    if not trained.all():
-        unit = "cells" if table.per_cell else "isomorphism classes"
-        raise ConfigError(
-            f"{table.path} has results for {int(trained.sum()):,} of the {trained.size:,} {unit} "
-            f"of the {space.name!r} space, and a strategy may ask for any of them; use a table "
-            "that covers the space (`nasrepro table list`), or finish the sweep (`nasrepro "
-            "sweep` resumes it) and rebuild the table"
-        )
-
-
 def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
     """Build the benchmark ``spec`` names.
 
@@ -144,7 +114,7 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
     """
     if spec.table is not None:
         table = open_table(spec.table)
-        _check_covers_space(table)
+        check_covers_space(table, hint_surrogate=True)
         return TabularBenchmark(table, spec.seed_mode, name=spec.label)  # type: ignore[arg-type]
     try:
         return get_benchmark(spec.name, seed_mode=spec.seed_mode)

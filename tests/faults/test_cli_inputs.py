@@ -369,6 +369,14 @@ def test_a_table_that_does_not_cover_its_space_is_refused_before_any_run(
     r = cli(*leaderboard_args(tmp_path / "one.h5", tmp_path / "b"))
     r.assert_user_error("has results for 1 of the 6,466 isomorphism classes", "covers the space")
     assert "run/s" not in r.err
+    # one-shot: it used to search for minutes, then fail on the derived cell's lookup
+    for args in (
+        ["run", "rsps", "--protocol", "synthetic-smoke"],
+        ["leaderboard", "--methods", "rsps", "--seeds", "1", "--out", str(tmp_path / "o")],
+    ):
+        r = cli("oneshot", *args, "--table", str(tmp_path / "one.h5"), "--no-track")
+        r.assert_user_error("1 of the 6,466", "a one-shot search may derive any of them")
+    assert not (tmp_path / "o" / "cost.json").exists()  # refused before the cost run
 
 
 def test_train_refuses_bad_input_before_printing_its_table(cli: Cli) -> None:

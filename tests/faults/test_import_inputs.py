@@ -61,6 +61,11 @@ def _import(f: Path, out: Path, *flags: str) -> list[str]:
             ["missing column(s) ['idx']"],
         ),
         (
+            f"arch,v,t,e\n{GOOD},50,60,0\n",
+            ["--partial", "--epoch-column", "e"],
+            ["r.csv:2: column 'e': '0' is not an integer >= 1 (epochs count from 1)"],
+        ),
+        (
             f"arch,v,t,idx\n{GOOD},50,60,1.5\n",
             ["--partial", "--index-column", "idx"],
             ["r.csv:2: column 'idx': '1.5' is not an integer >= 0"],
