@@ -142,10 +142,15 @@ def evaluate(
         SurrogateError: The protocols differ, or no held-out architecture remains.
     """
     if table.protocol_id != surrogate.metadata_["protocol_id"]:
+        trained = (
+            f"was trained under protocol {table.protocol_id[:12]}"
+            if table.has_protocol
+            else f"holds imported results ({table.source.get('name', 'another benchmark')})"
+        )
         raise SurrogateError(
-            f"{table.path} was trained under protocol {table.protocol_id[:12]} but the "
-            f"surrogate under {str(surrogate.metadata_['protocol_id'])[:12]}; evaluate on a "
-            "table of the same protocol"
+            f"{table.path} {trained} but the surrogate was fitted under protocol "
+            f"{str(surrogate.metadata_['protocol_id'])[:12]}; evaluate on a table of the "
+            "same protocol"
         )
     space = table.space_name
     rows = trained_rows(table)

@@ -442,3 +442,5 @@ def test_surrogate_commands_take_table_names(cli: Cli, tmp_path: Path) -> None:
     res = json.loads(r.out)  # type: ignore[attr-defined]
     assert list(res) == ["cell"] and res["cell"]["n_train"] == 65  # 1% of 6,466 classes
     assert 0 < res["cell"]["kendall_tau"] <= 1
+    r = cli("surrogate", "eval", "--models", str(out), "--test", "nb201-cifar10")
+    r.assert_user_error("holds imported results (NAS-Bench-201", "same protocol")  # type: ignore[attr-defined]
