@@ -152,7 +152,34 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_space(archs: list[str], space: str) -> None:
+    """Refuse a string that is not of ``space``, naming the space it parses in."""
+    from nasrepro.spaces import get_space, list_spaces
+
+    for a in archs:
+        try:
+            get_space(space).parse(a)
+        except ValueError as e:
+            others = [s for s in list_spaces() if s != space and _parses(s, a)]
+            fix = f"pass --space {others[0]}" if others else "check the string"
+            raise ConfigError(
+                f"{a!r} is not a {space!r} architecture ({e}); {fix}"
+                + (f" (it parses as a {others[0]!r} architecture)" if others else "")
+            ) from None
+
+
+def _parses(space: str, arch: str) -> bool:
+    from nasrepro.spaces import get_space
+
+    try:
+        get_space(space).parse(arch)
+    except ValueError:
+        return False
+    return True
+
+
 def _predict(args: argparse.Namespace) -> int:
+    _check_space(args.arch, args.space)
     surrogate = _load(args.models)
     p = surrogate.predict(args.arch, args.space)
     rows = [

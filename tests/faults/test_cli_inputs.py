@@ -444,3 +444,11 @@ def test_surrogate_commands_take_table_names(cli: Cli, tmp_path: Path) -> None:
     assert 0 < res["cell"]["kendall_tau"] <= 1
     r = cli("surrogate", "eval", "--models", str(out), "--test", "nb201-cifar10")
     r.assert_user_error("holds imported results (NAS-Bench-201", "same protocol")  # type: ignore[attr-defined]
+
+
+def test_surrogate_predict_names_the_space_a_string_belongs_to(cli: Cli) -> None:
+    cell = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    r = cli("surrogate", "predict", cell, "--space", "chain")
+    r.assert_user_error("is not a 'chain' architecture", "pass --space cell")  # type: ignore[attr-defined]
+    r = cli("surrogate", "predict", "garbage", "--space", "chain")
+    r.assert_user_error("'garbage' is not a 'chain' architecture", "check the string")  # type: ignore[attr-defined]
