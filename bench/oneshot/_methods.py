@@ -198,13 +198,14 @@ class Controller(nn.Module):
         self.lstm = nn.LSTM(h, h, num_layers=cfg.ctrl_layers)
         self.embed = nn.Embedding(n_ops, h)
         self.head = nn.Linear(h, n_ops)
-        for p in (
+        firsts: list[torch.Tensor] = [
             self.start,
-            self.lstm.weight_ih_l0,
-            self.lstm.weight_hh_l0,
+            self.lstm.get_parameter("weight_ih_l0"),
+            self.lstm.get_parameter("weight_hh_l0"),
             self.embed.weight,
             self.head.weight,
-        ):
+        ]
+        for p in firsts:
             nn.init.uniform_(p, -0.1, 0.1)
 
     def forward(self, gen: torch.Generator) -> tuple[list[int], torch.Tensor, torch.Tensor]:

@@ -276,3 +276,16 @@ def test_enas_lr_is_nb201s_cosine_wave() -> None:
         cfg = scaled(get_method(name).config, tiny, 2000)
         total = cfg.epochs * (2000 // cfg.batch_size)
         assert total / lr_half_period_steps(cfg, total) == pytest.approx(half_periods), name
+
+
+def test_the_controller_is_initialised_as_nb201s() -> None:
+    """uniform(-0.1, 0.1) for the start input, the first LSTM layer, the embedding and the
+    head's weights; torch's defaults (wider, 1/sqrt(32)) for the second layer."""
+    from nasrepro.bench.oneshot import METHODS
+    from nasrepro.bench.oneshot._methods import Controller
+
+    torch.manual_seed(0)
+    c = Controller(6, 5, METHODS["enas"].config)
+    ours = [c.start, c.lstm.weight_ih_l0, c.lstm.weight_hh_l0, c.embed.weight, c.head.weight]
+    assert all(float(p.abs().max()) <= 0.1 for p in ours)
+    assert float(c.lstm.weight_hh_l1.abs().max()) > 0.1  # type: ignore[union-attr]
