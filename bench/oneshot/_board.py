@@ -113,12 +113,8 @@ def _reusable(
             f"{d.get('seed')}, {d.get('epochs')} epochs, table {d.get('table')}); use another "
             "--out or remove it"
         )
-    want = json.loads(json.dumps(run_config(cls, cfg)))
-    changed = sorted(
-        k
-        for k in want.keys() | d.get("config", {}).keys()
-        if want.get(k) != d.get("config", {}).get(k)
-    )
+    want, stored = json.loads(json.dumps(run_config(cls, cfg))), d.get("config", {})
+    changed = sorted(k for k in want.keys() | stored.keys() if want.get(k) != stored.get(k))
     if changed:
         raise ConfigError(
             f"{path} holds a {method} run made with other settings ({', '.join(changed)} "
