@@ -265,6 +265,7 @@ def validate(
     protocol = bench.protocol if retrain and validate_top > 0 else None
     ref = load_reference(bench.name if spec.table is None else spec.label, reference)
     _check_same_benchmark(ref, bench)
+    _check_same_seed_mode(ref, spec.seed_mode)
     cls = load_strategy(strategy, timeout_s=strategy_timeout)
     try:
         check_strategy(
@@ -327,6 +328,19 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
         raise ConfigError(
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
             f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
+        )
+
+
+def _check_same_seed_mode(ref: dict[str, Any], seed_mode: str | int) -> None:
+    """The references answer each trial by one seed's result (``random``); runs answered
+    another way (``mean``, a fixed seed) have other regrets, so they do not compare."""
+    made = ref.get("config", {}).get("benchmark", {}).get("seed_mode", "random")
+    if str(made) != str(seed_mode):
+        raise ConfigError(
+            f"the reference runs were made with --seed-mode {made}, this validation uses "
+            f"{seed_mode}: a table answers each trial differently under them, so the regrets "
+            f"would not compare; validate with --seed-mode {made}, or pass --reference with "
+            f"a leaderboard's results.json made with --seed-mode {seed_mode}"
         )
 
 

@@ -151,6 +151,10 @@ def test_validate_runs_with_the_reference(
         (["--jobs", "0"], ["--jobs", "'0'"]),
         (["--validate-top", "-1"], ["--validate-top", "'-1'", ">= 0"]),
         (["--device", "nope"], ["--device", "'nope'", "'cpu'"]),
+        (  # the references answer trials by one seed's result: the regrets would not compare
+            ["--seed-mode", "mean"],
+            ["made with --seed-mode random", "uses mean", "validate with --seed-mode random"],
+        ),
     ],
 )
 def test_validate_refuses(
