@@ -53,7 +53,12 @@ class _Driver:
                         f"{type(strategy).__name__}.ask() returned None with no trial pending"
                     )
                 break
-            check_trial(trial, space, self.benchmark.max_epoch)
+            check_trial(
+                trial,
+                space,
+                self.benchmark.max_epoch,
+                has_curves=getattr(self.benchmark, "has_curves", True),
+            )
             ev = self.benchmark.query(trial.arch, trial.epoch, rng=self.rng)
             self.pending.append((trial, ev))
             self.log.append((trial.arch.to_string(), trial.epoch, trial.resume))
@@ -62,8 +67,11 @@ class _Driver:
         self.guard.tell(strategy, trial, ev)
 
 
-def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = True) -> None:
-    """What ``ask()`` returned is a :class:`Trial` of ``space`` at an epoch in ``1..max_epoch``.
+def check_trial(
+    trial: Any, space: Any, max_epoch: int, *, round_trip: bool = True, has_curves: bool = True
+) -> None:
+    """What ``ask()`` returned is a :class:`Trial` of ``space`` at an epoch in ``1..max_epoch``
+    (only ``max_epoch`` where the benchmark has no learning curves).
 
     Args:
         trial: The value ``ask()`` returned (not ``None``).
@@ -71,6 +79,7 @@ def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = Tr
         max_epoch: The benchmark's last epoch.
         round_trip: Also check that the architecture survives its string form (the
             contract check does; a runner skips it, as it costs a parse per ask).
+        has_curves: Whether the benchmark answers epochs below ``max_epoch``.
 
     Raises:
         StrategyContractError: Which rule the value breaks.
@@ -89,11 +98,21 @@ def check_trial(trial: Any, space: Any, max_epoch: int, *, round_trip: bool = Tr
     if round_trip and space.parse(arch.to_string()) != arch:
         raise StrategyContractError(f"{arch} does not round-trip through the space's parser")
     epoch = trial.epoch
-    if epoch is not None and (
-        isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= max_epoch
-    ):
+    if epoch is None:
+        return
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise StrategyContractError(
+            f"ask() returned a Trial whose epoch {epoch!r} is a {type(epoch).__name__}, not "
+            "an int (None: the last)"
+        )
+    if not 1 <= epoch <= max_epoch:
         raise StrategyContractError(
             f"ask() returned a Trial at epoch {epoch!r}, outside 1..{max_epoch} (None: the last)"
+        )
+    if not has_curves and epoch != max_epoch:
+        raise StrategyContractError(
+            f"ask() returned a Trial at epoch {epoch}, but the benchmark has results at its "
+            f"final epoch {max_epoch} only (no learning curves); ask for epoch None"
         )
 
 

@@ -201,6 +201,7 @@ def run(
     rng = np.random.default_rng([seed, 0x5EED])
     space, optimum = benchmark.space, benchmark.optimum
     per_cell = bool(getattr(benchmark, "per_cell", False))
+    curves = bool(getattr(benchmark, "has_curves", True))
     runs: dict[str, _RunState] = {}
     scores: dict[str, float] = {}  # canonical key -> final mean test acc (regret target)
     heap: list[tuple[float, int, Trial, Evaluation, float]] = []
@@ -231,7 +232,7 @@ def run(
                     )
                 break
             try:
-                check_trial(trial, space, benchmark.max_epoch, round_trip=False)
+                check_trial(trial, space, benchmark.max_epoch, round_trip=False, has_curves=curves)
             except StrategyContractError as e:
                 raise StrategyContractError(
                     f"{label} breaks the strategy contract (seed {seed}, trial {g.n_asked}): {e}"

@@ -267,6 +267,12 @@ def validate(
     _check_same_benchmark(ref, bench)
     _check_same_seed_mode(ref, spec.seed_mode)
     cls = load_strategy(strategy, timeout_s=strategy_timeout)
+    if getattr(cls, "multi_fidelity", False) and not getattr(bench, "has_curves", True):
+        raise ConfigError(
+            f"{strategy} is a multi-fidelity strategy (it asks for early epochs) and "
+            f"{bench.name} has results at the final epoch only, as a leaderboard lists it "
+            "n/a there; validate it on a benchmark with learning curves (the default table)"
+        )
     try:
         check_strategy(
             cls, bench, n_tells=20, workers=2, label=strategy, timeout_s=strategy_timeout

@@ -86,6 +86,20 @@ class AsksBeyondMaxEpoch(RandomSearch):
         return type(trial)(trial.arch, self.max_epoch + 1)  # breaks the contract
 
 
+class AsksTheFirstEpoch(RandomSearch):
+    def ask(self):
+        trial = super().ask()
+        return type(trial)(trial.arch, 1)  # fine with learning curves, not without
+
+
+class AsksANumpyEpoch(RandomSearch):
+    def ask(self):
+        import numpy as np
+
+        trial = super().ask()
+        return type(trial)(trial.arch, np.int64(self.max_epoch))
+
+
 class ReturnsAnArch(RandomSearch):
     def ask(self):
         return super().ask().arch  # an architecture, not a Trial
@@ -345,6 +359,7 @@ def test_cli_validate_with_a_contract_breach(
         ("ReturnsAChainArch", "1", "ask() returned a Trial of ChainArch, not of a CellArch"),
         ("AsksBeyondMaxEpoch", "2", "ask() returned a Trial at epoch 3, outside 1..2"),
         ("WaitsWithNothingPending", "1", "ask() returned None with no trial pending"),
+        ("AsksANumpyEpoch", "1", "epoch np.int64(2) is a int64, not an int"),
     ],
 )
 def test_cli_leaderboard_with_a_contract_breach(
@@ -421,3 +436,29 @@ def test_files_of_one_name_are_two_modules_and_an_edit_is_imported(tmp_path: Pat
     assert load_strategy(v1) is load_strategy(v1)  # unchanged: imported once
     paths["v1"].write_text(src.format("v1, edited"))
     assert load_strategy(v1).TAG == "v1, edited"  # type: ignore[attr-defined]
+
+
+def test_an_early_epoch_on_a_table_without_curves_names_the_strategy(
+    files: Path, tmp_path: Path
+) -> None:
+    """NB201's tables hold the final epoch only: a strategy asking for epoch 1 was ended by
+    the table's own error, which named no strategy, seed or trial."""
+    label = f"{files / 'faulty.py'}:AsksTheFirstEpoch"
+    args = ["--table", "nb201-cifar10", "--no-track", "--seeds", "1"]
+    lb = [*NASREPRO, "leaderboard", "--strategies", label, *args, "--budget", "5x"]
+    out = subprocess.run(
+        [*lb, "--out", str(tmp_path / "lb")], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract (seed 0, ")
+    assert "final epoch 12 only (no learning curves); ask for epoch None" in line, line
+    bohb = "nasrepro.strategies._hyperband:BOHB"
+    out = subprocess.run(
+        [*NASREPRO, "validate", "--strategy", bohb, *args, "--no-retrain"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "is a multi-fidelity strategy" in out.stderr and "n/a there" in out.stderr
