@@ -19,6 +19,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -284,6 +285,26 @@ def _local_executor(jobs: list[dict[str, Any]], workers: int) -> Iterable[dict[s
                 fut.cancel()
 
 
+#: Seconds to wait for a TCP connection to a Ray cluster's address before giving up.
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def _probe_ray(address: str) -> None:
+    """Refuse an address where nothing answers, in seconds: ``ray.init`` retries an
+    unreachable one for minutes, printing warnings, without raising."""
+    target = address.removeprefix("ray://")
+    if target in ("auto", "local") or ":" not in target:
+        return  # Ray resolves these itself
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as e:
+        raise SweepError(
+            f"cannot reach the Ray cluster at {address!r} ({e}); start it with "
+            "`ray start --head` or pass the right --ray-address"
+        ) from None
+
+
 def _ray_executor(
     jobs: list[dict[str, Any]], workers: int, address: str | None
 ) -> Iterable[dict[str, Any]]:
@@ -293,6 +314,8 @@ def _ray_executor(
         raise require_extra("the ray executor", "ray", "ray", e) from e
     started_here = False
     if not ray.is_initialized():
+        if address:
+            _probe_ray(address)
         try:
             if address:
                 ray.init(address=address, log_to_driver=False)

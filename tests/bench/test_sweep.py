@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -128,6 +129,22 @@ def test_ray_executor_matches_local(tmp_path: Path, reference: dict) -> None:
     got = _key(load_results(tmp_path))
     assert set(got) == {(a, s) for a in ARCHS[:2] for s in (0, 1)}
     assert got == {k: reference[k] for k in got}
+
+
+def test_an_unreachable_ray_cluster_is_refused_in_seconds(tmp_path: Path) -> None:
+    """ray.init retried an address where nothing listens for minutes, warning, never
+    raising; a TCP probe refuses it first."""
+    pytest.importorskip("ray")
+    from nasrepro.bench.harness import SweepError
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(SweepError, match=f"cannot reach the Ray cluster at '127.0.0.1:{port}'"):
+        sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1], executor="ray",
+              ray_address=f"127.0.0.1:{port}", progress=False, track=False)  # fmt: skip
+    assert time.monotonic() - t0 < 30
 
 
 def test_mlflow_records_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
