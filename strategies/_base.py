@@ -67,7 +67,7 @@ class Strategy(abc.ABC):
     :meth:`ask` may return ``None`` to wait for pending results (synchronous
     multi-fidelity strategies do), but never while no trial is pending. Strategies
     see only :attr:`~nasrepro.tables.Evaluation.valid_acc`, ``epoch`` and ``cost_s``
-    of an evaluation; reading ``test_acc`` is cheating.
+    of an evaluation: the ``test_acc`` they are told is NaN.
 
     Subclasses take the space, the full training length and a seed, plus their own
     keyword hyperparameters with the defaults of their paper, and draw every random

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import signal
@@ -29,6 +30,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from nasrepro.spaces._errors import ConfigError, NasreproError
+from nasrepro.tables import Evaluation
 
 __all__ = ["StrategyError", "StrategyGuard", "DEFAULT_STRATEGY_TIMEOUT_S", "strategy_traceback"]
 
@@ -197,7 +199,13 @@ class StrategyGuard:
         return trial
 
     def tell(self, strategy: Any, trial: Any, evaluation: Any) -> None:
-        """``strategy.tell(trial, evaluation)``, counted."""
+        """``strategy.tell(trial, evaluation)`` with the test accuracy hidden (NaN), counted.
+
+        A search may use validation accuracy only (NAS-Bench-201's rule, and NASLib's);
+        the caller keeps the full evaluation for the regret.
+        """
+        if isinstance(evaluation, Evaluation):
+            evaluation = dataclasses.replace(evaluation, test_acc=math.nan)
         self.call("tell()", strategy.tell, trial, evaluation)
         self.n_told += 1
 

@@ -66,7 +66,9 @@ class Evaluation:
         epoch: The epoch the metrics are read at (1-based).
         seed: Training seed of the run, or ``None`` for a mean over seeds.
         valid_acc: Validation accuracy (percent) at ``epoch``: all a strategy may use.
-        test_acc: Test accuracy (percent) at ``epoch``; never shown to strategies.
+        test_acc: Test accuracy (percent) at ``epoch``. Strategies are told NaN in its
+            place (:class:`~nasrepro.strategies.StrategyGuard`); runners keep it for the
+            regret.
         cost_s: Training time of epochs ``1..epoch`` in seconds (the cost of a run
             started from scratch; a runner that continues a run charges the difference).
             Under the ``"per-training"`` cost model (tables without training times)

@@ -140,3 +140,16 @@ def test_random_search_matches_best_of_n_expectation(table: Table) -> None:
         got = np.array([r.regret[n - 1] for r in runs])
         lo, hi = bootstrap_ci(got)
         assert lo <= w <= hi, f"n={n}: analytic {w:.4f} outside the 95% CI [{lo:.4f}, {hi:.4f}]"
+
+
+def test_strategies_are_told_no_test_accuracy(table: Table) -> None:
+    """A search may use validation accuracy only; the regret still uses the test's."""
+    bench = TabularBenchmark(table, seed_mode="mean")
+    a = bench.space.parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
+    s = Scripted([Trial(a)], bench.max_epoch)
+    r = run(s, bench, Budget("queries", 1))
+    (told,) = s.told
+    assert np.isnan(told.test_acc) and told.valid_acc == bench.query(a).valid_acc
+    assert r.regret[-1] == pytest.approx(bench.optimum - bench.final_test_acc(told.arch))
