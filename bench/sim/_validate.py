@@ -144,6 +144,8 @@ class ValidateReport:
     test_acc: tuple[float, float] = (float("nan"), float("nan"))
     report_metric: str = "test_acc"
     cost_model: str = ""
+    #: Runs read back from ``--out``'s run directory instead of being run again.
+    reused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,7 +153,8 @@ class ValidateReport:
     def to_text(self) -> str:
         lines = [
             f"strategy {self.strategy} on {self.benchmark}: budget {self.budget}, "
-            f"{self.workers} worker(s), {len(self.final_regret)} seeds",
+            f"{self.workers} worker(s), {len(self.final_regret)} seeds"
+            + (f" ({self.reused} read back from an earlier --out)" if self.reused else ""),
             f"final test regret: mean {self.mean:.3f} [95% CI {self.ci[0]:.3f}, "
             f"{self.ci[1]:.3f}], median {self.median:.3f}",
             f"final incumbents' {self.report_metric}: {self.test_acc[0]:.2f} ± "
@@ -313,6 +316,7 @@ def validate(
         float(np.nanstd(test, ddof=1)) if len(test) > 1 else 0.0,
     )
     report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
+    report.reused = lb.reused
     report.cost_model = cost_model_text(lb.benchmark)
     if retrain and validate_top > 0:
         incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]

@@ -277,3 +277,5 @@ def test_validate_keeps_its_runs_and_reuses_them(smoke_table_path: Path, tmp_pat
     again = validate("local-search", spec, seeds=3, reference=ref, retrain=False, out=out)
     assert [q.stat().st_mtime_ns for q in runs] == stamps
     assert again.final_regret == first.final_regret
+    assert first.reused == 0 and again.reused == 3  # and the report says so
+    assert "(3 read back from an earlier --out)" in again.to_text().splitlines()[0]
