@@ -152,8 +152,9 @@ def check_strategy(
     label: str | None = None,
     timeout_s: float | None = None,
     **kwargs: Any,
-) -> None:
-    """Check the whole contract for ``cls`` on ``benchmark``.
+) -> list[TrialKey]:
+    """Check the whole contract for ``cls`` on ``benchmark``; returns the trials asked
+    (``(arch string, epoch, resume)`` in ask order) of the first drive.
 
     Args:
         cls: The strategy class.
@@ -188,6 +189,7 @@ def check_strategy(
         )
     g = guard()
     _check_pickle(make(g), benchmark, n_tells, workers, seed, g)
+    return first
 
 
 def _check_pickle(

@@ -86,6 +86,24 @@ class AsksBeyondMaxEpoch(RandomSearch):
         return type(trial)(trial.arch, self.max_epoch + 1)  # breaks the contract
 
 
+class IteratesASet(RandomSearch):
+    # asks again the first architecture its set of strings yields: deterministic within
+    # a process, not across them (string hashes are salted per process)
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.seen = set()
+
+    def ask(self):
+        trial = super().ask()
+        if len(self.seen) >= 3:
+            return type(trial)(self.space.parse(next(iter(self.seen))))
+        return trial
+
+    def tell(self, trial, evaluation):
+        self.seen.add(trial.arch.to_string())
+
+
 class AsksTheFirstEpoch(RandomSearch):
     def ask(self):
         trial = super().ask()
@@ -462,3 +480,17 @@ def test_an_early_epoch_on_a_table_without_curves_names_the_strategy(
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "is a multi-fidelity strategy" in out.stderr and "n/a there" in out.stderr
+
+
+def test_validate_catches_a_strategy_that_differs_across_processes(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
+) -> None:
+    """It passed the in-process determinism check, then differed between a leaderboard's
+    workers. A fixed hash seed here makes the test itself deterministic."""
+    label = f"{files / 'faulty.py'}:IteratesASet"
+    args = ["validate", "--strategy", label, "--reference", str(reference), "--no-retrain"]
+    out = _cli(spec, *args, cwd=tmp_path, env={"PYTHONHASHSEED": "123"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.splitlines()
+    assert f"{label} breaks the strategy contract: not deterministic across processes" in line
+    assert "iterate over sorted(...)" in line
