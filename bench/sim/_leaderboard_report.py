@@ -22,6 +22,21 @@ logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ outputs
+#: MLflow names of a strategy's summary figures (a summary's keys are short; only the
+#: first four are regrets).
+_METRIC_NAMES = {
+    "mean": "final_regret_mean",
+    "ci_low": "final_regret_ci_low",
+    "ci_high": "final_regret_ci_high",
+    "median": "final_regret_median",
+    "auc": "regret_auc",
+    "rank": "average_rank",
+    "evaluations": "evaluations_mean",
+    "test_mean": "final_test_acc_mean",
+    "test_std": "final_test_acc_std",
+}
+
+
 def _table_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     rows = [(n, s["summary"]) for n, s in summary["strategies"].items()]
     return sorted(rows, key=lambda r: (r[1]["mean"], r[1]["rank"], r[0]))
@@ -239,7 +254,7 @@ def track(lb: Leaderboard, paths: dict[str, Path], *, enabled: bool = True) -> s
                 enabled=parent.active,
                 nested=True,
             ) as child:
-                child.log_metrics({f"final_regret_{k}": v for k, v in s["summary"].items()})
+                child.log_metrics({_METRIC_NAMES.get(k, k): v for k, v in s["summary"].items()})
                 mean = np.nanmean(np.asarray(s["curves"], dtype=np.float64), axis=0)
                 for step, v in enumerate(mean.tolist()):
                     if math.isfinite(v):

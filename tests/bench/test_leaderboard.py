@@ -132,6 +132,12 @@ def test_cli_quick_with_mlflow(spec: BenchmarkSpec, tmp_path: Path) -> None:
     skipped = json.loads((tmp_path / "lb" / "results.json").read_text())["skipped"]
     assert len(parents) == 1 and len(children) == len(set(list_strategies()) - set(skipped))
     assert {r.data.tags.get("mlflow.parentRunId") for r in children} == {parents[0].info.run_id}
+    results = json.loads((tmp_path / "lb" / "results.json").read_text())["strategies"]
+    for child in children:  # each figure under a name that says what it is
+        m, s = child.data.metrics, results[child.data.tags["mlflow.runName"]]["summary"]
+        assert m["final_regret_mean"] == pytest.approx(s["mean"])
+        assert m["final_test_acc_mean"] == pytest.approx(s["test_mean"])
+        assert m["average_rank"] == pytest.approx(s["rank"]) and "final_regret_test_mean" not in m
 
 
 def test_benchmark_info_names_tables_portably(spec: BenchmarkSpec) -> None:
