@@ -149,7 +149,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             threads=args.threads,
         )
         summary = result_summary(result)
-        run.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+        # at the final epoch's step: the per-epoch values came at steps 1..n, and the
+        # final accuracies are theirs (at step 0 a history read 1, 2, ..., n, 0)
+        final = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+        run.log_metrics(final, step=result.n_epochs)
         run.log_dict(result.to_dict(), "result.json")
     if args.json:
         print(json.dumps(result.to_dict()))

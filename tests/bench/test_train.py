@@ -182,3 +182,6 @@ def test_on_epoch_and_the_train_cli_count_epochs_from_1(tmp_path) -> None:
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     history = client.get_metric_history(run.info.run_id, "valid_loss")
     assert sorted(m.step for m in history) == [1, 2]  # the logged steps
+    acc = client.get_metric_history(run.info.run_id, "valid_acc")  # per epoch, then final
+    assert sorted(m.step for m in acc) == [1, 2, 2]
+    assert len({m.value for m in acc if m.step == 2}) == 1  # the final value is epoch 2's
