@@ -42,11 +42,19 @@ def _table_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     return sorted(rows, key=lambda r: (r[1]["mean"], r[1]["rank"], r[0]))
 
 
+def budget_text(lb: Leaderboard) -> str:
+    """The budget in the clock's own unit: simulated seconds, or full trainings on a
+    table without training times, with the budget as given (``100s (20x)``)."""
+    if lb.budget.kind != "time":
+        return str(lb.budget)
+    if lb.benchmark.get("cost_model") == "per-training":
+        return f"{lb.budget.value:g} full trainings ({lb.config.budget})"
+    return f"{lb.budget} ({lb.config.budget})"
+
+
 def _header(lb: Leaderboard) -> str:
     b = lb.benchmark
-    budget = f"{lb.budget} ({lb.config.budget})" if lb.budget.kind == "time" else str(lb.budget)
-    if lb.budget.kind == "time" and b.get("cost_model") == "per-training":
-        budget = f"{lb.budget.value:g} full trainings ({lb.config.budget})"
+    budget = budget_text(lb)
     report = f" ({b['report_metric']})" if b.get("report_metric") else ""
     return (
         f"benchmark {b['name']} (optimum {b['optimum']:.2f}% test accuracy{report}), "
@@ -234,7 +242,7 @@ def track(lb: Leaderboard, paths: dict[str, Path], *, enabled: bool = True) -> s
     results = json.loads(paths["results"].read_text())
     params = {
         "benchmark": lb.benchmark["name"],
-        "budget": str(lb.budget),
+        "budget": budget_text(lb),
         "budget_spec": lb.config.budget,
         "workers": lb.config.workers,
         "seeds": len(lb.config.seeds),

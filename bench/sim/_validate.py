@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.bench.sim._leaderboard_report import budget_text
 from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     LeaderboardConfig,
@@ -309,7 +310,7 @@ def validate(
     report = ValidateReport(
         strategy=strategy,
         benchmark=bench.name,
-        budget=str(lb.budget),
+        budget=budget_text(lb),
         workers=config.workers,
         final_regret=final.tolist(),
         mean=float(np.nanmean(final)),
