@@ -144,6 +144,8 @@ class ValidateReport:
     comparisons: list[Comparison] = field(default_factory=list)
     retrained: list[Retrained] = field(default_factory=list)
     retrain_note: str = ""
+    #: Said when every run asked the same first trials: the strategy ignores its seed.
+    seed_note: str = ""
     #: ``{field: [table, here]}`` where the retraining build differs from the table's
     #: (see :func:`nasrepro.bench.harness._reproduce.build_gaps`); then the real numbers are
     #: expected to differ from the table's within seed noise, not bitwise.
@@ -201,6 +203,8 @@ class ValidateReport:
                     "  so the real numbers above may differ from the table's by floating-point "
                     "noise between builds, not by a fault"
                 )
+        if self.seed_note:
+            lines += ["", self.seed_note]
         if self.retrain_note:
             lines += ["", self.retrain_note]
         return "\n".join(lines)
@@ -327,6 +331,7 @@ def validate(
     )
     report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
     report.reused = lb.reused
+    report.seed_note = _seed_note(runs)
     report.cost_model = cost_model_text(lb.benchmark)
     if retrain and validate_top > 0:
         incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]
@@ -349,6 +354,22 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
             f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
         )
+
+
+#: Trials whose sameness across every seed shows a strategy that ignores its seed.
+SAME_FIRST = 10
+
+
+def _seed_note(runs: list[Any]) -> str:
+    """A warning when every run asked the same first :data:`SAME_FIRST` architectures."""
+    firsts = {tuple(r.archs[:SAME_FIRST]) for r in runs}
+    if len(runs) < 2 or len(firsts) > 1 or len(next(iter(firsts))) < SAME_FIRST:
+        return ""
+    return (
+        f"warning: all {len(runs)} runs asked the same first {SAME_FIRST} architectures, so "
+        "the strategy seems to ignore its seed (draw from self.rng); its runs are then not "
+        "independent, and the CI and the tests above overstate what they show"
+    )
 
 
 def _drive_elsewhere(

@@ -104,6 +104,14 @@ class IteratesASet(RandomSearch):
         self.seen.add(trial.arch.to_string())
 
 
+class IgnoresItsSeed(RandomSearch):
+    def __init__(self, *a, **k):
+        import numpy as np
+
+        super().__init__(*a, **k)
+        self.rng = np.random.default_rng(0)  # the same draws whatever the seed
+
+
 class AsksTheFirstEpoch(RandomSearch):
     def ask(self):
         trial = super().ask()
@@ -494,3 +502,18 @@ def test_validate_catches_a_strategy_that_differs_across_processes(
     (line,) = out.stderr.splitlines()
     assert f"{label} breaks the strategy contract: not deterministic across processes" in line
     assert "iterate over sorted(...)" in line
+
+
+def test_validate_warns_of_a_strategy_that_ignores_its_seed(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
+) -> None:
+    """Its 30 "independent" runs were one run repeated, without a word."""
+    for label, warned in (
+        (f"{files / 'faulty.py'}:IgnoresItsSeed", True),
+        ("nasrepro.strategies._random:RandomSearch", False),  # the control
+    ):
+        args = ["validate", "--strategy", label, "--reference", str(reference), "--no-retrain"]
+        out = _cli(spec, *args, "--seeds", "3", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        said = "seems to ignore its seed (draw from self.rng)" in out.stdout
+        assert said == warned, out.stdout
