@@ -39,6 +39,7 @@ from nasrepro.bench.sim._leaderboard_run import (
     run_leaderboard,
 )
 from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
+from nasrepro.bench.sim._runstore import source_sha256
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import (
     DEFAULT_STRATEGY_TIMEOUT_S,
@@ -146,6 +147,10 @@ class ValidateReport:
     retrain_note: str = ""
     #: Said when every run asked the same first trials: the strategy ignores its seed.
     seed_note: str = ""
+    #: What identifies the benchmark's numbers (its protocol id, metrics digest, ...).
+    provenance: dict[str, Any] = field(default_factory=dict)
+    #: sha256 of the source files that define the strategy's classes.
+    code_sha256: str = ""
     #: ``{field: [table, here]}`` where the retraining build differs from the table's
     #: (see :func:`nasrepro.bench.harness._reproduce.build_gaps`); then the real numbers are
     #: expected to differ from the table's within seed noise, not bitwise.
@@ -332,6 +337,8 @@ def validate(
     report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
     report.reused = lb.reused
     report.seed_note = _seed_note(runs)
+    report.provenance = bench.provenance()
+    report.code_sha256 = source_sha256(cls)
     report.cost_model = cost_model_text(lb.benchmark)
     if retrain and validate_top > 0:
         incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]
@@ -486,6 +493,8 @@ def _track(report: ValidateReport) -> None:
             "strategy": report.strategy,
             "benchmark": report.benchmark,
             "budget": report.budget,
+            "protocol_id": report.provenance.get("protocol_id"),
+            "code_sha256": report.code_sha256,
         },
         tags={"kind": "validate"},
     ) as run:

@@ -279,3 +279,32 @@ def test_validate_keeps_its_runs_and_reuses_them(smoke_table_path: Path, tmp_pat
     assert again.final_regret == first.final_regret
     assert first.reused == 0 and again.reused == 3  # and the report says so
     assert "(3 read back from an earlier --out)" in again.to_text().splitlines()[0]
+    v = json.loads((out / "validate.json").read_text())  # what identifies the numbers
+    assert len(v["code_sha256"]) == 64 and v["provenance"]["protocol_id"] == spec_protocol_id(spec)
+
+
+def spec_protocol_id(spec: BenchmarkSpec) -> str:
+    from nasrepro.tables import open_table
+
+    return str(open_table(str(spec.table)).protocol_id)
+
+
+def test_validate_records_what_identifies_its_numbers_in_mlflow(
+    smoke_table_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from nasrepro.bench.sim import results_dict, summarize
+    from nasrepro.bench.sim._validate import validate
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    spec = BenchmarkSpec(table=str(smoke_table_path))
+    ref = tmp_path / "ref.json"
+    lb = run_leaderboard(LeaderboardConfig(spec, ("random-search",), (0, 1), "20q"))
+    ref.write_text(json.dumps(results_dict(lb, summarize(lb))))
+    report = validate("local-search", spec, seeds=2, reference=ref, retrain=False, track=True)
+    client = MlflowClient(uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["protocol_id"] == spec_protocol_id(spec)
+    assert run.data.params["code_sha256"] == report.code_sha256
