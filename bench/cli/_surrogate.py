@@ -73,7 +73,12 @@ def _fit(args: argparse.Namespace) -> int:
             f"--fraction {' '.join(unused)}: no --table of that space was given (the tables "
             f"hold {', '.join(spaces)}); drop it, or add a table of that space"
         )
-    Surrogate(args.model, space_models=dict(args.space_model), **dict(args.param))  # checks
+    s = Surrogate(  # checks the settings before the tables load
+        args.model,
+        random_state=args.seed,
+        space_models=dict(args.space_model),
+        **dict(args.param),
+    )
     parts = []
     for path, t in tables:
         rows = None
@@ -82,12 +87,7 @@ def _fit(args: argparse.Namespace) -> int:
         parts.append(load_table(t, rows, encoding))
         _out(f"{path}: {t.space_name}, {len(parts[-1])} training runs")
     data = TrainingData.concat(parts)
-    s = Surrogate(
-        args.model,
-        random_state=args.seed,
-        space_models=dict(args.space_model),
-        **dict(args.param),
-    ).fit(data)
+    s.fit(data)
     out = s.save(args.out)
     _out(f"fitted {args.model} on {len(data)} runs ({data.sha256()[:12]}); wrote {out}")
     return 0
