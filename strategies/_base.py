@@ -202,10 +202,14 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         else:
             why = f"no module named {module_name!r}"
         if found is None:
-            raise ConfigError(
-                f"cannot import {module_name!r} for strategy {spec!r} ({why}); put it on "
-                "PYTHONPATH or pass a file path such as my_strategy.py:MyStrategy"
+            here = Path(*module_name.split(".")).with_suffix(".py")
+            fix = (
+                f"the file {here} is here, but the current directory is not on Python's path: "
+                f"pass {here}:{cls_name}, or run with PYTHONPATH=."
+                if here.is_file()
+                else "put it on PYTHONPATH or pass a file path such as my_strategy.py:MyStrategy"
             )
+            raise ConfigError(f"cannot import {module_name!r} for strategy {spec!r} ({why}); {fix}")
         module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -84,6 +85,21 @@ def test_load_strategy_from_module_and_file(tmp_path: Path) -> None:
         load_strategy("no_such_module_xyz:Cls")
     with pytest.raises(ValueError, match="does not exist"):
         load_strategy(f"{tmp_path}/absent.py:Cls")
+
+
+def test_a_module_in_the_current_directory_is_named_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`examples.my_strategy:Cls` from the repository root: the console script does not put
+    the current directory on the path, so the module is not found; the file is."""
+    (tmp_path / "mine_xyz").mkdir()
+    (tmp_path / "mine_xyz" / "strat.py").write_text("x = 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    with pytest.raises(
+        ValueError, match=r"the file mine_xyz/strat.py is here.*pass mine_xyz/strat.py:Cls"
+    ):
+        load_strategy("mine_xyz.strat:Cls")
 
 
 def test_example_strategy_passes_the_contract(benchmark: TabularBenchmark) -> None:
