@@ -154,28 +154,21 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _check_space(archs: list[str], space: str) -> None:
     """Refuse a string that is not of ``space``, naming the space it parses in."""
-    from nasrepro.spaces import get_space, list_spaces
+    from nasrepro.spaces import get_space, parse_any
 
     for a in archs:
         try:
             get_space(space).parse(a)
         except ValueError as e:
-            others = [s for s in list_spaces() if s != space and _parses(s, a)]
-            fix = f"pass --space {others[0]}" if others else "check the string"
+            try:
+                other: str | None = parse_any(a).space_name
+            except ValueError:
+                other = None
+            fix = f"pass --space {other} (it parses as a {other!r} architecture)"
             raise ConfigError(
-                f"{a!r} is not a {space!r} architecture ({e}); {fix}"
-                + (f" (it parses as a {others[0]!r} architecture)" if others else "")
+                f"{a!r} is not a {space!r} architecture ({e}); "
+                + (fix if other else "check the string")
             ) from None
-
-
-def _parses(space: str, arch: str) -> bool:
-    from nasrepro.spaces import get_space
-
-    try:
-        get_space(space).parse(arch)
-    except ValueError:
-        return False
-    return True
 
 
 def _predict(args: argparse.Namespace) -> int:
