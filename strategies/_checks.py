@@ -185,7 +185,9 @@ def check_strategy(
     if again != first:
         k = next(i for i, (a, b) in enumerate(zip(first, again, strict=False)) if a != b)
         raise StrategyContractError(
-            f"not deterministic for seed {seed}: trial {k} was {first[k]} then {again[k]}"
+            f"not deterministic for seed {seed}: trial {k} was {first[k]} then {again[k]}; "
+            "draw every random number from self.rng (not the random module or numpy's "
+            "global state), and keep no state outside the instance"
         )
     g = guard()
     _check_pickle(make(g), benchmark, n_tells, workers, seed, g)

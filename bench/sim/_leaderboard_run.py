@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrepro.bench.sim._contract import check_contract, seed_note
 from nasrepro.bench.sim._runner import Budget, RunResult, run
 from nasrepro.bench.sim._runstore import RunStore, source_sha256
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
@@ -304,6 +305,7 @@ def run_leaderboard(
     progress: Callable[[int, int], None] | None = None,
     runs_dir: str | os.PathLike[str] | None = None,
     fresh: bool = False,
+    check_contracts: bool = True,
 ) -> Leaderboard:
     """Run every strategy of ``config`` for every seed.
 
@@ -316,9 +318,14 @@ def run_leaderboard(
             :mod:`~nasrepro.bench.sim._runstore`): a killed or failed leaderboard
             resumes, and more seeds or strategies run only what is new.
         fresh: Run everything again, overwriting the runs in ``runs_dir``.
+        check_contracts: Before a user's ``module:Class`` strategy runs, check its
+            contract (:func:`~nasrepro.bench.sim._contract.check_contract`: the same
+            seed asks the same trials, here and in a fresh process); after its runs, warn
+            when every seed asked the same first trials.
 
     Raises:
         TableError, ValueError: The benchmark or a strategy cannot be loaded.
+        StrategyContractError: A user's strategy broke the contract (before any run).
         StrategyError: A strategy's code raised or hung (the remaining runs are
             cancelled; the finished ones stay in ``runs_dir``).
         WorkerDiedError: A worker process died (``jobs > 1``); the message names the
@@ -369,6 +376,10 @@ def run_leaderboard(
                     results[t] = found
         reused = len(results)
         todo = [t for t in tasks if t not in results]
+        if check_contracts:
+            for n in dict.fromkeys(n for n, _ in todo):
+                if ":" in n:
+                    check_contract(n, classes[n], bench, config.benchmark, timeout)
         if progress and reused:
             progress(reused, len(tasks))
         save = store if persist else None
@@ -421,6 +432,11 @@ def run_leaderboard(
                     pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
                     raise
     runs = {n: [results[n, s] for s in config.seeds] for n in names}
+    if check_contracts:
+        for n in names:
+            note = seed_note(runs[n]) if ":" in n else ""
+            if note:
+                logger.warning("%s: %s", n, note)
     return Leaderboard(config, info, budget, runs, time.perf_counter() - t_start, skipped, reused)
 
 

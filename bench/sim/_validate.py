@@ -15,12 +15,9 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import logging
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.bench.sim._contract import check_contract, seed_note
 from nasrepro.bench.sim._leaderboard_report import budget_text
 from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
@@ -43,10 +41,6 @@ from nasrepro.bench.sim._runstore import source_sha256
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import (
     DEFAULT_STRATEGY_TIMEOUT_S,
-    StrategyContractError,
-    StrategyGuard,
-    check_strategy,
-    drive,
     load_strategy,
 )
 from nasrepro.tables import Benchmark, Protocol, TabularBenchmark, TrialResult
@@ -54,9 +48,6 @@ from nasrepro.tables import Benchmark, Protocol, TabularBenchmark, TrialResult
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
 
 logger = logging.getLogger(__name__)
-
-#: Results the contract check tells the strategy per drive.
-CHECK_TELLS = 20
 
 
 def reference_path(benchmark: str) -> Path | None:
@@ -294,13 +285,7 @@ def validate(
             f"{bench.name} has results at the final epoch only, as a leaderboard lists it "
             "n/a there; validate it on a benchmark with learning curves (the default table)"
         )
-    try:
-        asked = check_strategy(
-            cls, bench, n_tells=CHECK_TELLS, workers=2, label=strategy, timeout_s=strategy_timeout
-        )
-    except AssertionError as e:
-        raise StrategyContractError(f"{strategy} breaks the strategy contract: {e}") from e
-    _check_across_processes(asked, strategy, spec, strategy_timeout)
+    check_contract(strategy, cls, bench, spec, strategy_timeout)
     config = LeaderboardConfig(
         benchmark=spec,
         strategies=(strategy,),
@@ -311,7 +296,7 @@ def validate(
         strategy_timeout=strategy_timeout,
     )
     runs_dir = Path(out) / "runs" if out is not None else None
-    lb = run_leaderboard(config, progress=progress, runs_dir=runs_dir)
+    lb = run_leaderboard(config, progress=progress, runs_dir=runs_dir, check_contracts=False)
     runs = lb.runs[strategy]
     final = np.array([r.final_regret for r in runs])
     refs = {n: s["final_regret"] for n, s in ref["strategies"].items()}
@@ -336,7 +321,7 @@ def validate(
     )
     report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
     report.reused = lb.reused
-    report.seed_note = _seed_note(runs)
+    report.seed_note = seed_note(runs)
     report.provenance = bench.provenance()
     report.code_sha256 = source_sha256(cls)
     report.cost_model = cost_model_text(lb.benchmark)
@@ -360,61 +345,6 @@ def _check_same_benchmark(ref: dict[str, Any], bench: Benchmark) -> None:
         raise ConfigError(
             f"the reference was made on another table (metrics {ref_sha[:12]}, this one "
             f"{sha[:12]}); regenerate it with benchmarks/make_reference.py on this table"
-        )
-
-
-#: Trials whose sameness across every seed shows a strategy that ignores its seed.
-SAME_FIRST = 10
-
-
-def _seed_note(runs: list[Any]) -> str:
-    """A warning when every run asked the same first :data:`SAME_FIRST` architectures."""
-    firsts = {tuple(r.archs[:SAME_FIRST]) for r in runs}
-    if len(runs) < 2 or len(firsts) > 1 or len(next(iter(firsts))) < SAME_FIRST:
-        return ""
-    return (
-        f"warning: all {len(runs)} runs asked the same first {SAME_FIRST} architectures, so "
-        "the strategy seems to ignore its seed (draw from self.rng); its runs are then not "
-        "independent, and the CI and the tests above overstate what they show"
-    )
-
-
-def _drive_elsewhere(
-    label: str, spec: BenchmarkSpec, n_tells: int, timeout_s: float
-) -> list[tuple[str, int | None, bool]]:
-    """:func:`check_strategy`'s first drive, in a fresh process (see below)."""
-    bench = open_benchmark(spec)
-    cls = load_strategy(label, timeout_s=timeout_s)
-    g = StrategyGuard(label, 0, timeout_s, context="the contract check")
-    s = g.construct(cls, bench.space, max_epoch=bench.max_epoch, seed=0)
-    return drive(s, bench, n_tells, workers=2, seed=0, guard=g)
-
-
-def _check_across_processes(
-    asked: list[tuple[str, int | None, bool]], label: str, spec: BenchmarkSpec, timeout_s: float
-) -> None:
-    """The same seed must ask the same trials in another process too. Python salts the
-    hashes of strings per process, so a strategy that iterates over a set of them
-    passes an in-process check and still differs between a leaderboard's workers.
-    One fresh process with another hash seed (``PYTHONHASHSEED``) repeats the drive."""
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter reads the variable
-    old = os.environ.get("PYTHONHASHSEED")
-    os.environ["PYTHONHASHSEED"] = "1" if old == "0" else "0"
-    try:
-        with cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            there = pool.submit(_drive_elsewhere, label, spec, CHECK_TELLS, timeout_s).result()
-    finally:
-        if old is None:
-            os.environ.pop("PYTHONHASHSEED", None)
-        else:
-            os.environ["PYTHONHASHSEED"] = old
-    if there != asked:
-        k = next(i for i, (a, b) in enumerate(zip(asked, there, strict=False)) if a != b)
-        raise StrategyContractError(
-            f"{label} breaks the strategy contract: not deterministic across processes for "
-            f"seed 0: trial {k} was {asked[k]} here and {there[k]} in a fresh process. Python "
-            "orders a set of strings differently in each process; iterate over "
-            "sorted(...) of it"
         )
 
 

@@ -112,6 +112,17 @@ class IgnoresItsSeed(RandomSearch):
         self.rng = np.random.default_rng(0)  # the same draws whatever the seed
 
 
+class UsesGlobalRandom(RandomSearch):
+    def ask(self):
+        import random
+
+        import numpy as np
+
+        trial = super().ask()
+        rng = np.random.default_rng(random.randrange(2**31))  # unseeded
+        return type(trial)(self.space.sample(rng))
+
+
 class AsksTheFirstEpoch(RandomSearch):
     def ask(self):
         trial = super().ask()
@@ -232,10 +243,30 @@ def _check_message(
 def test_leaderboard_reports_a_failing_strategy(
     spec: BenchmarkSpec, files: Path, case: str, jobs: int
 ) -> None:
+    """The runs' own guard, in this process and in workers; the contract check that
+    would catch most of these first is off here (see the next test)."""
     label = f"{files / 'faulty.py'}:{CASES[case][0]}"
     with pytest.raises(StrategyError) as info:
-        run_leaderboard(_config(spec, label, jobs))
+        run_leaderboard(_config(spec, label, jobs), check_contracts=False)
     _check_message(info.value, label, case)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_leaderboard_checks_the_contract_before_its_runs(
+    spec: BenchmarkSpec, files: Path, case: str, tmp_path: Path
+) -> None:
+    """A failure within the check's 20 tells is reported from it (seed 0) and no run is
+    stored; one that comes later is reported by the runs."""
+    label = f"{files / 'faulty.py'}:{CASES[case][0]}"
+    with pytest.raises(StrategyError) as info:
+        run_leaderboard(_config(spec, label, 1), runs_dir=tmp_path / "runs")
+    if case == "ask-after-60":
+        _check_message(info.value, label, case)
+    else:
+        assert "during the contract check" in info.value.message
+        counts = "2 trials asked, 0 told" if case == "tell" else None
+        _check_message(info.value, label, case, seeds="0", counts=counts)
+        assert not list((tmp_path / "runs").glob("*.json"))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -276,7 +307,7 @@ def test_a_hanging_ask_times_out(spec: BenchmarkSpec, files: Path, jobs: int) ->
     label = f"{files / 'faulty.py'}:HangsInAsk"
     t0 = time.monotonic()
     with pytest.raises(StrategyError) as info:
-        run_leaderboard(_config(spec, label, jobs, strategy_timeout=1.0))
+        run_leaderboard(_config(spec, label, jobs, strategy_timeout=1.0), check_contracts=False)
     assert time.monotonic() - t0 < 30
     msg = str(info.value)
     assert re.search(r"did not return from ask\(\) within 1 s \(seed [56], 0 trials asked", msg)
@@ -412,8 +443,10 @@ def test_cli_leaderboard_with_a_contract_breach(
     assert "Traceback" not in out.stderr, out.stderr
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("nasrepro: error:")]
     assert len(errors) == 1, out.stderr
-    assert errors[0].startswith(f"nasrepro: error: {label} breaks the strategy contract (seed ")
+    # the contract check names it before any run (the runs' guard adds "(seed N, ...)")
+    assert errors[0].startswith(f"nasrepro: error: {label} breaks the strategy contract: ")
     assert says in errors[0], errors[0]
+    assert not list((tmp_path / "lb" / "runs").glob("*.json"))  # random-search ran none
 
 
 @pytest.mark.parametrize(
@@ -477,7 +510,7 @@ def test_an_early_epoch_on_a_table_without_curves_names_the_strategy(
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     (line,) = out.stderr.splitlines()
-    assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract (seed 0, ")
+    assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract: ")
     assert "final epoch 12 only (no learning curves); ask for epoch None" in line, line
     bohb = "nasrepro.strategies._hyperband:BOHB"
     out = subprocess.run(
@@ -517,3 +550,58 @@ def test_validate_warns_of_a_strategy_that_ignores_its_seed(
         assert out.returncode == 0, out.stderr
         said = "seems to ignore its seed (draw from self.rng)" in out.stdout
         assert said == warned, out.stdout
+
+
+@pytest.mark.parametrize(
+    ("cls", "says"),
+    [
+        ("UsesGlobalRandom", "not deterministic for seed 0: trial 0 was"),
+        ("IteratesASet", "not deterministic across processes for seed 0"),
+    ],
+)
+def test_cli_leaderboard_refuses_a_strategy_that_is_not_deterministic(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path, cls: str, says: str
+) -> None:
+    """Three identical leaderboards of an unseeded strategy gave three mean regrets, with
+    no word; its runs were stored and mixed into later results.json files."""
+    label = f"{files / 'faulty.py'}:{cls}"
+    lb = ["leaderboard", "--strategies", label, "--seeds", "2", "--budget", "20q"]
+    hashes = {"PYTHONHASHSEED": "123"}  # a set's order here, against hash seed 0 there
+    out = _cli(spec, *lb, "--out", str(tmp_path / "lb"), cwd=tmp_path, env=hashes)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"nasrepro: error: {label} breaks the strategy contract: {says}")
+    fix = "self.rng" if cls == "UsesGlobalRandom" else "iterate over sorted(...)"
+    assert fix in line
+    assert not list((tmp_path / "lb" / "runs").glob("*.json"))
+
+
+def test_cli_leaderboard_warns_of_a_strategy_that_ignores_its_seed(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path
+) -> None:
+    label = f"{files / 'faulty.py'}:IgnoresItsSeed"
+    lb = ["leaderboard", "--strategies", f"random-search,{label}", "--seeds", "3"]
+    out = _cli(spec, *lb, "--budget", "20q", "--out", str(tmp_path / "lb"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    warned = [ln for ln in out.stderr.splitlines() if "seems to ignore its seed" in ln]
+    assert len(warned) == 1 and label in warned[0], out.stderr  # not random-search
+
+
+def test_validate_from_a_script_without_a_main_guard(
+    spec: BenchmarkSpec, files: Path, reference: Path, tmp_path: Path
+) -> None:
+    """The fresh-process check used a multiprocessing spawn, which imports the caller's
+    ``__main__`` again: a plain script crashed in its bootstrapping, or ran twice."""
+    script = tmp_path / "mine.py"
+    script.write_text(
+        "from nasrepro.bench.sim import BenchmarkSpec, validate\n"
+        f"spec = BenchmarkSpec(table={str(spec.table)!r})\n"
+        f"rep = validate('{files / 'faulty.py'}:IgnoresItsSeed', spec, seeds=2,\n"
+        f"               reference={str(reference)!r}, retrain=False, track=False)\n"
+        "print('ran once', rep.n_ranked)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("ran once") == 1, out.stdout
