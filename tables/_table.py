@@ -98,12 +98,13 @@ class Table:
     Use :meth:`open`; the constructor is internal.
 
     Example:
-        >>> t = Table.open("cell.h5")  # doctest: +SKIP
+        >>> from nasrepro.tables import load_default
+        >>> t = load_default()  # the shipped table; Table.open(path) for any other
         >>> r = t.query("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|"
-        ...             "nor_conv_3x3~1|nor_conv_3x3~2|")  # doctest: +SKIP
-        >>> r.test_acc, r.per_seed_test_acc  # doctest: +SKIP
-        (71.3, (70.9, 71.7))
-        >>> t.query_many(t.top(100, "valid_acc")).test_acc.shape  # doctest: +SKIP
+        ...             "nor_conv_3x3~1|nor_conv_3x3~2|")
+        >>> round(r.test_acc, 2), [round(a, 1) for a in r.per_seed_test_acc]
+        (95.2, [93.8, 96.5, 95.3])
+        >>> t.query_many(t.top(100, "valid_acc")).test_acc.shape
         (100,)
     """
 
@@ -604,8 +605,11 @@ class Table:
             if row is None:
                 raise MissingEntryError(f"{s} is not in this table ({self.path})")
             return row
+        if isinstance(arch, TableResult):  # as top() and best() return them
+            return self._row(arch.arch)
         raise TypeError(
-            f"expected an architecture string, Architecture or row index, got {type(arch).__name__}"
+            f"expected an architecture string, Architecture, TableResult or row index, got "
+            f"{type(arch).__name__}"
         )
 
     def _missing(self, row: int, seed: int | None) -> MissingEntryError:
@@ -651,6 +655,11 @@ class Table:
     def rows(self, archs: Iterable[ArchLike] | np.ndarray) -> np.ndarray:
         """Rows answering for many architectures (as :meth:`query` resolves them), int64 ``(n,)``."""
         d = self._loaded
+        if isinstance(archs, str | Architecture | TableResult):
+            raise ConfigError(
+                f"rows() and query_many() take a sequence of architectures, got one "
+                f"{type(archs).__name__}; use query() for one, or wrap it in a list"
+            )
         if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
             idx = archs.astype(np.int64, copy=False)
             if idx.size and (idx.min() < 0 or idx.max() >= self.n_rows):

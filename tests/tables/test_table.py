@@ -10,6 +10,7 @@ import pytest
 from tables_support import SEEDS, canonical_cells
 
 from nasrepro.spaces import CellArch
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import (
     RESULT_METRICS,
     MissingEntryError,
@@ -144,3 +145,26 @@ def test_load_default() -> None:
             load_default()
     else:
         assert load_default().n_rows == 15625
+
+
+def test_the_class_docstring_example_runs_on_the_shipped_table() -> None:
+    """It passed top()'s TableResults to query_many(), which refused them."""
+    import doctest
+
+    import nasrepro.tables._table as module
+
+    finder = doctest.DocTestFinder()
+    (test,) = [t for t in finder.find(module.Table, "Table", module=module) if t.name == "Table"]
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_one_architecture_where_a_sequence_goes_is_refused_with_the_fix() -> None:
+    """A string was iterated character by character: "found 1 in '|'"."""
+    t = load_default()
+    arch = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    for bad in (arch, t.space.parse(arch), t.query(arch)):
+        with pytest.raises(ConfigError, match=r"got one \w+; use query\(\) for one, or wrap it"):
+            t.query_many(bad)
+    assert t.query_many([t.query(arch)]).test_acc[0] == pytest.approx(t.query(arch).test_acc)
