@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -130,11 +131,23 @@ class SearchSpace(abc.ABC, Generic[A]):
     :meth:`decisions` (``None``: no categorical view), :meth:`encodings` (what
     :meth:`encode` accepts), :meth:`index_of` (``None``: no index) and
     :meth:`lower_columns` (a faster batch form of :meth:`lower`).
+
+    Every method that takes an architecture also takes its string (parsed with
+    :meth:`parse`, whose errors name the position), and :meth:`sample` and
+    :meth:`mutate` take an ``int`` seed where a ``numpy.random.Generator`` goes; a
+    subclass gets this for the methods it defines (:data:`_LENIENT`).
     """
 
     name: ClassVar[str]
     arch_type: ClassVar[type[Architecture]]
     bounded: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method, n_archs, rng_at in _LENIENT:
+            f = cls.__dict__.get(method)
+            if f is not None and not getattr(f, "__lenient__", False):
+                setattr(cls, method, _lenient(f, n_archs, rng_at))
 
     @abc.abstractmethod
     def sample(self, rng: np.random.Generator) -> A:
@@ -210,6 +223,39 @@ class SearchSpace(abc.ABC, Generic[A]):
     def info(self) -> dict[str, Any]:
         """A short description for ``nasrepro space info``."""
         return {"name": self.name, "bounded": self.bounded}
+
+
+#: (method, how many leading architecture arguments, position of its rng or None).
+_LENIENT = (
+    ("sample", 0, 0),
+    ("mutate", 1, 1),
+    ("neighbors", 1, None),
+    ("encode", 1, None),
+    ("lower", 1, None),
+    ("canonical", 1, None),
+    ("distance", 2, None),
+    ("index_of", 1, None),
+)
+
+
+def _lenient(f: Callable[..., Any], n_archs: int, rng_at: int | None) -> Callable[..., Any]:
+    """``f`` parsing string architectures and seeding an ``int`` rng (see :class:`SearchSpace`)."""
+
+    @functools.wraps(f)
+    def method(self: SearchSpace[Any], *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, str) for a in args[:n_archs]) or (
+            rng_at is not None and len(args) > rng_at and isinstance(args[rng_at], int | np.integer)
+        ):
+            args = tuple(
+                self.parse(a) if i < n_archs and isinstance(a, str) else a
+                for i, a in enumerate(args)
+            )
+            if rng_at is not None and len(args) > rng_at and isinstance(args[rng_at], int | np.integer):
+                args = (*args[:rng_at], np.random.default_rng(args[rng_at]), *args[rng_at + 1 :])
+        return f(self, *args, **kwargs)
+
+    method.__lenient__ = True  # type: ignore[attr-defined]
+    return method
 
 
 #: The built-in spaces, imported on first use.
