@@ -185,9 +185,22 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         StrategyError: The user's module raised, or has a syntax error, while it was
             imported; the message carries its traceback.
     """
+    if not isinstance(spec, str):
+        what = spec.__qualname__ if isinstance(spec, type) else type(spec).__name__
+        raise ConfigError(
+            f"a strategy is given by name, as 'path/to/file.py:ClassName' or "
+            f"'module:ClassName', not as the object {what}: runs in other processes, and "
+            "the run files that let a leaderboard resume, find it by that string"
+        )
     if ":" not in spec:
         return get_strategy(spec)
     module_name, _, cls_name = spec.rpartition(":")
+    if module_name == "__main__":
+        raise ConfigError(
+            f"{spec!r}: a class defined in a script or notebook (__main__) cannot be "
+            "imported by the processes that run it; move it into a file and pass "
+            f"'that_file.py:{cls_name}'"
+        )
     guard = StrategyGuard(spec, seed=None, timeout_s=timeout_s)
     if module_name.endswith(".py") or "/" in module_name:
         path = Path(module_name)

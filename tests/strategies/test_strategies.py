@@ -87,6 +87,15 @@ def test_load_strategy_from_module_and_file(tmp_path: Path) -> None:
         load_strategy(f"{tmp_path}/absent.py:Cls")
 
 
+def test_a_class_object_or_a_main_class_is_refused_with_the_fix() -> None:
+    """From Python both gave "argument of type 'ABCMeta' is not iterable" or
+    "__main__.__spec__ is None"."""
+    with pytest.raises(ValueError, match=r"'path/to/file.py:ClassName'.*not as the object"):
+        load_strategy(RandomSearch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"move it into a file and pass 'that_file.py:Mine'"):
+        load_strategy("__main__:Mine")
+
+
 def test_a_module_in_the_current_directory_is_named_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
