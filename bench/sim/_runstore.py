@@ -30,6 +30,7 @@ import logging
 import os
 import platform
 import re
+import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -97,9 +98,14 @@ def run_from_dict(d: dict[str, Any]) -> RunResult:
 
 
 def source_sha256(*objects: Any) -> str:
-    """sha256 over the source files that define ``objects`` and every class of their MRO.
+    """sha256 over the source files that define ``objects`` and every class of their MRO,
+    and over the user's modules beside them.
 
-    Classes and modules whose source cannot be found (built-ins, an interactive
+    A user's strategy file often imports helpers of its own (``from helper import
+    P``); a run made before the helper changed must not be reused. So every module
+    already imported whose file lies in the folder tree of a user's source file
+    (one outside nasrepro, the standard library and installed packages) is hashed
+    too. Classes and modules whose source cannot be found (built-ins, an interactive
     session) are hashed by their qualified name.
     """
     files: set[str] = set()
@@ -117,6 +123,7 @@ def source_sha256(*objects: Any) -> str:
                 files.add(os.path.realpath(source))
             else:
                 names.add(f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', c)}")
+    files |= _helper_files(files)
     h = hashlib.sha256()
     for f in sorted(files):
         try:
@@ -126,6 +133,38 @@ def source_sha256(*objects: Any) -> str:
     for n in sorted(names):
         h.update(n.encode())
     return h.hexdigest()
+
+
+def _installed_roots() -> tuple[str, ...]:
+    """Folders whose modules are not the user's: the interpreter's and nasrepro's own."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    ours = {  # nasrepro's top-level packages (installed from five source folders)
+        os.path.dirname(os.path.realpath(m.__file__))
+        for name, m in list(sys.modules.items())
+        if name.count(".") == 1 and name.startswith("nasrepro.") and getattr(m, "__file__", None)
+    }
+    return tuple(os.path.realpath(p) + os.sep for p in prefixes | ours)
+
+
+def _helper_files(files: set[str]) -> set[str]:
+    """Imported modules' files under the folders of the user's files among ``files``."""
+    skip = _installed_roots()
+    user_dirs = {
+        os.path.dirname(f) + os.sep
+        for f in files
+        if not f.startswith(skip) and "site-packages" not in f and "dist-packages" not in f
+    }
+    if not user_dirs:
+        return set()
+    found: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py") or name.startswith("_nasrepro_user_"):
+            continue  # another strategy file is hashed for its own strategy, not this one
+        real = os.path.realpath(path)
+        if real.startswith(tuple(user_dirs)) and not real.startswith(skip):
+            found.add(real)
+    return found
 
 
 def _versions() -> dict[str, str]:

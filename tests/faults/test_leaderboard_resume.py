@@ -177,6 +177,27 @@ def test_only_new_seeds_strategies_and_changed_code_run_again(
     assert board(("random-search",), 5, "20q").reused == 0  # overwritten by 25q
 
 
+def test_an_edit_to_a_helper_module_beside_the_strategy_runs_it_again(
+    smoke_table_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the strategy class's own file was hashed: a run made before its helper module
+    changed was read back, and the board showed the old numbers."""
+    (tmp_path / "helper_b.py").write_text("P_RANDOM = 1.0\n")
+    strat = tmp_path / "strat_a.py"
+    strat.write_text(
+        "from helper_b import P_RANDOM\nfrom nasrepro.strategies import RandomSearch\n\n"
+        "class UsesHelper(RandomSearch):\n    P = P_RANDOM\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = LeaderboardConfig(
+        BenchmarkSpec(table=str(smoke_table_path)), (f"{strat}:UsesHelper",), (0, 1), "20q"
+    )
+    assert run_leaderboard(config, runs_dir=tmp_path / "runs").reused == 0
+    assert run_leaderboard(config, runs_dir=tmp_path / "runs").reused == 2
+    (tmp_path / "helper_b.py").write_text("P_RANDOM = 0.0\n")
+    assert run_leaderboard(config, runs_dir=tmp_path / "runs").reused == 0
+
+
 def test_an_unreadable_run_file_is_set_aside_and_run_again(
     smoke_table_path: Path, tmp_path: Path
 ) -> None:
