@@ -40,15 +40,18 @@ class SurrogateBenchmark:
             ``"mean"`` returns the predicted mean (``Evaluation.seed`` is ``None``).
         name: Benchmark name (default ``"{space}-surrogate"``).
         seed: Seeds the generator that picks training seeds for ``seed=None``
-            queries without an ``rng``, and the sample behind :attr:`optimum`.
+            queries without an ``rng``, and the samples behind :attr:`optimum` (the
+            regret's reference) and :attr:`typical_cost_s` (what an ``"Nx"`` budget
+            means). The default ``0`` keeps both the same in every process; ``None``
+            draws fresh entropy, so regrets of two processes would not compare.
         n_optimum: Architectures sampled (then improved by local search) to estimate
             :attr:`optimum`, the best predicted mean test accuracy.
 
     Example:
         >>> bench = SurrogateBenchmark(load_shipped(), "chain")  # doctest: +SKIP
         >>> ev = bench.query("conv3x3@1.0|skip@1.0", seed=0)  # doctest: +SKIP
-        >>> ev.valid_acc, ev.cost_s  # doctest: +SKIP
-        (71.2, 14.5)
+        >>> round(ev.valid_acc, 2), round(ev.cost_s, 2)  # doctest: +SKIP
+        (53.33, 1.34)
     """
 
     def __init__(
@@ -58,7 +61,7 @@ class SurrogateBenchmark:
         seed_mode: str | int = "random",
         *,
         name: str | None = None,
-        seed: int | None = None,
+        seed: int | None = 0,
         n_optimum: int = 5000,
     ) -> None:
         if isinstance(seed_mode, str) and seed_mode not in ("random", "mean"):
@@ -201,9 +204,6 @@ class SurrogateBenchmark:
 
 def _shipped_benchmark(space: str, **kwargs: Any) -> Benchmark:
     name = f"{space}-mnist1d-tiny-surrogate"
-    # A fixed seed: the optimum (the regret's reference) and the typical cost (what an
-    # "Nx" budget means) must be the same in every process and every run.
-    kwargs.setdefault("seed", 0)
     return SurrogateBenchmark(load_shipped(), space, name=name, **kwargs)
 
 

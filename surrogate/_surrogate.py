@@ -82,8 +82,10 @@ class Prediction:
     """Predictions for ``n`` architectures; every array has shape ``(n,)``.
 
     Attributes:
-        valid_acc, test_acc: Predicted mean final accuracy (percent).
-        valid_std, test_std: Seed-noise standard deviation of one training run.
+        valid_acc, test_acc: Predicted mean final accuracy (percent), clipped to [0, 100].
+        valid_std, test_std: Standard deviation of one training run around the mean: the
+            seed noise, and where the surrogate is calibrated its model error ``kappa``
+            in quadrature (see :meth:`Surrogate.predict`).
         cost_s: Predicted training time of all epochs (seconds).
     """
 
@@ -362,6 +364,8 @@ class Surrogate:
         else:
             vm, vs = self.models_[names[0]].predict_dist(X_acc)
             tm, ts = self.models_[names[1]].predict_dist(X_acc)
+        # a regression tree's sum can pass 100% near the top of a space; no training can
+        vm, tm = np.clip(vm, 0.0, 100.0), np.clip(tm, 0.0, 100.0)
         return Prediction(vm, vs, tm, ts, cost)
 
     def _forest(self, names: tuple[str, ...]) -> Forest | None:
@@ -403,6 +407,11 @@ class Surrogate:
         do not depend on what else is in the batch, so the memo gives the same bits.
         """
         self._check_fitted()
+        if isinstance(archs, (str, Architecture)):
+            raise SurrogateError(
+                f"predict() takes a sequence of architectures, got one {type(archs).__name__} "
+                f"({str(archs)[:60]!r}); wrap it in a list: predict([arch], space)"
+            )
         sp = get_space(space) if isinstance(space, str) else space
         memo = self._memo(sp, epoch) if MEMO_SIZE > 0 else _Memo()  # 0: remember nothing
         first: dict[Architecture | str, int] = {}
