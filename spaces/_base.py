@@ -250,7 +250,11 @@ def _lenient(f: Callable[..., Any], n_archs: int, rng_at: int | None) -> Callabl
                 self.parse(a) if i < n_archs and isinstance(a, str) else a
                 for i, a in enumerate(args)
             )
-            if rng_at is not None and len(args) > rng_at and isinstance(args[rng_at], int | np.integer):
+            if (
+                rng_at is not None
+                and len(args) > rng_at
+                and isinstance(args[rng_at], int | np.integer)
+            ):
                 args = (*args[:rng_at], np.random.default_rng(args[rng_at]), *args[rng_at + 1 :])
         return f(self, *args, **kwargs)
 
