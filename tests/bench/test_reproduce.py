@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,10 @@ def test_a_changed_table_value_is_reported(sweep_dir: Path, tmp_path: Path) -> N
     assert [(m[0], m[1]) for m in rep.mismatches] == [("valid_loss", 1)]
     assert not rep.gaps["valid_loss"].within and rep.gaps["valid_acc"].within
     assert rep.gaps["valid_loss"].max_rel == pytest.approx(1e-3, rel=1e-2)
+    # the epoch nearest (here: past) its tolerance, with the difference and tolerance there
+    gap = rep.gaps["valid_loss"]
+    assert gap.epoch == 1 and gap.diff == pytest.approx(gap.max_abs)
+    assert gap.tolerance == pytest.approx(1e-4 * gap.max_abs / gap.max_rel, rel=1e-6)
     # a looser loss tolerance turns the same difference into CLOSE
     assert reproduce(t, CELLS[0], seed=0, loss_rtol=1e-2).verdict == "CLOSE"
 
@@ -164,7 +169,27 @@ def test_another_build_is_named_with_the_fix(
         "Some Other CPU",
         here["device_name"],
     ]
-    assert set(d["metrics"]["train_loss"]) >= {"max_abs", "max_rel", "tolerance", "within"}
+    keys = {"max_abs", "max_rel", "epoch", "diff", "tolerance", "within"}
+    assert set(d["metrics"]["train_loss"]) >= keys
+    assert set(d["seed_finals"]) == {"train_acc", "valid_acc", "test_acc"}
+
+
+def test_different_on_another_build_places_the_final_accuracies_among_the_seeds(
+    sweep_dir: Path, tmp_path: Path, capsys: CapSys
+) -> None:
+    """A batched table retrained as DIFFERENT, 10-17% apart in its losses, with nothing
+    to say whether the cell still trains as the table says (build-walkthrough, 12-07)."""
+
+    def edit(r: TrialResult) -> TrialResult:
+        r.history["train_loss"][-1] *= 1.1  # as a full training on another build drifts
+        return dataclasses.replace(r, versions={**r.versions, "torch": "0.0.0-other"})
+
+    t = _edited_table(sweep_dir, tmp_path, edit, everywhere=True)
+    assert main(["reproduce", CELLS[0], "--seed", "0", "--table", str(t.path)]) == 1
+    out = capsys.readouterr().out
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("not bitwise by design")]
+    assert "(another build)" in line and "DIFFERENT is expected here" in line
+    assert re.search(r"test_acc [\d.]+ \(seeds [\d.]+ \+- [\d.e-]+(, [+-][\d.]+ sd)?\)", line)
 
 
 def test_unknown_seed_is_a_clear_error(table: Table) -> None:
