@@ -190,7 +190,8 @@ def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
     """``results.json``: config, benchmark, budget, statistics, curves; timing apart."""
     return {
         "format": "nasrepro-leaderboard-1",
-        "config": lb.config.to_dict(),
+        # "all" resolved: the strategies that ran, and those skipped as n/a
+        "config": lb.config.to_dict() | {"strategies": [*lb.runs, *lb.skipped]},
         "benchmark": lb.benchmark,
         "budget": {"kind": lb.budget.kind, "value": lb.budget.value, "text": lb.config.budget},
         "workers": lb.config.workers,

@@ -183,8 +183,11 @@ class LeaderboardConfig:
     strategy_timeout: float = DEFAULT_STRATEGY_TIMEOUT_S
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON; a table's benchmark is named after the table (``name``
+        is ignored with ``table``, and showed the default benchmark's name)."""
         d = asdict(self)
         d["strategies"], d["seeds"] = list(self.strategies), list(self.seeds)
+        d["benchmark"]["name"] = self.benchmark.label
         return d
 
 

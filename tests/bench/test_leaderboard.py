@@ -239,3 +239,14 @@ def test_regret_at_reads_the_anytime_curves(spec: BenchmarkSpec) -> None:
     assert firsts[0] < firsts[-1]
     assert np.isnan(regret_at(lb, firsts[-1] * 0.999)["random-search"]).all()
     assert np.isfinite(regret_at(lb, firsts[-1])["random-search"]).all()
+
+
+def test_results_config_names_the_table_and_the_strategies_run(
+    spec: BenchmarkSpec, smoke_table_path: Path
+) -> None:
+    """With --table, config.benchmark.name was the default benchmark's, and "all"
+    strategies were recorded as [], so the config did not say what had run."""
+    lb = run_leaderboard(LeaderboardConfig(spec, (), (0,), "5q"))
+    config = results_dict(lb, summarize(lb))["config"]
+    assert config["benchmark"]["name"] == smoke_table_path.stem
+    assert config["strategies"] == [*lb.runs, *lb.skipped] and len(config["strategies"]) == 9
