@@ -77,6 +77,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         track,
         write_outputs,
     )
+    from nasrepro.strategies import StrategyError
 
     out = check_dir(args.out, "--out")  # before the runs: a bad --out would lose them
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 30)
@@ -102,6 +103,14 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     runs_dir = check_dir(out / "runs", "--out")
     try:
         lb = run_leaderboard(config, progress=bar, runs_dir=runs_dir, fresh=args.fresh)
+    except StrategyError as e:  # the runs that finished are on disk: say so, and how to go on
+        kept = sum(1 for _ in runs_dir.glob("*.json")) if runs_dir.is_dir() else 0
+        raise StrategyError(
+            f"{e.message}; the {kept} finished runs in {runs_dir} are kept: fix the strategy "
+            "and run the same command again to go on from them (a strategy whose code "
+            "changed runs again)",
+            e.user_traceback,
+        ) from None
     finally:
         bar.close()
     empty = [f"{n} seed {r.seed}" for n, rs in lb.runs.items() for r in rs if not r.n_evaluations]

@@ -375,6 +375,9 @@ def test_cli_leaderboard_with_a_strategy_failing_after_60_asks(
     assert re.search(r"\(seed [56], 60 trials asked, 60 told\)", out.stderr)
     assert "strategy traceback (most recent call last):" in out.stderr
     assert "return 1 / (n - n)  # the user's bug" in out.stderr
+    # the way on: where the finished runs are, and that the same command resumes
+    assert f"finished runs in {tmp_path / 'lb' / 'runs'} are kept" in out.stderr
+    assert "run the same command again" in out.stderr
 
 
 def test_cli_validate_with_a_syntax_error(
