@@ -153,8 +153,13 @@ def check_strategy(
     timeout_s: float | None = None,
     **kwargs: Any,
 ) -> list[TrialKey]:
-    """Check the whole contract for ``cls`` on ``benchmark``; returns the trials asked
-    (``(arch string, epoch, resume)`` in ask order) of the first drive.
+    """Check the contract for ``cls`` on ``benchmark`` within this process; returns the
+    trials asked (``(arch string, epoch, resume)`` in ask order) of the first drive.
+
+    Two drives with one seed must ask the same trials, and a pickled copy must go on as
+    the original. That the same seed asks the same in *another* process (a set of
+    strings iterated in hash order does not) is checked by ``nasrepro validate`` and
+    ``nasrepro leaderboard`` (:func:`nasrepro.bench.sim._contract.check_contract`).
 
     Args:
         cls: The strategy class.

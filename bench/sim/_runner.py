@@ -84,7 +84,11 @@ class Budget:
             return cls("queries", value)
         if unit == "x":
             if typical_cost_s is None:
-                raise ConfigError(f"budget {text!r} needs the benchmark's mean training cost")
+                raise ConfigError(
+                    f"budget {text!r} needs the benchmark's mean training cost: use "
+                    f"parse_budget({text!r}, benchmark), or Budget.parse({text!r}, "
+                    "typical_cost_s=benchmark.typical_cost_s)"
+                )
             return cls("time", value * typical_cost_s)
         return cls("time", value)
 
@@ -104,6 +108,9 @@ class RunResult:
         regret: Test regret of the incumbent after each evaluation: the optimum minus
             the incumbent's mean final test accuracy (percent points).
         incumbents: The incumbent after each evaluation (architecture strings).
+        archs: The architecture of each evaluation as it is scored: the canonical
+            string of what the strategy asked for (its class representative), or on a
+            per-cell benchmark (NAS-Bench-201's tables) the cell itself.
         strategy_s: Wall seconds spent inside ``ask`` and ``tell``.
         wall_s: Wall seconds of the whole run.
     """
