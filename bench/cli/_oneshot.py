@@ -12,10 +12,16 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from nasrepro.bench.cli._args import device, int_at_least
+from nasrepro.bench.cli._args import (
+    device,
+    int_at_least,
+    seeds_count_or_list,
+    strategies_text,
+)
 from nasrepro.bench.cli._outputs import check_dir, check_file
 from nasrepro.spaces._errors import ConfigError
 
@@ -24,6 +30,19 @@ __all__ = ["add_parser"]
 
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
+
+
+def _phase(text: str) -> None:
+    """One line on stderr as a long phase without a progress bar begins."""
+    print(f"{text} ...", file=sys.stderr, flush=True)
+
+
+#: Printed above the first epoch line of ``oneshot run``.
+SHARED_WEIGHT_NOTE = (
+    "(shared-weight acc: the derived cell's accuracy on the arch-valid half with the "
+    "supernet's weights; near chance early on is expected for DARTS-like methods, whose "
+    "weights are trained on a mixture of all ops, not on the one derived path)"
+)
 
 
 def _methods_arg(text: str) -> list[str]:
@@ -48,9 +67,22 @@ def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
         raise ConfigError(
             f"the table {table.path.name} was imported without a training protocol, so a "
             "supernet cannot train under it; pass --protocol P --transfer to search under P "
-            "and score on this table as a transfer experiment"
+            f"and score on this table as a transfer experiment, P one of {_protocol_choices()}"
         )
     return table, protocol
+
+
+def _protocol_choices() -> str:
+    """The registered protocols, each with its data and macro skeleton; NB201's named."""
+    from nasrepro.tables import get_protocol, list_protocols
+
+    out = []
+    for name in list_protocols():
+        p = get_protocol(name)
+        nb201 = " = NAS-Bench-201's own protocol and macro, needs CIFAR-10" if (
+            name == "cifar10-nb201") else ""  # fmt: skip
+        out.append(f"{name} ({p.dataset}, C={p.C} N={p.N} {p.reduction}{nb201})")
+    return ", ".join(out)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -70,32 +102,51 @@ def _cmd_list(args: argparse.Namespace) -> int:
             "derive": cls.derive_rule,
             "source": cls.cite,
         })  # fmt: skip
+    half = p.n_train // 2
+    note = (
+        f"epochs: passes over the weight-train half of {p.name}'s training split ({half:,} of "
+        f"its {p.n_train:,} examples; the other half drives the architecture steps). NB201: "
+        "NAS-Bench-201's epochs, each over 25,000 weight-train images (cifar10-valid's train "
+        "split), with the other 25,000 (its valid split) for the architecture steps. The "
+        "epochs keep NB201's ratio of weight steps to a stand-alone training, so under "
+        "cifar10-nb201 the weight steps are NB201's (to rounding), but each epoch sees half "
+        "the images (12,500 for weights, 12,500 for the architecture) and there are about "
+        "twice as many epochs."
+    )
     if args.json:
-        _out(json.dumps({"protocol": p.name, "methods": rows}, indent=1))
+        out = {"protocol": p.name, "weight_train_examples": half, "note": note, "methods": rows}
+        _out(json.dumps(out, indent=1))
         return 0
-    _out(f"one-shot methods under {p.name} (epochs scaled from NAS-Bench-201's; see the docs)")
+    _out(f"one-shot methods under {p.name} (epochs scaled from NAS-Bench-201's; see below)")
     _out(f"{'method':<9} {'epochs':>6} {'NB201':>6} {'batch':>5} {'lr':>8}  source; derivation")
     for r in rows:
         _out(
             f"{r['method']:<9} {r['epochs']:>6} {r['nb201_epochs']:>6} {r['batch_size']:>5} "
             f"{r['lr']:>8.4g}  {r['source']}; {r['derive']}"
         )
+    _out()
+    _out(textwrap.fill(note, 100))
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from nasrepro.bench.oneshot import get_method, run_oneshot
-    from nasrepro.bench.oneshot._board import plot_epochs, retrain_cells, track_search
+    from nasrepro.bench.oneshot import check_table, get_method, run_oneshot
+    from nasrepro.bench.oneshot._board import json_text, plot_epochs, retrain_cells, track_search
     from nasrepro.bench.tracking import mlflow_run
 
     get_method(args.method)  # an unknown method fails before any data is read
     if args.plot:  # before the search: a bad location would lose it
         check_file(args.plot, "--plot")
     table, protocol = _resolve(args)
+    check_table(table, protocol, args.transfer)  # before MLflow starts a run for nothing
     quiet = args.json
+    noted: list[bool] = []
 
     def on_epoch(rec: Any) -> None:
         if not quiet:
+            if not noted:
+                print(SHARED_WEIGHT_NOTE, file=sys.stderr, flush=True)
+                noted.append(True)
             print(
                 f"epoch {rec.epoch:>4}  loss {rec.supernet_loss:.4f}  shared-weight acc "
                 f"{rec.inherited_acc:6.2f}  {rec.seconds:7.1f}s  {rec.arch}",
@@ -126,16 +177,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             rank_cells=args.rank_cells,
             data_root=args.data_root,
             on_epoch=on_epoch,
+            on_phase=None if quiet else _phase,
         )
         d = res.to_dict()
         if args.retrain:
+            if not quiet and table.has_protocol:
+                _phase(f"retraining the derived cell for real under {table.protocol.name}")
             d["retrained"] = retrain_cells(table, [d["arch"]])
         if args.plot:
             plot_epochs([d], args.plot, res.optimum)
             run.log_artifact(args.plot)
         track_search(run, d)
     if args.json:
-        _out(json.dumps(d))
+        _out(json_text(d))
         return 0
     if res.transfer:
         _out(f"[{res.transfer}]")
@@ -167,22 +221,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _blackbox(
-    args: argparse.Namespace, summary: dict[str, dict[str, Any]]
-) -> tuple[dict[str, dict[str, tuple[float, float, float]]], dict[str, str]]:
-    """Black-box strategies on the same table up to the largest one-shot cost, read at each
-    method's mean cost from their anytime curves."""
-    from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, regret_at, run_leaderboard
+def _blackbox_config(args: argparse.Namespace, seeds: tuple[int, ...], budget: int) -> Any:
+    from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, strategies_arg
 
-    budget = max(1, math.ceil(max(s["fte_mean"] for s in summary.values())))
-    cfg = LeaderboardConfig(
+    return LeaderboardConfig(
         benchmark=BenchmarkSpec(table=args.table_name, seed_mode="random"),
-        strategies=tuple(args.strategies.split(",")) if args.strategies != "all" else (),
-        seeds=tuple(range(args.seeds)),
+        strategies=strategies_arg(args.strategies),
+        seeds=seeds,
         budget=f"{budget}x",
         jobs=args.jobs,
     )
-    lb = run_leaderboard(cfg, runs_dir=Path(args.out) / "blackbox-runs")  # kept, as the searches
+
+
+def _check_blackbox(args: argparse.Namespace, seeds: tuple[int, ...]) -> None:
+    """Everything of the black-box side that can fail, checked before the searches: the
+    table as a benchmark, each strategy's name (or ``module:Class``), and a budget."""
+    from nasrepro.bench.sim import open_benchmark, parse_budget
+    from nasrepro.strategies import load_strategy
+
+    cfg = _blackbox_config(args, seeds, 1)
+    bench = open_benchmark(cfg.benchmark)
+    parse_budget(cfg.budget, bench)
+    for name in cfg.strategies:
+        load_strategy(name)
+
+
+def _blackbox(
+    args: argparse.Namespace, summary: dict[str, dict[str, Any]], seeds: tuple[int, ...]
+) -> tuple[dict[str, dict[str, tuple[float, float, float]]], dict[str, str]]:
+    """Black-box strategies on the same table up to the largest one-shot cost, read at each
+    method's mean cost from their anytime curves."""
+    from nasrepro.bench.cli._leaderboard import _ProgressBar
+    from nasrepro.bench.sim import regret_at, run_leaderboard
+
+    budget = max(1, math.ceil(max(s["fte_mean"] for s in summary.values())))
+    cfg = _blackbox_config(args, seeds, budget)
+    bar = _ProgressBar("black-box strategies")
+    try:  # kept, as the searches are
+        lb = run_leaderboard(cfg, runs_dir=Path(args.out) / "blackbox-runs", progress=bar)
+    finally:
+        bar.close()
     typical = lb.budget.value / budget  # simulated seconds of one full training
     out = {m: regret_at(lb, s["fte_mean"] * typical) for m, s in summary.items()}
     return out, dict(lb.skipped)
@@ -191,6 +269,7 @@ def _blackbox(
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from nasrepro.bench.oneshot import METHODS, get_method
     from nasrepro.bench.oneshot._board import (
+        json_text,
         plot_epochs,
         retrain_cells,
         run_board,
@@ -198,38 +277,49 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         to_markdown,
         track_search,
     )
+    from nasrepro.bench.sim import parse_seeds
     from nasrepro.bench.tracking import mlflow_run
 
     methods = args.methods or list(METHODS)
     for m in methods:
         get_method(m)
+    seeds = parse_seeds(args.seeds)
     out = check_dir(args.out, "--out")  # before the searches: a bad --out would lose them
     table, protocol = _resolve(args)
     args.table_name = str(table.path)
+    if args.strategies != "none":  # a mistyped strategy fails now, not after the searches
+        _check_blackbox(args, seeds)
     from nasrepro.bench.cli._leaderboard import _ProgressBar
 
     bar = _ProgressBar("one-shot searches")
     try:
         runs, cost = run_board(
-            [get_method(m).name for m in methods], list(range(args.seeds)), str(table.path), protocol,
+            [get_method(m).name for m in methods], list(seeds), str(table.path), protocol,
             out, epochs=args.epochs, transfer=args.transfer, rank_cells=args.rank_cells,
-            rank_seeds=args.rank_seeds, jobs=args.jobs, progress=bar,
+            rank_seeds=args.rank_seeds, jobs=args.jobs, progress=bar, on_phase=_phase,
         )  # fmt: skip
     finally:
         bar.close()
     summary = summarize_runs(runs)
-    retrained = {
-        m: retrain_cells(table, [r["arch"] for r in runs if r["method"] == m][: args.retrain])
-        for m in summary
-    } if args.retrain else None  # fmt: skip
+    retrained = None
+    if args.retrain:
+        retrained = {}
+        for i, m in enumerate(summary, 1):
+            archs = [r["arch"] for r in runs if r["method"] == m][: args.retrain]
+            if table.has_protocol:
+                _phase(
+                    f"retraining {m}'s derived cells for real ({len(set(archs))} cells; "
+                    f"method {i} of {len(summary)})"
+                )
+            retrained[m] = retrain_cells(table, archs)
     blackbox: dict[str, dict[str, tuple[float, float, float]]] | None = None
     skipped: dict[str, str] = {}
     if args.strategies != "none":
-        blackbox, skipped = _blackbox(args, summary)
+        blackbox, skipped = _blackbox(args, summary, seeds)
     header = {
         "table": table.path.name,
         "protocol": protocol.name,
-        "seeds": args.seeds,
+        "seeds": len(seeds),
         "standalone_seconds": cost,
         "optimum": table.optimum,
         "device": "cpu, 1 torch thread per run",
@@ -241,9 +331,10 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     png = plot_epochs(runs, out / "oneshot-epochs.png", table.optimum)
     result = {"header": header, "summary": summary, "blackbox": blackbox, "skipped": skipped,
               "retrained": retrained}  # fmt: skip
-    (out / "oneshot.json").write_text(json.dumps(result, indent=1))
+    (out / "oneshot.json").write_text(json_text(result, indent=1))
     with mlflow_run(
-        f"oneshot-leaderboard-{protocol.name}", params={"methods": ",".join(methods), "seeds": args.seeds},
+        f"oneshot-leaderboard-{protocol.name}",
+        params={"methods": ",".join(methods), "seeds": ",".join(map(str, seeds))},
         tags={"kind": "oneshot-leaderboard", "protocol_id": protocol.id}, enabled=not args.no_track,
     ) as parent:  # fmt: skip
         parent.log_artifact(out / "oneshot.md")
@@ -317,10 +408,11 @@ def add_parser(sub: Any) -> None:
     )
     q.add_argument("--methods", type=_methods_arg, default=[], help="'all' or comma-separated")
     q.add_argument(
-        "--seeds", type=int_at_least(1, "seeds"), default=10, help="seeds 0..N-1 (default 10)"
-    )
+        "--seeds", type=seeds_count_or_list, default="10",
+        help="number of seeds (0..N-1; default 10) or a list of distinct seeds (e.g. 0,1,4)",
+    )  # fmt: skip
     q.add_argument(
-        "--strategies", default="all",
+        "--strategies", type=strategies_text, default="all",
         help="black-box strategies beside them: 'all', comma-separated names, or 'none'",
     )  # fmt: skip
     q.add_argument(

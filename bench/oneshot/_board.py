@@ -3,7 +3,9 @@
 Runs go to worker processes (one torch thread each). A finished run is written to
 ``OUT/runs/METHOD-seedS.json`` at once (temporary file, then rename), and a rerun with
 the same ``OUT`` reuses those files after checking that they belong to the same
-method, seed, protocol and table, so a killed leaderboard loses nothing.
+method, seed, protocol, search epochs and table (its content, by
+:func:`~nasrepro.bench.oneshot._run.table_digest`, not its file name), so a killed
+leaderboard loses nothing.
 
 The black-box side (strategies on the table at each method's cost in full-training
 equivalents) runs in :mod:`nasrepro.bench.sim`; the CLI joins the two, and
@@ -25,15 +27,19 @@ import numpy as np
 
 from nasrepro.bench.oneshot._methods import get_method, run_config, scaled
 from nasrepro.bench.oneshot._run import (
+    COST_CELLS,
+    STANDALONE_PHASE,
     check_table,
     op_histogram,
     run_oneshot,
     standalone_seconds,
+    table_digest,
 )
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table
 
 __all__ = [
+    "json_text",
     "retrain_cells",
     "run_board",
     "summarize_runs",
@@ -41,6 +47,23 @@ __all__ = [
     "plot_epochs",
     "track_search",
 ]
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON: ``null`` where a value is NaN or infinite (an undefined Kendall tau, a
+    black-box strategy without a result by some cost), which strict parsers refuse."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False)
 
 
 def _run_path(out: Path, method: str, seed: int) -> Path:
@@ -75,7 +98,7 @@ def _one(
     path = _run_path(Path(out), method, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(d))
+    tmp.write_text(json_text(d))
     os.replace(tmp, path)
     return d
 
@@ -89,8 +112,19 @@ def _kept(finished: int, total: int, what: str, where: Path) -> str:
     )
 
 
+def _digest_text(digest: Any) -> str:
+    if not isinstance(digest, dict) or not digest.get("metrics_sha256"):
+        return "not recorded"
+    return f"metrics sha256 {str(digest['metrics_sha256'])[:12]}"
+
+
 def _reusable(
-    path: Path, method: str, seed: int, protocol: Protocol, table: str, epochs: int | None
+    path: Path,
+    method: str,
+    seed: int,
+    protocol: Protocol,
+    table: Table,
+    epochs: int | None,
 ) -> dict[str, Any] | None:
     if not path.is_file():
         return None
@@ -99,26 +133,39 @@ def _reusable(
     except ValueError:
         path.rename(path.with_suffix(".corrupt"))
         return None
-    same = (
-        d.get("method") == method
-        and d.get("seed") == seed
-        and d.get("protocol_id") == protocol.id
-        and d.get("table") == table
-    )
     cls = get_method(method)
     cfg = scaled(cls.config, protocol, protocol.n_train // 2, epochs)
-    if not same or d.get("epochs") != cfg.epochs:
+    digest = table_digest(table)
+    stored_digest = d.get("table_digest")
+    differ = []  # (key, stored, asked)
+    if d.get("method") != method:
+        differ.append(("method", d.get("method"), method))
+    if d.get("seed") != seed:
+        differ.append(("seed", d.get("seed"), seed))
+    if d.get("protocol_id") != protocol.id:
+        stored_p = f"{d.get('protocol')} ({str(d.get('protocol_id'))[:12]})"
+        differ.append(("protocol", stored_p, f"{protocol.name} ({protocol.id[:12]})"))
+    if d.get("epochs") != cfg.epochs:
+        differ.append(("epochs", d.get("epochs"), cfg.epochs))
+    if stored_digest != digest:
+        differ.append((
+            "table",
+            f"{d.get('table')} ({_digest_text(stored_digest)})",
+            f"{table.path.name} ({_digest_text(digest)})",
+        ))  # fmt: skip
+    if differ:
+        said = "; ".join(f"{k}: stored {a}, asked {b}" for k, a, b in differ)
         raise ConfigError(
-            f"{path} holds a run of another configuration ({d.get('method')}, seed "
-            f"{d.get('seed')}, {d.get('epochs')} epochs, table {d.get('table')}); use another "
-            "--out or remove it"
+            f"{path} holds a run of another configuration ({said}); use another --out or remove it"
         )
     want, stored = json.loads(json.dumps(run_config(cls, cfg))), d.get("config", {})
     changed = sorted(k for k in want.keys() | stored.keys() if want.get(k) != stored.get(k))
     if changed:
+        said = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {want.get(k)!r}" for k in changed)
         raise ConfigError(
             f"{path} holds a {method} run made with other settings ({', '.join(changed)} "
-            "differ from this version's); remove it to rerun that search, or use another --out"
+            f"differ from this version's: {said}); remove it to rerun that search, or use "
+            "another --out"
         )
     return d
 
@@ -136,6 +183,7 @@ def run_board(
     rank_seeds: int = 3,
     jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """Run (or resume) every method for every seed; return the runs and the stand-alone time.
 
@@ -145,9 +193,30 @@ def run_board(
 
     The stand-alone training time that full-training equivalents divide by is measured
     once, in this process, before the searches, and recorded in ``OUT/cost.json``.
+
+    Args:
+        seeds: The search seeds (any distinct non-negative integers).
+        progress: Called as ``progress(done, total)`` before the first search (with the
+            runs read back) and after each.
+        on_phase: Called with a short description as the stand-alone timing begins.
+
+    Raises:
+        ConfigError: The table does not fit (see
+            :func:`~nasrepro.bench.oneshot._run.check_table`), or ``OUT/runs`` holds a
+            run of another configuration or another table's content (before any work).
     """
-    check_table(open_table(table), protocol, transfer)  # before minutes of work
+    tab = open_table(table)
+    check_table(tab, protocol, transfer)  # before minutes of work
     out_dir = Path(out)
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    todo = []
+    for m in methods:  # a stored run of another configuration fails before minutes of work
+        for s in seeds:
+            d = _reusable(_run_path(out_dir, m, s), m, s, protocol, tab, epochs)
+            if d is not None:
+                done[m, s] = d
+            else:
+                todo.append((m, s))
     out_dir.mkdir(parents=True, exist_ok=True)
     cost_file = out_dir / "cost.json"
     cost: float | None = None
@@ -158,6 +227,8 @@ def run_board(
     if cost is None:
         import torch
 
+        if on_phase is not None:
+            on_phase(STANDALONE_PHASE.format(n=COST_CELLS, protocol=protocol.name))
         prev = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -165,16 +236,6 @@ def run_board(
         finally:
             torch.set_num_threads(prev)
         cost_file.write_text(json.dumps({"protocol_id": protocol.id, "standalone_seconds": cost}))
-    table_name = open_table(table).path.name
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    todo = []
-    for m in methods:
-        for s in seeds:
-            d = _reusable(_run_path(out_dir, m, s), m, s, protocol, table_name, epochs)
-            if d is not None:
-                done[m, s] = d
-            else:
-                todo.append((m, s))
     total = len(methods) * len(seeds)
 
     def args(s: int) -> tuple[Any, ...]:

@@ -53,6 +53,7 @@ __all__ = [
     "rank_correlation",
     "RANK_SEED",
     "COST_CELLS",
+    "table_digest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ logger = logging.getLogger(__name__)
 RANK_SEED = 0
 #: Stand-alone trainings timed for the full-training equivalent (fixed cells, seed 0).
 COST_CELLS = 3
+#: The phase line of the stand-alone timing (``on_phase``).
+STANDALONE_PHASE = (
+    "timing {n} stand-alone trainings under {protocol} (the unit of full-training equivalents)"
+)
 
 
 @dataclass
@@ -313,6 +318,15 @@ def standalone_seconds(
     return float(np.mean(times))
 
 
+def table_digest(table: Table) -> dict[str, str]:
+    """What identifies a table's numbers: the digests of its metrics and of its rows.
+
+    Two files with the same digests score every cell alike, whatever their names; a
+    one-shot leaderboard reuses a stored run only on a table with the same digests.
+    """
+    return {k: str(table.attrs.get(k, "")) for k in ("metrics_sha256", "rows_sha256")}
+
+
 def check_table(table: Table, protocol: Protocol, transfer: bool) -> str | None:
     """Refuse scoring a search with a table of another protocol unless ``transfer``, or
     with one that is not of the cell space or lacks a result for some of its cells.
@@ -332,15 +346,18 @@ def check_table(table: Table, protocol: Protocol, transfer: bool) -> str | None:
     check_covers_space(table, "a one-shot search may derive")
     if table.has_protocol and table.protocol_id == protocol.id:
         return None
-    other = (
-        table.protocol.name if table.has_protocol else f"imported ({table.source.get('name', '?')})"
-    )
+    if table.has_protocol:
+        other = table.protocol.name
+        held = f"results of protocol {other} ({str(table.protocol_id)[:12]})"
+    else:
+        other = f"imported ({table.source.get('name', '?')})"
+        held = f"imported results ({table.source.get('name', '?')}) without a training protocol"
     if not transfer:
         raise ConfigError(
-            f"the table {table.path.name} holds results of protocol {other} "
-            f"({str(table.protocol_id)[:12]}), but the supernet trains under {protocol.name} "
-            f"({protocol.id[:12]}); score with a table of {protocol.name} (the default table "
-            "is mnist1d-tiny's), or pass --transfer to score it as a transfer experiment"
+            f"the table {table.path.name} holds {held}, but the supernet trains under "
+            f"{protocol.name} ({protocol.id[:12]}); score with a table of {protocol.name} (the "
+            "default table is mnist1d-tiny's), or pass --transfer to score it as a transfer "
+            "experiment"
         )
     return f"transfer: searched under {protocol.name}, scored on {other}"
 
@@ -391,6 +408,7 @@ class OneShotResult:
 
     search: SearchResult
     table: str
+    table_digest: dict[str, str]
     transfer: str | None
     table_valid_acc: float
     table_test_acc: float
@@ -417,6 +435,7 @@ class OneShotResult:
             "protocol": s.protocol,
             "protocol_id": s.protocol_id,
             "table": self.table,
+            "table_digest": self.table_digest,
             "transfer": self.transfer,
             "table_valid_acc": self.table_valid_acc,
             "table_test_acc": self.table_test_acc,
@@ -449,6 +468,7 @@ def run_oneshot(
     cost_seconds: float | None = None,
     data_root: str | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> OneShotResult:
     """:func:`search`, then score the cell (and every epoch's cell) with ``table``.
 
@@ -458,9 +478,13 @@ def run_oneshot(
         rank_cells: Check the supernet's ranking on this many classes (0: skip).
         cost_seconds: A stand-alone training time measured earlier in this process on
             this device (a leaderboard measures it once); ``None`` measures it now.
+        on_phase: Called with a short description as each phase without epochs begins
+            (loading the data, timing the stand-alone trainings, checking the ranking).
     """
     p = get_protocol(protocol)
     label = check_table(table, p, transfer)
+    phase = on_phase or (lambda text: None)
+    phase(f"loading the {p.dataset} data of {p.name}")
     res = search(
         method, p, seed, device=device, epochs=epochs, data_root=data_root, on_epoch=on_epoch
     )
@@ -469,8 +493,12 @@ def run_oneshot(
         rec.table_valid_acc, rec.table_test_acc = r.valid_acc, r.test_acc
     final = res.history[-1]
     if cost_seconds is None:
+        phase(STANDALONE_PHASE.format(n=COST_CELLS, protocol=p.name))
         cost_seconds = standalone_seconds(p, device, data_root=data_root)
-    ranking = rank_correlation(res, table, rank_cells) if rank_cells > 0 else None
+    ranking = None
+    if rank_cells > 0:
+        phase(f"checking the supernet's ranking on {rank_cells} cell classes")
+        ranking = rank_correlation(res, table, rank_cells)
     net = res.supernet
     counts = dict.fromkeys(net.op_names, 0)  # choices per edge of the derived cell
     for k in net.codes_of(table.space.parse(res.arch)):
@@ -479,6 +507,7 @@ def run_oneshot(
     return OneShotResult(
         search=res,
         table=table.path.name,
+        table_digest=table_digest(table),
         transfer=label,
         table_valid_acc=final.table_valid_acc,
         table_test_acc=final.table_test_acc,

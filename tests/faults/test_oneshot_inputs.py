@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from nasrepro.spaces import get_space
 from nasrepro.tables import Table, open_table
 
 SMOKE = str(Path(__file__).resolve().parents[1] / "data" / "cell-mnist1d-smoke.h5")
+
+
+def _strict_json(text: str) -> object:
+    """``json.loads`` as strict parsers read: ``NaN`` and ``Infinity`` are errors."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _run(cli: Callable[..., object], *flags: str) -> object:
@@ -116,10 +126,14 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
             "--jobs", "1", "--out", str(out), "--no-track"]  # fmt: skip
     r = cli(*args)
     assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    err = r.err  # type: ignore[attr-defined]
+    for phase in ("timing 3 stand-alone trainings", "one-shot searches", "retraining rsps's",
+                  "retraining darts-v1's", "black-box strategies"):  # fmt: skip
+        assert phase in err, err
     md = (out / "oneshot.md").read_text()
     assert "| rsps | 1 |" in md and "| darts-v1 | 1 |" in md
     assert "random-search" in md and "FTE (rsps)" in md
-    res = json.loads((out / "oneshot.json").read_text())
+    res = _strict_json((out / "oneshot.json").read_text())
     assert res["summary"]["rsps"]["seeds"] == 2
     assert res["summary"]["darts-v1"]["op_share"]["none"] == 0  # DARTS never derives none
     assert set(res["blackbox"]["rsps"]) == {"random-search", "hyperband"}
@@ -141,7 +155,9 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     assert [p.stat().st_mtime_ns for p in runs[1:]] == stamps[1:]  # finished runs reused
     other = list(args)
     other[other.index("--epochs") + 1] = "2"  # another configuration into the same --out
-    cli(*other).assert_user_error("holds a run of another configuration", "1 epochs")  # type: ignore[attr-defined]
+    cli(*other).assert_user_error(  # type: ignore[attr-defined]
+        "holds a run of another configuration", "epochs: stored 1, asked 2"
+    )
     again = json.loads((out / "oneshot.json").read_text())
     timing = ("fte_mean", "search_s_mean")
     for m in ("rsps", "darts-v1"):  # the rerun run gives the same numbers (timing aside)
@@ -152,7 +168,11 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     stale = json.loads(runs[1].read_text())
     stale["config"]["grad_clip"] = None  # a run made by a version with other settings
     runs[1].write_text(json.dumps(stale))
-    cli(*args).assert_user_error("made with other settings (grad_clip differ", "remove it")  # type: ignore[attr-defined]
+    cli(*args).assert_user_error(  # type: ignore[attr-defined]
+        "made with other settings (grad_clip differ",
+        "grad_clip: stored None, asked 5.0",
+        "remove it",
+    )
 
 
 def test_a_search_is_tracked_in_mlflow(
@@ -173,3 +193,143 @@ def test_a_search_is_tracked_in_mlflow(
     assert get_space("cell").parse(run.data.tags["arch"])
     names = {a.path for a in client.list_artifacts(rid)}
     assert {"derived_cells.json", "oneshot.json", "p.png"} <= names
+
+
+def _board(cli: Callable[..., object], table: Path, out: Path, *flags: str) -> object:
+    """A one-shot leaderboard of one short RSPS search under synthetic-smoke, scored on
+    ``table`` as a transfer."""
+    return cli("oneshot", "leaderboard", "--table", str(table), "--protocol", "synthetic-smoke",
+               "--transfer", "--methods", "rsps", "--epochs", "1", "--rank-cells", "0",
+               "--retrain", "0", "--jobs", "1", "--out", str(out), "--no-track", *flags)  # fmt: skip
+
+
+def test_a_stored_run_scored_on_another_table_of_the_same_name_is_refused(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    """The walkthrough's case: CIFAR-100 and CIFAR-10 tables both named ``t.h5``; the
+    second leaderboard reused the first's run and printed its CIFAR-100 numbers."""
+    data = Path(open_table("nb201-cifar10").path).parent
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    (tmp_path / "C").mkdir()
+    a, b, c = tmp_path / "A" / "t.h5", tmp_path / "B" / "t.h5", tmp_path / "C" / "renamed.h5"
+    shutil.copy(data / "nb201-cifar100.h5", a)
+    shutil.copy(data / "nb201-cifar10.h5", b)
+    shutil.copy(data / "nb201-cifar100.h5", c)
+    out = tmp_path / "ob"
+    r = _board(cli, a, out, "--seeds", "1", "--strategies", "none")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    run = out / "runs" / "rsps-seed0.json"
+    d = json.loads(run.read_text())
+    assert d["table_test_acc"] == Table.open(a).query(d["arch"]).test_acc
+    assert d["table_digest"]["metrics_sha256"] == Table.open(a).attrs["metrics_sha256"]
+    stamp = run.stat().st_mtime_ns
+    sha_a = str(Table.open(a).attrs["metrics_sha256"])[:12]
+    sha_b = str(Table.open(b).attrs["metrics_sha256"])[:12]
+    _board(cli, b, out, "--seeds", "1", "--strategies", "none").assert_user_error(  # type: ignore[attr-defined]
+        "holds a run of another configuration",
+        f"table: stored t.h5 (metrics sha256 {sha_a}), asked t.h5 (metrics sha256 {sha_b})",
+        "use another --out",
+    )
+    assert run.stat().st_mtime_ns == stamp  # refused before anything ran
+    # the same content under another name scores every cell alike: reused
+    r = _board(cli, c, out, "--seeds", "1", "--strategies", "none")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert run.stat().st_mtime_ns == stamp
+    # on B in its own --out: B's numbers
+    r = _board(cli, b, tmp_path / "ob-b", "--seeds", "1", "--strategies", "none")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    res = _strict_json((tmp_path / "ob-b" / "oneshot.json").read_text())
+    tb = Table.open(b)
+    assert res["header"]["optimum"] == tb.optimum  # type: ignore[index]
+    assert res["summary"]["rsps"]["test_mean"] == tb.query(d["arch"]).test_acc  # type: ignore[index]
+
+
+def test_a_run_without_a_recorded_table_digest_is_refused(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    """A run stored before runs recorded their table's content: its table is unknown."""
+    out = tmp_path / "ob"
+    r = _board(cli, Path(SMOKE), out, "--seeds", "1", "--strategies", "none")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    run = out / "runs" / "rsps-seed0.json"
+    d = json.loads(run.read_text())
+    del d["table_digest"]
+    run.write_text(json.dumps(d))
+    _board(cli, Path(SMOKE), out, "--seeds", "1", "--strategies", "none").assert_user_error(  # type: ignore[attr-defined]
+        "table: stored cell-mnist1d-smoke.h5 (not recorded), asked cell-mnist1d-smoke.h5"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--strategies", "bogus"], ["unknown strategy 'bogus'", "random-search"]),
+        (["--strategies", "random-search,,hyperband"], ["--strategies", "empty entry"]),
+        (["--seeds", "0,0"], ["--seeds"]),
+        (["--seeds", "0"], ["--seeds", "at least 1"]),
+    ],
+)
+def test_leaderboard_input_is_checked_before_any_search(
+    cli: Callable[..., object], tmp_path: Path, flags: list[str], fragments: list[str]
+) -> None:
+    out = tmp_path / "ob"
+    _board(cli, Path(SMOKE), out, *flags).assert_user_error(*fragments)  # type: ignore[attr-defined]
+    assert not (out / "cost.json").exists() and not (out / "runs").exists()
+
+
+def test_leaderboard_takes_a_list_of_seeds(cli: Callable[..., object], tmp_path: Path) -> None:
+    out = tmp_path / "ob"
+    r = _board(cli, Path(SMOKE), out, "--seeds", "3,0", "--strategies", "random-search")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert sorted(p.name for p in (out / "runs").glob("*.json")) == [
+        "rsps-seed0.json",
+        "rsps-seed3.json",
+    ]
+    res = _strict_json((out / "oneshot.json").read_text())
+    assert res["header"]["seeds"] == 2 and res["summary"]["rsps"]["seeds"] == 2  # type: ignore[index]
+    assert sorted(p.name for p in (out / "blackbox-runs").glob("*")) != []
+
+
+def test_json_text_writes_null_for_nan(tmp_path: Path) -> None:
+    from nasrepro.bench.oneshot._board import json_text
+
+    text = json_text({"rsps": {"random-search": [float("nan"), 1.5, float("inf")]}, "n": 2})
+    assert _strict_json(text) == {"rsps": {"random-search": [None, 1.5, None]}, "n": 2}
+
+
+def test_run_names_the_protocols_it_could_search_under(cli: Callable[..., object]) -> None:
+    r = _run(cli, "rsps", "--table", "nb201-cifar10", "--epochs", "1")
+    r.assert_user_error(  # type: ignore[attr-defined]
+        "--protocol P --transfer",
+        "cifar10-nb201 (cifar10, C=16 N=5 resblock = NAS-Bench-201's own protocol",
+        "mnist1d-tiny (mnist1d",
+    )
+    r = _run(cli, "rsps", "--table", "nb201-cifar10", "--protocol", "synthetic-smoke")
+    r.assert_user_error(  # type: ignore[attr-defined]
+        "holds imported results (NAS-Bench-201", "without a training protocol", "--transfer"
+    )
+    assert "()" not in r.err  # type: ignore[attr-defined]
+
+
+def test_run_says_what_each_long_phase_is(cli: Callable[..., object]) -> None:
+    r = _run(cli, "darts-v1", "--table", SMOKE, "--epochs", "2", "--rank-cells", "5",
+             "--retrain")  # fmt: skip
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    err = r.err  # type: ignore[attr-defined]
+    phases = ["loading the mnist1d data of mnist1d-smoke", "epoch    1", "epoch    2",
+              "timing 3 stand-alone trainings under mnist1d-smoke",
+              "checking the supernet's ranking on 5 cell classes",
+              "retraining the derived cell for real under mnist1d-smoke"]  # fmt: skip
+    at = [err.index(p) for p in phases]
+    assert at == sorted(at), err
+    assert err.count("shared-weight acc: ") == 1  # the note, once, before the first epoch
+    assert err.index("near chance early on is expected") < at[1]
+
+
+def test_list_says_how_its_epochs_compare_with_nb201s(cli: Callable[..., object]) -> None:
+    r = cli("oneshot", "list", "--protocol", "cifar10-nb201")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    text = " ".join(r.out.split())  # type: ignore[attr-defined]
+    assert "12,500 of its 25,000 examples" in text
+    assert "half the images" in text and "twice as many epochs" in text
