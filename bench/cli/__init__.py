@@ -104,6 +104,39 @@ def _cmd_space_canonical(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- protocol
+
+
+def _cmd_protocol_list(args: argparse.Namespace) -> int:
+    from nasrepro.tables import get_protocol, list_protocols
+
+    print(f"{'name':<16} {'dataset':<10} {'train/valid/test':>18} {'epochs':>6} {'batch':>5} "
+          f"{'C':>3} {'N':>2}  id")  # fmt: skip
+    for name in list_protocols():
+        p = get_protocol(name)
+        split = f"{p.n_train}/{p.n_valid}/{p.n_test}"
+        print(f"{name:<16} {p.dataset:<10} {split:>18} {p.epochs:>6} {p.batch_size:>5} "
+              f"{p.C:>3} {p.N:>2}  {p.id[:12]}")  # fmt: skip
+    return 0
+
+
+def _cmd_protocol_info(args: argparse.Namespace) -> int:
+    from nasrepro.tables import get_protocol
+
+    p = get_protocol(args.name)
+    info = {**p.to_dict(), "id": p.id, "input_shape": list(p.input_shape)}
+    if args.json:
+        print(json.dumps(info, indent=1))
+    else:
+        for k, v in info.items():
+            print(f"{k:>16}: {v}")
+        print("(id: the sha256 of the canonical JSON of the fields from name to eval_batch_size;")
+        print(
+            " every result and table records it. The settings' sources: nasrepro.tables._protocol)"
+        )
+    return 0
+
+
 # ----------------------------------------------------------------------------- train
 
 
@@ -364,13 +397,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_space_canonical)
 
+    pp = sub.add_parser("protocol", help="list the training protocols and what each defines")
+    psub = pp.add_subparsers(dest="protocol_command", required=True)
+    p = psub.add_parser("list", help="the registered protocols, a line each")
+    p.set_defaults(func=_cmd_protocol_list)
+    p = psub.add_parser("info", help="every field of a protocol, and its id")
+    p.add_argument("name", help="a registered protocol (`nasrepro protocol list`)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_protocol_info)
+
     p = sub.add_parser("train", help="train one architecture under a protocol")
     p.add_argument("arch", help="architecture string of --space")
     p.add_argument("--space", default="cell", help="search space (default cell)")
     p.add_argument(
         "--protocol",
         default=DEFAULT_PROTOCOL,
-        help=f"training protocol (default {DEFAULT_PROTOCOL})",
+        help=f"training protocol (default {DEFAULT_PROTOCOL}; `nasrepro protocol list`)",
     )
     p.add_argument("--seed", type=int_at_least(0, "seed"), default=0, help="training seed (0)")
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")

@@ -206,6 +206,21 @@ def test_space_sample_still_samples(cli: Cli) -> None:
     assert r.rc == 0 and len(r.out.splitlines()) == 2
 
 
+def test_protocols_are_listed_and_described(cli: Cli) -> None:
+    """There was no way to see which protocols exist or what one sets, short of an error."""
+    from nasrepro.tables import get_protocol, list_protocols
+
+    r = cli("protocol", "list")
+    assert r.rc == 0
+    lines = r.out.splitlines()[1:]
+    assert [ln.split()[0] for ln in lines] == list_protocols()
+    tiny = get_protocol("mnist1d-tiny")
+    r = cli("protocol", "info", "mnist1d-tiny", "--json")
+    assert r.rc == 0 and json.loads(r.out)["id"] == tiny.id
+    assert {k: v for k, v in json.loads(r.out).items() if k in tiny.to_dict()} == tiny.to_dict()
+    cli("protocol", "info", "nope").assert_user_error("unknown protocol 'nope'", "mnist1d-tiny")
+
+
 @pytest.mark.parametrize(
     ("seed", "fragment"), [("", "comma-separated"), ("0,0", "listed twice"), ("-1", "negative")]
 )
