@@ -180,7 +180,11 @@ def _info(args: argparse.Namespace) -> int:
         f"epochs      {len(t.epochs)}"
         + ("" if t.has_curves else f" (final values, epoch {t.final_epoch})")
     )
-    _out(f"seeds       {list(t.seeds)}")
+    one = t.kind == "imported" and len(t.seeds) == 1
+    _out(
+        f"seeds       {list(t.seeds)}"
+        + (" (the source's one value per cell, not a seed of its: no seed noise)" if one else "")
+    )
     for s, (a, b) in cov.items():
         _out(f"coverage    seed {s}: {a}/{b} {unit} ({100.0 * a / max(b, 1):.1f}%)")
     _out(f"trained     {int(ok.sum())} {unit} with at least one seed")
@@ -320,11 +324,18 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result_lines(r: TableResult, absent: tuple[str, ...] = ()) -> list[str]:
-    """The text of one result; ``absent`` names what the source of an imported table lacks."""
+def _result_lines(
+    r: TableResult, absent: tuple[str, ...] = (), one_value: bool = False
+) -> list[str]:
+    """The text of one result; ``absent`` names what the source of an imported table
+    lacks, ``one_value`` says the table holds the source's one value per cell (NB201's
+    12-epoch results are seed means), not seeds."""
     lines = [f"arch          {r.arch}", f"row           {r.index}"]
     lines.append(f"epoch         {r.epoch}")
-    lines.append(f"seed          {'mean of ' + str(r.n_seeds) if r.seed is None else r.seed}")
+    if one_value:
+        lines.append("seed          none: the source's one value per cell (no seed noise)")
+    else:
+        lines.append(f"seed          {'mean of ' + str(r.n_seeds) if r.seed is None else r.seed}")
     for m in RESULT_METRICS:
         v = getattr(r, m)
         if v is None or m in absent or (m == "train_time_s" and "epoch_time_s" in absent):
@@ -332,6 +343,8 @@ def _result_lines(r: TableResult, absent: tuple[str, ...] = ()) -> list[str]:
         else:
             shown = str(v) if isinstance(v, int) else _fmt(v, 4)
         lines.append(f"{m:<14}{shown}")
+    if one_value:
+        return lines
     for name, vals in (("valid_acc", r.per_seed_valid_acc), ("test_acc", r.per_seed_test_acc)):
         per = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r.seeds, vals, strict=True))
         lines.append(f"{name} per seed  {per}")
@@ -339,6 +352,11 @@ def _result_lines(r: TableResult, absent: tuple[str, ...] = ()) -> list[str]:
 
 
 def _query(args: argparse.Namespace) -> int:
+    if args.source_index is not None and args.arch is not None and args.path is None:
+        if args.table is None and (
+            Path(args.arch).is_file() or args.arch in {e.name for e in list_tables()}
+        ):
+            args.arch, args.path = None, args.arch  # `query --source-index N TABLE`
     if (args.arch is None) == (args.source_index is None):
         raise ConfigError(
             "table query: give an architecture string (ARCH) or --source-index N, not "
@@ -357,7 +375,8 @@ def _query(args: argparse.Namespace) -> int:
             doc["source_index"] = index
         _out(json.dumps(doc, indent=2))
     else:
-        for line in _result_lines(r, t.absent):
+        one_value = t.kind == "imported" and len(t.seeds) == 1
+        for line in _result_lines(r, t.absent, one_value):
             _out(line)
         if index is not None:
             _out(f"{t.index_column or 'source_index':<14}{index} (the source's own numbering)")
@@ -655,7 +674,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_query)
 
-    t = sub.add_parser("top", help="the k best classes")
+    t = sub.add_parser("top", help="the k best classes (cells, in a per-cell table)")
     path_arg(t)
     t.add_argument("-k", type=int_at_least(1, "-k"), default=10, help="how many (default 10)")
     t.add_argument(
@@ -665,11 +684,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=_top)
 
-    e = sub.add_parser("export", help="write the table as CSV (one row per class)")
+    e = sub.add_parser(
+        "export", help="write the table as CSV (one row per class; per cell in a per-cell table)"
+    )
     path_arg(e)
     e.add_argument("--csv", action="store_true", required=True, help="CSV format")
     e.add_argument("-o", "--output", default=None, help="file (default: stdout)")
-    e.add_argument("--per-seed", action="store_true", help="one row per class and seed")
+    e.add_argument("--per-seed", action="store_true", help="one line per row and seed")
     where(e)
     e.set_defaults(func=_export)
 

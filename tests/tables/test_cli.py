@@ -146,8 +146,16 @@ def test_query_by_the_sources_own_index(capsys: pytest.CaptureFixture[str]) -> N
     text = capsys.readouterr().out
     assert "arch_index    1 (the source's own numbering)" in text
     assert "train_loss    absent" in text and "train_time_s  absent" in text
+    # NB201's 12-epoch values are seed means: not shown as "seed 0", nor per seed
+    assert "seed          none: the source's one value per cell" in text
+    assert "per seed" not in text
     assert run("info", "nb201-cifar10") == 0
-    assert "index       arch_index kept for 15625 rows" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "index       arch_index kept for 15625 rows" in text
+    assert "seeds       [0] (the source's one value per cell, not a seed of its" in text
+    # the table as the one positional, as `table query --source-index N TABLE` reads
+    assert run("query", "--source-index", "1", "nb201-cifar10", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["arch"] == arch
     assert run("export", "--csv", "--table", "nb201-cifar10", "-o", "-") == 0
     head = capsys.readouterr().out.splitlines()[0]
     assert head.startswith("arch,index,source_index,n_seeds,")
