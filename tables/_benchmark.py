@@ -419,9 +419,15 @@ def check_covers_space(
         trained = trained[representative_mask(table.canonical)]
     if not trained.all():
         unit = "cells" if table.per_cell else "isomorphism classes"
+        fix = (
+            "import the complete results file (without --partial)"
+            if table.kind == "imported"
+            else "finish its sweep (`nasrepro sweep` with the same arguments resumes it) and "
+            "rebuild the table; a --sample or --archs sweep covers only its list, so sweep "
+            "the whole space into a new --out"
+        )
         raise ConfigError(
             f"{table.path} has results for {int(trained.sum()):,} of the {trained.size:,} {unit} "
             f"of the {space.name!r} space, and {asker} any of them; use a table that covers "
-            "the space (`nasrepro table list`), or finish the sweep (`nasrepro sweep` resumes "
-            "it) and rebuild the table"
+            f"the space (`nasrepro table list`), or {fix}"
         )

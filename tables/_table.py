@@ -618,7 +618,7 @@ class Table:
         fix = (
             "the imported file has no value for it at this epoch (a --partial import)"
             if self.kind == "imported"
-            else "the table is partial, resume the sweep and rebuild it"
+            else "the table is partial: resume its sweep (or sweep what is missing), rebuild"
         )
         return MissingEntryError(f"no result for {arch} (row {row}) at {which}; {fix}")
 

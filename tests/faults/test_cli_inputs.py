@@ -386,7 +386,11 @@ def test_a_table_that_does_not_cover_its_space_is_refused_before_any_run(
           track=False)  # fmt: skip
     build(tmp_path / "s", tmp_path / "one.h5")
     r = cli(*leaderboard_args(tmp_path / "one.h5", tmp_path / "b"))
-    r.assert_user_error("has results for 1 of the 6,466 isomorphism classes", "covers the space")
+    r.assert_user_error(
+        "has results for 1 of the 6,466 isomorphism classes",
+        "covers the space",
+        "a --sample or --archs sweep covers only its list",
+    )
     assert "run/s" not in r.err
     # one-shot: it used to search for minutes, then fail on the derived cell's lookup
     for args in (

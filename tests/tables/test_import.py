@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasrepro.spaces import count_static, get_space
+from nasrepro.spaces import ConfigError, count_static, get_space
 from nasrepro.tables import (
     ImportError_,
     ImportMapping,
@@ -65,6 +65,12 @@ def test_isomorphic_cells_keep_their_own_values(tmp_path: Path) -> None:
     np.testing.assert_array_equal(t.query_many([SKIP_B, SKIP_A]).test_acc, [80.0, 60.0])
     assert t.n_classes == 6466  # the class partition is kept beside the per-cell values
     assert t.best("test_acc").arch == SKIP_B
+    # a partial import is refused where every cell may be asked for, with its own fix
+    # (it said to finish a sweep that an imported table never had)
+    from nasrepro.tables import check_covers_space
+
+    with pytest.raises(ConfigError, match=r"import the complete results file \(without --partial"):
+        check_covers_space(t)
 
 
 def test_class_values_resolve_to_the_representative(tmp_path: Path) -> None:
