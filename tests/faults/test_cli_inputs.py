@@ -393,12 +393,16 @@ def test_a_table_that_does_not_cover_its_space_is_refused_before_any_run(
     )
     assert "run/s" not in r.err
     # one-shot: it used to search for minutes, then fail on the derived cell's lookup
-    for args in (
-        ["run", "rsps", "--protocol", "synthetic-smoke"],
-        ["leaderboard", "--methods", "rsps", "--seeds", "1", "--out", str(tmp_path / "o")],
+    for args, asker in (
+        (["run", "rsps", "--protocol", "synthetic-smoke"], "a one-shot search may derive"),
+        # its black-box side is checked first now, before any search (45a3f40)
+        (
+            ["leaderboard", "--methods", "rsps", "--seeds", "1", "--out", str(tmp_path / "o")],
+            "a strategy may ask for",
+        ),
     ):
         r = cli("oneshot", *args, "--table", str(tmp_path / "one.h5"), "--no-track")
-        r.assert_user_error("1 of the 6,466", "a one-shot search may derive any of them")
+        r.assert_user_error("1 of the 6,466", f"{asker} any of them", "covers the space")
     assert not (tmp_path / "o" / "cost.json").exists()  # refused before the cost run
 
 
