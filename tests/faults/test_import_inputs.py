@@ -103,7 +103,32 @@ def test_jsonl_errors_name_the_line(cli: Callable[..., object], tmp_path: Path) 
     )
     f.write_text("[1, 2]\n")
     cli(*_import(f, tmp_path / "o.h5", "--partial")).assert_user_error(  # type: ignore[attr-defined]
-        "r.jsonl:1: each line must be a JSON object"
+        "r.jsonl:1: each line must be a JSON object",
+        "the whole file is one JSON array: write one object per line",
+    )
+    # one object keyed by architecture: the column list was 2,000 characters of strings
+    f.write_text(json.dumps({a: {"v": 1, "t": 2} for a in CELL[:40]}) + "\n")
+    r = cli(*_import(f, tmp_path / "o.h5", "--partial"))
+    r.assert_user_error(  # type: ignore[attr-defined]
+        "missing column(s)", "(40 in all)", "its keys look like architectures"
+    )
+    assert len(r.err) < 1500  # type: ignore[attr-defined]
+
+
+def test_files_of_other_kinds_name_what_to_convert_to(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    arr = tmp_path / "array.json"
+    arr.write_text(json.dumps([{"arch": GOOD, "v": 1, "t": 2}]))
+    cli(*_import(arr, tmp_path / "o.h5")).assert_user_error(  # type: ignore[attr-defined]
+        "suffix '.json'", "write it as JSON Lines, one object per line"
+    )
+    import pickle
+
+    pk = tmp_path / "results.csv"
+    pk.write_bytes(pickle.dumps({"arch": [GOOD], "v": [1.0]}))
+    cli(*_import(pk, tmp_path / "o.h5")).assert_user_error(  # type: ignore[attr-defined]
+        "not UTF-8 text", "must first be written out as CSV or JSON Lines"
     )
 
 
@@ -123,7 +148,9 @@ def test_file_and_mapping_problems(cli: Callable[..., object], tmp_path: Path) -
     r = cli("table", "import", str(f), "-o", str(out), "--mapping", str(m))
     r.assert_user_error("m.json: not valid JSON")  # type: ignore[attr-defined]
     r = cli("table", "import", str(f), "-o", str(out))
-    r.assert_user_error("missing ['search_metric', 'report_metric']")  # type: ignore[attr-defined]
+    r.assert_user_error(  # type: ignore[attr-defined]
+        "missing ['search_metric', 'report_metric']", "--search COL and --report COL"
+    )
 
 
 def test_mapping_file_with_flag_overrides(cli: Callable[..., object], tmp_path: Path) -> None:
