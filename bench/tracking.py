@@ -249,8 +249,9 @@ def mlflow_run(
     reason = _unwritable(uri)
     if reason is not None:
         warnings.warn(
-            f"MLflow store {uri} cannot be written ({reason}); the work goes on and results "
-            "are written to disk as usual. Run from a writable directory, set "
+            f"MLflow store {uri} cannot be written ({reason}); the work goes on untracked "
+            "(its results are printed and written as without MLflow). Run from a writable "
+            "directory, set "
             "MLFLOW_TRACKING_URI to a writable store, or pass --no-track",
             TrackingWarning,
             stacklevel=3,
@@ -260,8 +261,9 @@ def mlflow_run(
     reason = _reachable(uri)
     if reason is not None:
         warnings.warn(
-            f"MLflow tracking server {uri} is unreachable ({reason}); the work goes on and "
-            "results are written to disk as usual. Start the server, or unset "
+            f"MLflow tracking server {uri} is unreachable ({reason}); the work goes on "
+            "untracked (its results are printed and written as without MLflow). Start the "
+            "server, or unset "
             "MLFLOW_TRACKING_URI to track into the local sqlite:///mlruns.db",
             TrackingWarning,
             stacklevel=3,
