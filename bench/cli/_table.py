@@ -428,6 +428,25 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f}%"
 
 
+#: Fewer classes in common than this get a note on how little the figures can say.
+FEW_CLASSES = 100
+
+
+def _few_classes_note(n: int, both_per_cell: bool) -> list[str]:
+    """A warning for comparisons over few classes: Kendall's tau of ``n`` independent
+    pairs has standard deviation sqrt(2(2n+5) / (9n(n-1))) (Kendall 1938), and a table
+    of class values repeats each value over the class's cells, so the cell column is
+    not ``n_cells`` independent points."""
+    if n >= FEW_CLASSES:
+        return []
+    sd = math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1))) if n > 1 else math.inf
+    cells = "" if both_per_cell else "; the cell column repeats each class's value over its cells"
+    return [
+        f"note        only {n} classes in common: a tau of unrelated rankings would spread "
+        f"+-{1.96 * sd:.2f} (95%) around 0{cells}"
+    ]
+
+
 def _compare_lines(c: TableComparison, name_a: str, name_b: str) -> list[str]:
     def side(name: str, metric: str, column: str, per_cell: bool, seeds: int, epoch: int) -> str:
         col = "" if column == metric else f" ({column})"
@@ -443,6 +462,7 @@ def _compare_lines(c: TableComparison, name_a: str, name_b: str) -> list[str]:
         f"{cl.n:,} cells in both",
         f"classes     {gl.n:,} of A's isomorphism classes; a per-cell table's class value is "
         "the mean of its members",
+        *_few_classes_note(gl.n, c.per_cell_a and c.per_cell_b),
         "",
         f"{'':<26}{'cells':>16}{'classes':>16}",
         f"{'compared':<26}{cl.n:>16,}{gl.n:>16,}",

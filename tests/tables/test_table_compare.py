@@ -240,6 +240,20 @@ def test_cli_text_and_json(
     assert f"{want.cells.kendall_tau:.3f}" in text
 
 
+def test_cli_notes_a_comparison_over_few_classes(
+    tmp_path: Path, groups: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 classes printed a tau of 0.93 over "475 cells" and top-100 100/100, unqualified."""
+    rows = {g[0]: (float(i), float(i)) for i, g in enumerate(groups)}  # a value per class
+    small = _import(tmp_path, "small", rows, per_cell=False)
+    assert run(str(small.path), "nb201-cifar10") == 0
+    text = capsys.readouterr().out
+    assert f"note        only {len(groups)} classes in common" in text
+    assert "the cell column repeats each class's value over its cells" in text
+    assert run(str(small.path), "nb201-cifar10", "--json") == 0  # JSON stays as it was
+    capsys.readouterr()
+
+
 def test_cli_errors_exit_2(
     smoke_table_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
