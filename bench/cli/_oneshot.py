@@ -200,7 +200,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     _out(
         f"  cost: {d['search_seconds']:.1f} s = {d['full_training_equivalents']:.1f} full-training "
-        f"equivalents (one stand-alone training: {d['standalone_seconds']:.2f} s, {d['device']})"
+        f"equivalents (one stand-alone training: {d['standalone_seconds']:.2f} s, {d['device']}); "
+        f"not charged: {d['diagnostic_seconds']:.1f} s of per-epoch derivations and "
+        "shared-weight evaluations, kept for the trajectory"
     )
     if d["ranking"]:
         rk = d["ranking"]

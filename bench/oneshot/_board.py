@@ -27,6 +27,7 @@ import numpy as np
 
 from nasrepro.bench.oneshot._methods import get_method, run_config, scaled
 from nasrepro.bench.oneshot._run import (
+    COST_ACCOUNTING,
     COST_CELLS,
     STANDALONE_PHASE,
     check_table,
@@ -147,6 +148,9 @@ def _reusable(
         differ.append(("protocol", stored_p, f"{protocol.name} ({protocol.id[:12]})"))
     if d.get("epochs") != cfg.epochs:
         differ.append(("epochs", d.get("epochs"), cfg.epochs))
+    if d.get("cost_accounting") != COST_ACCOUNTING:  # its seconds mean something else
+        stored_acc = d.get("cost_accounting") or "diagnostics charged (before 2026-12-07)"
+        differ.append(("cost accounting", stored_acc, COST_ACCOUNTING))
     if stored_digest != digest:
         differ.append((
             "table",
@@ -359,7 +363,9 @@ def to_markdown(
         "",
         f"{header['seeds']} seeds per method; a full-training equivalent (FTE) is one "
         f"stand-alone training of {header['standalone_seconds']:.2f} s, measured in the same run "
-        f"on the same device ({header['device']}). Table optimum {header['optimum']:.2f}%.",
+        f"on the same device ({header['device']}). Table optimum {header['optimum']:.2f}%. "
+        "The cost charges the method's own work; the per-epoch derivations and "
+        "shared-weight evaluations kept for the trajectory are not charged.",
         "",
         "| method | epochs | test acc (%) | regret | cost (FTE) | search s | supernet tau | distinct cells | skip share | none share |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -261,6 +261,32 @@ def test_a_run_without_a_recorded_table_digest_is_refused(
     )
 
 
+def test_the_cost_leaves_out_the_per_epoch_diagnostics_and_older_runs_are_refused(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    """RSPS derived from 100 candidates and scored the cell every epoch, and all of it was
+    charged: over half its recorded cost, work NB201's script does once at the end."""
+    out = tmp_path / "ob"
+    r = _board(cli, Path(SMOKE), out, "--seeds", "1", "--strategies", "none", "--epochs", "2")
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    run = out / "runs" / "rsps-seed0.json"
+    d = json.loads(run.read_text())
+    assert d["cost_accounting"] == "method-only"
+    assert d["diagnostic_seconds"] > 0 and d["diagnostic_cpu_seconds"] > 0
+    assert d["history"][-1]["seconds"] == pytest.approx(d["search_seconds"], rel=1e-3, abs=1e-3)
+    assert d["history"][0]["seconds"] < d["history"][-1]["seconds"]
+    assert d["full_training_equivalents"] == pytest.approx(
+        d["search_seconds"] / d["standalone_seconds"]
+    )
+    del d["cost_accounting"]  # as every run stored before 2026-12-07
+    run.write_text(json.dumps(d))
+    _board(
+        cli, Path(SMOKE), out, "--seeds", "1", "--strategies", "none", "--epochs", "2"
+    ).assert_user_error(  # type: ignore[attr-defined]
+        "cost accounting: stored diagnostics charged (before 2026-12-07), asked method-only"
+    )
+
+
 @pytest.mark.parametrize(
     ("flags", "fragments"),
     [
