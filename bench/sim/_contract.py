@@ -116,8 +116,9 @@ def _check_across_processes(
         if not answer_path.is_file():
             raise StrategyContractError(
                 f"{label}: the contract check's fresh process ended with exit code "
-                f"{proc.returncode} before it answered; run `nasrepro validate --strategy "
-                f"{label}` to see the strategy's own output"
+                f"{proc.returncode} before it answered (anything the strategy printed is "
+                "above); look in it for os._exit, sys.exit at import, or native code that "
+                "crashes"
             )
         status, there = pickle.loads(answer_path.read_bytes())
     if status != "ok":
