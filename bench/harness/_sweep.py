@@ -10,18 +10,29 @@ stopped and loses at most the units in flight (a damaged chunk file is set aside
 position is ``i`` modulo ``n``, so processes sweeping different shards into one ``DIR``
 never write the same file; a lock per shard (``DIR/.lock-shard-i-of-n``, an ``flock``
 that dies with its process) stops a second process from sweeping the same shard.
+
+The local pool's workers never outlive the sweep process: they die with it, even by
+``kill -9`` and in the middle of a chunk (see :func:`_die_with`), so the lock is never
+released while they still train and a resume cannot train a chunk twice. An interrupt
+raises :class:`SweepInterrupted`, naming how many of the shard's chunks are saved:
+Ctrl-C (SIGINT) lets the running chunks finish (a second Ctrl-C stops them), SIGTERM
+stops them at once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,13 +55,42 @@ from nasrepro.tables import (
     write_manifest,
 )
 
-__all__ = ["SweepPlan", "SweepReport", "SweepError", "plan_sweep", "sweep", "load_results"]
+__all__ = [
+    "SweepPlan",
+    "SweepReport",
+    "SweepError",
+    "SweepInterrupted",
+    "plan_sweep",
+    "sweep",
+    "load_results",
+]
 
 logger = logging.getLogger(__name__)
 
 
 class SweepError(NasreproError, RuntimeError):
     """A sweep cannot start or cannot go on; the message says how to fix it."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by a signal (SIGINT or SIGTERM); its finished chunks are on disk.
+
+    A :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles it. The message
+    says how many of the shard's chunks are saved and how to resume; the command line
+    prints it and exits with ``128 + signum`` (130 for SIGINT, 143 for SIGTERM).
+
+    Attributes:
+        signum: The signal's number.
+    """
+
+    def __init__(self, signum: int, message: str | None = None) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            message
+            or f"sweep stopped by {name}; its finished chunks are on disk; run the same "
+            "command again to resume"
+        )
+        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -210,6 +250,8 @@ def _warm_up(job: dict[str, Any], p: Protocol) -> None:
 
 def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
     """Train one chunk of architectures with one seed and write its file (runs in a worker)."""
+    if _STOP is not None and _STOP.is_set():  # queued before the sweep was interrupted
+        raise _Skipped(f"unit {job['seed']}/{job['chunk']} skipped: the sweep is stopping")
     import torch
 
     from nasrepro.bench.harness._train import train
@@ -264,25 +306,183 @@ def _train_chunk_batched(job: dict[str, Any], p: Protocol) -> list[Any]:
     return results
 
 
-def _local_executor(jobs: list[dict[str, Any]], workers: int) -> Iterable[dict[str, Any]]:
-    if workers <= 1:
-        for job in jobs:
-            yield _run_unit(job)
-        return
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as ex:
-        futures = [ex.submit(_run_unit, job) for job in jobs]
+class _Skipped(Exception):
+    """A queued unit that a worker did not start because the sweep is stopping."""
+
+
+#: In a pool worker: the pool's stop event (set when the sweep is interrupted).
+_STOP: Any = None
+#: Seconds between a worker's checks that the sweep process is still its parent.
+_PARENT_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _init_worker(parent: int, stop: Any) -> None:
+    """Set up a pool worker: it ignores SIGINT (a terminal's Ctrl-C reaches the whole
+    process group; the sweep process decides what an interrupt stops) and dies with
+    the sweep process."""
+    global _STOP
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this process as soon as the process ``parent`` dies, by any signal.
+
+    On Linux the kernel sends this process SIGKILL when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``), at once and also in the middle of a chunk. As a
+    backstop, and on other platforms, a daemon thread checks every
+    :data:`_PARENT_POLL_S` seconds that the parent is still ``parent`` (an orphan is
+    adopted by another process) and exits otherwise.
+    """
+    if sys.platform.startswith("linux"):
         try:
-            for fut in cf.as_completed(futures):
-                yield fut.result()
+            libc = ctypes.CDLL(None, use_errno=True)
+            args = (ctypes.c_ulong(int(signal.SIGKILL)), *[ctypes.c_ulong(0)] * 3)
+            if libc.prctl(ctypes.c_int(_PR_SET_PDEATHSIG), *args) != 0:
+                logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError) as e:  # no libc.prctl: the thread below still watches
+            logger.debug("no prctl (%s); watching the parent PID only", e)
+    if os.getppid() != parent:  # it died before the kernel was told
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nasrepro-watch-parent", daemon=True).start()
+
+
+class _LocalPool:
+    """The local executor: runs units in this process, or on ``workers`` processes that
+    never outlive it (:func:`_die_with`).
+
+    Iterating yields each finished unit's summary, in the order they finish. After an
+    interrupt, :meth:`finish_running` lets the running units finish (and yields them)
+    while the queued ones are dropped, and :meth:`kill` stops the workers at once.
+    Leaving the ``with`` block waits for the running units.
+    """
+
+    def __init__(self, jobs: list[dict[str, Any]], workers: int) -> None:
+        self.jobs = jobs
+        self.workers = workers
+
+    @property
+    def serial(self) -> bool:
+        """Whether units run in this process (one worker): an interrupt stops them."""
+        return self.workers <= 1
+
+    def __enter__(self) -> _LocalPool:
+        self._ex: cf.ProcessPoolExecutor | None = None
+        self._futures: list[cf.Future[dict[str, Any]]] = []
+        self._reported: set[cf.Future[dict[str, Any]]] = set()
+        self._in_unit = False  # serial: a unit is being trained in this process
+        if not self.serial:
+            ctx = mp.get_context("spawn")
+            self._stop = ctx.Event()
+            self._ex = cf.ProcessPoolExecutor(
+                self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(os.getpid(), self._stop),
+            )
+            self._futures = [self._ex.submit(_run_unit, job) for job in self.jobs]
+        return self
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._ex is None:
+            for job in self.jobs:
+                self._in_unit = True
+                res = _run_unit(job)
+                self._in_unit = False
+                yield res
+            return
+        try:
+            for fut in cf.as_completed(self._futures):
+                res = fut.result()
+                self._reported.add(fut)
+                yield res
         except cf.process.BrokenProcessPool as e:
             raise SweepError(
                 "a sweep worker died (killed, or out of memory); every finished chunk is "
                 "kept on disk; run the same command again to resume"
             ) from e
-        finally:
-            for fut in futures:
+
+    def _unreported(self) -> list[cf.Future[dict[str, Any]]]:
+        return [f for f in self._futures if f not in self._reported and not f.cancelled()]
+
+    def _drop_queued(self) -> None:
+        if self._ex is not None:
+            self._stop.set()  # a unit already handed to a worker's queue is skipped
+            for fut in self._futures:
                 fut.cancel()
+
+    def running(self) -> int:
+        """Drop the queued units; return how many are still running."""
+        self._drop_queued()
+        return min(self.workers, sum(not f.done() for f in self._unreported()))
+
+    def finish_running(self) -> Iterator[dict[str, Any]]:
+        """Drop the queued units and yield the running ones as they finish."""
+        self._drop_queued()
+        for fut in cf.as_completed(self._unreported()):
+            try:
+                res = fut.result()
+            except Exception:  # skipped, or its worker died: not saved
+                continue
+            self._reported.add(fut)
+            yield res
+
+    def kill(self) -> int:
+        """Stop every worker now (SIGKILL); return how many running units were lost."""
+        if self._ex is None:
+            return int(self._in_unit)  # an interrupt already stopped it
+        lost = self.running()
+        # Python 3.14 has kill_workers(); before it, the executor's process table
+        kill_workers = getattr(self._ex, "kill_workers", None)
+        if kill_workers is not None:
+            kill_workers()
+        else:
+            for proc in list((getattr(self._ex, "_processes", None) or {}).values()):
+                proc.kill()
+        return lost
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ex is None:
+            return
+        self._drop_queued()
+        try:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:  # interrupted while waiting for the running units
+            self.kill()
+            self._ex.shutdown(wait=True)
+            raise
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block, the first SIGTERM raises :class:`SweepInterrupted` in the
+    main thread, as SIGINT raises :class:`KeyboardInterrupt` (later ones are ignored:
+    the sweep is already stopping). Nothing changes outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise SweepInterrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
 #: Seconds to wait for a TCP connection to a Ray cluster's address before giving up.
@@ -307,7 +507,7 @@ def _probe_ray(address: str) -> None:
 
 def _ray_executor(
     jobs: list[dict[str, Any]], workers: int, address: str | None
-) -> Iterable[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     try:
         import ray
     except ImportError as e:
@@ -417,7 +617,8 @@ def sweep(
         raise SweepError("amp only applies to batched training; pass batched > 1 as well")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with _shard_lock(out, (i, n)):  # held until the sweep ends, or its process dies
+    # the lock is held until the sweep ends, or its process dies (its workers with it)
+    with _shard_lock(out, (i, n)), _sigterm_interrupts():
         _sync_manifest(plan, out)
         units = plan.shard_units((i, n))
         todo = [u for u in units if not _chunk_done(plan, out, *u)]
@@ -469,21 +670,37 @@ def sweep(
                 from tqdm.auto import tqdm
 
                 bar = tqdm(total=sum(len(j["archs"]) for j in jobs), unit="arch", desc="sweep")
+
+            def record(res: dict[str, Any]) -> None:
+                report.units_done += 1
+                report.archs_trained += res["n"]
+                report.chunk_files.append(Path(res["path"]))
+                report.final_valid_acc.extend(res["valid_acc"])
+                if bar is not None:
+                    bar.update(res["n"])  # a no-op once the bar is closed
+                if on_unit is not None:
+                    on_unit(res)
+
             try:
-                results: Iterable[dict[str, Any]]
-                if executor == "ray":
-                    results = _ray_executor(jobs, workers, ray_address)
-                else:
-                    results = _local_executor(jobs, workers)
-                for res in results:
-                    report.units_done += 1
-                    report.archs_trained += res["n"]
-                    report.chunk_files.append(Path(res["path"]))
-                    report.final_valid_acc.extend(res["valid_acc"])
-                    if bar is not None:
-                        bar.update(res["n"])
-                    if on_unit is not None:
-                        on_unit(res)
+                with contextlib.ExitStack() as stack:
+                    pool: _LocalPool | None = None
+                    results: Iterable[dict[str, Any]]
+                    if executor == "ray":
+                        ray_results = _ray_executor(jobs, workers, ray_address)
+                        results = stack.enter_context(contextlib.closing(ray_results))
+                    else:
+                        results = pool = stack.enter_context(_LocalPool(jobs, workers))
+                    try:
+                        for res in results:
+                            record(res)
+                    except KeyboardInterrupt as e:
+                        if bar is not None:
+                            bar.close()  # before any message, so that the bar does not freeze
+                        signum = e.signum if isinstance(e, SweepInterrupted) else signal.SIGINT
+                        lost, signum = _wind_down(pool, signum, record)
+                        raise SweepInterrupted(
+                            signum, _stopped_message(signum, plan, out, (i, n), report, lost)
+                        ) from None
             finally:
                 if bar is not None:
                     bar.close()
@@ -502,6 +719,54 @@ def sweep(
                 for path in report.chunk_files:
                     run.log_artifact(path, "chunks")
     return report
+
+
+def _wind_down(
+    pool: _LocalPool | None, signum: int, record: Callable[[dict[str, Any]], None]
+) -> tuple[int, int]:
+    """Stop a sweep after the signal ``signum``: SIGINT lets the running units finish
+    (recording them) unless a second signal comes, anything else stops them at once.
+
+    Returns:
+        How many running units were lost, and the last signal received.
+    """
+    if pool is None:  # Ray: closing its results shuts down a Ray started here
+        return 0, signum
+    if signum != signal.SIGINT or pool.serial:
+        return pool.kill(), signum
+    running = pool.running()
+    if running:
+        logger.warning(
+            "interrupted: waiting for %d running chunk%s to finish; press Ctrl-C again to stop now",
+            running,
+            "" if running == 1 else "s",
+        )
+    try:
+        for res in pool.finish_running():
+            record(res)
+    except KeyboardInterrupt as e:
+        return pool.kill(), e.signum if isinstance(e, SweepInterrupted) else signal.SIGINT
+    return 0, signum
+
+
+def _stopped_message(
+    signum: int,
+    plan: SweepPlan,
+    out: Path,
+    shard: tuple[int, int],
+    report: SweepReport,
+    lost: int,
+) -> str:
+    """One line for an interrupted sweep: what is saved, what was lost, how to resume."""
+    units = plan.shard_units(shard)
+    saved = sum(chunk_path(out, s, c).exists() for s, c in units)
+    where = "" if shard[1] == 1 else f" of shard {shard[0]}/{shard[1]}"
+    stopped = f"; {lost} running chunk{'' if lost == 1 else 's'} stopped unfinished" if lost else ""
+    return (
+        f"sweep stopped by {signal.Signals(signum).name}: {saved} of {len(units)} "
+        f"chunks{where} are saved in {out} ({report.units_done} by this run{stopped}); "
+        "run the same command again to resume"
+    )
 
 
 def _batch_size(batched: int | None, space: str, chunk_size: int) -> int:

@@ -1,7 +1,10 @@
-"""Sweeps: a second process on the same shard refuses (a lock), and damaged chunks retrain.
+"""Sweeps: a second process on the same shard refuses (a lock), damaged chunks retrain,
+and signals stop a sweep and its workers cleanly.
 
 Real sweeps of a few cells under ``synthetic-smoke``: the concurrent one is a
-``nasrepro sweep`` process, the second a call of :func:`sweep` in this process.
+``nasrepro sweep`` process, the second a call of :func:`sweep` in this process. The
+signal tests send SIGKILL, SIGTERM and SIGINT to ``nasrepro sweep --workers 2``
+processes and find their workers in ``/proc``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.bench.harness._sweep import SweepError, load_results, plan_sweep, sweep
+from nasrepro.bench.harness._sweep import (
+    SweepError,
+    SweepInterrupted,
+    load_results,
+    plan_sweep,
+    sweep,
+)
 from nasrepro.spaces import CellArch, get_space
 from nasrepro.tables import chunk_path, get_protocol, read_manifest, write_json_atomic
 
@@ -177,3 +186,176 @@ def test_resume_reads_a_manifest_without_format(tmp_path: Path) -> None:
     report = sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1], chunk_size=1)
     assert report.units_done == 1
     assert read_manifest(tmp_path).protocol == get_protocol("synthetic-smoke")
+
+
+# ---------------------------------------------------------------- signals and workers
+
+
+def _start_pool_sweep(
+    out: Path, archs_file: Path, archs: list[str], *, new_session: bool = False
+) -> subprocess.Popen[str]:
+    """A ``nasrepro sweep --workers 2`` process, one chunk per architecture."""
+    archs_file.write_text("\n".join(archs) + "\n")
+    return subprocess.Popen(
+        [*NASREPRO, "sweep", "--space", "cell", "--protocol", "synthetic-smoke", "--seeds", "0"]
+        + ["--archs", str(archs_file), "--chunk-size", "1", "--out", str(out)]
+        + ["--workers", "2", "--no-track", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
+def _children(pid: int) -> list[int]:
+    """The live (not zombie) processes whose parent is ``pid``, from ``/proc``."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # it ended while we looked
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":  # a zombie has stopped running; PID 1 may never reap it
+            alive.append(p)
+    return alive
+
+
+def _wait_gone(pids: list[int], within_s: float) -> list[int]:
+    deadline = time.monotonic() + within_s
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _alive(pids)
+
+
+def _workers_of(proc: subprocess.Popen[str], n: int = 2) -> list[int]:
+    """The sweep's pool workers (spawned children), once ``n`` of them are up."""
+    deadline = time.monotonic() + 60
+    while True:
+        workers = [
+            p
+            for p in _children(proc.pid)
+            if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
+        if len(workers) >= n:
+            return workers
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"the sweep started {len(workers)} of {n} workers"
+        time.sleep(0.05)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+def test_a_killed_sweep_takes_its_workers_with_it(tmp_path: Path) -> None:
+    """``kill -9`` of the sweep: its workers end at once, also mid-chunk, and write nothing
+    more, so the resume (which gets the lock at once) trains only the missing chunks."""
+    out, archs = tmp_path / "sweep", ARCHS[:4]
+    proc = _start_pool_sweep(out, tmp_path / "archs.txt", archs)
+    try:
+        _wait_for_first_chunk(out, proc)
+        kids = _children(proc.pid)  # the workers and multiprocessing's resource tracker
+        assert len(_workers_of(proc)) == 2
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    assert _wait_gone(kids, within_s=5) == [], "a worker outlived the killed sweep"
+    done_before = _n_chunks(out)
+    assert 1 <= done_before < len(archs), "the kill must land part-way"
+    time.sleep(1)
+    assert _n_chunks(out) == done_before  # nobody is training any more
+    report = sweep("cell", "synthetic-smoke", [0], out, archs=archs, chunk_size=1)
+    assert report.units_skipped == done_before
+    assert report.units_done == len(archs) - done_before  # nothing trained twice
+    assert sorted(r.arch for r in load_results(out)) == sorted(archs)
+
+
+@needs_proc
+def test_sigterm_stops_the_sweep_and_says_what_is_saved(tmp_path: Path) -> None:
+    """SIGTERM: its running chunks stop at once, one line names what is saved, exit 143."""
+    out, archs = tmp_path / "sweep", ARCHS[:4]
+    proc = _start_pool_sweep(out, tmp_path / "archs.txt", archs)
+    try:
+        _wait_for_first_chunk(out, proc)
+        workers = _workers_of(proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    saved = _n_chunks(out)
+    assert saved < len(archs)
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(
+        f"nasrepro: sweep stopped by SIGTERM: {saved} of {len(archs)} chunks are saved in {out}"
+    ), err
+    assert line.endswith("run the same command again to resume")
+    assert "Traceback" not in err
+    assert _wait_gone(workers, within_s=5) == []
+
+
+@needs_proc
+def test_ctrl_c_lets_the_running_chunks_finish(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the workers ignore it, the sweep drops the
+    queued chunks, says it waits for the running ones, keeps them, and exits 130."""
+    out, archs = tmp_path / "sweep", ARCHS[:6]
+    proc = _start_pool_sweep(out, tmp_path / "archs.txt", archs, new_session=True)
+    try:
+        _wait_for_first_chunk(out, proc)
+        workers = _workers_of(proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "running chunk" in err and "press Ctrl-C again to stop now" in err
+    saved = _n_chunks(out)
+    assert saved < len(archs)  # the queued chunks were not started
+    assert f"sweep stopped by SIGINT: {saved} of {len(archs)} chunks are saved" in err
+    assert "stopped unfinished" not in err  # every running chunk was kept
+    assert "Traceback" not in err
+    assert _wait_gone(workers, within_s=5) == []
+    saved_archs = [r.arch for r in load_results(out)]
+    assert len(saved_archs) == len(set(saved_archs)) == saved
+
+
+def test_a_second_interrupt_stops_the_running_chunks(tmp_path: Path) -> None:
+    """In the library: the first interrupt waits for the running chunks, a second stops
+    them; :class:`SweepInterrupted` is a ``KeyboardInterrupt`` with the count."""
+    archs = ARCHS[:6]
+    seen: list[int] = []
+
+    def interrupt(res: dict) -> None:  # type: ignore[type-arg]
+        seen.append(res["chunk"])
+        raise KeyboardInterrupt  # as Ctrl-C would, first after a chunk, then while waiting
+
+    with pytest.raises(SweepInterrupted) as e:
+        sweep(
+            "cell",
+            "synthetic-smoke",
+            [0],
+            tmp_path,
+            archs=archs,
+            chunk_size=1,
+            workers=2,
+            on_unit=interrupt,
+        )
+    assert isinstance(e.value, KeyboardInterrupt) and e.value.signum == signal.SIGINT
+    saved = _n_chunks(tmp_path)
+    assert 2 <= saved < len(archs)
+    assert f"{saved} of {len(archs)} chunks are saved in {tmp_path}" in str(e.value)
+    assert "run the same command again to resume" in str(e.value)
+    time.sleep(1)
+    assert _n_chunks(tmp_path) == saved  # the killed workers wrote nothing more
