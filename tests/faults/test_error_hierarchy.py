@@ -150,7 +150,8 @@ def test_missing_ray_names_the_extra(
     r = cli(*sweep_args(tmp_path / "sweep", "--sample", "2", "--executor", "ray"))
     r.assert_user_error("needs ray", "pip install 'nasrepro[ray]'")
 
-    from nasrepro.bench.harness._sweep import _ray_executor
+    from nasrepro.bench.harness._executors import _ray_executor
+    from nasrepro.bench.harness._sweep import _run_unit
 
     with pytest.raises(MissingExtraError, match=r"nasrepro\[ray\]"):
-        list(_ray_executor([], 1, None))
+        list(_ray_executor([], 1, None, _run_unit))

@@ -359,3 +359,18 @@ def test_a_second_interrupt_stops_the_running_chunks(tmp_path: Path) -> None:
     assert "run the same command again to resume" in str(e.value)
     time.sleep(1)
     assert _n_chunks(tmp_path) == saved  # the killed workers wrote nothing more
+
+
+def test_contradictory_sweep_options_are_refused(tmp_path: Path) -> None:
+    """--archs with --sample trained the file's list and recorded a sample never drawn;
+    --ray-address without --executor ray was ignored; too large a --sample named no fix."""
+    cell = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    with pytest.raises(SweepError, match="give archs or sample, not both"):
+        plan_sweep("cell", "synthetic-smoke", [0], archs=[cell], sample=5)
+    with pytest.raises(SweepError, match="pass --executor ray as well, or drop --ray-address"):
+        sweep("cell", "synthetic-smoke", [0], tmp_path / "s", archs=[cell], ray_address="x:1")
+    with pytest.raises(
+        SweepError, match=r"it has 6,466 classes\); ask for fewer, or omit --sample"
+    ):
+        plan_sweep("cell", "synthetic-smoke", [0], sample=7000)
+    assert not (tmp_path / "s").exists()  # refused before the output folder was made

@@ -1,0 +1,310 @@
+"""The executors of a sweep: a local process pool whose workers never outlive the sweep,
+a Ray executor, and how a sweep is interrupted (SIGINT, SIGTERM).
+
+The local pool's workers die with the sweep process, even by ``kill -9`` and in the
+middle of a chunk (:func:`_die_with`), so the shard lock is never released while they
+still train. Both executors run the sweep's ``run_unit`` function on each job; see
+:mod:`nasrepro.bench.harness._sweep` for what a unit is.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import logging
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+from nasrepro.spaces._errors import NasreproError, require_extra
+
+__all__ = ["SweepError", "SweepInterrupted"]
+
+logger = logging.getLogger(__name__)
+
+
+class SweepError(NasreproError, RuntimeError):
+    """A sweep cannot start or cannot go on; the message says how to fix it."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by a signal (SIGINT or SIGTERM); its finished chunks are on disk.
+
+    A :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles it. The message
+    says how many of the shard's chunks are saved and how to resume; the command line
+    prints it and exits with ``128 + signum`` (130 for SIGINT, 143 for SIGTERM).
+
+    Attributes:
+        signum: The signal's number.
+    """
+
+    def __init__(self, signum: int, message: str | None = None) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            message
+            or f"sweep stopped by {name}; its finished chunks are on disk; run the same "
+            "command again to resume"
+        )
+        self.signum = signum
+
+
+class _Skipped(Exception):
+    """A queued unit that a worker did not start because the sweep is stopping."""
+
+
+#: In a pool worker: the pool's stop event (set when the sweep is interrupted).
+_STOP: Any = None
+
+
+def stopping() -> bool:
+    """In a pool worker: whether the sweep is stopping (its queued units are dropped)."""
+    return _STOP is not None and bool(_STOP.is_set())
+
+
+#: Seconds between a worker's checks that the sweep process is still its parent.
+_PARENT_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _init_worker(parent: int, stop: Any) -> None:
+    """Set up a pool worker: it ignores SIGINT (a terminal's Ctrl-C reaches the whole
+    process group; the sweep process decides what an interrupt stops) and dies with
+    the sweep process."""
+    global _STOP
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this process as soon as the process ``parent`` dies, by any signal.
+
+    On Linux the kernel sends this process SIGKILL when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``), at once and also in the middle of a chunk. As a
+    backstop, and on other platforms, a daemon thread checks every
+    :data:`_PARENT_POLL_S` seconds that the parent is still ``parent`` (an orphan is
+    adopted by another process) and exits otherwise.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            args = (ctypes.c_ulong(int(signal.SIGKILL)), *[ctypes.c_ulong(0)] * 3)
+            if libc.prctl(ctypes.c_int(_PR_SET_PDEATHSIG), *args) != 0:
+                logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError) as e:  # no libc.prctl: the thread below still watches
+            logger.debug("no prctl (%s); watching the parent PID only", e)
+    if os.getppid() != parent:  # it died before the kernel was told
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nasrepro-watch-parent", daemon=True).start()
+
+
+class _LocalPool:
+    """The local executor: runs units in this process, or on ``workers`` processes that
+    never outlive it (:func:`_die_with`).
+
+    Iterating yields each finished unit's summary, in the order they finish. After an
+    interrupt, :meth:`finish_running` lets the running units finish (and yields them)
+    while the queued ones are dropped, and :meth:`kill` stops the workers at once.
+    Leaving the ``with`` block waits for the running units.
+    """
+
+    def __init__(
+        self,
+        jobs: list[dict[str, Any]],
+        workers: int,
+        run_unit: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        self.jobs = jobs
+        self.workers = workers
+        self.run_unit = run_unit  # a module-level function: workers unpickle it by name
+
+    @property
+    def serial(self) -> bool:
+        """Whether units run in this process (one worker): an interrupt stops them."""
+        return self.workers <= 1
+
+    def __enter__(self) -> _LocalPool:
+        self._ex: cf.ProcessPoolExecutor | None = None
+        self._futures: list[cf.Future[dict[str, Any]]] = []
+        self._reported: set[cf.Future[dict[str, Any]]] = set()
+        self._in_unit = False  # serial: a unit is being trained in this process
+        if not self.serial:
+            ctx = mp.get_context("spawn")
+            self._stop = ctx.Event()
+            self._ex = cf.ProcessPoolExecutor(
+                self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(os.getpid(), self._stop),
+            )
+            self._futures = [self._ex.submit(self.run_unit, job) for job in self.jobs]
+        return self
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._ex is None:
+            for job in self.jobs:
+                self._in_unit = True
+                res = self.run_unit(job)
+                self._in_unit = False
+                yield res
+            return
+        try:
+            for fut in cf.as_completed(self._futures):
+                res = fut.result()
+                self._reported.add(fut)
+                yield res
+        except cf.process.BrokenProcessPool as e:
+            raise SweepError(
+                "a sweep worker died (killed, or out of memory); every finished chunk is "
+                "kept on disk; run the same command again to resume"
+            ) from e
+
+    def _unreported(self) -> list[cf.Future[dict[str, Any]]]:
+        return [f for f in self._futures if f not in self._reported and not f.cancelled()]
+
+    def _drop_queued(self) -> None:
+        if self._ex is not None:
+            self._stop.set()  # a unit already handed to a worker's queue is skipped
+            for fut in self._futures:
+                fut.cancel()
+
+    def running(self) -> int:
+        """Drop the queued units; return how many are still running."""
+        self._drop_queued()
+        return min(self.workers, sum(not f.done() for f in self._unreported()))
+
+    def finish_running(self) -> Iterator[dict[str, Any]]:
+        """Drop the queued units and yield the running ones as they finish."""
+        self._drop_queued()
+        for fut in cf.as_completed(self._unreported()):
+            try:
+                res = fut.result()
+            except Exception:  # skipped, or its worker died: not saved
+                continue
+            self._reported.add(fut)
+            yield res
+
+    def kill(self) -> int:
+        """Stop every worker now (SIGKILL); return how many running units were lost."""
+        if self._ex is None:
+            return int(self._in_unit)  # an interrupt already stopped it
+        lost = self.running()
+        # Python 3.14 has kill_workers(); before it, the executor's process table
+        kill_workers = getattr(self._ex, "kill_workers", None)
+        if kill_workers is not None:
+            kill_workers()
+        else:
+            for proc in list((getattr(self._ex, "_processes", None) or {}).values()):
+                proc.kill()
+        return lost
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ex is None:
+            return
+        self._drop_queued()
+        try:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:  # interrupted while waiting for the running units
+            self.kill()
+            self._ex.shutdown(wait=True)
+            raise
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block, the first SIGTERM raises :class:`SweepInterrupted` in the
+    main thread, as SIGINT raises :class:`KeyboardInterrupt` (later ones are ignored:
+    the sweep is already stopping). Nothing changes outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise SweepInterrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
+
+
+#: Seconds to wait for a TCP connection to a Ray cluster's address before giving up.
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def _probe_ray(address: str) -> None:
+    """Refuse an address where nothing answers, in seconds: ``ray.init`` retries an
+    unreachable one for minutes, printing warnings, without raising."""
+    target = address.removeprefix("ray://")
+    if target in ("auto", "local") or ":" not in target:
+        return  # Ray resolves these itself
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as e:
+        raise SweepError(
+            f"cannot reach the Ray cluster at {address!r} ({e}); start it with "
+            "`ray start --head` or pass the right --ray-address"
+        ) from None
+
+
+def _ray_executor(
+    jobs: list[dict[str, Any]],
+    workers: int,
+    address: str | None,
+    run_unit: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Generator[dict[str, Any], None, None]:
+    try:
+        import ray
+    except ImportError as e:
+        raise require_extra("the ray executor", "ray", "ray", e) from e
+    started_here = False
+    if not ray.is_initialized():
+        if address:
+            _probe_ray(address)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(1, workers), log_to_driver=False, include_dashboard=False)
+        except (ConnectionError, RuntimeError) as e:
+            raise SweepError(
+                f"cannot reach the Ray cluster at {address!r} ({e}); start it with "
+                "`ray start --head` or pass the right --ray-address"
+            ) from e
+        started_here = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(run_unit)
+        pending = [remote.remote(job) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    raise SweepError(
+                        f"a Ray task failed ({type(e).__name__}); every finished chunk is kept "
+                        "on disk; run the same command again to resume"
+                    ) from e
+    finally:
+        if started_here:
+            ray.shutdown()
