@@ -289,8 +289,10 @@ def build(
     devices: dict[int, set[str]] = {s: set() for s in seeds}
     device_names: dict[int, set[str]] = {s: set() for s in seeds}
     training_versions: dict[str, set[str]] = {}
+    trainers: dict[int, set[str]] = {s: set() for s in seeds}  # per seed: a table may mix
     for (_, s), (r, _) in results.items():
         devices[s].add(r.device)
+        trainers[s].add(str(r.versions.get("trainer", "single")))
         if r.device_name:
             device_names[s].add(r.device_name)
         for k, v in r.versions.items():
@@ -365,6 +367,7 @@ def build(
         device=device,
         device_names={str(s): sorted(device_names[s]) for s in seeds},
         training_versions={k: sorted(v) for k, v in sorted(training_versions.items())},
+        trainers={str(s): sorted(trainers[s]) for s in seeds},
     )
     logger.info("wrote %s (%d rows, %d seeds, %d epochs)", out, n_rows, S, E)
     return BuildReport(**{**report.__dict__, "path": out})
@@ -417,8 +420,13 @@ def _write(
     epochs: Sequence[int] | None = None,
     imported: dict[str, Any] | None = None,
     source_index: np.ndarray | None = None,
+    trainers: dict[str, list[str]] | None = None,
 ) -> None:
     """Write the layout of :mod:`nasrepro.tables._format` atomically.
+
+    ``trainers`` (tables built from sweeps) records per seed which trainers made its
+    results, ``single`` and/or ``batched``: reproduce expects bitwise identity only
+    from single training.
 
     Schema 1 by default; with ``imported`` (the schema-2 attributes of
     :data:`~nasrepro.tables._format.IMPORT_ATTRS`) schema 2, where ``epochs`` may be
@@ -453,6 +461,8 @@ def _write(
         "metrics_sha256": metrics_digest(metrics),
         "rows_sha256": rows_digest(archs_arr, canonical, static, source_index),
     }
+    if trainers is not None:
+        attrs["trainers"] = json.dumps(trainers, sort_keys=True)
     attrs.update(imported or {})
     attrs["header_sha256"] = header_digest(attrs, small)
 

@@ -174,7 +174,11 @@ def _info(args: argparse.Namespace) -> int:
     _out(f"created     {info['created']} by nasrepro {info['nasrepro_version']}")
     if t.kind != "imported":
         tv = ", ".join(f"{k} {'/'.join(v)}" for k, v in info["training_versions"].items())
-        devs = ", ".join(f"seed {s}: {d}" for s, d in info["devices"].items())
+        by_seed = json.loads(str(t.attrs.get("trainers", "{}")))
+        devs = ", ".join(
+            f"seed {s}: {d}" + (f" {'+'.join(by_seed[s])}" if s in by_seed else "")
+            for s, d in info["devices"].items()
+        )
         _out(f"trained on  {t.device} ({devs})" + (f"; {tv}" if tv else ""))
     _out(
         f"epochs      {len(t.epochs)}"

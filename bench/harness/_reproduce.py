@@ -346,8 +346,10 @@ def reproduce(
     if np.isnan(old[-1]).all():
         table.query(rep, seed=seed)  # raises MissingEntryError with the fix
     recorded = table_build(table, seed)
-    trainers = _json_attr(table, "training_versions").get("trainer", [])
-    batched = "batched" in trainers
+    by_seed = _json_attr(table, "trainers").get(str(seed))  # tables built since 2026-12-07
+    if by_seed is None:  # older tables: whether any result of the table was batched
+        by_seed = _json_attr(table, "training_versions").get("trainer", [])
+    batched = "batched" in by_seed
 
     result = train(rep, protocol, seed, device, space=table.space_name, data_root=data_root)
     here = current_build(device, result.versions)

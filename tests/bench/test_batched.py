@@ -265,3 +265,23 @@ def test_batching_is_opt_in_on_every_device() -> None:
     assert _batch_size(None, "cell", 16) == 1
     assert _batch_size(8, "cell", 16) == 8
     assert _batch_size(32, "cell", 16) == 16  # cut at the chunk boundary
+
+
+def test_a_table_mixing_trainers_records_them_per_seed(tmp_path: Path) -> None:
+    """Seed 0 trained singly and seed 1 batched, in one sweep directory: the table was
+    labelled batched as a whole, so reproduce expected no bitwise match for seed 0."""
+    from nasrepro.bench.harness._reproduce import reproduce
+    from nasrepro.tables import Table, build
+
+    archs = ARCHS[:2]
+    out = tmp_path / "s"
+    sweep("cell", "synthetic-smoke", [0], out, archs=archs, chunk_size=2, progress=False)
+    sweep("cell", "synthetic-smoke", [1], out, archs=archs, chunk_size=2, batched=2, progress=False)
+    build(out, tmp_path / "t.h5")
+    t = Table.open(tmp_path / "t.h5")
+    import json
+
+    assert json.loads(str(t.attrs["trainers"])) == {"0": ["single"], "1": ["batched"]}
+    single, batched = reproduce(t, archs[0], 0), reproduce(t, archs[0], 1)
+    assert not single.batched and single.verdict == "IDENTICAL" and single.bitwise_expected
+    assert batched.batched and not batched.bitwise_expected
