@@ -457,10 +457,10 @@ def import_table(
     needed += [c for c in optional if c is not None]
     absent_cols = [c for c in dict.fromkeys(needed) if c not in header]
     if absent_cols:
-        shown = header if len(header) <= 12 else [*header[:12], f"... ({len(header)} in all)"]
+        cols = header if len(header) <= 12 else [*header[:12], f"... ({len(header)} in all)"]
         keyed = kind == "jsonl" and sum("|" in str(k) or "@" in str(k) for k in header) > 1
         raise ImportError_(
-            f"{p}:1: missing column(s) {absent_cols}; the file has {shown}. Name the right "
+            f"{p}:1: missing column(s) {absent_cols}; the file has {cols}. Name the right "
             "columns in the mapping (--arch-column, --search, --report, --column NAME=COL)"
             + (
                 "; its keys look like architectures: write one object per architecture, "

@@ -305,8 +305,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         )
         for name, (old, new) in rep.final.items():
             g = rep.gaps[name]
-            worst = f"{g.epoch:>5}, {g.diff:.3g} / {g.tolerance:.3g}" if g.max_abs else ""
-            print(f"{name:>12} {old:>12.6g} {new:>12.6g} {g.max_abs:>11.3g}   {worst}")
+            near = f"{g.epoch:>5}, {g.diff:.3g} / {g.tolerance:.3g}" if g.max_abs else ""
+            print(f"{name:>12} {old:>12.6g} {new:>12.6g} {g.max_abs:>11.3g}   {near}")
         if rep.verdict == "IDENTICAL":
             print("IDENTICAL: every metric of every epoch matches bitwise")
         else:

@@ -138,7 +138,7 @@ def _reusable(
     cfg = scaled(cls.config, protocol, protocol.n_train // 2, epochs)
     digest = table_digest(table)
     stored_digest = d.get("table_digest")
-    differ = []  # (key, stored, asked)
+    differ: list[tuple[str, Any, Any]] = []  # (key, stored, asked)
     if d.get("method") != method:
         differ.append(("method", d.get("method"), method))
     if d.get("seed") != seed:

@@ -139,7 +139,7 @@ def _installed_roots() -> tuple[str, ...]:
     """Folders whose modules are not the user's: the interpreter's and nasrepro's own."""
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     ours = {  # nasrepro's top-level packages (installed from five source folders)
-        os.path.dirname(os.path.realpath(m.__file__))
+        os.path.dirname(os.path.realpath(str(m.__file__)))
         for name, m in list(sys.modules.items())
         if name.count(".") == 1 and name.startswith("nasrepro.") and getattr(m, "__file__", None)
     }
