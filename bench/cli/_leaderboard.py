@@ -135,6 +135,13 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from nasrepro.bench.sim._validate import validate
 
+    given = [x for x in (args.strategy_pos, args.strategy) if x is not None]
+    if len(given) != 1:
+        raise ConfigError(
+            "validate: name the strategy once, as STRATEGY or --strategy module:Class "
+            f"(path/file.py:Class); got {'both' if given else 'neither'}"
+        )
+    args.strategy = given[0]
     if args.out is not None:
         check_dir(args.out, "--out")
     bar = _ProgressBar("validate")
@@ -246,7 +253,14 @@ def add_parser(sub: Any) -> None:
         "retrain its incumbents for real",
     )
     _common(p)
-    p.add_argument("--strategy", required=True, help="module:Class or path/file.py:Class")
+    p.add_argument(
+        "strategy_pos",
+        nargs="?",
+        default=None,
+        metavar="STRATEGY",
+        help="the same as --strategy",
+    )
+    p.add_argument("--strategy", default=None, help="module:Class or path/file.py:Class")
     p.add_argument(
         "--seeds",
         type=int_at_least(1, "seeds"),

@@ -143,6 +143,20 @@ def test_validate_runs_with_the_reference(
     assert (tmp_path / "v" / "validate.json").is_file()
 
 
+def test_validate_takes_the_strategy_as_its_positional_too(
+    cli: Cli, reference: Path, tmp_path: Path, smoke_table_path: Path
+) -> None:
+    """`nasrepro validate mystrats.py:Greedy` said only "required: --strategy"."""
+    args = _validate(smoke_table_path, reference, "--out", str(tmp_path / "v"))
+    positional = [args[0], *args[2:]]  # STRATEGY in place of --strategy STRATEGY
+    r = cli(*positional)
+    assert r.rc == 0, r.err
+    cli(*args, "nasrepro.strategies:LocalSearch").assert_user_error("got both")
+    cli("validate", "--table", str(smoke_table_path)).assert_user_error(
+        "name the strategy once", "got neither"
+    )
+
+
 @pytest.mark.parametrize(
     ("flags", "fragments"),
     [
