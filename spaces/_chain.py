@@ -239,7 +239,9 @@ class ChainSpace(SearchSpace[ChainArch]):
         if not self.L_min <= len(arch) <= self.L_max:
             raise SpaceError(
                 f"chain of {len(arch)} layers is outside this space's "
-                f"[{self.L_min}, {self.L_max}]; build the space with matching L_min/L_max"
+                f"[{self.L_min}, {self.L_max}] layers; give a chain of that length (the CLI, "
+                "the tables and the shipped surrogate use the default chain space), or in "
+                "Python build the space with get_space('chain', L_min=..., L_max=...)"
             )
 
     def parse(self, s: str) -> ChainArch:
