@@ -366,7 +366,9 @@ def sweep(
     )
     k = _batch_size(batched, space, chunk_size)
     if amp and k <= 1:
-        raise SweepError("amp only applies to batched training; pass batched > 1 as well")
+        raise SweepError(
+            "amp only applies to batched training; pass --batched K (batched=K) with K > 1 too"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # the lock is held until the sweep ends, or its process dies (its workers with it)
@@ -613,6 +615,9 @@ def _chunk_done(plan: SweepPlan, out: Path, seed: int, chunk: int) -> bool:
     except (ValueError, KeyError, TypeError) as e:
         aside = path.with_name(path.name.replace(".json.gz", ".corrupt"))
         os.replace(path, aside)
-        logger.warning("sweep chunk %s is damaged (%s); moved to %s, retraining it", path, e, aside)
+        why = e.__cause__ or e  # read_chunk's own advice (delete it) is what happens here
+        logger.warning(
+            "sweep chunk %s is damaged (%s); moved to %s, retraining it", path, why, aside
+        )
         return False
     return True

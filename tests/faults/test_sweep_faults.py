@@ -137,6 +137,7 @@ def test_resume_retrains_a_truncated_chunk(
     assert report.chunk_files == [broken]
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert str(broken) in warning and "retraining it" in warning
+    assert "delete it" not in warning  # it was moved aside, not left to delete
     aside = broken.with_name(broken.name.replace(".json.gz", ".corrupt"))
     assert aside.is_file()  # kept aside, out of the way of `table build`
     after = {r.arch: r for r in load_results(tmp_path)}
