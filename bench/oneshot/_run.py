@@ -10,7 +10,7 @@ Cost: ``search_seconds`` is the wall time of what the method itself does: its we
 and architecture steps, its end-of-epoch work, and its final derivation. Each epoch
 also derives a cell and measures that cell's shared-weight accuracy, for the
 trajectory a researcher plots; NB201's scripts do not charge for that (RANDOM-NAS
-derives once after training, ENAS logs from 10 samples a epoch and derives from 100 at
+derives once after training, ENAS logs from 10 samples an epoch and derives from 100 at
 the end), so it is timed apart as ``diagnostic_seconds`` and left out of the cost.
 The derivation of the last epoch is the method's own and is charged. (Until
 2026-12-07 the diagnostics were charged: over half of an RSPS search's time.)
