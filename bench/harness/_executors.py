@@ -55,8 +55,9 @@ class SweepInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class _Skipped(Exception):
-    """A queued unit that a worker did not start because the sweep is stopping."""
+class _Skipped(NasreproError):
+    """A queued unit that a worker did not start because the sweep is stopping (never
+    reaches a user: the stopping sweep drops it)."""
 
 
 #: In a pool worker: the pool's stop event (set when the sweep is interrupted).
