@@ -432,7 +432,9 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f}%"
 
 
-#: Fewer classes in common than this get a note on how little the figures can say.
+#: Fewer classes in common than this get a note on how little the figures can say. Our
+#: threshold, not a cited one: at 100 classes the 95% spread of tau for unrelated
+#: rankings is +-0.13, about the gap between the shipped tables' agreements.
 FEW_CLASSES = 100
 
 
