@@ -185,7 +185,9 @@ def versions() -> dict[str, str]:
 
     ``cpu_capability`` is the instruction set ATen's CPU kernels dispatch to (``AVX2``,
     ``AVX512``, ...): the same torch build computes different bits on CPUs that dispatch
-    differently, so a bitwise comparison needs it to match as well. This function
+    differently, so a bitwise comparison needs it to match as well, and
+    ``torch_threads`` is torch's CPU thread count at the call (oneDNN splits a
+    convolution's reductions by thread, so CPU bits depend on it too). This function
     never imports torch itself, so torch-free callers (a leaderboard over a table) stay
     torch-free; training has torch loaded and so records ``torch`` and ``cpu_capability``.
     """
@@ -200,6 +202,7 @@ def versions() -> dict[str, str]:
     out["numpy"] = np.__version__
     if loaded:
         out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        out["torch_threads"] = str(torch.get_num_threads())
     try:
         out["nasrepro"] = metadata.version("nasrepro")
     except metadata.PackageNotFoundError:

@@ -61,7 +61,17 @@ LOSS_RTOL = 1e-4
 #: Accuracies count as CLOSE within this many seed standard deviations of the table row.
 ACC_NOISE_K = 2.0
 #: Build fields compared between the table and this machine, in print order.
-BUILD_KEYS = ("torch", "numpy", "python", "device", "device_name", "cpu_capability")
+BUILD_KEYS = (
+    "torch",
+    "numpy",
+    "python",
+    "device",
+    "device_name",
+    "cpu_capability",
+    "torch_threads",
+)
+#: CPU build fields, compared only when retraining on a CPU.
+CPU_KEYS = ("cpu_capability", "torch_threads")
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,7 @@ def current_build(device: str, result_versions: dict[str, str] | None = None) ->
         "device": dev.type,
         "device_name": _device_name(dev),
         "cpu_capability": v.get("cpu_capability", ""),
+        "torch_threads": v.get("torch_threads", ""),
     }
 
 
@@ -205,7 +216,9 @@ def table_build(table: Table, seed: int) -> dict[str, str | None]:
     """What trained ``seed`` of ``table``; ``None`` where the table does not record it.
 
     A device name of ``x86_64``/``aarch64`` (what older tables recorded for a CPU) names
-    no CPU model, so it counts as unrecorded.
+    no CPU model, so it counts as unrecorded. Tables built before the thread count was
+    recorded (2026-12-07) were trained by sweeps, which always train with one thread,
+    so an unrecorded ``torch_threads`` reads ``"1"``.
     """
     tv = _json_attr(table, "training_versions")
     devices = _json_attr(table, "devices")
@@ -220,6 +233,7 @@ def table_build(table: Table, seed: int) -> dict[str, str | None]:
         "device": _one(devices.get(str(seed))) or table.device,
         "device_name": name,
         "cpu_capability": _one(tv.get("cpu_capability")),
+        "torch_threads": _one(tv.get("torch_threads")) or "1",
     }
 
 
@@ -232,7 +246,7 @@ def build_gaps(
     """
     out: dict[str, tuple[str | None, str]] = {}
     for key in BUILD_KEYS:
-        if key == "cpu_capability" and here["device"] != "cpu":
+        if key in CPU_KEYS and here["device"] != "cpu":
             continue
         old = recorded.get(key)
         if old != here.get(key, ""):
@@ -351,7 +365,16 @@ def reproduce(
         by_seed = _json_attr(table, "training_versions").get("trainer", [])
     batched = "batched" in by_seed
 
-    result = train(rep, protocol, seed, device, space=table.space_name, data_root=data_root)
+    threads = str(recorded["torch_threads"])
+    result = train(
+        rep,
+        protocol,
+        seed,
+        device,
+        space=table.space_name,
+        data_root=data_root,
+        threads=int(threads) if threads.isdigit() else 1,  # the table's, where it has one
+    )
     here = current_build(device, result.versions)
     names = list(table.metric_names)
     mismatches: list[tuple[str, int, float, float]] = []

@@ -127,6 +127,8 @@ class SearchResult:
     arch_valid: Batch = field(repr=False)
     diagnostic_seconds: float = 0.0
     diagnostic_cpu_seconds: float = 0.0
+    #: Package versions and torch's thread count during the search.
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 def _gen(seed: int, stream: int) -> torch.Generator:
@@ -318,6 +320,7 @@ def _search(
         arch_valid=(xb, yb),
         diagnostic_seconds=diag,
         diagnostic_cpu_seconds=diag_cpu,
+        versions=versions(),
     )
 
 
@@ -483,7 +486,7 @@ class OneShotResult:
             "ranking": self.ranking,
             "config": s.config,
             "device": s.device,
-            "versions": versions(),
+            "versions": s.versions or versions(),
             "history": [asdict(r) for r in s.history],
         }
 

@@ -135,6 +135,24 @@ def test_an_accuracy_outside_seed_noise_is_different(sweep_dir: Path, tmp_path: 
     assert rep.verdict == "DIFFERENT" and not rep.gaps["test_acc"].within
 
 
+def test_the_tables_thread_count_is_recorded_and_retrained_with(
+    sweep_dir: Path, tmp_path: Path
+) -> None:
+    """CPU bits depend on torch's thread count, so results record it and ``reproduce``
+    retrains with the table's (older tables, all swept with one thread, read as 1)."""
+    from nasrepro.bench.harness import train
+
+    def edit(r: TrialResult) -> TrialResult:
+        return train(r.arch, "synthetic-smoke", r.seed, static=False, threads=2)
+
+    t = _edited_table(sweep_dir, tmp_path, edit, everywhere=True)
+    assert json.loads(str(t.attrs["training_versions"]))["torch_threads"] == ["2"]
+    rep = reproduce(t, CELLS[0], seed=0)
+    assert rep.build["torch_threads"] == rep.table_build["torch_threads"] == "2"
+    assert rep.verdict == "IDENTICAL" and rep.build_gaps == {}
+    assert train(CELLS[0], "synthetic-smoke", 0, static=False).versions["torch_threads"] == "1"
+
+
 def test_another_build_is_named_with_the_fix(
     sweep_dir: Path, tmp_path: Path, capsys: CapSys
 ) -> None:

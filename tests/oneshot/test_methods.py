@@ -146,6 +146,17 @@ def test_every_method_derives_a_valid_cell_and_is_deterministic(name: str) -> No
         assert torch.equal(pa, pb)
 
 
+def test_a_search_records_its_thread_count_not_the_callers() -> None:
+    """CPU bits depend on torch's thread count: the search's (1 by default) is recorded."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        r = search("rsps", SMOKE, seed=0, epochs=1)
+    finally:
+        torch.set_num_threads(prev)
+    assert r.versions["torch_threads"] == "1" and r.versions["torch"] == torch.__version__
+
+
 def test_another_seed_gives_another_search() -> None:
     a = search("rsps", SMOKE, seed=0, epochs=2)
     b = search("rsps", SMOKE, seed=1, epochs=2)
