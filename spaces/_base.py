@@ -68,7 +68,8 @@ class Architecture(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def from_string(cls, s: str) -> Architecture:
-        """Parse ``s``; raise :class:`SpaceError` (a ``ValueError``) naming the position."""
+        """Parse ``s`` (surrounding whitespace ignored); raise :class:`SpaceError` (a
+        ``ValueError``) naming the position."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"space": self.space_name, "arch": self.to_string()}

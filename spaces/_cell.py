@@ -95,7 +95,8 @@ class CellArch(Architecture):
     def from_string(cls, s: str) -> CellArch:
         if not isinstance(s, str):
             raise TypeError(f"expected an arch string, got {type(s).__name__}")
-        if not s.strip():
+        s = s.strip()  # a pasted string's newline or spaces
+        if not s:
             raise SpaceError("empty cell string; expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'")
         parts = s.split("+")
         if len(parts) != 3:

@@ -131,6 +131,7 @@ class ChainArch(Architecture):
     def from_string(cls, s: str) -> ChainArch:
         if not isinstance(s, str):
             raise TypeError(f"expected an arch string, got {type(s).__name__}")
+        s = s.strip()  # a pasted string's newline or spaces
         if not s:
             raise SpaceError(f"position 0: empty chain string; expected {_EXPECTED_LAYER}")
         ops: list[str] = []

@@ -191,7 +191,7 @@ class HierArch(Architecture):
     def from_string(cls, s: str) -> HierArch:
         if not isinstance(s, str):
             raise TypeError(f"expected an arch string, got {type(s).__name__}")
-        return _Parser(s).parse()
+        return _Parser(s.strip()).parse()  # a pasted string's newline or spaces
 
 
 def _group_string(n_nodes: int, labels: tuple[str, ...]) -> str:

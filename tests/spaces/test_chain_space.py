@@ -70,7 +70,7 @@ def test_any_chain_round_trips(space: ChainSpace, layers: list[tuple[str, float]
         ("conv3x3@1.0||skip@1.0", r"position 12: expected an op"),
         ("conv3x3@1.0|", r"position 12: expected an op"),
         ("conv3x3@2.0", r"position 8: expected a width"),
-        (" conv3x3@1.0", r"position 0: expected an op"),
+        ("conv3x3@1.0| skip@1.0", r"position 12: expected an op"),
     ],
 )
 def test_malformed_strings(space: ChainSpace, bad: str, pattern: str) -> None:

@@ -112,7 +112,7 @@ def test_hierarchical_array_lowering_equals_flatten_for_every_shape(
 def test_hierarchical_lower_columns_names_the_bad_string_and_shape() -> None:
     space = get_space("hierarchical")
     good = space.sample(np.random.default_rng(0)).to_string()
-    for bad in (good.replace("top=", "top=(", 1), good.replace("m1=", "m7=", 1), good + " "):
+    for bad in (good.replace("top=", "top=(", 1), good.replace("m1=", "m7=", 1), good + " x"):
         with pytest.raises(SpaceError) as err:
             space.parse(bad)
         with pytest.raises(SpaceError) as err_cols:

@@ -98,7 +98,7 @@ def test_round_trip_for_any_shape(shape: tuple[int, int, int], seed: int) -> Non
             "m0=(conv1x1|none,identity) top=(m0|none,m01)",
             r"position 40: expected none or m0, found 'm0?1\)'",
         ),
-        ("m0=(conv1x1|none,identity) top=(m0|none,m0) ", r"position 43: expected end of string"),
+        ("m0=(conv1x1|none,identity) top=(m0|none,m0) x", r"position 43: expected end of string"),
         ("m0=(conv1x1|none,identity)  top=(m0)", r"position 27: expected 'm1='"),
         ("m0=(conv1x1|none,identity) m1=(none) top=(m0)", r"position 27: motif m1 has 2 nodes"),
         ("m0=(conv1x1|none,identity) top=(m0|none,m0", r"position 42: expected ',', '\|' or '\)'"),

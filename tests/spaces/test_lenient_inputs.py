@@ -38,3 +38,21 @@ def test_strings_and_int_seeds_give_what_objects_and_generators_give(name: str) 
 def test_a_malformed_string_gets_the_parse_error() -> None:
     with pytest.raises(SpaceError, match="node"):
         get_space("cell").canonical("|nor_conv_3x3~0|+|none~0|")
+
+
+@pytest.mark.parametrize("name", ["cell", "chain", "hierarchical"])
+def test_surrounding_whitespace_of_a_pasted_string_is_ignored(name: str) -> None:
+    space = get_space(name)
+    s = ARCHS.get(name) or space.sample(np.random.default_rng(5)).to_string()
+    assert space.parse(f"  {s}\n") == space.parse(s) == space.parse(f"\t{s} ")
+    with pytest.raises(SpaceError):
+        space.parse(" \n ")
+
+
+def test_a_table_answers_a_pasted_string() -> None:
+    from nasrepro.tables import load_default
+
+    t = load_default()
+    s = ARCHS["cell"]
+    assert t.query(s + "\n").test_acc == t.query(s).test_acc
+    assert np.array_equal(t.rows([s, f" {s} "]), t.rows([s, s]))
