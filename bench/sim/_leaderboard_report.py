@@ -59,7 +59,7 @@ def _header(lb: Leaderboard) -> str:
     return (
         f"benchmark {b['name']} (optimum {b['optimum']:.2f}% test accuracy{report}), "
         f"budget {budget}, {lb.config.workers} worker(s), {len(lb.config.seeds)} seeds; "
-        f"{cost_model_text(b)}"
+        f"{cost_model_text(b)}" + (f"; {lb.noise}" if lb.noise else "")
     )
 
 

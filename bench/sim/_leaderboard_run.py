@@ -151,6 +151,34 @@ def parse_budget(text: str, bench: Benchmark) -> Budget:
     return budget
 
 
+def noise_text(bench: Benchmark) -> str:
+    """The leaderboard header's statement of what a query reads: one seed's result
+    (seed noise, which strategies must live with) or one value per architecture."""
+    mode = getattr(bench, "seed_mode", None)
+    table = getattr(bench, "table", None)
+    if mode is None:
+        return ""
+    if table is not None:
+        n = len(table.seeds)
+        if n == 1:
+            what = (
+                "the source's one value per architecture"
+                if table.kind == "imported"
+                else f"the table's only seed ({table.seeds[0]})"
+            )
+            return f"queries read {what}: strategies see no seed noise"
+        if mode == "mean":
+            return f"queries read the mean of the table's {n} seeds: no seed noise"
+        if mode == "random":
+            return f"each query reads one of the table's {n} seeds at random (seed noise)"
+        return f"queries read the table's seed {mode} only: no seed noise"
+    if mode == "mean":
+        return "queries read the predicted mean: no seed noise"
+    if mode == "random":
+        return "each query draws a training seed's result from the predicted seed noise"
+    return f"queries read training seed {mode}'s predicted result only"
+
+
 def cost_model_text(bench_info: dict[str, Any]) -> str:
     """The leaderboard header's statement of how evaluations are charged."""
     if bench_info.get("cost_model") == "per-training":
@@ -203,6 +231,8 @@ class Leaderboard:
     skipped: dict[str, str] = field(default_factory=dict)
     #: Runs read back from the run directory instead of being run again.
     reused: int = 0
+    #: What a query reads, and so whether strategies see seed noise (:func:`noise_text`).
+    noise: str = ""
 
 
 # ------------------------------------------------------------------ running
@@ -440,7 +470,8 @@ def run_leaderboard(
             note = seed_note(runs[n]) if ":" in n else ""
             if note:
                 logger.warning("%s: %s", n, note)
-    return Leaderboard(config, info, budget, runs, time.perf_counter() - t_start, skipped, reused)
+    wall = time.perf_counter() - t_start
+    return Leaderboard(config, info, budget, runs, wall, skipped, reused, noise_text(bench))
 
 
 def strategies_arg(text: str) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ def test_leaderboard_on_nb201_states_cost_model_and_test_accuracy(
     assert r.rc == 0, r.err  # type: ignore[attr-defined]
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "cost model: one unit per full training (the table records no training times)" in md
+    assert "queries read the source's one value per architecture: strategies see no seed" in md
     assert "test acc (cifar10_ori_test) mean ± std" in md
     assert f"| – | hyperband | {NO_CURVES} |" in md
     res = json.loads((tmp_path / "lb" / "results.json").read_text())
@@ -47,6 +48,23 @@ def test_leaderboard_on_nb201_states_cost_model_and_test_accuracy(
     t = open_table("nb201-cifar10")  # the incumbents' accuracy is the table's report metric
     assert t.query(s["final_incumbent"][0]).test_acc == pytest.approx(test[0])
     assert s["n_evaluations"] == [10, 10, 10]
+
+
+def test_the_header_says_what_a_query_reads() -> None:
+    """Whether strategies see seed noise decides how far a table's verdicts carry."""
+    from nasrepro.bench.sim._leaderboard_run import noise_text
+    from nasrepro.tables import TabularBenchmark, load_default
+
+    t = load_default()
+    assert noise_text(TabularBenchmark(t)) == (
+        "each query reads one of the table's 3 seeds at random (seed noise)"
+    )
+    assert noise_text(TabularBenchmark(t, "mean")) == (
+        "queries read the mean of the table's 3 seeds: no seed noise"
+    )
+    assert noise_text(TabularBenchmark(t, 1)) == "queries read the table's seed 1 only: no seed noise"
+    nb = TabularBenchmark(open_table("nb201-cifar100"))
+    assert noise_text(nb).startswith("queries read the source's one value per architecture")
 
 
 def test_seconds_budget_is_refused_with_the_fix(cli: Callable[..., object], tmp_path: Path) -> None:
