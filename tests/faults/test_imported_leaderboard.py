@@ -62,7 +62,9 @@ def test_the_header_says_what_a_query_reads() -> None:
     assert noise_text(TabularBenchmark(t, "mean")) == (
         "queries read the mean of the table's 3 seeds: no seed noise"
     )
-    assert noise_text(TabularBenchmark(t, 1)) == "queries read the table's seed 1 only: no seed noise"
+    assert (
+        noise_text(TabularBenchmark(t, 1)) == "queries read the table's seed 1 only: no seed noise"
+    )
     nb = TabularBenchmark(open_table("nb201-cifar100"))
     assert noise_text(nb).startswith("queries read the source's one value per architecture")
 
