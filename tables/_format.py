@@ -14,7 +14,10 @@ Root attributes:
   ``package_versions`` (JSON: the builder's packages), ``training_versions`` (JSON:
   the versions recorded by the trials), ``device`` (``"cpu"``, ``"cuda"`` or
   ``"mixed"``), ``devices`` (JSON: seed -> device type), ``device_names`` (JSON:
-  seed -> processor/GPU names);
+  seed -> processor/GPU names), and, in tables built since 2026-12-07, ``trainers``
+  (JSON: seed -> the trainers that made it, ``"single"`` and/or ``"batched"``);
+  ``training_versions`` holds ``torch_threads`` (torch's CPU thread count) since
+  the same date, and a table without it was trained with one thread;
 * ``metrics_sha256``: sha256 of the little-endian float32 bytes of ``metrics``;
 * ``rows_sha256``: sha256 of ``archs``, ``canonical`` (int64 LE) and ``static``
   (float32 LE) bytes, so a flipped bit in the row index is caught too;
