@@ -601,6 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = given  # recorded by `table import`
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow logs its store's set-up at INFO through its own handler ("Creating initial
+    # MLflow database tables..."), amid our progress bars; -v shows it, as a user's own
+    # MLFLOW_LOGGING_LEVEL does.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(level))
     default_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warnings(default_format)
     try:

@@ -176,6 +176,7 @@ def test_on_epoch_and_the_train_cli_count_epochs_from_1(tmp_path) -> None:
     )
     rows = [line.split()[0] for line in out.stdout.splitlines()[1:3]]
     assert rows == ["1", "2"], out.stdout  # the printed epochs
+    assert "INFO mlflow" not in out.stderr, out.stderr  # the new store's set-up is quiet
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
