@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -196,7 +197,8 @@ def train(
     Args:
         arch: An architecture, its string (with ``space``), or a lowered spec.
         protocol: A :class:`Protocol` or a registered name.
-        seed: Seeds the parameter initialisation and the data order.
+        seed: Seeds the parameter initialisation and the data order: an ``int``
+            (numpy integers too); anything else is a :class:`ConfigError`.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
         space: Space name when ``arch`` is a string (default ``"cell"``).
         data_root: Dataset root, for datasets read from disk (CIFAR-10).
@@ -218,6 +220,12 @@ def train(
         >>> r.n_epochs
         2
     """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(
+            f"seed must be an int (a numpy integer is fine), got {seed!r} of type "
+            f"{type(seed).__name__}; pass an int, e.g. int(seed)"
+        )
+    seed = int(seed)  # a numpy integer too: torch and the result record a plain int
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be >= 1 or None, got {threads}")
     prev = torch.get_num_threads()

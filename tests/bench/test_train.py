@@ -91,6 +91,20 @@ def test_protocol_id_is_sha256_of_canonical_json() -> None:
     assert {"cifar10-nb201", "mnist1d-tiny", "synthetic-smoke"} <= set(list_protocols())
 
 
+@pytest.mark.parametrize("seed", ["0", 0.0, True, None])
+def test_a_seed_that_is_not_an_int_is_refused_by_name(seed: object) -> None:
+    """It was torch's raw ``RuntimeError: manual_seed expected a long``."""
+    from nasrepro.spaces import ConfigError
+
+    with pytest.raises(ConfigError, match=r"seed must be an int .* got .* of type"):
+        train(ARCH, "synthetic-smoke", seed=seed)  # type: ignore[arg-type]
+
+
+def test_a_numpy_integer_seed_trains_as_the_int(result: TrialResult) -> None:
+    again = train(ARCH, "synthetic-smoke", seed=np.int64(0))  # type: ignore[arg-type]
+    assert again == result and type(again.seed) is int
+
+
 def test_cifar10_missing_says_where_to_put_it(tmp_path) -> None:
     with pytest.raises(DatasetError, match="cifar-10-batches-py"):
         load_splits("cifar10", 10, 10, 10, 0, root=str(tmp_path))
