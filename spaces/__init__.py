@@ -24,6 +24,7 @@ from nasrepro.spaces._base import (
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainDecisions, ChainSpace
 from nasrepro.spaces._count import count_flops, count_params, count_static
+from nasrepro.spaces._digest import lowered_digests, network_digests, specs_digest
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError, WorkerDiedError
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierDecisions, HierSpace
 from nasrepro.spaces._registry import Registry, resolve_reference
@@ -41,6 +42,9 @@ __all__ = [
     "count_params",
     "count_flops",
     "count_static",
+    "network_digests",
+    "lowered_digests",
+    "specs_digest",
     "NasreproError",
     "ConfigError",
     "MissingExtraError",
