@@ -7,6 +7,21 @@ asked for a trial, and each result is told when its worker's clock reaches its
 finishing time. A trial that continues an earlier run of the same architecture
 (``Trial.resume``) reuses that run's seed and pays only for the extra epochs.
 
+Which run a resumed trial continues: the latest *finished* run of the architecture
+(its isomorphism class; on a per-cell benchmark, the cell itself), by finishing time.
+A run still in flight has no checkpoint to continue from yet, so with several workers
+a promotion never continues it. A resume to an epoch that run already reached reads
+its log and costs nothing; without a finished run the trial starts from scratch. A
+repeated query without ``resume`` is a new training: it draws a seed and pays in full.
+
+The incumbent is the architecture with the best validation accuracy told so far, at
+any epoch: a multi-fidelity strategy's partially trained architecture can be the
+incumbent, and is scored (as every incumbent) on its class's mean *final* test
+accuracy. This is the anytime incumbent of Syne Tune's benchmarking (the best metric
+reported so far, at any resource); HpBandSter's ``get_incumbent_id`` instead takes only
+results at the largest budget. Final regrets are the same under both rules whenever
+the run ends with a fully trained result better than every partial one.
+
 Example:
     >>> from nasrepro.strategies import RandomSearch
     >>> from nasrepro.tables import TabularBenchmark, Table
@@ -113,6 +128,10 @@ class RunResult:
             per-cell benchmark (NAS-Bench-201's tables) the cell itself.
         strategy_s: Wall seconds spent inside ``ask`` and ``tell``.
         wall_s: Wall seconds of the whole run.
+        train_seed: The benchmark's training seed behind each evaluation (-1 where
+            it has none: a seed mean); runs stored before 2026-12-07 lack it (empty).
+        resumed: Whether each evaluation continued an earlier run (same length as
+            ``train_seed``).
     """
 
     strategy: str
@@ -128,6 +147,8 @@ class RunResult:
     archs: list[str] = field(default_factory=list)
     strategy_s: float = 0.0
     wall_s: float = 0.0
+    train_seed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    resumed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     @property
     def n_evaluations(self) -> int:
@@ -165,11 +186,24 @@ def regret_on_grid(result: RunResult, grid: np.ndarray, axis: str = "time") -> n
 
 @dataclass
 class _RunState:
-    """The latest run of one architecture class: its seed and how far it trained."""
+    """A finished run of one architecture: its seed and how far it trained."""
 
     seed: int | None
     epoch: int
     cost_s: float
+
+
+@dataclass
+class _Pending:
+    """An evaluation in flight: its trial, result, charge, and the run it leaves behind
+    when it finishes (``None`` for a free read of a run's log)."""
+
+    trial: Trial
+    ev: Evaluation
+    charge: float
+    key: str
+    state: _RunState | None
+    resumed: bool
 
 
 def run(
@@ -209,11 +243,11 @@ def run(
     space, optimum = benchmark.space, benchmark.optimum
     per_cell = bool(getattr(benchmark, "per_cell", False))
     curves = bool(getattr(benchmark, "has_curves", True))
-    runs: dict[str, _RunState] = {}
+    runs: dict[str, _RunState] = {}  # key -> its latest finished run
     scores: dict[str, float] = {}  # canonical key -> final mean test acc (regret target)
-    heap: list[tuple[float, int, Trial, Evaluation, float]] = []
+    heap: list[tuple[float, int, _Pending]] = []
     clock, n_started, seq, strategy_s = 0.0, 0, 0, 0.0
-    rows: list[tuple[float, float, int, float, float]] = []
+    rows: list[tuple[float, float, int, float, float, int, bool]] = []
     archs: list[str] = []
     incumbents: list[str] = []
     best_valid, best_key = -math.inf, ""
@@ -244,25 +278,39 @@ def run(
                 raise StrategyContractError(
                     f"{label} breaks the strategy contract (seed {seed}, trial {g.n_asked}): {e}"
                 ) from None
-            ev, charge = _evaluate(benchmark, trial, runs, rng)
-            heapq.heappush(heap, (clock + charge, seq, trial, ev, charge))
+            # Results belong to the architecture's class (scored on its canonical
+            # string), except on a per-cell benchmark (NAS-Bench-201 trained isomorphic
+            # cells separately): there a cell's runs and score are its own.
+            key = trial.arch.to_string() if per_cell else space.canonical(trial.arch).to_string()
+            pending = _evaluate(benchmark, trial, key, runs, rng)
+            heapq.heappush(heap, (clock + pending.charge, seq, pending))
             seq += 1
             n_started += 1
         if not heap:
             break
-        finish, _, trial, ev, charge = heapq.heappop(heap)
+        finish, _, pending = heapq.heappop(heap)
         if budget.kind == "time" and finish > budget.value:
             break  # it, and every later one, ends after the budget
         clock = finish
-        # Results belong to the architecture's class (scored on its canonical string),
-        # except on a per-cell benchmark (NAS-Bench-201 trained isomorphic cells
-        # separately): there the incumbent is scored on its own cell's value.
-        key = ev.arch if per_cell else space.canonical(trial.arch).to_string()
+        trial, ev, key = pending.trial, pending.ev, pending.key
+        if pending.state is not None:  # its checkpoint now exists: a resume may continue it
+            runs[key] = pending.state
         if ev.valid_acc > best_valid:
             best_valid, best_key = ev.valid_acc, key
         if best_key not in scores:
             scores[best_key] = benchmark.final_test_acc(best_key)
-        rows.append((finish, ev.valid_acc, ev.epoch, charge, optimum - scores[best_key]))
+        seed_of = -1 if ev.seed is None else int(ev.seed)
+        rows.append(
+            (
+                finish,
+                ev.valid_acc,
+                ev.epoch,
+                pending.charge,
+                optimum - scores[best_key],
+                seed_of,
+                pending.resumed,
+            )
+        )
         archs.append(key)
         incumbents.append(best_key)
         t0 = time.perf_counter()
@@ -271,7 +319,7 @@ def run(
     t0 = time.perf_counter()
     g.call("on_finish()", strategy.on_finish)
     strategy_s += time.perf_counter() - t0
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 7)
     return RunResult(
         strategy=label,
         seed=seed,
@@ -286,23 +334,26 @@ def run(
         archs=archs,
         strategy_s=strategy_s,
         wall_s=time.perf_counter() - wall0,
+        train_seed=arr[:, 5].astype(np.int64),
+        resumed=arr[:, 6].astype(bool),
     )
 
 
 def _evaluate(
-    benchmark: Benchmark, trial: Trial, runs: dict[str, _RunState], rng: np.random.Generator
-) -> tuple[Evaluation, float]:
-    """Query the benchmark for ``trial`` and return the evaluation and its charge."""
+    benchmark: Benchmark,
+    trial: Trial,
+    key: str,
+    runs: dict[str, _RunState],
+    rng: np.random.Generator,
+) -> _Pending:
+    """Query the benchmark for ``trial``; the charge and the run it will leave behind."""
     epoch = benchmark.max_epoch if trial.epoch is None else trial.epoch
-    key = benchmark.space.canonical(trial.arch).to_string()
     prior = runs.get(key) if trial.resume else None
     if prior is None:
         ev = benchmark.query(trial.arch, epoch, rng=rng)
-        runs[key] = _RunState(ev.seed, epoch, ev.cost_s)
-        return ev, ev.cost_s
+        return _Pending(trial, ev, ev.cost_s, key, _RunState(ev.seed, epoch, ev.cost_s), False)
     ev = benchmark.query(trial.arch, epoch, prior.seed, rng=rng)
     if epoch <= prior.epoch:  # already trained that far: read the log, for free
-        return ev, 0.0
+        return _Pending(trial, ev, 0.0, key, None, True)
     charge = max(ev.cost_s - prior.cost_s, 0.0)
-    runs[key] = _RunState(prior.seed, epoch, ev.cost_s)
-    return ev, charge
+    return _Pending(trial, ev, charge, key, _RunState(prior.seed, epoch, ev.cost_s), True)

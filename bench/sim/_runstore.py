@@ -71,6 +71,8 @@ def run_to_dict(r: RunResult) -> dict[str, Any]:
     }
     for name in _ARRAYS:
         d[name] = getattr(r, name).tolist()
+    d["train_seed"] = r.train_seed.tolist()
+    d["resumed"] = r.resumed.tolist()
     return d
 
 
@@ -93,6 +95,9 @@ def run_from_dict(d: dict[str, Any]) -> RunResult:
         archs=[str(a) for a in d["archs"]],
         strategy_s=float(d["strategy_s"]),
         wall_s=float(d["wall_s"]),
+        # absent from runs stored before 2026-12-07
+        train_seed=np.asarray(d.get("train_seed", []), dtype=np.int64).reshape(-1),
+        resumed=np.asarray(d.get("resumed", []), dtype=bool).reshape(-1),
         **arrays,
     )
 

@@ -70,6 +70,62 @@ def test_continued_runs_pay_only_the_extra_epochs(table: Table) -> None:
     assert [e.epoch for e in s.told] == [1, E, 1, E, E]
 
 
+def test_a_resume_never_continues_a_run_still_in_flight(table: Table) -> None:
+    """With two workers, a promotion asked while the run it names is still training has
+    no checkpoint to continue: it trains from scratch; once that run has finished, a
+    resume continues it (the audit of 2026-12-07 found BOHB on 4 workers continuing
+    in-flight runs in 9% of its promotions, finishing up to 12 s before physically
+    possible)."""
+    seed = table.seeds[0]
+    bench = TabularBenchmark(table, seed_mode=seed)
+    a = bench.space.parse(table.top(1, "test_acc")[0].arch)
+    E = bench.max_epoch
+    t1, tE = (table.query(a, e, seed).train_time_s for e in (1, E))
+    trials = [
+        Trial(a, 1),  # worker 1
+        Trial(a, E, resume=True),  # worker 2, at time 0: epoch 1 is still training
+        Trial(a, E, resume=True),  # asked when the epoch-1 run is done: continues it
+    ]
+    r = run(Scripted(trials, E), bench, Budget("queries", 3), workers=2)
+    got = sorted(zip(r.cost.tolist(), r.resumed.tolist(), r.time.tolist(), strict=True))
+    np.testing.assert_allclose([c for c, _, _ in got], sorted([t1, tE, tE - t1]), rtol=1e-12)
+    assert sorted(zip(r.cost.tolist(), r.resumed.tolist(), strict=True)) == sorted(
+        [(t1, False), (tE, False), (tE - t1, True)]
+    )
+    cont = next(t for c, res, t in got if res)
+    assert cont == pytest.approx(t1 + (tE - t1))  # starts only when epoch 1 has finished
+    assert r.train_seed.tolist() == [seed] * 3
+
+
+def test_per_cell_runs_are_the_cells_own(tmp_path) -> None:
+    """On a per-cell table with curves, a resume of a cell never continues an isomorphic
+    cell's run: each cell was trained separately, with its own times."""
+    import json
+
+    from nasrepro.tables import ImportMapping, import_table
+
+    a = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    b = "|none~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|"  # isomorphic to a
+    lines = [
+        {"arch": x, "ep": e, "v": 50 + e, "t": 50 + e, "secs": secs}
+        for x, secs in ((a, 1.0), (b, 3.0))
+        for e in range(1, 7)
+    ]
+    f = tmp_path / "r.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    m = ImportMapping(
+        "v", "t", epoch_column="ep", columns={"epoch_time_s": "secs"}, partial=True
+    )
+    import_table(f, tmp_path / "t.h5", m)
+    bench = TabularBenchmark(Table.open(tmp_path / "t.h5"))
+    assert bench.per_cell and bench.space.canonical(a) == bench.space.canonical(b)
+    sp = bench.space
+    trials = [Trial(sp.parse(a), 2), Trial(sp.parse(b), 6, resume=True)]
+    r = run(Scripted(trials, 6), bench, Budget("queries", 2))
+    assert r.cost.tolist() == [2.0, 18.0] and r.resumed.tolist() == [False, False]
+    assert r.archs == [a, b]
+
+
 def test_time_budget_workers_and_incumbent(table: Table) -> None:
     bench = TabularBenchmark(table)
     budget = Budget.parse("30x", bench.typical_cost_s)
