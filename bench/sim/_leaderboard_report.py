@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,10 @@ def plot(
                 continue
             c = np.asarray(s["curves"], dtype=np.float64)  # (n_seeds, g)
             idx = rng.integers(0, len(c), (_N_BOOT // 4, len(c)))
-            with np.errstate(all="ignore"):
+            # before a strategy's first result its columns are all NaN: numpy warns
+            # "Mean of empty slice" (a warning, not a floating-point error) and gives NaN
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 lo, hi = np.nanquantile(np.nanmean(c[idx], axis=1), [0.025, 0.975], axis=0)
                 (line,) = ax.plot(grid, np.nanmean(c, axis=0), label=n)
             ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)

@@ -250,3 +250,23 @@ def test_results_config_names_the_table_and_the_strategies_run(
     config = results_dict(lb, summarize(lb))["config"]
     assert config["benchmark"]["name"] == smoke_table_path.stem
     assert config["strategies"] == [*lb.runs, *lb.skipped] and len(config["strategies"]) == 9
+
+
+def test_a_curve_without_results_yet_plots_without_numpy_warnings(tmp_path: Path) -> None:
+    """Grid points where no seed has a result yet are NaN: the plot leaves them blank
+    instead of printing numpy's "Mean of empty slice" into a researcher's terminal."""
+    import warnings
+
+    from nasrepro.bench.sim._leaderboard_report import plot
+
+    nan = float("nan")
+    summary = {
+        "grid": [1.0, 2.0, 4.0],
+        "axis": "time",
+        "strategies": {"a": {"curves": [[nan, 2.0, 1.0], [nan, 3.0, 0.5]]}},
+        "ranks": {"a": [nan, 1.0, 1.0]},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        regret, ranks = plot(summary, tmp_path, "t")
+    assert regret.read_bytes()[:4] == b"\x89PNG" and ranks.is_file()
