@@ -93,10 +93,15 @@ class Strategy(abc.ABC):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
+    #: The strategy models the space's categorical decisions (:meth:`SearchSpace.decisions`),
+    #: so it supports only spaces that define them.
+    needs_decisions: ClassVar[bool] = False
+
     @classmethod
     def supports(cls, space: SearchSpace[Any]) -> bool:
-        """Whether this strategy can search ``space`` (default: any space)."""
-        return True
+        """Whether this strategy can search ``space`` (default: any space, or any with a
+        :meth:`~nasrepro.spaces.SearchSpace.decisions` view for ``needs_decisions``)."""
+        return not cls.needs_decisions or space.decisions() is not None
 
     def on_start(self) -> None:  # noqa: B027 - an optional hook
         """Called once before the first :meth:`ask`."""

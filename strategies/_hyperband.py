@@ -234,6 +234,8 @@ class BOHB(_BracketStrategy):
         min_bandwidth: The model's settings.
     """
 
+    needs_decisions = True
+
     def __init__(
         self,
         space: SearchSpace[Any],
@@ -262,9 +264,6 @@ class BOHB(_BracketStrategy):
         self.min_bandwidth = min_bandwidth
         self.observations_: dict[int, list[tuple[np.ndarray, float]]] = {}
 
-    @classmethod
-    def supports(cls, space: SearchSpace[Any]) -> bool:
-        return decisions_of(space) is not None
 
     def _observe(self, trial: Trial, evaluation: Evaluation) -> None:
         codes = self._dec.to_codes(trial.arch)

@@ -71,6 +71,8 @@ class Reinforce(Strategy):
         baseline_momentum: Momentum of the reward's moving average.
     """
 
+    needs_decisions = True
+
     def __init__(
         self,
         space: SearchSpace[Any],
@@ -100,9 +102,6 @@ class Reinforce(Strategy):
         self._ema_num = 0.0
         self._ema_den = 0.0
 
-    @classmethod
-    def supports(cls, space: SearchSpace[Any]) -> bool:
-        return decisions_of(space) is not None
 
     def policy(self) -> np.ndarray:
         """Choice probabilities per decision, shape ``(n_decisions, n_choices)``."""

@@ -374,7 +374,12 @@ def run_leaderboard(
     for name in list(names):
         cls = classes[name] = load_strategy(name, timeout_s=timeout)
         if not StrategyGuard(name, None, timeout).call("supports()", cls.supports, bench.space):
-            skipped[name] = f"does not support the {bench.space.name!r} space"
+            skipped[name] = f"does not support the {bench.space.name!r} space" + (
+                " (it models the space's categorical decisions, and the space defines no "
+                "decisions() view)"
+                if getattr(cls, "needs_decisions", False) and bench.space.decisions() is None
+                else ""
+            )
         elif getattr(cls, "multi_fidelity", False) and not getattr(bench, "has_curves", True):
             skipped[name] = NO_CURVES
         if name in skipped:  # expected for n/a, a warning for an unsupported space

@@ -252,3 +252,8 @@ def test_decisions_of_asks_the_space() -> None:
     dec = decisions_of(FixedChains())
     assert dec is not None and dec.n_choices.tolist() == [2, 2]
     assert Reinforce.supports(FixedChains())
+    from nasrepro.strategies import list_strategies, load_strategy
+
+    needs = {n for n in list_strategies() if load_strategy(n).needs_decisions}
+    assert needs == {"reinforce", "bohb"}  # the leaderboard names this when it skips them
+    assert [n for n in needs if load_strategy(n).supports(NoDecisionCells())] == []
