@@ -264,7 +264,6 @@ class BOHB(_BracketStrategy):
         self.min_bandwidth = min_bandwidth
         self.observations_: dict[int, list[tuple[np.ndarray, float]]] = {}
 
-
     def _observe(self, trial: Trial, evaluation: Evaluation) -> None:
         codes = self._dec.to_codes(trial.arch)
         self.observations_.setdefault(evaluation.epoch, []).append((codes, evaluation.valid_acc))

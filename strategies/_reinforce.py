@@ -102,7 +102,6 @@ class Reinforce(Strategy):
         self._ema_num = 0.0
         self._ema_den = 0.0
 
-
     def policy(self) -> np.ndarray:
         """Choice probabilities per decision, shape ``(n_decisions, n_choices)``."""
         z = np.where(self._mask, self.theta_, -np.inf)

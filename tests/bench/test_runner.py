@@ -113,9 +113,7 @@ def test_per_cell_runs_are_the_cells_own(tmp_path) -> None:
     ]
     f = tmp_path / "r.jsonl"
     f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    m = ImportMapping(
-        "v", "t", epoch_column="ep", columns={"epoch_time_s": "secs"}, partial=True
-    )
+    m = ImportMapping("v", "t", epoch_column="ep", columns={"epoch_time_s": "secs"}, partial=True)
     import_table(f, tmp_path / "t.h5", m)
     bench = TabularBenchmark(Table.open(tmp_path / "t.h5"))
     assert bench.per_cell and bench.space.canonical(a) == bench.space.canonical(b)
