@@ -207,3 +207,34 @@ def test_strategies_are_told_no_test_accuracy(table: Table) -> None:
     (told,) = s.told
     assert np.isnan(told.test_acc) and told.valid_acc == bench.query(a).valid_acc
     assert r.regret[-1] == pytest.approx(bench.optimum - bench.final_test_acc(told.arch))
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_every_continued_run_starts_after_the_run_it_continues(table: Table, workers: int) -> None:
+    """BOHB on several workers: each resumed evaluation continues a run of the same class
+    and seed that had finished when it started, and pays exactly the epochs in between."""
+    from nasrepro.strategies import BOHB
+
+    bench = TabularBenchmark(table)
+    sp, E = bench.space, bench.max_epoch
+    budget = Budget.parse("40x", bench.typical_cost_s)
+    r = run(BOHB(sp, max_epoch=E, seed=1, eta=2), bench, budget, workers=workers, seed=1)
+    assert r.resumed.any() and len(r.train_seed) == r.n_evaluations
+    start = r.time - r.cost
+    for i in np.flatnonzero(r.resumed & (r.cost > 0)):
+        s, e = int(r.train_seed[i]), int(r.epoch[i])
+        before = [
+            j
+            for j in range(r.n_evaluations)
+            if r.archs[j] == r.archs[i]
+            and r.train_seed[j] == s
+            and r.epoch[j] < e
+            and r.time[j] <= start[i] + 1e-9
+        ]
+        assert before, f"evaluation {i} continues no finished run"
+        paid = [
+            table.query(r.archs[i], e, s).train_time_s
+            - table.query(r.archs[i], int(r.epoch[j]), s).train_time_s
+            for j in before
+        ]
+        assert min(abs(p - r.cost[i]) for p in paid) < 1e-6
