@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -25,6 +26,8 @@ __all__ = [
     "parse_any",
     "quote",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: At most this many characters of user input are quoted in an error message.
 QUOTE_LIMIT = 200
@@ -270,12 +273,111 @@ _REGISTRY.add("chain", "nasrepro.spaces._chain:ChainSpace")
 _REGISTRY.add("hierarchical", "nasrepro.spaces._hier:HierSpace")
 
 
+def _qualified(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _check_space_class(name: str, cls: object) -> None:
+    """Refuse a class that cannot work as the space ``name`` (see :func:`register_space`)."""
+    if not (isinstance(cls, type) and issubclass(cls, SearchSpace)):
+        raise SpaceError(
+            f"@register_space({name!r}) was applied to {cls!r}, which is not a class "
+            "deriving from nasrepro.spaces.SearchSpace; subclass SearchSpace"
+        )
+    q = _qualified(cls)
+    left = sorted(getattr(cls, "__abstractmethods__", ()))
+    if left:
+        raise SpaceError(
+            f"space {name!r} ({q}) does not implement the abstract method(s) {', '.join(left)} "
+            "of SearchSpace; define them before registering it"
+        )
+    arch = cls.__dict__.get("arch_type", getattr(cls, "arch_type", None))
+    if not (isinstance(arch, type) and issubclass(arch, Architecture)):
+        raise SpaceError(
+            f"space {name!r} ({q}) needs a class attribute arch_type naming its architecture "
+            f"class (a frozen dataclass deriving from nasrepro.spaces.Architecture), got {arch!r}"
+        )
+    a = arch.__qualname__
+    left = sorted(getattr(arch, "__abstractmethods__", ()))
+    if left:
+        raise SpaceError(
+            f"space {name!r}: its arch_type {a} does not implement the abstract method(s) "
+            f"{', '.join(left)} of Architecture; define them before registering the space"
+        )
+    arch_space = getattr(arch, "space_name", None)
+    if arch_space != name:
+        raise SpaceError(
+            f"space {name!r}: its arch_type {a} has space_name {arch_space!r}; set "
+            f"`space_name: ClassVar[str] = {name!r}` on {a} (to_dict, from_dict and tables "
+            "use it to find the space of an architecture)"
+        )
+    params = getattr(arch, "__dataclass_params__", None)
+    if params is not None and not params.frozen:
+        raise SpaceError(
+            f"space {name!r}: its arch_type {a} is a dataclass that is not frozen; declare it "
+            "@dataclass(frozen=True) (architectures are dictionary keys and must not change)"
+        )
+    if arch.__hash__ is None:
+        raise SpaceError(
+            f"space {name!r}: its arch_type {a} is not hashable; make it a "
+            "@dataclass(frozen=True) (architectures are dictionary keys)"
+        )
+
+
 def register_space(name: str) -> Callable[[type[SearchSpace[Any]]], type[SearchSpace[Any]]]:
-    """Class decorator registering a space under ``name``; refuses duplicates."""
+    """Class decorator registering a :class:`SearchSpace` subclass under ``name``.
+
+    The class is checked when it is registered: it must implement every abstract
+    method of :class:`SearchSpace` (``sample``, ``mutate``, ``neighbors``, ``encode``,
+    ``lower``, ``canonical``, ``distance``), and name its architecture class in
+    ``arch_type``: an :class:`Architecture` subclass that is a frozen (hashable)
+    dataclass whose ``space_name`` is ``name``. :func:`get_space` checks a user space
+    once more on its first use in a process: ``sample`` and ``canonical`` return an
+    ``arch_type``, and ``lower`` accepts the macro keywords ``C``, ``N`` and
+    ``reduction`` that training protocols pass, and returns a :class:`NetworkSpec`.
+
+    A space registered in a script or a notebook (``__main__``) is unknown to other
+    processes: the command line, sweep workers and the leaderboard's contract check.
+    Put the class in a file and name it in the environment variable
+    ``NASREPRO_PLUGINS`` (comma-separated module names or ``.py`` paths), or declare
+    an entry point in the group ``nasrepro.spaces``; :func:`get_space` imports those
+    on an unknown name (see :mod:`nasrepro.spaces._plugins`).
+
+    Registering a class under a name already taken is refused, except for a class of
+    the same qualified name (module and class name), which replaces the old one: a
+    notebook that runs the cell defining the space again.
+
+    Args:
+        name: The space's name, as ``get_space``, tables and the CLI spell it.
+
+    Returns:
+        The decorator; it sets ``cls.name`` and returns the class unchanged.
+
+    Raises:
+        SpaceError: The class fails one of the checks above, or ``name`` is taken by
+            another class. The message names the fix.
+
+    Example:
+        >>> @register_space("tinycell")  # doctest: +SKIP
+        ... class TinyCellSpace(SearchSpace[TinyCellArch]):
+        ...     arch_type = TinyCellArch
+        ...     ...
+    """
+    if not isinstance(name, str) or not name.strip() or "," in name:
+        raise SpaceError(f"a space name must be a non-empty string without commas, got {name!r}")
 
     def deco(cls: type[SearchSpace[Any]]) -> type[SearchSpace[Any]]:
+        _check_space_class(name, cls)
         if _REGISTRY.taken(name, cls):
-            raise ValueError(f"a space named {name!r} is already registered")
+            held = _REGISTRY.held(name)
+            held_q = held.replace(":", ".") if isinstance(held, str) else _qualified(held)
+            if held_q != _qualified(cls):
+                raise SpaceError(
+                    f"a space named {name!r} is already registered ({held_q}); register "
+                    f"{_qualified(cls)} under another name"
+                )
+            logger.debug("space %r: %s defined again, replacing the old class", name, held_q)
+            _CHECKED.discard(held)  # type: ignore[arg-type]
         cls.name = name
         _REGISTRY.add(name, cls)
         return cls
@@ -283,25 +385,104 @@ def register_space(name: str) -> Callable[[type[SearchSpace[Any]]], type[SearchS
     return deco
 
 
+#: User space classes that passed :func:`_check_first_use` in this process.
+_CHECKED: set[type] = set()
+#: The keywords of ``lower`` that the first-use check passes (as protocols do).
+_CHECK_MACRO: dict[str, Any] = {"C": 4, "N": 1, "reduction": "resblock"}
+
+
+def _check_first_use(space: SearchSpace[Any]) -> None:
+    """Check once per process and class that a user space's ``sample``, ``canonical``
+    and ``lower`` return what the library needs (the built-in spaces are tested)."""
+    cls = type(space)
+    if cls in _CHECKED or cls.__module__.startswith("nasrepro.spaces."):
+        return
+    name, arch_type = cls.name, cls.arch_type
+    arch = space.sample(np.random.default_rng(0))
+    if not isinstance(arch, arch_type):
+        raise SpaceError(
+            f"space {name!r}: sample() returned {type(arch).__qualname__}, not its "
+            f"arch_type {arch_type.__qualname__}; return an instance of {arch_type.__qualname__}"
+        )
+    canon = space.canonical(arch)
+    if not isinstance(canon, arch_type):
+        raise SpaceError(
+            f"space {name!r}: canonical() returned {type(canon).__qualname__}, not its "
+            f"arch_type {arch_type.__qualname__}; return the representative architecture "
+            "(the architecture itself if every one is its own class)"
+        )
+    call = ", ".join(f"{k}={v!r}" for k, v in _CHECK_MACRO.items())
+    try:
+        spec = space.lower(canon, **_CHECK_MACRO)
+    except TypeError as e:
+        raise SpaceError(
+            f"space {name!r}: lower(arch, {call}) raised TypeError: {e}; lower() must "
+            "accept the keywords C, N and reduction that training protocols pass, as "
+            "CellSpace.lower does (reduction: a key of nasrepro.spaces.REDUCTIONS)"
+        ) from e
+    if not isinstance(spec, NetworkSpec):
+        raise SpaceError(
+            f"space {name!r}: lower(arch, {call}) returned {type(spec).__qualname__}, not a "
+            "nasrepro.spaces.NetworkSpec; build one (nasrepro.spaces.nb201_skeleton helps)"
+        )
+    _CHECKED.add(cls)
+
+
+def _load_plugins() -> None:
+    """Import the plugins (:mod:`nasrepro.spaces._plugins`); an entry point that names an
+    undecorated space class registers it under the entry point's name."""
+    from nasrepro.spaces._plugins import load_plugins
+
+    for ep_name, obj in load_plugins():
+        if isinstance(obj, type) and issubclass(obj, SearchSpace) and ep_name not in _REGISTRY:
+            register_space(ep_name)(obj)
+
+
+def _unknown(name: object) -> SpaceError:
+    from nasrepro.spaces._plugins import ENTRY_POINT_GROUP, PLUGINS_ENV, plugin_specs
+
+    specs = plugin_specs()
+    tried = f"${PLUGINS_ENV}={','.join(specs)!r}" if specs else f"${PLUGINS_ENV} is not set"
+    return SpaceError(
+        f"unknown space {quote(name)}; choose one of {_REGISTRY.names()} ({tried}). A space "
+        "registered with @register_space in __main__ (a script or a notebook) is unknown to "
+        "other processes (the nasrepro command line, sweep workers, the leaderboard's "
+        "contract check): put it in a file and name that in the environment, e.g. "
+        f"{PLUGINS_ENV}=path/to/{name if isinstance(name, str) else 'my_space'}.py "
+        f"(comma-separated .py paths or module names), or declare an entry point in the "
+        f"group {ENTRY_POINT_GROUP!r}"
+    )
+
+
 def get_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
     """Instantiate the space registered as ``name``.
+
+    An unknown name imports the plugins first (``$NASREPRO_PLUGINS`` and the entry
+    points of the group ``nasrepro.spaces``) and looks again; a user space is checked
+    on its first use in the process (see :func:`register_space`).
+
+    Raises:
+        SpaceError: No space has that name; the message says how to make one known.
+        ConfigError: A plugin is missing or failed to import.
 
     Example:
         >>> space = get_space("cell")
         >>> space.size
         15625
     """
-    try:
-        factory = _REGISTRY.get(name)
-    except KeyError:
-        raise SpaceError(
-            f"unknown space {quote(name)}; choose one of {_REGISTRY.names()}"
-        ) from None
-    return factory(**kwargs)
+    if not (isinstance(name, str) and name in _REGISTRY):
+        if isinstance(name, str):
+            _load_plugins()
+        if not (isinstance(name, str) and name in _REGISTRY):
+            raise _unknown(name)
+    space = _REGISTRY.get(name)(**kwargs)
+    _check_first_use(space)
+    return space
 
 
 def list_spaces() -> list[str]:
-    """Names of the registered spaces, sorted."""
+    """Names of the registered spaces, sorted, the plugins' included (imported first)."""
+    _load_plugins()
     return _REGISTRY.names()
 
 

@@ -76,6 +76,10 @@ class Registry(Generic[T]):
             isinstance(held, str) and not isinstance(obj, str) and held == _reference_of(obj)
         )
 
+    def held(self, name: str) -> T | str:
+        """The entry ``name`` as stored (a lazy one stays a reference); ``KeyError`` if none."""
+        return self._entries[name]
+
     def add(self, name: str, obj: T | str) -> None:
         """Store ``obj`` (a component, or a ``"module:attribute"`` reference) as ``name``.
 
