@@ -402,8 +402,10 @@ def check_covers_space(
         hint_surrogate: Name the shipped surrogate benchmark of an unbounded space.
 
     Raises:
-        ConfigError: The space is unbounded (a table holds a sample of it), or some cells
-            (per-cell tables) or isomorphism classes have no final result.
+        ConfigError: The space is unbounded (a table holds a sample of it), the table's
+            rows are not the space's architectures (a table of an older version of the
+            space: another count, or rows that the space no longer parses or orders so),
+            or some cells (per-cell tables) or isomorphism classes have no final result.
     """
     space = table.space
     if not space.bounded:
@@ -414,6 +416,7 @@ def check_covers_space(
             "benchmark instead"
             + (f": --benchmark {space.name}-mnist1d-tiny-surrogate" if shipped else "")
         )
+    _check_rows_match_space(table, asker)
     trained = table.trained()
     if not table.per_cell:
         trained = trained[representative_mask(table.canonical)]
@@ -431,3 +434,45 @@ def check_covers_space(
             f"of the {space.name!r} space, and {asker} any of them; use a table that covers "
             f"the space (`nasrepro table list`), or {fix}"
         )
+
+
+#: Rows of a bounded space's table that :func:`check_covers_space` parses and places.
+_SPOT_CHECKS = 64
+
+
+def _check_rows_match_space(table: Table, asker: str) -> None:
+    """Refuse a bounded space's table whose rows are not the space's architectures in
+    enumeration order: a table built from an older version of the space. The count is
+    compared in full; the order and the strings on :data:`_SPOT_CHECKS` evenly spaced
+    rows (enumerating a large space would cost more than the rest of the check)."""
+    space = table.space
+    fix = (
+        "rebuild it for the current space (sweep the space again into a new --out, then "
+        "`nasrepro table build`; for an imported table, import the results file again), or "
+        "use the version of the space (or of the plugin that registers it) that the table "
+        "was built with"
+    )
+    size = space.size
+    if table.n_rows != size:
+        raise ConfigError(
+            f"{table.path} has {table.n_rows:,} rows, but the {space.name!r} space now has "
+            f"{size:,} architectures, and {asker} any of them: the table was built from "
+            f"another version of the space; {fix}"
+        )
+    archs = table.archs
+    for i in np.unique(np.linspace(0, len(archs) - 1, min(len(archs), _SPOT_CHECKS)).astype(int)):
+        row = int(i)
+        try:
+            index = space.index_of(space.parse(archs[row]))
+        except ValueError as e:
+            raise ConfigError(
+                f"{table.path}: row {row} ({archs[row]!r}) is not an architecture of the "
+                f"current {space.name!r} space ({e}): the table was built from another "
+                f"version of the space; {fix}"
+            ) from e
+        if index is not None and index != row:
+            raise ConfigError(
+                f"{table.path}: row {row} holds {archs[row]!r}, which the current "
+                f"{space.name!r} space enumerates at position {index}: the table was built "
+                f"from another version of the space; {fix}"
+            )
