@@ -2,9 +2,16 @@
 
 A :class:`NetworkSpec` is a macro skeleton (stem, a sequence of blocks, head) whose
 cell blocks are DAGs over a closed vocabulary of primitive ops (:class:`Op`). One
-compiler (:func:`nasrepro.bench.harness._compiler.compile_network`) turns it into a torch module and one
-featurizer (:mod:`nasrepro.surrogate`) turns it into features, so a new space only
-needs sampling, mutation and a ``lower()`` function.
+compiler (:func:`nasrepro.bench.harness._compiler.compile_network`) turns it into a
+torch module and one featurizer (:mod:`nasrepro.surrogate`) turns it into features, so
+a new space needs no training or featurizing code of its own: its ``lower()`` builds a
+spec (:func:`nb201_skeleton` wraps a :class:`CellSpec` in NAS-Bench-201's skeleton),
+and must accept the keywords ``C``, ``N`` and ``reduction`` (a key of
+:data:`REDUCTIONS`) that training protocols pass. The space still implements every
+abstract method of :class:`~nasrepro.spaces.SearchSpace` (sampling, mutation,
+neighbours, encoding, canonical form, distance) and the hooks its users need (for
+example ``decisions()`` for REINFORCE and BOHB); see the README's "Bring your own
+search space" and ``examples/my_space.py``.
 
 Semantics, shared by the compiler and the featurizer:
 
