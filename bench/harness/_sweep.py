@@ -65,9 +65,13 @@ __all__ = [
     "plan_sweep",
     "sweep",
     "load_results",
+    "WORKER_THREADS",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: torch CPU threads each sweep worker trains with (CPU bits depend on it).
+WORKER_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class SweepPlan:
         return self.archs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
 
     def manifest(self) -> SweepManifest:
-        """The sweep directory's record of this plan, with this process's versions."""
+        """The sweep directory's record of this plan: this process's versions, but the
+        thread count the workers train with (:data:`WORKER_THREADS`)."""
         from nasrepro.bench.tracking import versions
 
         return SweepManifest(
@@ -109,7 +114,7 @@ class SweepPlan:
             chunk_size=self.chunk_size,
             sample=self.sample,
             sample_seed=self.sample_seed,
-            versions=versions(),
+            versions=versions() | {"torch_threads": str(WORKER_THREADS)},
         )
 
 
@@ -242,7 +247,7 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
 
     from nasrepro.bench.harness._train import train
 
-    torch.set_num_threads(job.get("threads", 1))
+    torch.set_num_threads(job.get("threads", WORKER_THREADS))
     p = Protocol.from_dict(job["protocol"])
     _warm_up(job, p)
     if job.get("batched", 0) > 1:
@@ -256,7 +261,7 @@ def _run_unit(job: dict[str, Any]) -> dict[str, Any]:
                 job["device"],
                 space=job["space"],
                 data_root=job["data_root"],
-                threads=job.get("threads", 1),
+                threads=job.get("threads", WORKER_THREADS),
             )
             for a in job["archs"]
         ]
@@ -322,7 +327,7 @@ def sweep(
         seeds: Training seeds.
         out: Sweep directory (created if missing; resumed if it holds this sweep).
         shard: ``(i, n)``: this process takes units ``i, i+n, i+2n, ...``.
-        workers: Parallel worker processes (each with one torch thread).
+        workers: Parallel worker processes (each with :data:`WORKER_THREADS` torch thread).
         executor: ``"local"`` (process pool) or ``"ray"``.
         ray_address: Address of an existing Ray cluster; a local one is started if None.
         archs, sample, sample_seed, chunk_size: See :func:`plan_sweep`.
@@ -388,6 +393,7 @@ def sweep(
                 "data_root": data_root,
                 "batched": k,
                 "amp": amp,
+                "threads": WORKER_THREADS,
             }
             for s, c in todo
         ]
