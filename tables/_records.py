@@ -9,16 +9,25 @@ The manifest is a :class:`SweepManifest` as JSON (sorted keys, no whitespace)::
 
     {"format": 1, "space": str, "protocol": Protocol.to_dict(), "protocol_id": str,
      "archs": [str, ...], "seeds": [int, ...], "chunk_size": int,
-     "sample": int | null, "sample_seed": int, "versions": {str: str}}
+     "sample": int | null, "sample_seed": int, "versions": {str: str},
+     "specs_sha256": str}
 
 A manifest without ``format`` is read as version 1; ``sample``, ``sample_seed`` and
 ``versions`` may be absent (``null``, 0 and ``{}``). The protocol must hash to
-``protocol_id``.
+``protocol_id``. ``specs_sha256`` (since 2026-12-08; absent before, read as ``None``)
+is :func:`~nasrepro.spaces.specs_digest` of the sweep's architectures and the networks
+the space lowered them to under the protocol's macro when the sweep began: a resume
+refuses to train on when the space's code now lowers them to other networks.
 
 Each chunk file is gzip-compressed JSON (``mtime=0``, so the bytes are reproducible)::
 
     {"format": 1, "protocol_id": str, "space": str, "seed": int, "chunk": int,
-     "results": [TrialResult.to_dict(), ...]}
+     "results": [TrialResult.to_dict(), ...], "networks": {arch: sha256}}
+
+``networks`` (since 2026-12-08; absent in older chunks) maps each architecture of
+the chunk to the :func:`~nasrepro.spaces.network_digests` of the network it was
+trained as, so that ``table build`` can refuse chunks that trained one architecture
+as two networks.
 
 Chunks are written to a temporary file in the same directory and renamed into place,
 so a reader sees a whole chunk or none, and a killed sweep never leaves half a chunk.
@@ -203,11 +212,20 @@ def chunk_path(sweep_dir: Path, seed: int, chunk: int) -> Path:
 
 
 def write_chunk(
-    sweep_dir: Path, seed: int, chunk: int, protocol_id: str, space: str, results: list[TrialResult]
+    sweep_dir: Path,
+    seed: int,
+    chunk: int,
+    protocol_id: str,
+    space: str,
+    results: list[TrialResult],
+    networks: dict[str, str] | None = None,
 ) -> Path:
-    """Atomically write one finished chunk; returns its path."""
+    """Atomically write one finished chunk; returns its path.
+
+    ``networks`` (architecture -> network digest) is written where given.
+    """
     path = chunk_path(sweep_dir, seed, chunk)
-    payload = {
+    payload: dict[str, Any] = {
         "format": CHUNK_FORMAT,
         "protocol_id": protocol_id,
         "space": space,
@@ -215,12 +233,16 @@ def write_chunk(
         "chunk": chunk,
         "results": [r.to_dict() for r in results],
     }
+    if networks is not None:
+        payload["networks"] = dict(networks)
     write_json_atomic(path, payload, compress=True)
     return path
 
 
 def read_chunk(path: Path) -> dict[str, Any]:
     """Read one chunk file; results come back as :class:`TrialResult` objects.
+
+    ``networks`` is ``{}`` in a chunk written before it was recorded.
 
     Raises:
         ValueError: The file is not a readable chunk (names the file and the fix).
@@ -231,6 +253,11 @@ def read_chunk(path: Path) -> dict[str, Any]:
         if payload.get("format") != CHUNK_FORMAT:
             raise ValueError(f"unknown chunk format {payload.get('format')!r}")
         payload["results"] = [TrialResult.from_dict(r) for r in payload["results"]]
+        networks = payload.setdefault("networks", {})
+        if not isinstance(networks, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in networks.items()
+        ):
+            raise ValueError("networks is not an object of strings")
     except (OSError, EOFError, ValueError, KeyError, TypeError) as e:
         raise ValueError(
             f"{path}: not a readable sweep chunk ({e}); delete it and resume the sweep "
@@ -259,7 +286,11 @@ class SweepManifest:
         chunk_size: Architectures per chunk.
         sample: Size of the random sample of an unbounded space (``None``: not sampled).
         sample_seed: Seed of that sample.
-        versions: Package versions of the process that wrote the manifest.
+        versions: Package versions of the process that wrote the manifest, with
+            ``torch_threads`` the thread count the sweep's workers train with.
+        specs_sha256: Digest of the architectures' lowered networks when the sweep
+            began (:func:`~nasrepro.spaces.specs_digest`), or ``None`` in a manifest
+            written before it was recorded.
         format: Manifest format version (:data:`MANIFEST_FORMAT`).
     """
 
@@ -271,6 +302,7 @@ class SweepManifest:
     sample: int | None = None
     sample_seed: int = 0
     versions: dict[str, str] = field(default_factory=dict)
+    specs_sha256: str | None = None
     format: int = MANIFEST_FORMAT
 
     @property
@@ -278,7 +310,8 @@ class SweepManifest:
         return self.protocol.id
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON object of ``sweep.json``; ``specs_sha256`` only where recorded."""
+        out: dict[str, Any] = {
             "format": self.format,
             "space": self.space,
             "protocol": self.protocol.to_dict(),
@@ -290,6 +323,9 @@ class SweepManifest:
             "sample_seed": self.sample_seed,
             "versions": dict(self.versions),
         }
+        if self.specs_sha256 is not None:
+            out["specs_sha256"] = self.specs_sha256
+        return out
 
     @classmethod
     def from_dict(cls, d: Any) -> SweepManifest:
@@ -328,6 +364,8 @@ class SweepManifest:
             problems.append("sample or sample_seed is not an integer")
         if not isinstance(d.get("versions", {}), dict):
             problems.append("versions is not an object")
+        if not isinstance(d.get("specs_sha256", ""), str):
+            problems.append("specs_sha256 is not a string")
         if problems:
             raise ValueError("; ".join(problems))
         try:
@@ -343,6 +381,7 @@ class SweepManifest:
             sample=None if sample is None else int(sample),
             sample_seed=int(d.get("sample_seed", 0)),
             versions={str(k): str(v) for k, v in d.get("versions", {}).items()},
+            specs_sha256=d.get("specs_sha256"),
             format=int(version),
         )
 
