@@ -18,7 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from nasrepro.spaces import SearchSpace, get_space
+from nasrepro.spaces import SearchSpace, get_space, specs_digest
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._format import (
     SCHEMA_IMPORTED,
@@ -175,10 +175,18 @@ def build(
     Returns:
         A :class:`BuildReport` naming the missing pairs.
 
+    Chunks record the digest of the network each architecture was trained as (since
+    2026-12-08): two chunks that trained one architecture as different networks (the
+    space's code changed between them) are refused. When every result's chunk records
+    it, the table's ``specs_sha256`` attribute is :func:`~nasrepro.spaces.specs_digest`
+    of the rows with a result (in row order) and those networks, which ``nasrepro
+    reproduce`` checks against the space's code; tables from older chunks have none.
+
     Raises:
         TableError: The sweeps mix spaces or protocols, a seed mixes CPU and GPU
-            results, results conflict or do not fit the manifest, a chunk is
-            unreadable, or results are missing and ``allow_partial`` is false.
+            results, results conflict or do not fit the manifest, two chunks trained
+            one architecture as different networks, a chunk is unreadable, or results
+            are missing and ``allow_partial`` is false.
 
     Example:
         >>> report = build("runs/smoke", "smoke.h5")  # doctest: +SKIP
@@ -236,6 +244,8 @@ def build(
                     expected.setdefault((row, s), a)
 
     results: dict[tuple[int, int], tuple[TrialResult, Path]] = {}
+    networks: dict[str, tuple[str, Path]] = {}  # arch -> (network digest, first chunk)
+    undigested: list[Path] = []  # chunks of kept results that record no network
     n_dup = 0
     for d in dirs:
         for path in iter_chunks(d):
@@ -265,6 +275,19 @@ def build(
                     )
                 if r.seed not in seed_pos:
                     continue  # a seed left out on request
+                net = payload["networks"].get(r.arch)
+                if net is None:
+                    undigested.append(path)
+                else:
+                    seen = networks.setdefault(r.arch, (net, path))
+                    if seen[0] != net:
+                        raise TableError(
+                            f"refusing to combine chunks that trained {r.arch} as different "
+                            f"networks: {seen[1]} (network {seen[0][:12]}) and {path} "
+                            f"(network {net[:12]}); space {first.space!r}'s code changed "
+                            "between them, so delete the chunks trained with the code you "
+                            "do not want and resume the sweep with the code you keep"
+                        )
                 key = (_row_of(r.arch, index, canonical, space, str(path)), r.seed)
                 if key in results:
                     other, other_path = results[key]
@@ -353,6 +376,16 @@ def build(
             "allow_partial=True (`nasrepro table build --allow-partial`)"
         )
 
+    specs_sha256 = None
+    if undigested:
+        logger.info(
+            "the table records no specs_sha256: %d results (in %s, ...) come from chunks that "
+            "record no network digest (written before nasrepro recorded one)",
+            len(undigested),
+            undigested[0],
+        )
+    else:
+        specs_sha256 = _table_specs_digest(archs, results, networks)
     out = Path(out_path)
     _write(
         out,
@@ -368,9 +401,22 @@ def build(
         device_names={str(s): sorted(device_names[s]) for s in seeds},
         training_versions={k: sorted(v) for k, v in sorted(training_versions.items())},
         trainers={str(s): sorted(trainers[s]) for s in seeds},
+        specs_sha256=specs_sha256,
     )
     logger.info("wrote %s (%d rows, %d seeds, %d epochs)", out, n_rows, S, E)
     return BuildReport(**{**report.__dict__, "path": out})
+
+
+def _table_specs_digest(
+    archs: list[str],
+    results: dict[tuple[int, int], tuple[TrialResult, Path]],
+    networks: dict[str, tuple[str, Path]],
+) -> str:
+    """:func:`~nasrepro.spaces.specs_digest` of the rows with a result, in row order, and
+    the networks their chunks record (every result's chunk records its network)."""
+    row_net = {row: networks[r.arch][0] for (row, _), (r, _) in results.items()}
+    rows = sorted(row_net)
+    return specs_digest([archs[i] for i in rows], [row_net[i] for i in rows])
 
 
 def _image(
@@ -421,12 +467,15 @@ def _write(
     imported: dict[str, Any] | None = None,
     source_index: np.ndarray | None = None,
     trainers: dict[str, list[str]] | None = None,
+    specs_sha256: str | None = None,
 ) -> None:
     """Write the layout of :mod:`nasrepro.tables._format` atomically.
 
     ``trainers`` (tables built from sweeps) records per seed which trainers made its
     results, ``single`` and/or ``batched``: reproduce expects bitwise identity only
-    from single training.
+    from single training. ``specs_sha256`` (tables built from chunks that record
+    their networks) is the digest of the networks the rows with a result were
+    trained as.
 
     Schema 1 by default; with ``imported`` (the schema-2 attributes of
     :data:`~nasrepro.tables._format.IMPORT_ATTRS`) schema 2, where ``epochs`` may be
@@ -463,6 +512,8 @@ def _write(
     }
     if trainers is not None:
         attrs["trainers"] = json.dumps(trainers, sort_keys=True)
+    if specs_sha256 is not None:
+        attrs["specs_sha256"] = specs_sha256
     attrs.update(imported or {})
     attrs["header_sha256"] = header_digest(attrs, small)
 

@@ -18,11 +18,18 @@ Root attributes:
   (JSON: seed -> the trainers that made it, ``"single"`` and/or ``"batched"``);
   ``training_versions`` holds ``torch_threads`` (torch's CPU thread count) since
   the same date, and a table without it was trained with one thread;
+* ``specs_sha256`` (str, tables built since 2026-12-08 from chunks that record their
+  networks): :func:`~nasrepro.spaces.specs_digest` of the architecture strings of the
+  rows with a result, in row order, and the digests of the networks they were trained
+  as (:func:`~nasrepro.spaces.network_digests`, recorded by each chunk); ``nasrepro
+  reproduce`` recomputes it with the space's current code to tell whether the space
+  now lowers them to other networks. Absent where a chunk recorded no networks;
 * ``metrics_sha256``: sha256 of the little-endian float32 bytes of ``metrics``;
 * ``rows_sha256``: sha256 of ``archs``, ``canonical`` (int64 LE) and ``static``
   (float32 LE) bytes, so a flipped bit in the row index is caught too;
-* ``header_sha256``: sha256 of every other attribute and the small datasets
-  below, so that no metadata can change unnoticed.
+* ``header_sha256``: sha256 of every other attribute (whatever their names, so
+  ``trainers`` and ``specs_sha256`` too) and the small datasets below, so that no
+  metadata can change unnoticed.
 
 Datasets:
 
