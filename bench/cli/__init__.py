@@ -283,6 +283,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         ACC_NOISE_K,
         LOSS_RTOL,
         describe_gaps,
+        describe_specs_gap,
         reproduce,
     )
     from nasrepro.tables import load_default, open_table
@@ -330,9 +331,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             )
         for line in describe_gaps(rep.build_gaps):
             print(line)
+        for line in describe_specs_gap(rep.specs_gap):
+            print(line)
         if rep.verdict != "IDENTICAL" and rep.bitwise_expected:
             print("the builds match, so this difference is not explained by the build")
-        elif rep.verdict == "DIFFERENT":
+        elif rep.verdict == "DIFFERENT" and rep.specs_gap is None:
             why = "the batched trainer's kernels" if rep.batched else "another build"
             placed = []
             for n, values in rep.seed_finals.items():

@@ -20,7 +20,10 @@ Three verdicts, from every recorded metric of every epoch (all but the wall-cloc
   final accuracies lie within the row's seed spread, which the report shows.
 
 The report names each build field that differs between the table and this machine
-(:attr:`ReproReport.build_gaps`), since a bitwise comparison means nothing across them.
+(:attr:`ReproReport.build_gaps`), since a bitwise comparison means nothing across them,
+and whether the space's code now lowers the table's architectures to other networks
+than the table trained (:attr:`ReproReport.specs_gap`, from the table's
+``specs_sha256``), which retrains another network under the same name.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from nasrepro.bench.harness._train import _device_name, train
 from nasrepro.bench.tracking import versions
+from nasrepro.spaces import get_space, lowered_digests, specs_digest
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import Protocol, Table
 
@@ -46,6 +50,8 @@ __all__ = [
     "table_build",
     "build_gaps",
     "describe_gaps",
+    "describe_specs_gap",
+    "table_specs_gap",
     "VERDICTS",
     "LOSS_RTOL",
     "ACC_NOISE_K",
@@ -130,6 +136,10 @@ class ReproReport:
             ``{name: [value per seed]}``: where bitwise identity is not expected, how
             the retrained final accuracies sit among them is the useful question.
         loss_rtol: The loss tolerance used.
+        specs_gap: ``(table, here)`` digests of the networks of the table's trained
+            architectures when they differ: the space's code now lowers them to other
+            networks than the table trained (see :func:`table_specs_gap`). ``None``
+            when they match or the table records no ``specs_sha256``.
     """
 
     arch: str
@@ -146,6 +156,7 @@ class ReproReport:
     batched: bool = False
     loss_rtol: float = LOSS_RTOL
     seed_finals: dict[str, list[float]] = field(default_factory=dict)
+    specs_gap: tuple[str, str] | None = None
 
     @property
     def exact(self) -> bool:
@@ -153,8 +164,9 @@ class ReproReport:
 
     @property
     def bitwise_expected(self) -> bool:
-        """Whether the table and this machine share every recorded build field."""
-        return not self.batched and not self.build_gaps
+        """Whether the table and this machine share every recorded build field, and the
+        space lowers the table's architectures to the networks the table trained."""
+        return not self.batched and not self.build_gaps and self.specs_gap is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +187,7 @@ class ReproReport:
             "loss_rtol": self.loss_rtol,
             "acc_noise_k": ACC_NOISE_K,
             "seed_finals": self.seed_finals,
+            "specs_gap": None if self.specs_gap is None else list(self.specs_gap),
         }
 
 
@@ -276,6 +289,43 @@ def describe_gaps(gaps: dict[str, tuple[str | None, str]]) -> list[str]:
     return lines
 
 
+def table_specs_gap(table: Table) -> tuple[str, str] | None:
+    """Whether the space now lowers the table's architectures to other networks.
+
+    Recomputes the table's ``specs_sha256`` (see :mod:`nasrepro.tables._format`) with
+    the space's current code: the rows with a result, lowered under the table's
+    protocol (0.2-0.3 s for all 15,625 cells).
+
+    Returns:
+        ``(table, here)`` digests when they differ; ``None`` when they match or the
+        table records none (older tables).
+    """
+    recorded = table.attrs.get("specs_sha256")
+    if recorded is None:
+        return None
+    recorded = str(recorded)
+    params = table.static[:, table.static_names.index("params")]
+    rows = np.flatnonzero(np.isfinite(params)).tolist()
+    all_archs = table.archs
+    archs = [all_archs[i] for i in rows]
+    space = get_space(table.space_name)
+    here = specs_digest(archs, lowered_digests(space, archs, **table.protocol.macro()))
+    return None if here == recorded else (recorded, here)
+
+
+def describe_specs_gap(gap: tuple[str, str] | None) -> list[str]:
+    """Lines that say the space's networks changed since the table was built, or none."""
+    if gap is None:
+        return []
+    return [
+        "the space now lowers the table's architectures to other networks than the table "
+        f"trained (specs_sha256: table {gap[0][:12]}, here {gap[1][:12]}): its code changed "
+        "since the table was built, so the retraining may have trained another network "
+        "under this name, the likely reason for a DIFFERENT verdict; restore the space's "
+        "code of the table, or sweep and build a new table"
+    ]
+
+
 def _quantum(protocol: Protocol, metric: str) -> float:
     """One example's worth of accuracy, in percent, for ``metric``."""
     n = {
@@ -364,6 +414,7 @@ def reproduce(
     if by_seed is None:  # older tables: whether any result of the table was batched
         by_seed = _json_attr(table, "training_versions").get("trainer", [])
     batched = "batched" in by_seed
+    specs_gap = table_specs_gap(table)
 
     threads = str(recorded["torch_threads"])
     result = train(
@@ -421,4 +472,5 @@ def reproduce(
         batched=batched,
         loss_rtol=loss_rtol,
         seed_finals=seed_finals,
+        specs_gap=specs_gap,
     )
