@@ -15,11 +15,12 @@ other networks of the batch, or on the order of :class:`Op` and :class:`BlockKin
 hashed. :func:`specs_digest` combines architecture strings and their network digests
 into one digest of a whole list.
 
-Cost, measured 2026-12-08 on the sweep's CPU (2 shared cores): every one of the
-15,625 cell-space architectures under ``synthetic-smoke``'s macro, lowered with
-``lower_columns`` and hashed, takes 0.2-0.3 s (``lower_columns`` about 0.06 s of it;
-``cifar10-nb201``'s macro the same), so sweeps and tables digest all their
-architectures, not a subset.
+Cost, measured 2026-12-08 on a development machine (2 shared CPU cores): all 15,625
+cell-space architectures, lowered with ``lower_columns`` and hashed, take 0.1-0.3 s
+(0.10 s under ``synthetic-smoke``'s macro and 0.13 s under ``cifar10-nb201``'s when
+the cores are idle; ``lower_columns`` about 0.05 s of it), and a whole cell sweep's
+6,466 representatives 0.04 s; 5,000 sampled chain or hierarchical architectures take
+0.1-0.2 s. So sweeps and tables digest all their architectures, not a subset.
 
 Example:
     >>> from nasrepro.spaces import get_space

@@ -294,7 +294,7 @@ def table_specs_gap(table: Table) -> tuple[str, str] | None:
 
     Recomputes the table's ``specs_sha256`` (see :mod:`nasrepro.tables._format`) with
     the space's current code: the rows with a result, lowered under the table's
-    protocol (0.2-0.3 s for all 15,625 cells).
+    protocol (0.1-0.3 s for all 15,625 cells).
 
     Returns:
         ``(table, here)`` digests when they differ; ``None`` when they match or the
