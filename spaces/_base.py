@@ -442,13 +442,15 @@ def _unknown(name: object) -> SpaceError:
     from nasrepro.spaces._plugins import ENTRY_POINT_GROUP, PLUGINS_ENV, plugin_specs
 
     specs = plugin_specs()
+    ok = isinstance(name, str) and name.isidentifier() and len(name) <= 40
+    stem = name if ok else "my_space"
     tried = f"${PLUGINS_ENV}={','.join(specs)!r}" if specs else f"${PLUGINS_ENV} is not set"
     return SpaceError(
         f"unknown space {quote(name)}; choose one of {_REGISTRY.names()} ({tried}). A space "
         "registered with @register_space in __main__ (a script or a notebook) is unknown to "
         "other processes (the nasrepro command line, sweep workers, the leaderboard's "
         "contract check): put it in a file and name that in the environment, e.g. "
-        f"{PLUGINS_ENV}=path/to/{name if isinstance(name, str) else 'my_space'}.py "
+        f"{PLUGINS_ENV}=path/to/{stem}.py "
         f"(comma-separated .py paths or module names), or declare an entry point in the "
         f"group {ENTRY_POINT_GROUP!r}"
     )
