@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import ctypes
 import logging
 import multiprocessing as mp
 import os
 import signal
 import socket
-import sys
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from nasrepro.bench._children import die_with as _die_with
 from nasrepro.spaces._errors import NasreproError, require_extra
 
 __all__ = ["SweepError", "SweepInterrupted"]
@@ -69,11 +67,6 @@ def stopping() -> bool:
     return _STOP is not None and bool(_STOP.is_set())
 
 
-#: Seconds between a worker's checks that the sweep process is still its parent.
-_PARENT_POLL_S = 1.0
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
 def _init_worker(parent: int, stop: Any) -> None:
     """Set up a pool worker: it ignores SIGINT (a terminal's Ctrl-C reaches the whole
     process group; the sweep process decides what an interrupt stops) and dies with
@@ -82,35 +75,6 @@ def _init_worker(parent: int, stop: Any) -> None:
     _STOP = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
-
-
-def _die_with(parent: int) -> None:
-    """End this process as soon as the process ``parent`` dies, by any signal.
-
-    On Linux the kernel sends this process SIGKILL when its parent dies
-    (``prctl(PR_SET_PDEATHSIG)``), at once and also in the middle of a chunk. As a
-    backstop, and on other platforms, a daemon thread checks every
-    :data:`_PARENT_POLL_S` seconds that the parent is still ``parent`` (an orphan is
-    adopted by another process) and exits otherwise.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            args = (ctypes.c_ulong(int(signal.SIGKILL)), *[ctypes.c_ulong(0)] * 3)
-            if libc.prctl(ctypes.c_int(_PR_SET_PDEATHSIG), *args) != 0:
-                logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except (OSError, AttributeError) as e:  # no libc.prctl: the thread below still watches
-            logger.debug("no prctl (%s); watching the parent PID only", e)
-    if os.getppid() != parent:  # it died before the kernel was told
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(_PARENT_POLL_S)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="nasrepro-watch-parent", daemon=True).start()
 
 
 class _LocalPool:

@@ -12,7 +12,7 @@ never write the same file; a lock per shard (``DIR/.lock-shard-i-of-n``, an ``fl
 that dies with its process) stops a second process from sweeping the same shard.
 
 The local pool's workers never outlive the sweep process: they die with it, even by
-``kill -9`` and in the middle of a chunk (see :func:`~nasrepro.bench.harness._executors._die_with`), so the lock is never
+``kill -9`` and in the middle of a chunk (see :func:`~nasrepro.bench._children.die_with`), so the lock is never
 released while they still train and a resume cannot train a chunk twice. An interrupt
 raises :class:`SweepInterrupted`, naming how many of the shard's chunks are saved:
 Ctrl-C (SIGINT) lets the running chunks finish (a second Ctrl-C stops them), SIGTERM

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrepro.bench._children import die_with
 from nasrepro.bench.oneshot._methods import get_method, run_config, scaled
 from nasrepro.bench.oneshot._run import (
     COST_ACCOUNTING,
@@ -257,7 +258,9 @@ def run_board(
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(
+            min(jobs, len(todo)), mp_context=ctx, initializer=die_with, initargs=(os.getpid(),)
+        ) as pool:  # workers die with this process: none writes beside a resume
             futs = {pool.submit(_one, m, s, *args(s)): (m, s) for m, s in todo}
             try:
                 for fut in cf.as_completed(futs):

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrepro.bench._children import die_with
 from nasrepro.bench.sim._contract import check_contract, seed_note
 from nasrepro.bench.sim._runner import Budget, RunResult, run
 from nasrepro.bench.sim._runstore import RunStore, source_sha256
@@ -239,8 +240,12 @@ class Leaderboard:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: BenchmarkSpec) -> None:
-    """Per process: one BLAS thread (runs are processes already) and the benchmark."""
+def _init_worker(spec: BenchmarkSpec, parent: int | None = None) -> None:
+    """Per process: one BLAS thread (runs are processes already) and the benchmark; a
+    pool worker (``parent``: the leaderboard's PID) also dies with the leaderboard, so a
+    killed leaderboard leaves no worker writing run files beside its resume."""
+    if parent is not None:
+        die_with(parent)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -432,11 +437,19 @@ def run_leaderboard(
         else:
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            n_proc = min(config.jobs, len(todo))  # --jobs 99999 for 5 runs: 5 processes
+            if n_proc > (os.cpu_count() or 1):
+                logger.warning(
+                    "%d processes on %d CPU cores: runs are CPU-bound, so more processes "
+                    "than cores only share the cores",
+                    n_proc,
+                    os.cpu_count() or 1,
+                )
             with cf.ProcessPoolExecutor(
-                config.jobs,
+                n_proc,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(config.benchmark,),
+                initargs=(config.benchmark, os.getpid()),
             ) as pool:
                 futures = {
                     pool.submit(

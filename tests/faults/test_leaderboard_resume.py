@@ -329,3 +329,52 @@ def test_validate_records_what_identifies_its_numbers_in_mlflow(
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert run.data.params["protocol_id"] == spec_protocol_id(spec)
     assert run.data.params["code_sha256"] == report.code_sha256
+
+
+def _alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie has stopped; PID 1 may never reap it)."""
+    alive = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(p)
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find workers")
+@pytest.mark.parametrize("command", ["leaderboard", "oneshot"])
+def test_a_killed_leaderboard_takes_its_workers_with_it(
+    smoke_table_path: Path, tmp_path: Path, command: str
+) -> None:
+    """``kill -9`` of a leaderboard (or a one-shot leaderboard) with ``--jobs 2``: its
+    workers end too, instead of finishing their runs under PID 1 and writing run files
+    beside the resume (found 2026-12-07: they lived on, 226 MB each, for minutes)."""
+    out = tmp_path / "lb"
+    table = str(smoke_table_path)
+    if command == "leaderboard":
+        args = [*NASREPRO, "leaderboard", "--table", table, "--strategies", "random-search",
+                "--seeds", "40", "--budget", "200x", "--jobs", "2", "--no-track", "--out", str(out)]  # fmt: skip
+    else:
+        args = [*NASREPRO, "oneshot", "leaderboard", "--table", table, "--methods", "rsps",
+                "--seeds", "4", "--epochs", "2", "--rank-cells", "0", "--strategies",
+                "random-search", "--jobs", "2", "--retrain", "0", "--no-track", "--out", str(out)]  # fmt: skip
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        kids: list[int] = []
+        while time.monotonic() < deadline and p.poll() is None and len(kids) < 2:
+            kids = _children(p.pid)
+            time.sleep(0.05)
+        assert p.poll() is None and len(kids) >= 2, "the pool never started"
+        time.sleep(1.0)  # the workers are busy now
+        p.kill()
+        p.communicate(timeout=60)
+    finally:
+        p.kill()
+    deadline = time.monotonic() + 10
+    while _alive(kids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(kids) == [], "a worker outlived the killed leaderboard"
