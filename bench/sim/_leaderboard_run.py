@@ -413,6 +413,13 @@ def run_leaderboard(
         keys = {(n, s): store.key(n, s, config.workers, code[n]) for n, s in tasks}
         results: dict[tuple[str, int], RunResult] = {}
         if persist and not fresh:
+            other = store.other_configuration(list(keys.values()))
+            if other is not None:
+                raise ConfigError(
+                    f"{where} holds runs of another leaderboard configuration: {other}; "
+                    "running would replace them. Give another --out, or --fresh to "
+                    "replace them"
+                )
             for t in tasks:
                 found = store.load(keys[t])
                 if found is not None:

@@ -8,9 +8,12 @@ budget, the simulated workers, the seed, the sha256 of the source files that def
 strategy (every class of its MRO), the runner and the benchmark class, and the Python,
 numpy and nasrepro versions. A later leaderboard with the same ``DIR`` reuses a file only
 when its key is equal. Runs are pure functions of their key, so a resumed leaderboard's
-``results.json`` equals an uninterrupted one's apart from its ``timing`` section. A file
-with another key is run again and overwritten; an unreadable one is renamed
-``*.corrupt`` and run again.
+``results.json`` equals an uninterrupted one's apart from its ``timing`` section. A
+directory holds one configuration (:data:`CONFIG_FIELDS`: benchmark, seed mode, budget,
+workers): a leaderboard of another is refused, not run over its runs, unless it is
+``fresh``. A file whose key differs only in code or versions is run again and
+overwritten; an unreadable one, or one whose run does not match its ``run_sha256``, is
+renamed ``*.corrupt`` and run again.
 
 While a run is in progress its process keeps a marker ``DIR/.running/<file>.<pid>``:
 when a worker process dies, the markers left behind name the runs it was busy with.
@@ -189,6 +192,24 @@ def _file_stem(strategy: str) -> str:
     return safe
 
 
+#: Key fields that make another leaderboard configuration: a run directory holds one.
+CONFIG_FIELDS = ("benchmark", "seed_mode", "budget", "workers")
+
+
+def _short(value: Any) -> str:
+    """A key value for a message: budgets as written, other dicts by their differing size."""
+    if isinstance(value, dict) and set(value) == {"kind", "value"}:
+        v = value["value"]
+        return f"{v:g}s" if value["kind"] == "time" else f"{int(v)}q"
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _digest(run: Any) -> str:
+    """sha256 of a run as JSON, so that an edited or damaged run file is run again."""
+    return hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
+
+
 def _normal(obj: Any) -> Any:
     """``obj`` as it reads back from JSON (tuples become lists), for key comparison."""
     return json.loads(json.dumps(obj))
@@ -222,11 +243,15 @@ class RunStore:
             return None
         try:
             d = json.loads(path.read_text())
+            if not isinstance(d, dict):
+                raise ValueError(f"a JSON {type(d).__name__}, not a run file's object")
             if d.get("format") != RUN_FORMAT:
                 raise ValueError(f"format {d.get('format')!r}")
             if d.get("key") != key:
                 logger.info("%s holds a run of another configuration; running it again", path)
                 return None
+            if "run_sha256" in d and d["run_sha256"] != _digest(d["run"]):
+                raise ValueError("its run does not match its checksum (edited or damaged)")
             return run_from_dict(d["run"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             bad = path.with_suffix(".corrupt")
@@ -235,10 +260,37 @@ class RunStore:
                 os.replace(path, bad)
             return None
 
+    def other_configuration(self, keys: list[dict[str, Any]]) -> str | None:
+        """What differs, for the first stored run of ``keys``' files made under another
+        configuration (:data:`CONFIG_FIELDS`); ``None`` when there is none.
+
+        Runs whose key differs only in code or versions are not another configuration:
+        they are run again and replaced, as after editing a strategy.
+        """
+        for key in keys:
+            path = self.path(key["strategy"], key["seed"])
+            try:
+                stored = json.loads(path.read_text()).get("key")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if not isinstance(stored, dict):
+                continue
+            diff = [
+                f"{f}: stored {_short(stored.get(f))}, asked {_short(key.get(f))}"
+                for f in CONFIG_FIELDS
+                if stored.get(f) != key.get(f)
+            ]
+            if diff:
+                return f"{path.name} ({'; '.join(diff)})"
+        return None
+
     def save(self, key: dict[str, Any], result: RunResult) -> Path:
         """Write ``result`` under ``key`` atomically; return its path."""
         path = self.path(key["strategy"], key["seed"])
-        write_json_atomic(path, {"format": RUN_FORMAT, "key": key, "run": run_to_dict(result)})
+        run = _normal(run_to_dict(result))
+        write_json_atomic(
+            path, {"format": RUN_FORMAT, "key": key, "run": run, "run_sha256": _digest(run)}
+        )
         return path
 
     # -------------------------------------------------------------- in-progress markers

@@ -23,7 +23,7 @@ import pytest
 
 from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, run_leaderboard
 from nasrepro.bench.sim._runstore import RunStore, run_from_dict, run_to_dict
-from nasrepro.spaces import WorkerDiedError
+from nasrepro.spaces import ConfigError, WorkerDiedError
 from nasrepro.strategies import StrategyError
 
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
@@ -173,8 +173,14 @@ def test_only_new_seeds_strategies_and_changed_code_run_again(
     assert board(("random-search", label), 5, fresh=True).reused == 0
     dying.write_text(DYING + "\n# an edit to the strategy's file\n")
     assert board(("random-search", label), 5).reused == 5  # its runs are run again
-    assert board(("random-search",), 5, "25q").reused == 0  # another budget
-    assert board(("random-search",), 5, "20q").reused == 0  # overwritten by 25q
+    stamps = {q.name: q.stat().st_mtime_ns for q in runs.glob("*.json")}
+    with pytest.raises(ConfigError, match=r"another leaderboard configuration: random-search"):
+        board(("random-search",), 5, "25q")  # another budget would replace the 20q runs
+    assert {q.name: q.stat().st_mtime_ns for q in runs.glob("*.json")} == stamps
+    with pytest.raises(ConfigError, match=r"budget: stored 20q, asked 25q.*--fresh"):
+        board(("random-search",), 5, "25q")
+    assert board(("random-search",), 5, "25q", fresh=True).reused == 0
+    assert board(("random-search",), 5, "25q").reused == 5
 
 
 def test_an_edit_to_a_helper_module_beside_the_strategy_runs_it_again(
@@ -206,12 +212,16 @@ def test_an_unreadable_run_file_is_set_aside_and_run_again(
     runs = tmp_path / "runs"
     first = run_leaderboard(config, runs_dir=runs)
     victim = runs / "random-search-seed1.json"
-    victim.write_text(victim.read_text()[:100])  # truncated, as by a full disk
-    again = run_leaderboard(config, runs_dir=runs)
-    assert again.reused == 2 and (runs / "random-search-seed1.corrupt").is_file()
-    assert json.loads(victim.read_text())["run"]["seed"] == 1
-    for a, b in zip(first.runs["random-search"], again.runs["random-search"], strict=True):
-        assert a.regret.tobytes() == b.regret.tobytes() and a.incumbents == b.incumbents
+    good = victim.read_text()
+    edited = json.loads(good)
+    edited["run"]["regret"][-1] = float("nan")  # a damaged value: valid JSON still
+    for bad in (good[:100], "[1, 2]", "null", json.dumps(edited)):  # truncated by a full disk
+        victim.write_text(bad)
+        again = run_leaderboard(config, runs_dir=runs)
+        assert again.reused == 2 and (runs / "random-search-seed1.corrupt").is_file(), bad
+        assert json.loads(victim.read_text())["run"]["seed"] == 1
+        for a, b in zip(first.runs["random-search"], again.runs["random-search"], strict=True):
+            assert a.regret.tobytes() == b.regret.tobytes() and a.incumbents == b.incumbents
 
 
 def test_a_run_round_trips_bit_for_bit(smoke_table_path: Path, tmp_path: Path) -> None:
