@@ -248,12 +248,28 @@ class TabularBenchmark:
     @property
     def typical_cost_s(self) -> float:
         """Mean full-training time over all rows (for a bounded space: uniform over it);
-        1 under the ``"per-training"`` cost model."""
+        1 under the ``"per-training"`` cost model.
+
+        Raises:
+            ConfigError: Under the ``"recorded"`` cost model, a row records a training
+                time <= 0 (a table imported before such times were refused): the clock
+                of a leaderboard would stand still or run backwards.
+        """
         if self.cost_model == "per-training":
             return 1.0
         if self._typical is None:
             r = self.table.query_many(np.arange(self.table.n_rows), missing="nan")
-            self._typical = float(np.nanmean(r.train_time_s))
+            times = np.asarray(r.train_time_s, dtype=np.float64)
+            bad = np.flatnonzero(times <= 0)  # NaN (untrained) compares False
+            if bad.size:
+                raise ConfigError(
+                    f"{self.table.path}: {bad.size:,} of its {times.size:,} rows record a "
+                    f"training time <= 0 (e.g. {self.table.archs[int(r.index[bad[0]])]}: "
+                    f"{times[bad[0]]:g}s), so the 'recorded' cost model cannot charge them; "
+                    "re-import the table from corrected times (`nasrepro "
+                    "table import` refuses times <= 0), or use cost model 'per-training'"
+                )
+            self._typical = float(np.nanmean(times))
         return self._typical
 
     def query(

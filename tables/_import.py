@@ -371,6 +371,28 @@ def _number(path: Path, line: int, column: str, raw: Any) -> float:
     return v
 
 
+#: Names that are durations: a run takes time, so a stored value must be > 0 (a zero
+#: time would make a leaderboard's clock stand still, a negative one run it backwards).
+_TIMES = ("epoch_time_s", "train_time_s", "latency_s")
+#: Names that cannot be negative: counts (parameters, FLOPs) and losses.
+_NON_NEGATIVE = ("params", "flops", "train_loss", "valid_loss", "test_loss")
+
+
+def _check_range(path: Path, line: int, column: str, name: str, v: float) -> None:
+    """Refuse a time that is not > 0, or a count or loss below 0 (accuracies are checked
+    after scaling)."""
+    if name in _TIMES and v <= 0:
+        rule = "a time must be > 0 seconds"
+    elif name in _NON_NEGATIVE and v < 0:
+        rule = f"{'a count' if name in STATIC_NAMES else 'a loss'} must be >= 0"
+    else:
+        return
+    raise ImportError_(
+        f"{path}:{line}: column {column!r}: {name} {v:g} is out of range ({rule}); fix the "
+        "value, or drop the line (and import with --partial)"
+    )
+
+
 def _integer(path: Path, line: int, column: str, raw: Any, minimum: int, note: str = "") -> int:
     v = _number(path, line, column, raw)
     if v != int(v) or v < minimum:
@@ -427,7 +449,8 @@ def import_table(
     Raises:
         ImportError_: The file is unreadable, a column is missing, an architecture
             string is malformed or duplicated, a value is non-numeric, NaN or out of
-            range, or the file does not cover a bounded space (without ``partial``).
+            range (an accuracy outside [0, 100] percent, a time <= 0, a negative count
+            or loss), or the file does not cover a bounded space (without ``partial``).
             Nothing is written then.
     """
     t0 = time.perf_counter()
@@ -518,6 +541,8 @@ def import_table(
             )
         )
         vals = {k: _number(p, line, c, rec[c]) for k, c in metric_cols.items()}
+        for k, v in vals.items():
+            _check_range(p, line, metric_cols[k], k, v)
         for k in _ACCURACIES:
             if k in vals:
                 v = vals[k] * scale
@@ -558,6 +583,8 @@ def import_table(
             row_of_src.setdefault(sidx, (line, row))
         if static_cols:
             st = {k: _number(p, line, c, rec[c]) for k, c in static_cols.items()}
+            for k, v in st.items():
+                _check_range(p, line, static_cols[k], k, v)
             prev = statics.get(row)
             if prev is None:
                 statics[row] = (line, st)

@@ -202,3 +202,98 @@ def test_a_curve_that_stops_early_is_refused_or_warned(
         r = cli(*_import(f, out, *flags, "--partial"))
     assert r.rc == 0, r.err  # type: ignore[attr-defined]
     assert Table.open(out).query(CELL[-1], epoch=1).valid_acc == 50
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fragment"),
+    [
+        ("train_time_s", "0", "train_time_s 0 is out of range (a time must be > 0 seconds)"),
+        ("train_time_s", "-100000", "train_time_s -100000 is out of range (a time must be > 0"),
+        ("epoch_time_s", "0", "epoch_time_s 0 is out of range (a time must be > 0 seconds)"),
+        ("latency_s", "-1e-3", "latency_s -0.001 is out of range (a time must be > 0 seconds)"),
+        ("params", "-1", "params -1 is out of range (a count must be >= 0)"),
+        ("flops", "-2560", "flops -2560 is out of range (a count must be >= 0)"),
+        ("train_loss", "-0.5", "train_loss -0.5 is out of range (a loss must be >= 0)"),
+        ("test_loss", "-1", "test_loss -1 is out of range (a loss must be >= 0)"),
+    ],
+)
+def test_impossible_times_counts_and_losses_are_refused(
+    cli: Callable[..., object], tmp_path: Path, column: str, value: str, fragment: str
+) -> None:
+    """Zero or negative times, negative counts and losses were imported as given."""
+    f = _csv(tmp_path / "r.csv", f"arch,v,t,x\n{CELL[1]},50,60,1\n{GOOD},50,60,{value}\n")
+    out = tmp_path / "out.h5"
+    r = cli(*_import(f, out, "--partial", "--column", f"{column}=x"))
+    r.assert_user_error(f"r.csv:3: column 'x': {fragment}", "fix the value")  # type: ignore[attr-defined]
+    assert not out.exists()
+
+
+def test_zero_values_that_are_possible_are_kept(cli: Callable[..., object], tmp_path: Path) -> None:
+    """A loss of 0 and a count of 0 are possible (a `none` cell has no FLOPs in its cell)."""
+    f = _csv(tmp_path / "r.csv", f"arch,v,t,l,fl\n{GOOD},50,60,0,0\n")
+    out = tmp_path / "out.h5"
+    flags = ("--partial", "--column", "test_loss=l", "--column", "flops=fl")
+    assert cli(*_import(f, out, *flags)).rc == 0  # type: ignore[attr-defined]
+    r = Table.open(out).query(GOOD)
+    assert r.test_loss == 0 and r.flops == 0
+
+
+def _exported(cli: Callable[..., object], tmp_path: Path) -> list[dict[str, str]]:
+    import csv
+
+    out = tmp_path / "def.csv"
+    assert cli("table", "export", "cell-mnist1d-tiny", "--csv", "-o", str(out)).rc == 0  # type: ignore[attr-defined]
+    with out.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
+    import csv
+
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(("every", "value"), [(1, "0"), (7, "-100000")])
+def test_an_exported_table_with_bad_times_is_refused_at_import(
+    cli: Callable[..., object], tmp_path: Path, every: int, value: str
+) -> None:
+    """The walkthrough's repro: it said "wrote", then leaderboards divided by zero."""
+    rows = _exported(cli, tmp_path)
+    for i, row in enumerate(rows):
+        if i % every == 0:
+            row["train_time_s"] = value
+    f = _write_rows(tmp_path / "bad.csv", rows)
+    out = tmp_path / "bad.h5"
+    r = cli("table", "import", str(f), "--search", "valid_acc", "--report", "test_acc",
+            "--column", "train_time_s=train_time_s", "--class-values", "-o", str(out))  # fmt: skip
+    r.assert_user_error(  # type: ignore[attr-defined]
+        f"bad.csv:2: column 'train_time_s': train_time_s {value} is out of range",
+        "a time must be > 0",
+    )
+    assert "wrote" not in r.out and not out.exists()  # type: ignore[attr-defined]
+
+
+def test_an_existing_table_with_zero_times_is_refused_by_leaderboards(
+    cli: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table imported before the check: a clear refusal, not ZeroDivisionError."""
+    import nasrepro.tables._import as imp
+
+    lines = ["arch,v,t,time"] + [f"{a},50,{i % 90},{int(i % 7 > 0)}" for i, a in enumerate(CELL)]
+    f = _csv(tmp_path / "r.csv", "\n".join(lines) + "\n")
+    out = tmp_path / "zero.h5"
+    with monkeypatch.context() as m:  # what an older nasrepro wrote
+        m.setattr(imp, "_check_range", lambda *a: None, raising=False)
+        assert cli(*_import(f, out, "--column", "train_time_s=time")).rc == 0  # type: ignore[attr-defined]
+    for budget in ("100s", "5q"):
+        r = cli("leaderboard", "--table", str(out), "--strategies", "random-search", "--seeds",
+                "1", "--budget", budget, "--jobs", "1", "--no-track", "--out",
+                str(tmp_path / f"lb-{budget}"))  # fmt: skip
+        r.assert_user_error(  # type: ignore[attr-defined]
+            "zero.h5: 2,233 of its 15,625 rows record a training time <= 0", "per-training"
+        )
+        assert "Traceback" not in r.err  # type: ignore[attr-defined]
