@@ -47,6 +47,7 @@ from nasrepro.tables._plot import plot_table
 from nasrepro.tables._protocol import (
     DATASET_SHAPES,
     DEFAULT_PROTOCOL,
+    MAX_SEED,
     Protocol,
     get_protocol,
     list_protocols,
@@ -82,6 +83,7 @@ __all__ = [
     "list_protocols",
     "DEFAULT_PROTOCOL",
     "DATASET_SHAPES",
+    "MAX_SEED",
     "METRIC_NAMES",
     "STATIC_NAMES",
     "TrialResult",

@@ -26,9 +26,14 @@ __all__ = [
     "list_protocols",
     "DEFAULT_PROTOCOL",
     "DATASET_SHAPES",
+    "MAX_SEED",
 ]
 
 DEFAULT_PROTOCOL = "mnist1d-tiny"
+
+#: The largest training seed: 2**32 - 1, numpy's ``RandomState`` range and the usual
+#: 32-bit seed. torch's ``manual_seed`` overflows past 2**63 - 1 with a raw error.
+MAX_SEED = 2**32 - 1
 
 #: ``(input_shape, num_classes)`` of each dataset of ``nasrepro.bench.harness._data``
 #: (checked against it in the tests; this layer may not import the harness). The

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nasrepro.bench.cli._args import device, int_at_least, seed_list
+from nasrepro.bench.cli._args import device, int_at_least, seed_list, seed_value
 from nasrepro.bench.cli._outputs import user_message
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import ConfigError, NasreproError
@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = ssub.add_parser("sample", help="sample architectures")
     p.add_argument("name", help="a registered space (`nasrepro space list`)")
     p.add_argument("-n", type=int_at_least(1, "-n"), default=5, help="how many (default 5)")
-    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=0, help="sampling seed (0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="sampling seed (0)")
     p.set_defaults(func=_cmd_space_sample)
     p = ssub.add_parser("canonical", help="the canonical representative of an architecture")
     p.add_argument("arch", help="architecture string")
@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PROTOCOL,
         help=f"training protocol (default {DEFAULT_PROTOCOL}; `nasrepro protocol list`)",
     )
-    p.add_argument("--seed", type=int_at_least(0, "seed"), default=0, help="training seed (0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="training seed (0)")
     p.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--data-root", default=None, help=_DATA_ROOT_HELP)
     p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import ConfigError
+from nasrepro.tables import MAX_SEED
 
 __all__ = [
     "MAX_BUDGET_EVALUATIONS",
@@ -22,6 +23,7 @@ __all__ = [
     "check_budget_evaluations",
     "device",
     "int_at_least",
+    "seed_value",
     "seed_list",
     "seeds_count_or_list",
     "strategies_text",
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 #: (measured on the cell table), so a million is minutes per run and the model-based
 #: strategies take far longer; beyond that a run says nothing more about the space.
 MAX_BUDGET_EVALUATIONS = 1_000_000
+
+#: The most seeds a leaderboard runs per strategy (``--seeds 99999999999`` ran out of
+#: memory building the list); 100 seeds already put a CI's half-width near a tenth of
+#: the seed standard deviation.
+MAX_SEEDS = 10_000
 
 _DEVICE = re.compile(r"cpu|cuda(?::\d+)?")
 _DEVICE_CHOICES = "'cpu', 'cuda' or 'cuda:K' (K a GPU index)"
@@ -66,6 +73,17 @@ def int_at_least(minimum: int, what: str = "value") -> Callable[[str], int]:
     return parse
 
 
+def seed_value(text: str) -> int:
+    """One seed, an integer in ``[0, MAX_SEED]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise _fail(text, f"expected an integer seed in [0, {MAX_SEED}]") from None
+    if not 0 <= value <= MAX_SEED:
+        raise _fail(text, f"a seed must lie in [0, {MAX_SEED}] (2**32 - 1)")
+    return value
+
+
 def seed_list(text: str) -> list[int]:
     """Comma-separated seeds: non-negative, distinct, at least one (``"0,1,2"``)."""
     parts = [p.strip() for p in text.split(",")]
@@ -81,6 +99,8 @@ def seed_list(text: str) -> list[int]:
             raise _fail(text, f"{quote(p)} is not an integer; expected e.g. '0,1,2'") from None
         if s < 0:
             raise _fail(text, f"seed {s} is negative; seeds must be >= 0")
+        if s > MAX_SEED:
+            raise _fail(text, f"seed {quote(p)} is above {MAX_SEED} (2**32 - 1)")
         if s in seeds:
             raise _fail(text, f"seed {s} is listed twice; each seed must be distinct")
         seeds.append(s)
@@ -100,8 +120,8 @@ def seeds_count_or_list(text: str) -> str:
             raise _fail(
                 text, "expected a number of seeds (e.g. 30) or a list (e.g. '0,1,2')"
             ) from None
-        if n < 1:
-            raise _fail(text, "the number of seeds must be at least 1")
+        if not 1 <= n <= MAX_SEEDS:
+            raise _fail(text, f"the number of seeds must lie in [1, {MAX_SEEDS}]")
         return stripped
     return ",".join(str(s) for s in seed_list(stripped))
 

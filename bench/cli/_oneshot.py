@@ -19,6 +19,7 @@ from typing import Any
 from nasrepro.bench.cli._args import (
     device,
     int_at_least,
+    seed_value,
     seeds_count_or_list,
     strategies_text,
 )
@@ -388,7 +389,7 @@ def add_parser(sub: Any) -> None:
 
     q = osub.add_parser("run", help="one search; print the derived cell and its table accuracies")
     q.add_argument("method", help="rsps, darts-v1, darts-v2, gdas, setn or enas")
-    q.add_argument("--seed", type=int_at_least(0, "seed"), default=0, help="search seed (0)")
+    q.add_argument("--seed", type=seed_value, default=0, help="search seed (0)")
     q.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:K")
     q.add_argument("--data-root", default=None, help="dataset directory (as for train)")
     q.add_argument(

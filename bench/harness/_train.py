@@ -28,7 +28,7 @@ from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.tables import Protocol, TrialResult, get_protocol
+from nasrepro.tables import MAX_SEED, Protocol, TrialResult, get_protocol
 
 __all__ = [
     "train",
@@ -226,6 +226,8 @@ def train(
             f"{type(seed).__name__}; pass an int, e.g. int(seed)"
         )
     seed = int(seed)  # a numpy integer too: torch and the result record a plain int
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must lie in [0, {MAX_SEED}] (2**32 - 1), got {seed}")
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be >= 1 or None, got {threads}")
     prev = torch.get_num_threads()

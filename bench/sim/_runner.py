@@ -75,8 +75,11 @@ class Budget:
     def __post_init__(self) -> None:
         if self.kind not in ("time", "queries"):
             raise ConfigError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
-        if not self.value > 0:
-            raise ConfigError(f"budget {self.value=} must be positive")
+        if not (self.value > 0 and math.isfinite(self.value)):
+            unit = "simulated seconds" if self.kind == "time" else "evaluations"
+            raise ConfigError(
+                f"a budget must be a positive, finite number of {unit}; got {self.value:g}"
+            )
 
     @classmethod
     def parse(cls, text: str, typical_cost_s: float | None = None) -> Budget:

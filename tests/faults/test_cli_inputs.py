@@ -493,3 +493,36 @@ def test_surrogate_predict_names_the_space_a_string_belongs_to(cli: Cli) -> None
     r.assert_user_error("is not a 'chain' architecture", "pass --space cell")  # type: ignore[attr-defined]
     r = cli("surrogate", "predict", "garbage", "--space", "chain")
     r.assert_user_error("'garbage' is not a 'chain' architecture", "check the string")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (
+            [
+                "train",
+                "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "--seed",
+                "99999999999999999999",
+            ],
+            "a seed must lie in [0, 4294967295]",
+        ),  # fmt: skip
+        (["sweep", "--out", "x", "--seeds", "0,99999999999999999999"], "is above 4294967295"),
+        (["leaderboard", "--quick", "--seeds", "99999999999"], "must lie in [1, 10000]"),
+        (["space", "sample", "cell", "--seed", "4294967296"], "a seed must lie in"),
+    ],
+    ids=["train", "sweep", "leaderboard-count", "space-sample"],
+)
+def test_huge_seeds_are_refused_at_parse_time(cli: Cli, args: list[str], fragment: str) -> None:
+    """Seeds past 2**63 crashed torch with 'Overflow when unpacking long long', and a
+    leaderboard of 99,999,999,999 seeds ran out of memory building the list."""
+    cli(*args).assert_user_error(fragment)
+
+
+def test_train_refuses_an_out_of_range_seed() -> None:
+    from nasrepro.bench.harness import train
+    from nasrepro.spaces import ConfigError
+
+    for bad in (-1, 2**32, 2**70):
+        with pytest.raises(ConfigError, match=r"seed must lie in \[0, 4294967295\]"):
+            train("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "synthetic-smoke", bad)
