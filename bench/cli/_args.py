@@ -79,8 +79,10 @@ def seed_value(text: str) -> int:
         value = int(text)
     except ValueError:
         raise _fail(text, f"expected an integer seed in [0, {MAX_SEED}]") from None
-    if not 0 <= value <= MAX_SEED:
-        raise _fail(text, f"a seed must lie in [0, {MAX_SEED}] (2**32 - 1)")
+    if value < 0:
+        raise _fail(text, "a seed must be >= 0")
+    if value > MAX_SEED:
+        raise _fail(text, f"a seed must be at most {MAX_SEED} (2**32 - 1)")
     return value
 
 
@@ -120,8 +122,10 @@ def seeds_count_or_list(text: str) -> str:
             raise _fail(
                 text, "expected a number of seeds (e.g. 30) or a list (e.g. '0,1,2')"
             ) from None
-        if not 1 <= n <= MAX_SEEDS:
-            raise _fail(text, f"the number of seeds must lie in [1, {MAX_SEEDS}]")
+        if n < 1:
+            raise _fail(text, "the number of seeds must be at least 1")
+        if n > MAX_SEEDS:
+            raise _fail(text, f"the number of seeds must be at most {MAX_SEEDS}")
         return stripped
     return ",".join(str(s) for s in seed_list(stripped))
 
