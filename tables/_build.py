@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from nasrepro.tables._format import (
     metrics_digest,
     rows_digest,
 )
+from nasrepro.tables._outfile import check_table_output, write_atomically
 from nasrepro.tables._protocol import Protocol
 from nasrepro.tables._records import (
     MANIFEST,
@@ -183,8 +183,9 @@ def build(
     reproduce`` checks against the space's code; tables from older chunks have none.
 
     Raises:
-        TableError: The sweeps mix spaces or protocols, a seed mixes CPU and GPU
-            results, results conflict or do not fit the manifest, two chunks trained
+        TableError: ``out_path`` lies inside a sweep directory or is an existing file
+            that is not HDF5 (an existing table is replaced), the sweeps mix spaces or
+            protocols, a seed mixes CPU and GPU results, results conflict or do not fit the manifest, two chunks trained
             one architecture as different networks, a chunk is unreadable, or results
             are missing and ``allow_partial`` is false.
 
@@ -201,6 +202,7 @@ def build(
     if not dirs:
         raise TableError("no sweep directory given; pass at least one")
     manifests = [read_manifest(d) for d in dirs]
+    check_table_output(out_path, input_dirs=dirs)
     paths = [d / MANIFEST for d in dirs]
     first, first_path = manifests[0], paths[0]
     for m, m_path in zip(manifests[1:], paths[1:], strict=True):
@@ -521,22 +523,4 @@ def _write(
     # with plain file I/O: HDF5 writing straight to a full disk can crash the process
     # (a segfault inside h5py), while here a full disk is an OSError before the rename.
     image = _image(attrs, small, metrics, archs_arr, canonical, static, source_index)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as e:
-        raise TableError(f"cannot write the table {out}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(image)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except OSError as e:
-        raise TableError(
-            f"cannot write the table {out}: {e.strerror or e}; nothing was written there"
-        ) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(out, image)

@@ -44,6 +44,7 @@ import numpy as np
 from nasrepro.spaces import SearchSpace, count_static, get_space
 from nasrepro.tables._build import _rows, _versions, _write
 from nasrepro.tables._errors import TableError
+from nasrepro.tables._outfile import check_table_output
 from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
 
 __all__ = [
@@ -438,7 +439,8 @@ def import_table(
 
     Args:
         path: A CSV file (header line first) or a JSON Lines file (one object per line).
-        out: The ``.h5`` file to write (atomically; replaced if it exists).
+        out: The ``.h5`` file to write (atomically; an existing table is replaced, but
+            not the input file or another file that is not HDF5).
         mapping: Which columns mean what.
         fmt: ``"csv"`` or ``"jsonl"``; by default from the suffix.
         command: The command line that ran the import, recorded as provenance.
@@ -450,12 +452,17 @@ def import_table(
         ImportError_: The file is unreadable, a column is missing, an architecture
             string is malformed or duplicated, a value is non-numeric, NaN or out of
             range (an accuracy outside [0, 100] percent, a time <= 0, a negative count
-            or loss), or the file does not cover a bounded space (without ``partial``).
+            or loss), or the file does not cover a bounded space (without ``partial``),
+            or ``out`` is the input file or an existing file that is not HDF5.
             Nothing is written then.
     """
     t0 = time.perf_counter()
     p = Path(path)
     kind = _format_of(p, fmt)
+    try:
+        check_table_output(out, inputs=[p])
+    except TableError as e:
+        raise ImportError_(str(e)) from None
     try:
         blob = p.read_bytes()
     except OSError as e:

@@ -48,6 +48,7 @@ from nasrepro.tables import (
     open_table,
     representative_mask,
 )
+from nasrepro.tables._outfile import check_not_a_table
 
 __all__ = ["add_parser"]
 
@@ -407,6 +408,8 @@ def _top(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     t = _open(args)
+    if args.output not in (None, "-"):
+        check_not_a_table(args.output, t.path, "CSV", "-o")
     df = t.to_dataframe(args.epoch, args.seed, per_seed=args.per_seed)
     if args.output in (None, "-"):
         df.to_csv(sys.stdout, index=False)
@@ -422,6 +425,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     t = _open(args)
     out = args.output or f"{Path(t.path).stem}.png"
+    check_not_a_table(out, t.path, "a PNG", "-o")
     with atomic_file(out, "-o") as tmp:
         plot_table(t, tmp)
     _out(f"wrote {out}")

@@ -287,7 +287,9 @@ def test_unbounded_space_rows_are_the_sample(
         t.query(other)
 
 
-def test_a_manifest_without_format_reads_as_version_1(sweep_copy: Path, table: Table) -> None:
+def test_a_manifest_without_format_reads_as_version_1(
+    sweep_copy: Path, table: Table, tmp_path: Path
+) -> None:
     """What older writers left out (format, sample, sample_seed, versions) defaults."""
     manifest = json.loads((sweep_copy / "sweep.json").read_text())
     assert manifest["format"] == MANIFEST_FORMAT == 1
@@ -298,8 +300,8 @@ def test_a_manifest_without_format_reads_as_version_1(sweep_copy: Path, table: T
     assert (
         m.protocol == get_protocol("synthetic-smoke") and m.protocol_id == manifest["protocol_id"]
     )
-    build(sweep_copy, sweep_copy / "t.h5")
-    t = Table.open(sweep_copy / "t.h5")
+    build(sweep_copy, tmp_path / "t.h5")  # not inside the sweep: refused there
+    t = Table.open(tmp_path / "t.h5")
     np.testing.assert_array_equal(t.metrics, table.metrics)
     assert t.attrs["protocol"] == table.attrs["protocol"]
 
