@@ -12,11 +12,14 @@ Example:
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from nasrepro.tables._errors import TableError
+from nasrepro.tables._outfile import is_hdf5
+from nasrepro.tables._records import MANIFEST
 from nasrepro.tables._table import DEFAULT_TABLE, Table
 
 __all__ = [
@@ -76,12 +79,24 @@ def list_tables() -> list[TableEntry]:
     return [TableEntry(n, d, _shipped_path(f)) for n, (f, d) in SHIPPED_TABLES.items()]
 
 
+#: Suffixes of results files (what ``nasrepro table import`` reads), not tables.
+_RESULTS_SUFFIXES = {
+    ".csv": "CSV",
+    ".tsv": "CSV",
+    ".jsonl": "JSON Lines",
+    ".ndjson": "JSON Lines",
+    ".json": "JSON",
+}
+
+
 def table_path(name_or_path: str | os.PathLike[str]) -> Path:
     """The file of a shipped table name, or ``name_or_path`` itself as a path.
 
     Raises:
-        TableError: A shipped name whose file is not installed, or neither a name nor
-            an existing file (the message lists the names).
+        TableError: A shipped name whose file is not installed, a directory, a
+            results file (CSV, JSON Lines) that is not HDF5 (the message names
+            ``nasrepro table import``), or neither a name nor an existing file (the
+            message lists the names).
     """
     key = os.fspath(name_or_path)
     if key in SHIPPED_TABLES:
@@ -93,10 +108,34 @@ def table_path(name_or_path: str | os.PathLike[str]) -> Path:
             )
         return p
     p = Path(key)
+    if p.is_dir():
+        raise TableError(
+            f"{key} is a directory, not a table file; pass the .h5 table file"
+            + (
+                f" (a sweep directory is built into one with `nasrepro table build {key} -o "
+                "TABLE.h5`)"
+                if (p / MANIFEST).is_file()
+                else ""
+            )
+        )
     if not p.is_file():
         raise TableError(
             f"{key}: no table of that name or path; pass a table file or one of the shipped "
             f"names {list(SHIPPED_TABLES)} (`nasrepro table list`)"
+        )
+    kind = _RESULTS_SUFFIXES.get(p.suffix.lower())
+    if kind is not None and not is_hdf5(p):
+        src, first = p, ""
+        if p.suffix.lower() == ".json":
+            src = p.with_suffix(".jsonl")
+            first = "write the results as JSON Lines (one object per line, a .jsonl file) and "
+        cmd = (
+            f"nasrepro table import {shlex.quote(str(src))} -o "
+            f"{shlex.quote(str(p.with_suffix('.h5')))} --search COL --report COL"
+        )
+        raise TableError(
+            f"{key} is a {kind} file, not a table; {first}import it as a table with `{cmd}` "
+            "(see `nasrepro table import --help`), then pass the .h5 file"
         )
     return p
 
