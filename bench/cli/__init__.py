@@ -8,10 +8,12 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from nasrepro.bench.cli._args import device, int_at_least, seed_list, seed_value
@@ -589,6 +591,25 @@ def _stdout_closed() -> bool:
         return False
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so the same clean-up runs (a
+    leaderboard's pool finishes and saves its running runs) before one line and 143."""
+
+
+def _terminate_gracefully() -> Callable[[], object]:
+    """Turn SIGTERM into :class:`_Terminated` (a sweep installs its own handler inside);
+    return what restores the previous handler. Off the main thread: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends at once
+        raise _Terminated
+
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nasrepro`` command line; return its exit code.
 
@@ -610,6 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(level))
     default_format = warnings.formatwarning
     warnings.formatwarning = _one_line_warnings(default_format)
+    on_term = _terminate_gracefully()
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a reader gone away is caught below
@@ -619,6 +641,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print(
+            "nasrepro: terminated (SIGTERM); finished results are on disk, and the same "
+            "command resumes from them",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)
         return 130
@@ -642,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         warnings.formatwarning = default_format
+        on_term()
 
 
 if __name__ == "__main__":

@@ -388,3 +388,34 @@ def test_a_killed_leaderboard_takes_its_workers_with_it(
     while _alive(kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(kids) == [], "a worker outlived the killed leaderboard"
+
+
+def test_sigterm_says_what_is_kept_and_the_rerun_resumes(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (a scheduler's stop) used to end a leaderboard silently with 143; now the
+    running runs finish and are saved, one line says so, and the rerun reads them back."""
+    out = tmp_path / "lb"
+    args = [*NASREPRO, "leaderboard", "--table", str(smoke_table_path), "--strategies",
+            "random-search", "--seeds", "40", "--budget", "200x", "--jobs", "2", "--no-track",
+            "--out", str(out)]  # fmt: skip
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list((out / "runs").glob("*.json")):
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    if p.returncode == 0:
+        pytest.skip("every run finished before SIGTERM arrived")
+    assert p.returncode == 128 + signal.SIGTERM, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    assert line.startswith("nasrepro: terminated (SIGTERM); finished results are on disk")
+    kept = len(list((out / "runs").glob("*.json")))
+    assert 1 <= kept < 40
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"({kept} read back" in r.stdout, r.stdout
