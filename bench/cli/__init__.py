@@ -206,6 +206,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from nasrepro.bench.cli._outputs import OutputError, check_dir, describe_os_error
     from nasrepro.spaces import get_space
 
+    if args.batched is not None and args.batched > args.chunk_size:
+        raise ConfigError(
+            f"--batched {args.batched} exceeds --chunk-size {args.chunk_size}: a batch never "
+            f"crosses a chunk's boundary; pass --batched {args.chunk_size} or less, or "
+            f"--chunk-size {args.batched} (in a new --out directory)"
+        )
     archs = None
     if args.archs:
         try:

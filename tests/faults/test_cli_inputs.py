@@ -526,3 +526,12 @@ def test_train_refuses_an_out_of_range_seed() -> None:
     for bad in (-1, 2**32, 2**70):
         with pytest.raises(ConfigError, match=r"seed must lie in \[0, 4294967295\]"):
             train("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "synthetic-smoke", bad)
+
+
+def test_a_batch_larger_than_a_chunk_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """The help says K <= --chunk-size; 99 was accepted and silently capped."""
+    out = tmp_path / "s"
+    cli(*sweep_args(out, "--batched", "99")).assert_user_error(
+        "--batched 99 exceeds --chunk-size 16", "--chunk-size 99"
+    )
+    assert not out.exists()
