@@ -116,8 +116,26 @@ class _LocalPool:
                 initializer=_init_worker,
                 initargs=(os.getpid(), self._stop),
             )
-            self._futures = [self._ex.submit(self.run_unit, job) for job in self.jobs]
+            self._futures = self._submit_all()
         return self
+
+    def _submit_all(self) -> list[cf.Future[dict[str, Any]]]:
+        """Submit every job; the workers start here, with SIGINT ignored from birth.
+
+        A terminal's Ctrl-C reaches the whole process group. A worker that was still
+        importing when it came printed a ``KeyboardInterrupt`` traceback before its
+        initializer could ignore SIGINT; started with SIGINT ignored, the child
+        interpreter keeps it ignored (Python installs its own SIGINT handler only where
+        the signal is not ignored), so only this process sees an interrupt.
+        """
+        assert self._ex is not None
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            return [self._ex.submit(self.run_unit, job) for job in self.jobs]
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._ex is None:

@@ -332,6 +332,22 @@ def test_ctrl_c_lets_the_running_chunks_finish(tmp_path: Path) -> None:
     assert len(saved_archs) == len(set(saved_archs)) == saved
 
 
+@needs_proc
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C while the spawned workers are still importing: they used to print
+    ``KeyboardInterrupt`` tracebacks before their initializer ignored SIGINT."""
+    out, archs = tmp_path / "sweep", ARCHS[:6]
+    proc = _start_pool_sweep(out, tmp_path / "archs.txt", archs, new_session=True)
+    try:
+        _workers_of(proc)  # spawned, still importing
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
 def test_a_second_interrupt_stops_the_running_chunks(tmp_path: Path) -> None:
     """In the library: the first interrupt waits for the running chunks, a second stops
     them; :class:`SweepInterrupted` is a ``KeyboardInterrupt`` with the count."""
