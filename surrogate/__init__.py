@@ -47,6 +47,7 @@ from nasrepro.surrogate._features import (
 from nasrepro.surrogate._models import (
     DEFAULT_MODEL,
     GPSurrogate,
+    ParamRange,
     RandomForestSurrogate,
     SurrogateModel,
     XGBAdjacencySurrogate,
@@ -98,6 +99,7 @@ __all__ = [
     "features_many",
     "DEFAULT_MODEL",
     "SurrogateModel",
+    "ParamRange",
     "XGBSurrogate",
     "XGBAdjacencySurrogate",
     "RandomForestSurrogate",

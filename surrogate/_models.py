@@ -22,7 +22,9 @@ from __future__ import annotations
 import abc
 import gzip
 import json
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -34,6 +36,7 @@ from nasrepro.spaces._errors import ConfigError
 
 __all__ = [
     "SurrogateModel",
+    "ParamRange",
     "XGBSurrogate",
     "XGBAdjacencySurrogate",
     "RandomForestSurrogate",
@@ -52,6 +55,42 @@ DEFAULT_MODEL = "xgb"
 M = TypeVar("M", bound="SurrogateModel")
 
 
+@dataclass(frozen=True)
+class ParamRange:
+    """The values a numeric model parameter takes: ``low`` to ``high`` (each end closed
+    unless ``*_open``; an infinite end is always open), or one of ``also``.
+
+    Example:
+        >>> 0 in ParamRange(1), 0.5 in ParamRange(0, 1, low_open=True)
+        (False, True)
+        >>> str(ParamRange(1, also=(-1,)))
+        '-1 or a value in [1, inf)'
+    """
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    also: tuple[Any, ...] = ()
+
+    def __contains__(self, value: object) -> bool:
+        if any(value is a or (value == a and type(value) is type(a)) for a in self.also):
+            return True
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if not math.isfinite(value):  # NaN and infinities are never a setting
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        lo = "(" if self.low_open or math.isinf(self.low) else "["
+        hi = ")" if self.high_open or math.isinf(self.high) else "]"
+        text = f"a value in {lo}{self.low:g}, {self.high:g}{hi}"
+        return " or ".join([*(repr(a) for a in self.also), text])
+
+
 class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[misc]
     """Base class of surrogate regressors.
 
@@ -64,11 +103,15 @@ class SurrogateModel(RegressorMixin, BaseEstimator, abc.ABC):  # type: ignore[mi
             one model for all spaces) or ``"adjacency"`` (the space's own
             ``encode(arch)``, one space per model).
         fast_params: Constructor arguments that make the model quick to fit, for tests.
+        param_ranges: The values each numeric constructor argument takes
+            (:class:`ParamRange`); :func:`check_model_params` refuses others before a
+            fit starts (``n_estimators=0`` would fit no tree and predict a constant).
     """
 
     name: ClassVar[str] = ""
     encoding: ClassVar[str] = "graph"
     fast_params: ClassVar[dict[str, Any]] = {}
+    param_ranges: ClassVar[dict[str, ParamRange]] = {}
 
     @abc.abstractmethod
     def fit(self: M, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> M:
@@ -152,8 +195,9 @@ def create_model(name: str = DEFAULT_MODEL, **params: Any) -> SurrogateModel:
 
 
 def check_model_params(name: str, params: Mapping[str, Any]) -> None:
-    """Refuse constructor ``params`` that model ``name`` does not take, or whose value is
-    not of its default's type (an int for an int, a number for a float, ...).
+    """Refuse constructor ``params`` that model ``name`` does not take, whose value is
+    not of its default's type (an int for an int, a number for a float, ...), or is
+    outside the model's :attr:`~SurrogateModel.param_ranges` (``n_estimators=0``).
 
     Raises:
         ConfigError: Naming the parameter, the value and what it takes.
@@ -169,8 +213,12 @@ def check_model_params(name: str, params: Mapping[str, Any]) -> None:
         (str, (str,), "a string"),
         ((tuple, list), (tuple, list), "a list"),
     ]
+    ranges = model_class(name).param_ranges
     for key, value in params.items():
         default = defaults[key]
+        accepted_range = ranges.get(key)
+        if value is None and accepted_range is not None and None in accepted_range.also:
+            continue  # e.g. noise_estimators=None: the mean booster's
         for kind, accepted, said in kinds:
             if isinstance(default, kind):
                 ok = isinstance(value, accepted) and (
@@ -182,6 +230,11 @@ def check_model_params(name: str, params: Mapping[str, Any]) -> None:
                         f"default {default!r}"
                     )
                 break
+        if accepted_range is not None and value not in accepted_range:
+            raise ConfigError(
+                f"{name!r} parameter {key}={value!r} is out of range: it takes "
+                f"{accepted_range}, like its default {default!r}"
+            )
 
 
 def list_models() -> list[str]:
@@ -238,6 +291,18 @@ class XGBSurrogate(SurrogateModel):
         "learning_rate": 0.3,
         "noise_estimators": 20,
         "noise_learning_rate": 0.3,
+    }
+    param_ranges: ClassVar[dict[str, ParamRange]] = {
+        "n_estimators": ParamRange(1),
+        "max_depth": ParamRange(1),  # XGBoost fits no split at 0
+        "learning_rate": ParamRange(0, low_open=True),  # 0 never moves off the base score
+        "subsample": ParamRange(0, 1, low_open=True),
+        "colsample_bytree": ParamRange(0, 1, low_open=True),
+        "min_child_weight": ParamRange(0),
+        "reg_lambda": ParamRange(0),
+        "noise_estimators": ParamRange(1, also=(None,)),
+        "noise_learning_rate": ParamRange(0, low_open=True, also=(None,)),
+        "n_jobs": ParamRange(1, also=(-1,)),
     }
 
     def __init__(
@@ -421,6 +486,12 @@ class RandomForestSurrogate(SurrogateModel):
     """
 
     fast_params: ClassVar[dict[str, Any]] = {"n_estimators": 20}
+    param_ranges: ClassVar[dict[str, ParamRange]] = {
+        "n_estimators": ParamRange(1),
+        "max_features": ParamRange(0, 1, low_open=True),  # a fraction of the features
+        "min_samples_leaf": ParamRange(1),
+        "n_jobs": ParamRange(1, also=(-1,)),
+    }
 
     def __init__(
         self,
@@ -490,6 +561,10 @@ class GPSurrogate(SurrogateModel):
     """
 
     fast_params: ClassVar[dict[str, Any]] = {"max_samples": 80}
+    param_ranges: ClassVar[dict[str, ParamRange]] = {
+        "max_samples": ParamRange(2),
+        "n_restarts_optimizer": ParamRange(0),
+    }
 
     def __init__(
         self,

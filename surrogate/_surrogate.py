@@ -149,6 +149,11 @@ class Surrogate:
         self.random_state = random_state
         self.fidelities = fidelities
         self.space_models = _check_space_models(space_models)
+        if "random_state" in params:  # it would reach the models twice
+            raise ConfigError(
+                "random_state is the surrogate's own argument (the CLI's --seed), not a "
+                "model parameter; pass it as random_state=, not among the parameters"
+            )
         check_model_params(model, params)
         self.params = params
 

@@ -63,6 +63,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     if args.model is None:
         args.model = DEFAULT_MODEL
+    if "random_state" in dict(args.param):
+        raise ConfigError("--param random_state: the models' seed is --seed; pass --seed N")
     encoding = model_class(args.model).encoding
     fractions = dict(args.fraction)
     tables = [(path, open_table(path)) for path in args.table]
