@@ -62,6 +62,7 @@ from nasrepro.surrogate._surrogate import (
     Prediction,
     Surrogate,
     arch_hash,
+    check_save_dir,
     load_shipped,
     shipped_path,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "Prediction",
     "Surrogate",
     "arch_hash",
+    "check_save_dir",
     "load_shipped",
     "shipped_path",
     "DEFAULT_INPUT_SHAPE",

@@ -10,15 +10,21 @@ the training time. On disk it is a directory::
     DIR/cost.*.json.gz         # log training time (always XGBoost)
     DIR/{space}.valid_acc.*    # a space's own models, where it has them (format 3)
 
-No pickle is written or read.
+No pickle is written or read. ``metadata.json`` records the sha256 of every model file
+(since 2026-12-07), and loading checks them, so a directory that mixes the files of two
+fits, or holds an edited or truncated one, is refused. A save writes the whole
+directory beside the old one and swaps it in by renames (see :meth:`Surrogate.save`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import secrets
+import shutil
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +58,7 @@ __all__ = [
     "FORMAT_VERSION",
     "shipped_path",
     "load_shipped",
+    "check_save_dir",
 ]
 
 logger = logging.getLogger(__name__)
@@ -458,15 +465,64 @@ class Surrogate:
 
     # ---------------------------------------------------------------- save/load
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the surrogate as JSON files into ``directory`` (created); returns it."""
+        """Write the surrogate as JSON files into ``directory``; returns it.
+
+        The files, and ``metadata.json`` with the sha256 of each, are written into a
+        new directory beside ``directory`` (``.NAME.saving-*``), which then replaces it
+        by renames: the old directory is moved aside (``.NAME.replaced-*``), the new one
+        moved in, the old one removed. A save killed at any point leaves the old
+        surrogate or the new one whole, never a mix; directories such a save left
+        beside ``directory`` are removed by the next save into it.
+
+        Raises:
+            SurrogateError: ``directory`` cannot take a surrogate (see
+                :func:`check_save_dir`), or writing failed; the old surrogate, if any,
+                is then left as it was.
+        """
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        files = {t: m.save(d, t.replace(":", ".")) for t, m in self.models_.items()}
-        files["cost"] = self.cost_.save(d, "cost")
-        meta = {**self.metadata_, "files": files}
-        (d / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=_json))
-        return d
+        d = check_save_dir(directory)
+        tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+        new, aside = d.parent / f".{d.name}.saving-{tag}", d.parent / f".{d.name}.replaced-{tag}"
+        moved_aside = False
+        try:
+            new.mkdir()
+            files = {t: m.save(new, t.replace(":", ".")) for t, m in self.models_.items()}
+            files["cost"] = self.cost_.save(new, "cost")
+            hashes = {name: _sha256(new / name, sync=True) for f in files.values() for name in f}
+            meta = {**self.metadata_, "files": files, "sha256": hashes}
+            text = json.dumps(meta, indent=1, sort_keys=True, default=_json)
+            with open(new / "metadata.json", "w") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _sync_dir(new)
+            if d.exists():
+                os.rename(d, aside)
+                moved_aside = True
+            os.rename(new, d)
+        except BaseException as e:  # a full disk, or Ctrl-C: no half-written directory stays
+            shutil.rmtree(new, ignore_errors=True)
+            if moved_aside and not d.exists():
+                with contextlib.suppress(OSError):
+                    os.rename(aside, d)  # put the old one back
+            if not isinstance(e, OSError | ValueError):  # XGBoost's errors are ValueErrors
+                raise
+            if d.exists():
+                kept = "the surrogate that was there is unchanged"
+            elif moved_aside:
+                kept = f"the surrogate that was there is in {aside}"
+            else:
+                kept = "nothing was written"
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+            raise SurrogateError(
+                f"{directory}: writing the surrogate failed ({why}); {kept}; free space or "
+                "choose another directory, and save again"
+            ) from None
+        _sync_dir(d.parent)
+        if moved_aside:
+            shutil.rmtree(aside, ignore_errors=True)
+        _remove_stale(d)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Surrogate:
@@ -478,6 +534,14 @@ class Surrogate:
         d = Path(directory)
         path = d / "metadata.json"
         if not path.is_file():
+            left = _left_by_a_killed_save(d)
+            if left and not d.exists():
+                raise SurrogateError(
+                    f"{d}: no surrogate here; a save into it was killed between its two "
+                    f"renames and left {', '.join(map(str, left))} (rename the '.replaced-' "
+                    "one back to the old surrogate, or the '.saving-' one to the new), or "
+                    "fit one again"
+                )
             raise SurrogateError(f"{d}: no surrogate here (no metadata.json); fit one first")
         try:
             meta = json.loads(path.read_text())
@@ -514,6 +578,7 @@ class Surrogate:
                 f"{d}: the surrogate is incomplete (missing {missing or ['cost model']}); "
                 "copy the whole directory again, or refit it"
             )
+        _check_hashes(d, meta)
         self.models_ = {}
         for t in files:
             try:
@@ -528,6 +593,7 @@ class Surrogate:
                     f"({str(e).splitlines()[0]}); copy the directory again, or refit it"
                 ) from None
         meta.pop("files", None)
+        meta.pop("sha256", None)  # of this directory's files; a save records its own
         try:
             self.protocol_ = Protocol.from_dict(meta["protocol"], str(meta["protocol_id"]))
         except ValueError as e:
@@ -679,6 +745,157 @@ def _json(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     raise TypeError(f"not JSON serializable: {type(v).__name__}")
+
+
+def _sha256(path: Path, *, sync: bool = False) -> str:
+    """The sha256 of a file's bytes; with ``sync``, its data are flushed to disk too."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+        if sync:
+            os.fsync(fh.fileno())
+    return h.hexdigest()
+
+
+def _sync_dir(d: Path) -> None:
+    """Flush a directory's entries (the renames) to disk, where the platform can."""
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:  # no directory handles (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_hashes(d: Path, meta: dict[str, Any]) -> None:
+    """Refuse model files whose sha256 differs from ``metadata.json``'s record.
+
+    Directories saved before the record (no ``sha256`` key) are not checked.
+    """
+    recorded = meta.get("sha256")
+    if recorded is None:
+        return
+    refit = (
+        "the directory mixes the files of two fits (a save that was killed, or files "
+        "copied over), or the file was edited or cut short; refit the surrogate "
+        f"(`nasrepro surrogate fit ... --out {d}`), or copy its whole directory again"
+    )
+    if not isinstance(recorded, dict):
+        raise SurrogateError(f"{d / 'metadata.json'}: 'sha256' must be an object; {refit}")
+    for name in sorted({n for names in meta["files"].values() for n in names}):
+        want = recorded.get(name)
+        if want is None:
+            raise SurrogateError(f"{d}: metadata.json records no sha256 of {name}; {refit}")
+        path = d / name
+        if not path.is_file():
+            raise SurrogateError(f"{d}: {name} is missing; {refit}")
+        if _sha256(path) != want:
+            raise SurrogateError(
+                f"{d}: {name} is not the file this surrogate's metadata.json was saved "
+                f"with (its sha256 differs); {refit}"
+            )
+
+
+def _killed_save_dirs(d: Path) -> list[Path]:
+    """The directories saves into ``d`` leave beside it while they run (any process)."""
+    prefixes = (f".{d.name}.saving-", f".{d.name}.replaced-")
+    try:
+        return sorted(p for p in d.parent.iterdir() if p.name.startswith(prefixes) and p.is_dir())
+    except OSError:
+        return []
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix" or pid == os.getpid():  # our own are finished by now
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: asks only whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _left_by_a_killed_save(d: Path) -> list[Path]:
+    """The directories beside ``d`` of saves whose process is gone."""
+    out = []
+    for p in _killed_save_dirs(d):
+        pid = p.name.rsplit("-", 2)[-2]
+        if not (pid.isdigit() and _pid_alive(int(pid))):
+            out.append(p)
+    return out
+
+
+def _remove_stale(d: Path) -> None:
+    """Remove what killed saves into ``d`` left beside it, saying so."""
+    for p in _left_by_a_killed_save(d):
+        logger.warning("removing %s, left beside %s by a save that was killed", p, d)
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def check_save_dir(directory: str | os.PathLike[str], flag: str | None = None) -> Path:
+    """Check that :meth:`Surrogate.save` can write ``directory``; returns it resolved.
+
+    It must be missing, empty, or a surrogate (``metadata.json`` and only JSON files:
+    a save replaces the whole directory, so one holding anything else is refused), and
+    it and its parent must be writable (the new surrogate is written beside it and
+    renamed in). A missing parent is created. ``flag`` (``"--out"``) names the option
+    that gave ``directory`` in the messages.
+
+    Raises:
+        SurrogateError: Naming what is wrong and the fix.
+    """
+    given = f"{flag} {str(directory)!r}" if flag else str(directory)
+    d = Path(directory).resolve()
+    if not d.name:
+        raise SurrogateError(f"{given}: a surrogate cannot replace the root; name a directory")
+    if d.exists() and not d.is_dir():
+        raise SurrogateError(f"{given} is a file, not a directory; choose a directory")
+    if d.is_dir():
+        try:
+            entries = sorted(d.iterdir())
+        except OSError as e:
+            raise SurrogateError(
+                f"{given}: cannot read it ({e.strerror}); choose another"
+            ) from None
+        foreign = [
+            p.name + ("/" if p.is_dir() else "")
+            for p in entries
+            if p.is_symlink() or not p.is_file() or not p.name.endswith((".json", ".json.gz"))
+        ]
+        if entries and (foreign or not (d / "metadata.json").is_file()):
+            what = (
+                f"holds {foreign[:3]}{' and more' if len(foreign) > 3 else ''}, which are "
+                "not a surrogate's files"
+                if foreign
+                else "holds files but no metadata.json, so it is not a surrogate"
+            )
+            raise SurrogateError(
+                f"{given} {what}; saving replaces the whole directory, so choose a new or "
+                "empty directory, or one that holds a surrogate"
+            )
+    above = next(q for q in d.parents if q.exists())  # the root exists
+    if not above.is_dir():
+        raise SurrogateError(f"{given}: {above} is a file, not a directory; choose a directory")
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SurrogateError(
+            f"{given}: cannot create its parent directory ({e.strerror}); choose another"
+        ) from None
+    for where in (d.parent, d) if d.exists() else (d.parent,):
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise SurrogateError(
+                f"{given}: {where} is read-only (a save writes the surrogate beside the "
+                "directory and renames it in); choose a writable directory"
+            )
+    return d
 
 
 def shipped_path() -> Path:

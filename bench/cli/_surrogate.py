@@ -81,6 +81,7 @@ def _fit(args: argparse.Namespace) -> int:
         space_models=dict(args.space_model),
         **dict(args.param),
     )
+    _check_out(args.out)  # before the fit: a bad location would lose it
     parts = []
     for path, t in tables:
         rows = None
@@ -93,6 +94,18 @@ def _fit(args: argparse.Namespace) -> int:
     out = s.save(args.out)
     _out(f"fitted {args.model} on {len(data)} runs ({data.sha256()[:12]}); wrote {out}")
     return 0
+
+
+def _check_out(out: str) -> None:
+    """Refuse an ``--out`` that a save could not write: a file, read-only, or a directory
+    holding other things than a surrogate (a save replaces the whole directory)."""
+    from nasrepro.surrogate import check_save_dir
+
+    p = Path(out)
+    if p.exists():
+        check_dir(p, "--out")  # a file; read-only
+    check_dir(p.resolve().parent, "--out")  # the new surrogate is written beside it
+    check_save_dir(p, "--out")
 
 
 def _shipped_tests() -> list[Path]:
@@ -248,7 +261,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="give SPACE models of its own, fitted on the rows of SPACES only (e.g. "
         "cell=cell); other spaces use the joint models fitted on every row",
     )
-    f.add_argument("--out", required=True, help="directory to write the surrogate into")
+    f.add_argument(
+        "--out",
+        required=True,
+        help="directory to write the surrogate into; a surrogate already there is replaced "
+        "whole (a directory holding anything else is refused)",
+    )
     f.set_defaults(func=_fit)
 
     e = sub.add_parser("eval", help="held-out Kendall tau, Spearman, R2, MAE vs seed noise")

@@ -126,5 +126,11 @@ def test_load_names_a_missing_or_corrupt_model_file(chain_train: Table, tmp_path
     s.save(tmp_path / "s")
     path = tmp_path / "s" / "test_acc.noise.json.gz"
     path.write_bytes(path.read_bytes()[:500])  # cut short, as by a failed copy
+    with pytest.raises(SurrogateError, match=r"test_acc.noise.json.gz is not the file .*sha256"):
+        Surrogate.load(tmp_path / "s")
+    meta_path = tmp_path / "s" / "metadata.json"  # saved before sha256 were recorded
+    meta = json.loads(meta_path.read_text())
+    del meta["sha256"]
+    meta_path.write_text(json.dumps(meta))
     with pytest.raises(SurrogateError, match=r"'test_acc' model files .* are unreadable"):
         Surrogate.load(tmp_path / "s")
