@@ -2,8 +2,9 @@
 
 Layers, lowest first: ``spaces`` -> ``tables`` -> {``surrogate``, ``strategies``,
 ``bench.harness``} -> {``bench.sim``, ``bench.oneshot`` (torch)} -> ``bench.cli``;
-``bench.tracking`` is used by the
-harness and the simulator and imports no other nasrepro layer. Nothing imports upward,
+``bench.tracking`` (MLflow) and ``bench._children`` (pool workers that die with
+their parent) are used by the harness, the simulator and the one-shot track and import
+no other nasrepro layer. Nothing imports upward,
 ``bench.sim`` reaches the torch harness only inside functions, and the torch-free layers
 load no torch.
 """
@@ -30,11 +31,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "nasrepro.surrogate": ("nasrepro.spaces", "nasrepro.tables", "nasrepro.surrogate"),
     "nasrepro.strategies": ("nasrepro.spaces", "nasrepro.tables", "nasrepro.strategies"),
     "nasrepro.bench.tracking": ("nasrepro.bench.tracking",),
+    "nasrepro.bench._children": (),
     "nasrepro.bench.harness": (
         "nasrepro.spaces",
         "nasrepro.tables",
         "nasrepro.bench.harness",
         "nasrepro.bench.tracking",
+        "nasrepro.bench._children",
     ),
     "nasrepro.bench.sim": (
         "nasrepro.spaces",
@@ -44,6 +47,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "nasrepro.bench.harness",  # lazily only: see test_sim_reaches_the_harness_lazily
         "nasrepro.bench.sim",
         "nasrepro.bench.tracking",
+        "nasrepro.bench._children",
     ),
     "nasrepro.bench.oneshot": (  # beside bench.sim, never importing it (the CLI joins them)
         "nasrepro.spaces",
@@ -51,6 +55,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "nasrepro.bench.harness",
         "nasrepro.bench.oneshot",
         "nasrepro.bench.tracking",
+        "nasrepro.bench._children",
     ),
     "nasrepro.bench.cli": ("nasrepro",),
     "nasrepro.bench": ("nasrepro.spaces",),  # bench/__init__.py: light re-exports only
