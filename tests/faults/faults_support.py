@@ -77,3 +77,17 @@ class CliResult:
         assert self.err.rstrip().endswith(lines[0]), self.err
         for f in fragments:
             assert f in lines[0], (f, lines[0])
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running, from ``/proc`` (a zombie has stopped running;
+    PID 1 may never reap it)."""
+    out = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.append(p)
+    return out

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faults_support import alive
 
 from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, run_leaderboard
 from nasrepro.bench.sim._runstore import RunStore, run_from_dict, run_to_dict
@@ -341,19 +342,6 @@ def test_validate_records_what_identifies_its_numbers_in_mlflow(
     assert run.data.params["code_sha256"] == report.code_sha256
 
 
-def _alive(pids: list[int]) -> list[int]:
-    """Those of ``pids`` still running (a zombie has stopped; PID 1 may never reap it)."""
-    alive = []
-    for p in pids:
-        try:
-            state = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.append(p)
-    return alive
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find workers")
 @pytest.mark.parametrize("command", ["leaderboard", "oneshot"])
 def test_a_killed_leaderboard_takes_its_workers_with_it(
@@ -385,9 +373,9 @@ def test_a_killed_leaderboard_takes_its_workers_with_it(
     finally:
         p.kill()
     deadline = time.monotonic() + 10
-    while _alive(kids) and time.monotonic() < deadline:
+    while alive(kids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _alive(kids) == [], "a worker outlived the killed leaderboard"
+    assert alive(kids) == [], "a worker outlived the killed leaderboard"
 
 
 def test_sigterm_says_what_is_kept_and_the_rerun_resumes(

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from faults_support import alive
 
 from nasrepro.bench.harness._sweep import (
     SweepError,
@@ -221,16 +222,7 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for p in pids:
-        try:
-            state = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if state != "Z":  # a zombie has stopped running; PID 1 may never reap it
-            alive.append(p)
-    return alive
+_alive = alive
 
 
 def _wait_gone(pids: list[int], within_s: float) -> list[int]:
