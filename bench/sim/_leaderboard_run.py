@@ -293,8 +293,11 @@ def _run_plain(
 
 
 def _code_sha256(strategy_cls: type, bench: Benchmark) -> str:
-    """What a run's numbers depend on in code: the strategy, the runner, the benchmark."""
-    return source_sha256(strategy_cls, run, type(bench))
+    """What a run's numbers depend on in code: the strategy, the runner, the benchmark,
+    and the space (its ``sample``/``mutate`` decide what a strategy asks; a user's space
+    may change between leaderboards without its table changing)."""
+    space = type(bench.space)
+    return source_sha256(strategy_cls, run, type(bench), space, space.arch_type)
 
 
 def _died(

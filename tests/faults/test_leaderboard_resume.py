@@ -407,3 +407,25 @@ def test_sigterm_says_what_is_kept_and_the_rerun_resumes(
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"({kept} read back" in r.stdout, r.stdout
+
+
+def test_a_runs_key_covers_the_spaces_code(
+    smoke_table_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's space decides what strategies ask (its ``sample``) while its table stays
+    the same: a leaderboard resumed after editing the space reused runs of the old one."""
+    import importlib
+
+    from nasrepro.bench.sim._leaderboard_run import _code_sha256
+    from nasrepro.strategies import RandomSearch
+    from nasrepro.tables import Table, TabularBenchmark
+
+    mod = tmp_path / "edited_space.py"
+    mod.write_text("from nasrepro.spaces import CellSpace\n\nclass Edited(CellSpace):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    bench = TabularBenchmark(Table.open(smoke_table_path))
+    before = _code_sha256(RandomSearch, bench)
+    bench.space = importlib.import_module("edited_space").Edited()
+    user = _code_sha256(RandomSearch, bench)
+    mod.write_text(mod.read_text() + "\n# sample() changed here\n")
+    assert len({before, user, _code_sha256(RandomSearch, bench)}) == 3
