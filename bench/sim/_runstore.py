@@ -5,7 +5,7 @@ The process that finishes a (strategy, seed) run writes it at once to
 ``DIR/<strategy>-seed<S>.json`` (a temporary file, then a rename), with a *key*:
 everything the run's numbers depend on. That is the benchmark and its provenance, the
 budget, the simulated workers, the seed, the sha256 of the source files that define the
-strategy (every class of its MRO), the runner and the benchmark class, and the Python,
+strategy (every class of its MRO), the runner, the benchmark and space classes, and the Python,
 numpy and nasrepro versions. A later leaderboard with the same ``DIR`` reuses a file only
 when its key is equal. Runs are pure functions of their key, so a resumed leaderboard's
 ``results.json`` equals an uninterrupted one's apart from its ``timing`` section. A
