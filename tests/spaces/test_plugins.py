@@ -10,7 +10,6 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,29 +28,6 @@ from nasrepro.spaces import (
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "my_space.py"
 NASREPRO = str(Path(sys.executable).with_name("nasrepro"))
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Restore the space registry and the plugins imported, so that no other test sees
-    the spaces registered here; ``$NASREPRO_PLUGINS`` starts unset."""
-    monkeypatch.delenv(_plugins.PLUGINS_ENV, raising=False)
-    entries = dict(_base._REGISTRY._entries)
-    checked = set(_base._CHECKED)
-    loaded, eps = set(_plugins._LOADED), set(_plugins._LOADED_ENTRY_POINTS)
-    modules = set(sys.modules)
-    yield
-    _base._REGISTRY._entries.clear()
-    _base._REGISTRY._entries.update(entries)
-    _base._CHECKED.clear()
-    _base._CHECKED.update(checked)
-    _plugins._LOADED.clear()
-    _plugins._LOADED.update(loaded)
-    _plugins._LOADED_ENTRY_POINTS.clear()
-    _plugins._LOADED_ENTRY_POINTS.update(eps)
-    for name in set(sys.modules) - modules:
-        if name.startswith("_nasrepro_plugin_"):
-            del sys.modules[name]
 
 
 def _cli(

@@ -3,7 +3,6 @@ space's first use; a notebook that defines its space again replaces it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +26,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "my_space.py"
 
 
 @pytest.fixture
-def tiny(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[SearchSpace[Any]]]:
+def tiny(registry: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[SearchSpace[Any]]]:
     """The example's space class (registered as 'tinycell'); the registry is restored."""
-    entries = dict(_base._REGISTRY._entries)
-    checked = set(_base._CHECKED)
-    loaded = set(_plugins._LOADED)
     monkeypatch.setenv(_plugins.PLUGINS_ENV, str(EXAMPLE))
     yield type(get_space("tinycell"))
-    _base._REGISTRY._entries.clear()
-    _base._REGISTRY._entries.update(entries)
-    _base._CHECKED.clear()
-    _base._CHECKED.update(checked)
-    _plugins._LOADED.clear()
-    _plugins._LOADED.update(loaded)
-    for name in [m for m in sys.modules if m.startswith("_nasrepro_plugin_")]:
-        del sys.modules[name]
 
 
 def test_a_class_with_abstract_methods_left_is_refused_naming_them(
