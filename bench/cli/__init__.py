@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--sample-seed",
-        type=int_at_least(0, "--sample-seed"),
+        type=seed_value,
         default=0,
         help="seed of the --sample draw (0)",
     )

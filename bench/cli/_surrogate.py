@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasrepro.bench.cli._args import int_at_least
+from nasrepro.bench.cli._args import seed_value
 from nasrepro.bench.cli._outputs import check_dir
 from nasrepro.spaces._errors import ConfigError
 
@@ -231,7 +231,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     f.add_argument(
         "--split-seed",
-        type=int_at_least(0, "--split-seed"),
+        type=seed_value,
         default=0,
         help="seed of the --fraction split",
     )
@@ -241,9 +241,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="a registered surrogate model (default: nasrepro.surrogate.DEFAULT_MODEL, xgb); "
         "imported only when fitting, to keep the CLI's start fast",
     )
-    f.add_argument(
-        "--seed", type=int_at_least(0, "--seed"), default=0, help="random_state of the models"
-    )
+    f.add_argument("--seed", type=seed_value, default=0, help="random_state of the models")
     f.add_argument(
         "--param",
         type=_kv,

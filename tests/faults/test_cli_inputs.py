@@ -510,8 +510,19 @@ def test_surrogate_predict_names_the_space_a_string_belongs_to(cli: Cli) -> None
         (["sweep", "--out", "x", "--seeds", "0,99999999999999999999"], "is above 4294967295"),
         (["leaderboard", "--quick", "--seeds", "99999999999"], "must be at most 10000"),
         (["space", "sample", "cell", "--seed", "4294967296"], "a seed must be at most"),
+        (["surrogate", "fit", "--out", "x", "--seed", "4294967296"], "a seed must be at most"),
+        (["surrogate", "fit", "--out", "x", "--split-seed", "2**40"], "expected an integer seed"),
+        (["sweep", "--out", "x", "--sample", "1", "--sample-seed", "-3"], "must be >= 0"),
     ],
-    ids=["train", "sweep", "leaderboard-count", "space-sample"],
+    ids=[
+        "train",
+        "sweep",
+        "leaderboard-count",
+        "space-sample",
+        "surrogate-seed",
+        "surrogate-split-seed",
+        "sweep-sample-seed",
+    ],
 )
 def test_huge_seeds_are_refused_at_parse_time(cli: Cli, args: list[str], fragment: str) -> None:
     """Seeds past 2**63 crashed torch with 'Overflow when unpacking long long', and a
