@@ -15,7 +15,7 @@ other networks of the batch, or on the order of :class:`Op` and :class:`BlockKin
 hashed. :func:`specs_digest` combines architecture strings and their network digests
 into one digest of a whole list.
 
-Cost, measured 2026-12-08 on a development machine (2 shared CPU cores): all 15,625
+Cost, measured 2026-12-07 on a development machine (2 shared CPU cores): all 15,625
 cell-space architectures, lowered with ``lower_columns`` and hashed, take 0.1-0.3 s
 (0.10 s under ``synthetic-smoke``'s macro and 0.13 s under ``cifar10-nb201``'s when
 the cores are idle; ``lower_columns`` about 0.05 s of it), and a whole cell sweep's

@@ -176,7 +176,7 @@ def build(
         A :class:`BuildReport` naming the missing pairs.
 
     Chunks record the digest of the network each architecture was trained as (since
-    2026-12-08): two chunks that trained one architecture as different networks (the
+    2026-12-07): two chunks that trained one architecture as different networks (the
     space's code changed between them) are refused. When every result's chunk records
     it, the table's ``specs_sha256`` attribute is :func:`~nasrepro.spaces.specs_digest`
     of the rows with a result (in row order) and those networks, which ``nasrepro

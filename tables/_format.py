@@ -18,7 +18,7 @@ Root attributes:
   (JSON: seed -> the trainers that made it, ``"single"`` and/or ``"batched"``);
   ``training_versions`` holds ``torch_threads`` (torch's CPU thread count) since
   the same date, and a table without it was trained with one thread;
-* ``specs_sha256`` (str, tables built since 2026-12-08 from chunks that record their
+* ``specs_sha256`` (str, tables built since 2026-12-07 from chunks that record their
   networks): :func:`~nasrepro.spaces.specs_digest` of the architecture strings of the
   rows with a result, in row order, and the digests of the networks they were trained
   as (:func:`~nasrepro.spaces.network_digests`, recorded by each chunk); ``nasrepro

@@ -14,7 +14,7 @@ The manifest is a :class:`SweepManifest` as JSON (sorted keys, no whitespace)::
 
 A manifest without ``format`` is read as version 1; ``sample``, ``sample_seed`` and
 ``versions`` may be absent (``null``, 0 and ``{}``). The protocol must hash to
-``protocol_id``. ``specs_sha256`` (since 2026-12-08; absent before, read as ``None``)
+``protocol_id``. ``specs_sha256`` (since 2026-12-07; absent before, read as ``None``)
 is :func:`~nasrepro.spaces.specs_digest` of the sweep's architectures and the networks
 the space lowered them to under the protocol's macro when the sweep began: a resume
 refuses to train on when the space's code now lowers them to other networks.
@@ -24,7 +24,7 @@ Each chunk file is gzip-compressed JSON (``mtime=0``, so the bytes are reproduci
     {"format": 1, "protocol_id": str, "space": str, "seed": int, "chunk": int,
      "results": [TrialResult.to_dict(), ...], "networks": {arch: sha256}}
 
-``networks`` (since 2026-12-08; absent in older chunks) maps each architecture of
+``networks`` (since 2026-12-07; absent in older chunks) maps each architecture of
 the chunk to the :func:`~nasrepro.spaces.network_digests` of the network it was
 trained as, so that ``table build`` can refuse chunks that trained one architecture
 as two networks.

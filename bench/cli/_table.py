@@ -119,6 +119,9 @@ def _health(t: Table, reps: np.ndarray) -> dict[str, Any]:
     return out
 
 
+_NO_DIGEST = "networks    no digest recorded (built before 2026-12-07 or from chunks without one)"
+
+
 def _info(args: argparse.Namespace) -> int:
     t = _open(args)
     size = Path(t.path).stat().st_size
@@ -151,6 +154,7 @@ def _info(args: argparse.Namespace) -> int:
         "training_versions": json.loads(str(t.attrs["training_versions"])),
         "device": t.device,
         "devices": json.loads(str(t.attrs["devices"])),
+        "specs_sha256": str(t.attrs["specs_sha256"]) if "specs_sha256" in t.attrs else None,
         "epochs": len(t.epochs),
         "seeds": list(t.seeds),
         "coverage": {str(s): {"trained": a, unit: b} for s, (a, b) in cov.items()},
@@ -181,6 +185,8 @@ def _info(args: argparse.Namespace) -> int:
             for s, d in info["devices"].items()
         )
         _out(f"trained on  {t.device} ({devs})" + (f"; {tv}" if tv else ""))
+        nets = info["specs_sha256"]
+        _out(f"networks    sha256 {nets[:16]} of the lowered networks" if nets else _NO_DIGEST)
     _out(
         f"epochs      {len(t.epochs)}"
         + ("" if t.has_curves else f" (final values, epoch {t.final_epoch})")

@@ -207,6 +207,12 @@ def test_reproduce_names_a_changed_lowering(
     assert rep.specs_gap[0][:12] in printed and "its code changed" in printed
     assert "the builds match" not in printed and "not bitwise by design" not in printed
 
+    assert main(["table", "info", str(path)]) == 0  # the digest is shown, and in --json
+    digest = str(table.attrs["specs_sha256"])
+    assert f"networks    sha256 {digest[:16]} of the lowered networks" in capsys.readouterr().out
+    assert main(["table", "info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["specs_sha256"] == digest
+
 
 def _strip(out: Path) -> None:
     """Make ``out`` look written by an older nasrepro: no digests anywhere."""
@@ -220,7 +226,7 @@ def _strip(out: Path) -> None:
 
 
 def test_old_manifests_and_chunks_without_digests_work_as_before(
-    user_space: UserSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    user_space: UserSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: CapSys
 ) -> None:
     name, edit = user_space
     out = tmp_path / "sweep"
@@ -243,6 +249,8 @@ def test_old_manifests_and_chunks_without_digests_work_as_before(
     assert table_path is not None
     table = Table.open(table_path)
     assert "specs_sha256" not in table.attrs  # some chunks record no networks
+    assert main(["table", "info", str(table_path)]) == 0
+    assert "networks    no digest recorded" in capsys.readouterr().out
     rep = reproduce(table, SKIPPY[1], seed=0)
     assert rep.specs_gap is None and rep.to_dict()["specs_gap"] is None
 
