@@ -36,7 +36,13 @@ class RegularizedEvolution(Strategy):
     10), and naszilla's ``evolution_search`` removes the worst member, not the oldest,
     so it is not aging evolution. As in NAS-Bench-201's ``exps/NAS-Bench-201-algos/R_EA.py`` (which follows the
     paper's Algorithm 1), the tournament is drawn with replacement and a mutation
-    changes one decision to a different value.
+    changes one decision to a different value. Which decision: ``space.mutate`` picks
+    one uniformly (each of a cell's 6 edges with probability 1/6), whereas ``R_EA.py``
+    picks a node, then one of its inputs (edges into nodes 1, 2 and 3 with 1/3, 1/6
+    and 1/9 each). Over 1,000 paired seeds at the 100x budget the final regret moved
+    by -0.017 +- 0.048 on nb201-cifar10 and +0.052 +- 0.083 on cell-mnist1d-tiny (ours
+    minus R_EA's, 95% intervals; an audit's measurement, 2026-12-07): no measurable
+    difference.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.

@@ -21,7 +21,9 @@ class LocalSearch(Strategy):
 
     It evaluates ``n_init`` uniform samples and starts from the best. Then it
     evaluates every neighbour of the current architecture (``space.neighbors``, in a
-    random order, skipping ones already evaluated up to equivalence) and moves to the
+    random order, skipping ones equivalent to an architecture asked before the move;
+    two equivalent neighbours of one centre are both evaluated, as in the paper's
+    algorithm, which evaluates the whole neighbourhood) and moves to the
     best if it beats the current one; at a local optimum it restarts from a fresh
     uniform sample (the evaluated set carries over). With several workers, asks wait
     (return ``None``) while the last neighbours of a neighbourhood are still pending.
