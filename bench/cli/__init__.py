@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--amp", action="store_true", help="bfloat16 autocast in batched training (changes numbers)"
     )
-    p.set_defaults(func=_cmd_sweep)
+    p.set_defaults(func=_cmd_sweep, resumable="out")
 
     p = sub.add_parser(
         "reproduce", help="retrain one architecture and compare it with the table row"
@@ -616,6 +616,17 @@ def _terminate_gracefully() -> Callable[[], object]:
     return lambda: signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
+def _kept(args: argparse.Namespace, *, resumes: bool) -> str:
+    """What an interrupted command leaves: only commands with a store of finished
+    results (``set_defaults(resumable=<the option naming it>)``) and that store given."""
+    option = getattr(args, "resumable", None)
+    if option is None or getattr(args, option, None) is None:
+        return ""
+    return "; finished results are on disk" + (
+        ", and the same command resumes from them" if resumes else ""
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nasrepro`` command line; return its exit code.
 
@@ -648,14 +659,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nasrepro: error: {user_message(e)}", file=sys.stderr)
         return 2
     except _Terminated:
-        print(
-            "nasrepro: terminated (SIGTERM); finished results are on disk, and the same "
-            "command resumes from them",
-            file=sys.stderr,
-        )
+        print(f"nasrepro: terminated (SIGTERM){_kept(args, resumes=True)}", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("nasrepro: interrupted; finished results are on disk", file=sys.stderr)
+        print(f"nasrepro: interrupted{_kept(args, resumes=False)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         if not _stdout_closed():  # another pipe or socket broke: a bug or a server's fault

@@ -245,7 +245,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--fresh", action="store_true", help="run everything again, ignoring OUT/runs/")
     p.add_argument("--quick", action="store_true", help="5 seeds and a 20x budget: under a minute")
-    p.set_defaults(func=_cmd_leaderboard)
+    p.set_defaults(func=_cmd_leaderboard, resumable="out")
 
     p = sub.add_parser(
         "validate",
@@ -279,4 +279,4 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", type=device, default="cpu", help="device for retraining")
     p.add_argument("--no-retrain", action="store_true", help="skip the real retraining")
     p.add_argument("--out", default=None, help="also write validate.json here")
-    p.set_defaults(func=_cmd_validate)
+    p.set_defaults(func=_cmd_validate, resumable="out")

@@ -438,4 +438,4 @@ def add_parser(sub: Any) -> None:
         "--out", default="oneshot", help="output directory (default ./oneshot); resumable"
     )
     _common(q)
-    q.set_defaults(func=_cmd_leaderboard)
+    q.set_defaults(func=_cmd_leaderboard, resumable="out")

@@ -429,3 +429,32 @@ def test_a_runs_key_covers_the_spaces_code(
     user = _code_sha256(RandomSearch, bench)
     mod.write_text(mod.read_text() + "\n# sample() changed here\n")
     assert len({before, user, _code_sha256(RandomSearch, bench)}) == 3
+
+
+def test_sigterm_to_a_command_without_a_store_claims_nothing_kept(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    """`table compare --strategies` keeps no runs: its SIGTERM line used to say that
+    finished results were on disk and that the same command resumed from them."""
+    t = str(smoke_table_path)
+    args = [*NASREPRO, "table", "compare", t, t, "--strategies", "random-search", "--seeds",
+            "40", "--budget", "400q", "--jobs", "2"]  # fmt: skip
+    p = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _children(p.pid):
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    if p.returncode == 0:
+        pytest.skip("the comparison finished before SIGTERM arrived")
+    assert p.returncode == 128 + signal.SIGTERM, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    assert line == "nasrepro: terminated (SIGTERM)"
+    assert list(tmp_path.iterdir()) == []  # and indeed nothing was written
