@@ -6,6 +6,12 @@ and writes its ``results.json`` to ``strategies/reference/<benchmark>.json``, wh
 
     python benchmarks/make_reference.py                       # the shipped default table
     python benchmarks/make_reference.py --table my.h5 --out ref.json --seeds 20
+    python benchmarks/make_reference.py --restat              # every shipped reference
+
+``--restat`` runs nothing: it recomputes each strategy's CI and the pairwise tests of a
+reference from the per-seed final regrets it stores (after a change of statistics,
+2026-12-07: bootstrap to Student t, pairwise tests added), writes them back, and prints
+the pairs that differ.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from nasrepro.bench.sim import (
     DEFAULT_BENCHMARK,
     DEFAULT_BUDGET,
     BenchmarkSpec,
     LeaderboardConfig,
     default_jobs,
+    mean_ci,
+    pairwise_tests,
     results_dict,
     run_leaderboard,
     strategies_arg,
@@ -56,6 +66,25 @@ def make_reference(
     return path
 
 
+def restat(path: Path) -> list[str]:
+    """Recompute the CIs and pairwise tests of the reference at ``path`` in place;
+    returns the pairs that differ, one line each."""
+    ref = json.loads(path.read_text())
+    finals = {}
+    for name, s in ref["strategies"].items():
+        final = np.array(s["final_regret"], dtype=np.float64)
+        s["summary"]["ci_low"], s["summary"]["ci_high"] = mean_ci(final)
+        finals[name] = final
+    ref["pairwise"] = pairwise_tests(finals)
+    path.write_text(json.dumps(ref, indent=None) + "\n")
+    differ = [p for p in ref["pairwise"]["pairs"] if p["differs"]]
+    return [
+        (f"{p['a']} < {p['b']}" if p["diff"] < 0 else f"{p['b']} < {p['a']}")
+        + f"  diff {abs(p['diff']):.3f}  p (Holm) {p['p_holm']:.2g}"
+        for p in sorted(differ, key=lambda p: p["p_holm"])
+    ] + [f"{len(differ)} of {len(ref['pairwise']['pairs'])} pairs differ"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--benchmark", default=DEFAULT_BENCHMARK)
@@ -68,7 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out", type=Path, default=None, help="default: strategies/reference/NAME.json"
     )
+    ap.add_argument(
+        "--restat",
+        action="store_true",
+        help="recompute the statistics of the shipped references (or of --out) and stop",
+    )
     args = ap.parse_args(argv)
+    if args.restat:
+        for path in [args.out] if args.out else sorted(REFERENCE_DIR.glob("*.json")):
+            print(f"{path.name}:")
+            for line in restat(path):
+                print(f"  {line}")
+        return 0
     t0 = time.perf_counter()
     path = make_reference(
         BenchmarkSpec(args.benchmark, args.table),

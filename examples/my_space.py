@@ -1,4 +1,4 @@
-"""A new search space in about 100 lines: a 3-node cell, one op per edge (64 cells).
+"""A new search space in about 140 lines: a 3-node cell, one op per edge (64 cells).
 
 Nodes 0 (input), 1 and 2 (output); edges ``0->1``, ``0->2`` and ``1->2`` each carry
 one of :data:`TINY_OPS`. An architecture string lists the three ops in that order,

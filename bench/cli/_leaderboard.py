@@ -265,7 +265,8 @@ def add_parser(sub: Any) -> None:
         "--seeds",
         type=int_at_least(1, "seeds"),
         default=30,
-        help="runs of your strategy (default 30)",
+        help="runs of your strategy (default 30), on the seeds after the reference's "
+        "(100.. against a shipped one), so that the samples compared are independent",
     )
     p.add_argument(
         "--reference", default=None, help="reference results.json (default: the shipped one)"

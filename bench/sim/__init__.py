@@ -41,7 +41,10 @@ from nasrepro.bench.sim._leaderboard_run import (
 )
 from nasrepro.bench.sim._leaderboard_stats import (
     bootstrap_ci,
+    holm,
     make_grid,
+    mean_ci,
+    pairwise_tests,
     regret_at,
     summarize,
 )
@@ -81,6 +84,9 @@ __all__ = [
     "QUICK_SEEDS",
     "QUICK_BUDGET",
     "bootstrap_ci",
+    "mean_ci",
+    "holm",
+    "pairwise_tests",
     "make_grid",
     "summarize",
     "regret_at",

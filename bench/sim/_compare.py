@@ -64,7 +64,7 @@ class StrategyResult:
 
     Attributes:
         mean: Mean final test regret over seeds (percent points).
-        ci_low, ci_high: Its 95% bootstrap CI (as the leaderboard reports it).
+        ci_low, ci_high: Its 95% CI (as the leaderboard reports it).
         rank: Its place by ``mean`` on that benchmark (1 = lowest regret; ties share
             the best place).
     """

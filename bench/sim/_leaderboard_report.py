@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.sim._leaderboard_run import NO_CURVES, Leaderboard, cost_model_text
-from nasrepro.bench.sim._leaderboard_stats import _N_BOOT, summarize
+from nasrepro.bench.sim._leaderboard_stats import ALPHA, summarize
 from nasrepro.bench.tracking import run_environment
 
 __all__ = ["to_markdown", "to_html", "plot", "results_dict", "write_outputs", "track"]
@@ -79,7 +79,7 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "the incumbent is the best validation accuracy seen. AUC: mean regret over the "
         "log-spaced grid of the curves, which starts when every run of this leaderboard has "
         "a result, so it moves with the set of strategies run: compare AUCs within one "
-        "leaderboard only.",
+        "leaderboard only. 95% CI: Student t over the seeds.",
         "",
         f"| # | strategy | final regret: mean [95% CI] | {_test_header(lb)} | median | AUC | "
         "avg rank | evals |",
@@ -87,17 +87,46 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
     ]
     for k, (n, s) in enumerate(_table_rows(summary), start=1):
         lines.append(
-            f"| {k} | {n} | {s['mean']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] | "
+            f"| {k} | {n} | {s['mean']:.3f} {_ci_text(s)} | "
             f"{s['test_mean']:.2f} ± {s['test_std']:.2f} | "
             f"{s['median']:.3f} | {s['auc']:.3f} | {s['rank']:.2f} | {s['evaluations']:.0f} |"
         )
     for n, why in lb.skipped.items():
         if why == NO_CURVES:
             lines.append(f"| – | {n} | {why} | | | | | |")
+    lines += ["", pairwise_text(summary)]
     for n, why in lb.skipped.items():
         if why != NO_CURVES:
             lines.append(f"\nSkipped {n}: {why}.")
     return "\n".join(lines) + "\n"
+
+
+def _ci_text(s: dict[str, float]) -> str:
+    if not (math.isfinite(s["ci_low"]) and math.isfinite(s["ci_high"])):
+        return "[n/a: one seed]"
+    return f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}]"
+
+
+def pairwise_text(summary: dict[str, Any]) -> str:
+    """One paragraph: which strategies' final regrets the seeds tell apart."""
+    pw = summary.get("pairwise") or {}
+    pairs = pw.get("pairs", [])
+    if not pairs:
+        return "Pairwise tests: none (they need two strategies with two seeds or more each)."
+    head = (
+        f"Pairwise: Welch's t-test on final regret for each of the {len(pairs)} pairs, "
+        f"Holm-corrected, alpha {pw['alpha']:g}: "
+    )
+    differ = sorted((p for p in pairs if p["differs"]), key=lambda p: p["p_holm"])
+    if not differ:
+        return head + "no pair differs; these seeds cannot order the strategies."
+    said = "; ".join(
+        (f"{p['a']} < {p['b']}" if p["diff"] < 0 else f"{p['b']} < {p['a']}")
+        + f" (p {p['p_holm']:.2g})"
+        for p in differ
+    )
+    rest = len(pairs) - len(differ)
+    return head + f"{len(differ)} differ: {said}. The other {rest} cannot be told apart."
 
 
 def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
@@ -117,7 +146,7 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
     )
     body = "".join(
         f"<tr><td>{k}</td><td>{html.escape(n)}</td><td>{s['mean']:.3f}</td>"
-        f"<td>[{s['ci_low']:.3f}, {s['ci_high']:.3f}]</td>"
+        f"<td>{_ci_text(s)}</td>"
         f"<td>{s['test_mean']:.2f} ± {s['test_std']:.2f}</td><td>{s['median']:.3f}</td>"
         f"<td>{s['auc']:.3f}</td><td>{s['rank']:.2f}</td></tr>"
         for k, (n, s) in enumerate(_table_rows(summary), start=1)
@@ -132,7 +161,7 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
         "td:nth-child(2){text-align:left}</style></head><body>"
         f"<h1>{title}</h1><p>{html.escape(_header(lb))}</p>"
-        f"<table><tr>{head}</tr>{body}</table>"
+        f"<table><tr>{head}</tr>{body}</table><p>{html.escape(pairwise_text(summary))}</p>"
         "<p><img src='regret.png' alt='anytime regret'><img src='ranks.png' alt='ranks'></p>"
         "</body></html>\n"
     )
@@ -141,7 +170,7 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
 def plot(
     summary: dict[str, Any], out_dir: Path, title: str, *, per_training: bool = False
 ) -> tuple[Path, Path]:
-    """Write ``regret.png`` (mean regret, 95% bootstrap band) and ``ranks.png``.
+    """Write ``regret.png`` (mean regret, 95% t band over seeds) and ``ranks.png``.
 
     ``per_training``: the clock counts full trainings (a table without times), not seconds.
     """
@@ -149,11 +178,11 @@ def plot(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from scipy.stats import t as t_dist
 
     from nasrepro.tables._plot import log_x_125
 
     grid = np.asarray(summary["grid"])
-    rng = np.random.default_rng(0)
     paths = []
     for kind in ("regret", "ranks"):
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -162,13 +191,15 @@ def plot(
                 ax.plot(grid, summary["ranks"][n], label=n)
                 continue
             c = np.asarray(s["curves"], dtype=np.float64)  # (n_seeds, g)
-            idx = rng.integers(0, len(c), (_N_BOOT // 4, len(c)))
             # before a strategy's first result its columns are all NaN: numpy warns
             # "Mean of empty slice" (a warning, not a floating-point error) and gives NaN
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                lo, hi = np.nanquantile(np.nanmean(c[idx], axis=1), [0.025, 0.975], axis=0)
-                (line,) = ax.plot(grid, np.nanmean(c, axis=0), label=n)
+                mean = np.nanmean(c, axis=0)
+                k = np.isfinite(c).sum(axis=0)  # seeds with a result at each grid point
+                half = t_dist.ppf(1 - ALPHA / 2, k - 1) * np.nanstd(c, axis=0, ddof=1) / np.sqrt(k)
+                lo, hi = mean - half, mean + half
+                (line,) = ax.plot(grid, mean, label=n)
             ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
         log_x_125(ax)
         ax.set(

@@ -7,8 +7,9 @@ on a common grid, and :func:`write_outputs` writes ``leaderboard.md``,
 
 Statistics, per strategy over seeds:
 
-* final test regret: mean with a 95% percentile-bootstrap CI (2,000 resamples), and
-  the median;
+* final test regret: mean with a 95% Student-t CI, and the median;
+* pairwise: Welch's t-test on final regret for every pair of strategies, Holm-corrected
+  over the pairs (which of them the seeds can tell apart);
 * area under the regret curve: the mean regret over a log-spaced time grid (or a
   query grid), from the first time every run has a result to the budget;
 * average rank: strategies ranked per seed (runs with the same seed index are

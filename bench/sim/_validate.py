@@ -36,7 +36,7 @@ from nasrepro.bench.sim._leaderboard_run import (
     open_benchmark,
     run_leaderboard,
 )
-from nasrepro.bench.sim._leaderboard_stats import bootstrap_ci
+from nasrepro.bench.sim._leaderboard_stats import holm, mean_ci
 from nasrepro.bench.sim._runstore import source_sha256
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import (
@@ -98,6 +98,8 @@ class Comparison:
     p_value: float
     prob_better: float
     rank_biserial: float
+    #: ``p_value`` Holm-corrected over the comparisons with every reference strategy.
+    p_holm: float = float("nan")
 
 
 @dataclass
@@ -163,20 +165,25 @@ class ValidateReport:
             f"{self.workers} worker(s), {len(self.final_regret)} seeds"
             + (f" ({self.reused} read back from an earlier --out)" if self.reused else ""),
             f"final test regret: mean {self.mean:.3f} [95% CI {self.ci[0]:.3f}, "
-            f"{self.ci[1]:.3f}], median {self.median:.3f}",
+            f"{self.ci[1]:.3f}] (Student t), median {self.median:.3f}",
             f"final incumbents' {self.report_metric}: {self.test_acc[0]:.2f} ± "
             f"{self.test_acc[1]:.2f} % (mean ± std over seeds)",
             *([self.cost_model] if self.cost_model else []),
             f"rank {self.rank} of {self.n_ranked} by mean final regret among the references",
             "",
-            f"{'reference':<24}{'mean':>8}{'U':>9}{'p':>10}{'P(better)':>11}{'r_rb':>8}",
+            f"{'reference':<24}{'mean':>8}{'U':>9}{'p':>10}{'p (Holm)':>10}{'P(better)':>11}"
+            f"{'r_rb':>8}",
         ]
         for c in self.comparisons:
             lines.append(
                 f"{c.reference:<24}{c.reference_mean:>8.3f}{c.u_statistic:>9.1f}"
-                f"{c.p_value:>10.2g}{c.prob_better:>11.2f}{c.rank_biserial:>8.2f}"
+                f"{c.p_value:>10.2g}{c.p_holm:>10.2g}{c.prob_better:>11.2f}"
+                f"{c.rank_biserial:>8.2f}"
             )
-        lines.append("(P(better): probability that a run of yours ends with lower regret)")
+        lines.append(
+            "(P(better): probability that a run of yours ends with lower regret; p (Holm): "
+            "corrected for the comparisons with every reference, read this one)"
+        )
         if self.retrained:
             lines += [
                 "",
@@ -206,6 +213,15 @@ class ValidateReport:
         return "\n".join(lines)
 
 
+def first_validate_seed(ref: dict[str, Any]) -> int:
+    """The first seed of a validation: one past the reference's largest, so that the
+    user's runs and the reference's are independent samples (the Mann-Whitney test
+    assumes so; a built-in strategy validated on seeds 0.. would repeat its own
+    reference runs exactly)."""
+    seeds = [int(s) for s in ref.get("config", {}).get("seeds", [])]
+    return max(seeds) + 1 if seeds else 0
+
+
 def compare(user: np.ndarray, reference: dict[str, list[float]]) -> list[Comparison]:
     """Mann-Whitney U of ``user`` final regrets ``(n,)`` against each reference's."""
     from scipy.stats import mannwhitneyu
@@ -228,6 +244,8 @@ def compare(user: np.ndarray, reference: dict[str, list[float]]) -> list[Compari
                 2 * p_better - 1,
             )
         )
+    for c, adjusted in zip(out, holm([c.p_value for c in out]), strict=True):
+        c.p_holm = adjusted
     return out
 
 
@@ -251,7 +269,8 @@ def validate(
     Args:
         strategy: The user's class.
         benchmark: The benchmark (default: the shipped table).
-        seeds: Runs of the user's strategy (seeds ``0..seeds-1``).
+        seeds: Runs of the user's strategy, with seeds that follow the reference's
+            (:func:`first_validate_seed`; 100..129 against a shipped reference).
         reference: A reference ``results.json`` (default: the one shipped for the benchmark).
         validate_top: How many final incumbents (of runs 0, 1, ...) to train for real.
         jobs: Processes for the runs.
@@ -286,10 +305,11 @@ def validate(
             "n/a there; validate it on a benchmark with learning curves (the default table)"
         )
     check_contract(strategy, cls, bench, spec, strategy_timeout)
+    first_seed = first_validate_seed(ref)
     config = LeaderboardConfig(
         benchmark=spec,
         strategies=(strategy,),
-        seeds=tuple(range(seeds)),
+        seeds=tuple(range(first_seed, first_seed + seeds)),
         budget=str(ref["config"]["budget"]),
         workers=int(ref["workers"]),
         jobs=jobs,
@@ -308,7 +328,7 @@ def validate(
         workers=config.workers,
         final_regret=final.tolist(),
         mean=float(np.nanmean(final)),
-        ci=bootstrap_ci(final),
+        ci=mean_ci(final),
         median=float(np.nanmedian(final)),
         rank=means.index(float(np.nanmean(final))) + 1,
         n_ranked=len(means),
