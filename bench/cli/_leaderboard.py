@@ -168,11 +168,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     from nasrepro.bench.sim import DEFAULT_BENCHMARK, default_jobs
+    from nasrepro.tables import list_benchmarks
 
     p.add_argument(
         "--benchmark",
         default=DEFAULT_BENCHMARK,
-        help=f"registered benchmark name (default {DEFAULT_BENCHMARK}, the shipped table)",
+        help=f"registered benchmark name: {', '.join(list_benchmarks())} "
+        f"(default {DEFAULT_BENCHMARK}, the shipped table)",
     )
     p.add_argument(
         "--table",
@@ -208,6 +210,7 @@ def add_parser(sub: Any) -> None:
     """Add ``leaderboard`` and ``validate`` to the ``nasrepro`` subcommands."""
     from nasrepro.bench.cli._args import MAX_BUDGET_EVALUATIONS
     from nasrepro.bench.sim import DEFAULT_BUDGET
+    from nasrepro.strategies import list_strategies
 
     p = sub.add_parser(
         "leaderboard",
@@ -218,7 +221,8 @@ def add_parser(sub: Any) -> None:
         "--strategies",
         type=strategies_text,
         default="all",
-        help="'all' or comma-separated names/specs",
+        help=f"'all' or comma-separated names ({', '.join(list_strategies())}) or "
+        "module:Class / file.py:Class specs",
     )
     p.add_argument(
         "--seeds",
@@ -235,7 +239,10 @@ def add_parser(sub: Any) -> None:
         "or the same in x or seconds)",
     )
     p.add_argument(
-        "--workers", type=int_at_least(1, "workers"), default=1, help="simulated parallel workers"
+        "--workers",
+        type=int_at_least(1, "workers"),
+        default=1,
+        help="simulated parallel workers (default 1)",
     )
     p.add_argument(
         "--out",
