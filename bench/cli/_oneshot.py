@@ -251,11 +251,15 @@ def _check_blackbox(args: argparse.Namespace, seeds: tuple[int, ...]) -> None:
 
 def _blackbox(
     args: argparse.Namespace, summary: dict[str, dict[str, Any]], seeds: tuple[int, ...]
-) -> tuple[dict[str, dict[str, tuple[float, float, float]]], dict[str, str]]:
+) -> tuple[dict[str, dict[str, tuple[float, float, float, float]]], dict[str, str]]:
     """Black-box strategies on the same table up to the largest one-shot cost, read at each
-    method's mean cost from their anytime curves."""
+    method's mean cost from their anytime curves, with the Welch p of the method's
+    regrets against each strategy's there (NaN where a side has fewer than two)."""
+    import numpy as np
+
     from nasrepro.bench.cli._leaderboard import _ProgressBar
-    from nasrepro.bench.sim import regret_at, run_leaderboard
+    from nasrepro.bench.sim import regret_at, regrets_at, run_leaderboard
+    from nasrepro.bench.sim._leaderboard_stats import welch_p
 
     budget = max(1, math.ceil(max(s["fte_mean"] for s in summary.values())))
     cfg = _blackbox_config(args, seeds, budget)
@@ -265,7 +269,16 @@ def _blackbox(
     finally:
         bar.close()
     typical = lb.budget.value / budget  # simulated seconds of one full training
-    out = {m: regret_at(lb, s["fte_mean"] * typical) for m, s in summary.items()}
+    out: dict[str, dict[str, tuple[float, float, float, float]]] = {}
+    for m, s in summary.items():
+        at = s["fte_mean"] * typical
+        per_seed = regrets_at(lb, at)
+        mine = np.asarray(s["regrets"], dtype=np.float64)
+        out[m] = {}
+        for name, (reg, test, std) in regret_at(lb, at).items():
+            theirs = per_seed[name]
+            ok = len(mine) > 1 and len(theirs) > 1 and np.isfinite(theirs).all()
+            out[m][name] = (reg, test, std, welch_p(mine, theirs) if ok else math.nan)
     return out, dict(lb.skipped)
 
 
@@ -315,7 +328,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                     f"method {i} of {len(summary)})"
                 )
             retrained[m] = retrain_cells(table, archs)
-    blackbox: dict[str, dict[str, tuple[float, float, float]]] | None = None
+    blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None
     skipped: dict[str, str] = {}
     if args.strategies != "none":
         blackbox, skipped = _blackbox(args, summary, seeds)

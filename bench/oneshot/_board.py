@@ -334,6 +334,7 @@ def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "test_mean": test[0],
             "test_std": test[1],
             "valid_mean": _ms([r["table_valid_acc"] for r in rs])[0],
+            "regrets": [float(r["regret"]) for r in rs],
             "regret_mean": _ms([r["regret"] for r in rs])[0],
             "regret_std": _ms([r["regret"] for r in rs])[1],
             "fte_mean": _ms([r["full_training_equivalents"] for r in rs])[0],
@@ -352,14 +353,15 @@ def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def to_markdown(
     summary: dict[str, dict[str, Any]],
     header: dict[str, Any],
-    blackbox: dict[str, dict[str, tuple[float, float, float]]] | None = None,
+    blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None,
     retrained: dict[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """The one-shot section: methods, then the black-box strategies at each method's cost.
 
     Args:
-        blackbox: ``{method: {strategy: (regret mean, test mean, test std)}}`` at the
-            method's mean cost in full-training equivalents.
+        blackbox: ``{method: {strategy: (regret mean, test mean, test std, p)}}`` at
+            the method's mean cost in full-training equivalents; ``p``: Welch's t-test
+            of the method's regrets against the strategy's, per seed.
     """
     lines = [
         f"## One-shot methods on {header['table']} ({header['protocol']})",
@@ -385,9 +387,11 @@ def to_markdown(
         strategies = sorted({k for v in blackbox.values() for k in v})
         lines += [
             "",
-            "Black-box strategies at each method's cost (mean regret; test acc mean ± std), "
-            "read from their anytime curves on the same table (n/a: not every seed had a "
-            "result by that cost):",
+            "Black-box strategies at each method's cost (mean regret; test acc mean ± std; "
+            "p: Welch's t-test of the method's regrets against the strategy's over the "
+            "seeds, not corrected for the table's many comparisons), read from their "
+            "anytime curves on the same table (n/a: not every seed had a result by that "
+            "cost):",
             "",
             "| budget | " + " | ".join(strategies) + " |",
             "|---|" + "---:|" * len(strategies),
@@ -398,8 +402,9 @@ def to_markdown(
                 if st not in per or math.isnan(per[st][0]):
                     cells.append("n/a")
                 else:
-                    r, t, sd = per[st]
-                    cells.append(f"{r:.2f} ({t:.2f} ± {sd:.2f})")
+                    r, t, sd, p = per[st]
+                    ptxt = "n/a" if math.isnan(p) else f"{p:.2g}"
+                    cells.append(f"{r:.2f} ({t:.2f} ± {sd:.2f}; p {ptxt})")
             lines.append(f"| {summary[m]['fte_mean']:.1f} FTE ({m}) | " + " | ".join(cells) + " |")
     if retrained:
         lines += [

@@ -46,6 +46,7 @@ from nasrepro.bench.sim._leaderboard_stats import (
     mean_ci,
     pairwise_tests,
     regret_at,
+    regrets_at,
     summarize,
 )
 from nasrepro.bench.sim._runner import (
@@ -90,6 +91,7 @@ __all__ = [
     "make_grid",
     "summarize",
     "regret_at",
+    "regrets_at",
     "to_markdown",
     "to_html",
     "plot",

@@ -78,24 +78,33 @@ def pairwise_tests(finals: dict[str, np.ndarray], *, alpha: float = ALPHA) -> di
         "p", "p_holm", "differs"}]}``, ``diff`` = mean regret of ``a`` minus ``b``;
         ``pairs`` is empty with fewer than two strategies of two finite values each.
     """
-    from scipy.stats import ttest_ind
-
     clean = {n: v[np.isfinite(v)] for n, v in finals.items()}
     names = [n for n, v in clean.items() if v.size >= 2]
     pairs: list[dict[str, Any]] = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             va, vb = clean[a], clean[b]
-            if np.ptp(va) == 0 and np.ptp(vb) == 0:  # no spread: t is undefined
-                p = 1.0 if va[0] == vb[0] else 0.0
-            else:
-                p = float(ttest_ind(va, vb, equal_var=False).pvalue)
             diff = float(va.mean() - vb.mean())
-            pairs.append({"a": a, "b": b, "diff": diff, "p": p})
+            pairs.append({"a": a, "b": b, "diff": diff, "p": welch_p(va, vb)})
     for pair, adjusted in zip(pairs, holm([p["p"] for p in pairs]), strict=True):
         pair["p_holm"] = adjusted
         pair["differs"] = adjusted < alpha
     return {"test": "welch-t", "correction": "holm", "alpha": alpha, "pairs": pairs}
+
+
+def welch_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p of Welch's t-test of the means of ``a`` and ``b`` (two values or more
+    each, finite). Without spread on either side t is undefined: 1 if the values are
+    equal, else 0. scipy's warning about nearly equal data is not passed on."""
+    import warnings
+
+    from scipy.stats import ttest_ind
+
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -114,7 +123,10 @@ def make_grid(runs: Iterable[RunResult], budget: Budget) -> tuple[np.ndarray, st
     """The common grid of the anytime curves, and its axis (``"time"`` or ``"queries"``).
 
     Time budgets: 50 log-spaced points from the first moment every run has a result
-    to the budget. Query budgets: up to 50 log-spaced evaluation counts up to the budget.
+    to the budget. Query budgets: up to 50 log-spaced evaluation counts up to the budget,
+    rounded to whole evaluations with repeats dropped, so the early counts weigh less
+    in the AUC than a log scale implies (at 100q, 34 points, 29% of them in the first
+    decade rather than half).
     """
     if budget.kind == "queries":
         n = int(budget.value)
@@ -189,11 +201,9 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
         The one-shot leaderboard sets the black-box strategies beside each method at
         the method's cost this way.
     """
-    t = np.array([float(time_s)])
     optimum = float(lb.benchmark["optimum"])
     out: dict[str, tuple[float, float, float]] = {}
-    for name, runs in lb.runs.items():
-        reg = np.array([regret_on_grid(r, t)[0] for r in runs])
+    for name, reg in regrets_at(lb, time_s).items():
         if not reg.size or not np.isfinite(reg).all():
             out[name] = (math.nan, math.nan, math.nan)
             continue
@@ -201,6 +211,16 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
         std = float(test.std(ddof=1)) if len(test) > 1 else 0.0
         out[name] = (float(reg.mean()), float(test.mean()), std)
     return out
+
+
+def regrets_at(lb: Leaderboard, time_s: float) -> dict[str, np.ndarray]:
+    """Each strategy's regret per seed at simulated time ``time_s``, ``(n_seeds,)``
+    (NaN for a seed without a result by then)."""
+    t = np.array([float(time_s)])
+    return {
+        name: np.array([regret_on_grid(r, t)[0] for r in runs], dtype=np.float64)
+        for name, runs in lb.runs.items()
+    }
 
 
 def _ranks(stacked: np.ndarray) -> np.ndarray:

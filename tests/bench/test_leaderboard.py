@@ -117,6 +117,24 @@ def test_mean_ci_covers_where_the_bootstrap_did_not() -> None:
     assert hits["t"] / 400 > 0.88 and hits["bootstrap"] / 400 < 0.88
 
 
+def test_regrets_at_gives_the_seeds_behind_regret_at(spec: BenchmarkSpec) -> None:
+    from nasrepro.bench.sim import regret_at, regrets_at
+
+    lb = run_leaderboard(
+        LeaderboardConfig(spec, ("random-search", "local-search"), (0, 1, 2), "5x")
+    )
+    t = lb.budget.value / 2
+    per_seed, means = regrets_at(lb, t), regret_at(lb, t)
+    for name, runs in lb.runs.items():
+        assert per_seed[name].shape == (3,)
+        expected = [r.final_regret for r in runs]  # at the budget: the final regrets
+        np.testing.assert_array_equal(regrets_at(lb, lb.budget.value)[name], expected)
+        if np.isfinite(per_seed[name]).all():
+            assert means[name][0] == pytest.approx(per_seed[name].mean())
+        else:
+            assert np.isnan(means[name][0])  # a mean over the seeds with a result would flatter
+
+
 def test_holm_by_hand() -> None:
     # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> kept at 0.06
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])

@@ -137,6 +137,11 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     assert res["summary"]["rsps"]["seeds"] == 2
     assert res["summary"]["darts-v1"]["op_share"]["none"] == 0  # DARTS never derives none
     assert set(res["blackbox"]["rsps"]) == {"random-search", "hyperband"}
+    # each strategy at rsps's cost: regret, test mean and std, and the Welch p of rsps's
+    # per-seed regrets against the strategy's (both sides have 2 seeds)
+    reg, _, _, p = res["blackbox"]["rsps"]["random-search"]
+    assert len(res["summary"]["rsps"]["regrets"]) == 2 and "; p " in md
+    assert reg >= 0.0 and 0.0 <= p <= 1.0
     assert (out / "oneshot-epochs.png").stat().st_size > 1000
     for m in ("rsps", "darts-v1"):  # --retrain 1: the seed-0 cell, retrained for real
         (rt,) = res["retrained"][m]
