@@ -18,7 +18,9 @@ build, same ATen CPU capability and CPU model): elsewhere every row differs anyw
 Measured on 2026-12-02 on an AVX-512 Xeon: 0 of 19 rows identical, including the
 all-``none`` cell, which ``ATEN_CPU_CAPABILITY=avx2`` alone makes identical, so the
 table's CPU dispatched ATen at AVX2; convolution cells still differed with AVX2 forced
-for ATen, oneDNN and MKL together.
+for ATen, oneDNN and MKL together. Measured on 2026-12-07 on an AVX2 AMD EPYC with torch
+2.13.0+cpu, ``--per-commit 2``: 98 cells from 49 commits, all identical, in 440 s
+(``benchmarks/results/audit_table_strides.txt``).
 
     python benchmarks/audit_table_strides.py [--per-commit 3] [--json out.json]
 """
@@ -32,7 +34,9 @@ import subprocess
 import time
 from pathlib import Path
 
-SWEEP = "benchmarks/data/sweeps/cell-mnist1d-tiny"
+#: Where the sweep's chunks lived in history (until 195f1c6). Until 2026-12-07 this said
+#: ``benchmarks/data/...``, a path that never existed, so the audit checked nothing.
+SWEEP = "data/sweeps/cell-mnist1d-tiny"
 
 
 def _git(*args: str) -> str:
@@ -90,6 +94,11 @@ def main() -> None:
                 }
             )
             print(f"{commit} {Path(path).name:>18} seed {seed}: {rep.verdict}", flush=True)
+    if not rows:
+        raise SystemExit(
+            f"no commit adds chunks under {SWEEP}: run this inside a clone with the full "
+            "history (not a shallow one)"
+        )
     bad = [r for r in rows if r["verdict"] != "IDENTICAL"]
     print(
         f"\n{len(rows)} cells from {len({r['commit'] for r in rows})} commits checked in "
