@@ -13,15 +13,8 @@ import numpy as np
 from nasrepro.bench.sim._leaderboard_run import Leaderboard
 from nasrepro.bench.sim._runner import Budget, RunResult, regret_on_grid
 
-__all__ = [
-    "bootstrap_ci",
-    "mean_ci",
-    "holm",
-    "pairwise_tests",
-    "make_grid",
-    "summarize",
-    "regret_at",
-]
+__all__ = ["bootstrap_ci", "mean_ci", "holm", "pairwise_tests", "welch_p"]
+__all__ += ["make_grid", "summarize", "regret_at", "regrets_at"]
 
 logger = logging.getLogger(__name__)
 

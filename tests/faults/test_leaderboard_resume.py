@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -379,6 +380,29 @@ def test_a_killed_leaderboard_takes_its_workers_with_it(
     assert alive(kids) == [], "a worker outlived the killed leaderboard"
 
 
+def _sigterm_once_started(
+    args: list[str], started: Callable[[int], bool], cwd: Path | None = None, settle: float = 0.0
+) -> str:
+    """Run ``args``, send SIGTERM ``settle`` seconds after ``started(pid)``, and return
+    the one ``nasrepro: `` line it printed (exit 143); skip if it finished first."""
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not started(p.pid):
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        time.sleep(settle)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    if p.returncode == 0:
+        pytest.skip("the command finished before SIGTERM arrived")
+    assert p.returncode == 128 + signal.SIGTERM, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    return line
+
+
 def test_sigterm_says_what_is_kept_and_the_rerun_resumes(
     smoke_table_path: Path, tmp_path: Path
 ) -> None:
@@ -388,20 +412,7 @@ def test_sigterm_says_what_is_kept_and_the_rerun_resumes(
     args = [*NASREPRO, "leaderboard", "--table", str(smoke_table_path), "--strategies",
             "random-search", "--seeds", "40", "--budget", "200x", "--jobs", "2", "--no-track",
             "--out", str(out)]  # fmt: skip
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not list((out / "runs").glob("*.json")):
-            assert p.poll() is None, p.communicate()
-            time.sleep(0.05)
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=120)
-    finally:
-        p.kill()
-    if p.returncode == 0:
-        pytest.skip("every run finished before SIGTERM arrived")
-    assert p.returncode == 128 + signal.SIGTERM, err
-    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    line = _sigterm_once_started(args, lambda pid: bool(list((out / "runs").glob("*.json"))))
     assert line.startswith("nasrepro: terminated (SIGTERM); finished results are on disk")
     kept = len(list((out / "runs").glob("*.json")))
     assert 1 <= kept < 40
@@ -440,22 +451,6 @@ def test_sigterm_to_a_command_without_a_store_claims_nothing_kept(
     t = str(smoke_table_path)
     args = [*NASREPRO, "table", "compare", t, t, "--strategies", "random-search", "--seeds",
             "40", "--budget", "400q", "--jobs", "2"]  # fmt: skip
-    p = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not _children(p.pid):
-            assert p.poll() is None, p.communicate()
-            time.sleep(0.05)
-        time.sleep(0.5)
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=120)
-    finally:
-        p.kill()
-    if p.returncode == 0:
-        pytest.skip("the comparison finished before SIGTERM arrived")
-    assert p.returncode == 128 + signal.SIGTERM, err
-    (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
+    line = _sigterm_once_started(args, lambda pid: bool(_children(pid)), tmp_path, settle=0.5)
     assert line == "nasrepro: terminated (SIGTERM)"
     assert list(tmp_path.iterdir()) == []  # and indeed nothing was written
