@@ -87,8 +87,8 @@ def pairwise_tests(finals: dict[str, np.ndarray], *, alpha: float = ALPHA) -> di
 
 def welch_p(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided p of Welch's t-test of the means of ``a`` and ``b`` (two values or more
-    each, finite). Without spread on either side t is undefined: 1 if the values are
-    equal, else 0. scipy's warning about nearly equal data is not passed on."""
+    each, finite). When neither side has any spread t is undefined: 1 if the two
+    values are equal, else 0. scipy's warning about nearly equal data is not passed on."""
     import warnings
 
     from scipy.stats import ttest_ind
