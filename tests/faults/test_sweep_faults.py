@@ -196,7 +196,9 @@ def test_resume_reads_a_manifest_without_format(tmp_path: Path) -> None:
 def _start_pool_sweep(
     out: Path, archs_file: Path, archs: list[str], *, new_session: bool = False
 ) -> subprocess.Popen[str]:
-    """A ``nasrepro sweep --workers 2`` process, one chunk per architecture."""
+    """A ``nasrepro sweep --workers 2`` process, one chunk per architecture. It starts
+    with SIGINT at its default, as from a terminal, even where this test run inherited
+    it ignored (a background job of a non-interactive shell, as `cmd &` in a script)."""
     archs_file.write_text("\n".join(archs) + "\n")
     return subprocess.Popen(
         [*NASREPRO, "sweep", "--space", "cell", "--protocol", "synthetic-smoke", "--seeds", "0"]
@@ -206,7 +208,12 @@ def _start_pool_sweep(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=new_session,
+        preexec_fn=_sigint_at_default,
     )
+
+
+def _sigint_at_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _children(pid: int) -> list[int]:
