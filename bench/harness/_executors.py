@@ -107,7 +107,6 @@ class _LocalPool:
         self._futures: list[cf.Future[dict[str, Any]]] = []
         self._reported: set[cf.Future[dict[str, Any]]] = set()
         self._in_unit = False  # serial: a unit is being trained in this process
-        self._sigmask: set[int | signal.Signals] | None = None  # SIGINT blocked since submit
         if not self.serial:
             ctx = mp.get_context("spawn")
             self._stop = ctx.Event()
@@ -121,36 +120,22 @@ class _LocalPool:
         return self
 
     def _submit_all(self) -> list[cf.Future[dict[str, Any]]]:
-        """Submit every job; the workers start here, deaf to SIGINT from birth.
+        """Submit every job; the workers start here, with SIGINT ignored from birth.
 
         A terminal's Ctrl-C reaches the whole process group. A worker that was still
         importing when it came printed a ``KeyboardInterrupt`` traceback before its
-        initializer could ignore SIGINT. So SIGINT is *blocked* in this thread while the
-        workers are born: they inherit the blocked mask, a Ctrl-C during their import
-        stays pending there, and their initializer's ``SIG_IGN`` discards it. Here it
-        stays pending too and is raised when iteration starts (:meth:`__iter__`), inside
-        the sweep's interrupt handling: ignoring it instead, as before 2026-12-07, lost a
-        Ctrl-C that came while the jobs were submitted, and the sweep ran on. Where
-        signal masks are missing (Windows), SIGINT is ignored for the window instead.
+        initializer could ignore SIGINT; started with SIGINT ignored, the child
+        interpreter keeps it ignored (Python installs its own SIGINT handler only where
+        the signal is not ignored), so only this process sees an interrupt.
         """
         assert self._ex is not None
         main = threading.current_thread() is threading.main_thread()
-        if main and hasattr(signal, "pthread_sigmask"):
-            self._sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            return [self._ex.submit(self.run_unit, job) for job in self.jobs]
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             return [self._ex.submit(self.run_unit, job) for job in self.jobs]
         finally:
             if main:
                 signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
-
-    def _unblock_sigint(self) -> None:
-        """Restore the mask :meth:`_submit_all` blocked; a Ctrl-C that came meanwhile
-        is raised now, as ``KeyboardInterrupt``."""
-        mask, self._sigmask = self._sigmask, None
-        if mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._ex is None:
@@ -160,7 +145,6 @@ class _LocalPool:
                 self._in_unit = False
                 yield res
             return
-        self._unblock_sigint()  # a Ctrl-C since the submit raises here, in the loop's try
         try:
             for fut in cf.as_completed(self._futures):
                 res = fut.result()
@@ -214,11 +198,6 @@ class _LocalPool:
     def __exit__(self, *exc: object) -> None:
         if self._ex is None:
             return
-        try:
-            self._unblock_sigint()  # never iterated: a pending Ctrl-C still counts
-        except KeyboardInterrupt:
-            self.kill()
-            raise
         self._drop_queued()
         try:
             self._ex.shutdown(wait=True, cancel_futures=True)

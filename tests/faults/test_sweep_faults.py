@@ -239,31 +239,20 @@ def _wait_gone(pids: list[int], within_s: float) -> list[int]:
     return _alive(pids)
 
 
-def _workers_of(
-    proc: subprocess.Popen[str] | None, n: int = 2, besides: frozenset[int] = frozenset()
-) -> list[int]:
-    """The pool workers (spawned children) of the sweep ``proc`` (``None``: of this
-    process, other than ``besides``), once ``n`` of them are up."""
-    pid = os.getpid() if proc is None else proc.pid
+def _workers_of(proc: subprocess.Popen[str], n: int = 2) -> list[int]:
+    """The sweep's pool workers (spawned children), once ``n`` of them are up."""
     deadline = time.monotonic() + 60
     while True:
-        workers = [p for p in _spawned(pid) if p not in besides]
+        workers = [
+            p
+            for p in _children(proc.pid)
+            if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         if len(workers) >= n:
             return workers
-        assert proc is None or proc.poll() is None, proc.communicate()
+        assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"the sweep started {len(workers)} of {n} workers"
         time.sleep(0.05)
-
-
-def _spawned(pid: int) -> list[int]:
-    out = []
-    for p in _children(pid):
-        try:
-            if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes():
-                out.append(p)
-        except OSError:  # it ended while we looked
-            continue
-    return out
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -386,29 +375,6 @@ def test_a_second_interrupt_stops_the_running_chunks(tmp_path: Path) -> None:
     assert "run the same command again to resume" in str(e.value)
     time.sleep(1)
     assert _n_chunks(tmp_path) == saved  # the killed workers wrote nothing more
-
-
-@needs_proc
-@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs signal masks")
-def test_a_ctrl_c_while_the_jobs_are_submitted_is_not_lost() -> None:
-    """The sweep ignored SIGINT while its workers were born, so a Ctrl-C in that window
-    was lost and the sweep ran on. It is now blocked there, and raised when the results
-    are first read, inside the sweep's interrupt handling; the workers stay deaf to it."""
-    from nasrepro.bench.harness._executors import _LocalPool
-
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if inherited ignored
-    try:
-        before = frozenset(_spawned(os.getpid()))
-        with _LocalPool([{"unit": k} for k in range(4)], 2, repr) as pool:
-            workers = _workers_of(None, besides=before)
-            os.kill(os.getpid(), signal.SIGINT)  # as if it came during the submit
-            time.sleep(0.2)  # still pending: nothing is raised before the results are read
-            with pytest.raises(KeyboardInterrupt):
-                next(iter(pool))
-        assert _wait_gone(workers, within_s=10) == []  # shut down with the pool
-    finally:
-        signal.signal(signal.SIGINT, old)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def test_contradictory_sweep_options_are_refused(tmp_path: Path) -> None:
