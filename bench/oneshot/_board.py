@@ -249,7 +249,7 @@ def run_board(
 
     if progress:
         progress(len(done), total)
-    if jobs <= 1:
+    if jobs <= 1 or not todo:  # nothing left to run: no pool (it needs one worker or more)
         for m, s in todo:
             done[m, s] = _one(m, s, *args(s))
             if progress:

@@ -158,6 +158,11 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     r2 = cli(*args)
     assert r2.rc == 0, r2.err  # type: ignore[attr-defined]
     assert [p.stat().st_mtime_ns for p in runs[1:]] == stamps[1:]  # finished runs reused
+    jobs2 = list(args)
+    jobs2[jobs2.index("--jobs") + 1] = "2"  # all finished: asked a pool of 0 workers, crashed
+    r3 = cli(*jobs2)
+    assert r3.rc == 0, r3.err  # type: ignore[attr-defined]
+    assert [p.stat().st_mtime_ns for p in runs[1:]] == stamps[1:]
     other = list(args)
     other[other.index("--epochs") + 1] = "2"  # another configuration into the same --out
     cli(*other).assert_user_error(  # type: ignore[attr-defined]
