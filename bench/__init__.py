@@ -9,6 +9,7 @@ and exit code 2, and anything else as a bug (exit code 1, with its traceback).
 
 from __future__ import annotations
 
+from nasrepro.bench._cpu_isa import CPU_ISAS, cap_cpu_isa
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError
 
-__all__ = ["NasreproError", "ConfigError", "MissingExtraError"]
+__all__ = ["NasreproError", "ConfigError", "MissingExtraError", "cap_cpu_isa", "CPU_ISAS"]

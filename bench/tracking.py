@@ -187,7 +187,9 @@ def versions() -> dict[str, str]:
     ``AVX512``, ...): the same torch build computes different bits on CPUs that dispatch
     differently, so a bitwise comparison needs it to match as well, and
     ``torch_threads`` is torch's CPU thread count at the call (oneDNN splits a
-    convolution's reductions by thread, so CPU bits depend on it too). This function
+    convolution's reductions by thread, so CPU bits depend on it too).
+    ``onednn_max_cpu_isa`` is oneDNN's instruction-set cap, where one is set (see
+    :mod:`nasrepro.bench._cpu_isa`; ATen's shows in ``cpu_capability``). This function
     never imports torch itself, so torch-free callers (a leaderboard over a table) stay
     torch-free; training has torch loaded and so records ``torch`` and ``cpu_capability``.
     """
@@ -203,6 +205,9 @@ def versions() -> dict[str, str]:
     if loaded:
         out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         out["torch_threads"] = str(torch.get_num_threads())
+        isa = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+        if isa:  # oneDNN capped (``--cpu-isa``, :mod:`nasrepro.bench._cpu_isa`)
+            out["onednn_max_cpu_isa"] = isa
     try:
         out["nasrepro"] = metadata.version("nasrepro")
     except metadata.PackageNotFoundError:

@@ -20,9 +20,13 @@ all-``none`` cell, which ``ATEN_CPU_CAPABILITY=avx2`` alone makes identical, so 
 table's CPU dispatched ATen at AVX2; convolution cells still differed with AVX2 forced
 for ATen, oneDNN and MKL together. Measured on 2026-12-07 on an AVX2 AMD EPYC with torch
 2.13.0+cpu, ``--per-commit 2``: 98 cells from 49 commits, all identical, in 440 s
-(``benchmarks/results/audit_table_strides.txt``).
+(``benchmarks/results/audit_table_strides.txt``). Measured on 2026-12-07 on an AVX-512
+AMD EPYC with torch 2.13.0+cpu and ``--cpu-isa avx2`` (ATen and oneDNN capped at AVX2,
+:mod:`nasrepro.bench._cpu_isa`): the same 98 cells, all identical
+(``benchmarks/results/audit_table_strides_avx512_capped.txt``); uncapped, the first
+one differed from epoch 1.
 
-    python benchmarks/audit_table_strides.py [--per-commit 3] [--json out.json]
+    python benchmarks/audit_table_strides.py [--per-commit 3] [--json out.json] [--cpu-isa avx2]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -63,7 +68,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--per-commit", type=int, default=3, help="chunks checked per commit")
     ap.add_argument("--json", default=None, help="write every check here")
+    ap.add_argument(
+        "--cpu-isa", default=None, help="cap torch's CPU kernels (avx2: as the table's CPUs)"
+    )
     args = ap.parse_args()
+    if args.cpu_isa:
+        from nasrepro.bench import cap_cpu_isa
+
+        cap_cpu_isa(args.cpu_isa)  # before torch loads
 
     import torch
 
@@ -72,6 +84,12 @@ def main() -> None:
 
     torch.set_num_threads(1)
     table = load_default()
+    print(
+        f"torch {torch.__version__}, ATen dispatching at "
+        f"{torch.backends.cpu.get_cpu_capability()}, oneDNN cap "
+        f"{os.environ.get('ONEDNN_MAX_CPU_ISA', 'none')}",
+        flush=True,
+    )
     rows: list[dict[str, object]] = []
     t0 = time.perf_counter()
     for commit in commits():

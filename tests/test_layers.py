@@ -58,7 +58,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "nasrepro.bench._children",
     ),
     "nasrepro.bench.cli": ("nasrepro",),
-    "nasrepro.bench": ("nasrepro.spaces",),  # bench/__init__.py: light re-exports only
+    # bench/__init__.py: light re-exports only; _cpu_isa sets torch's CPU caps before
+    # torch loads, so it is torch-free and below everything that trains
+    "nasrepro.bench": ("nasrepro.spaces", "nasrepro.bench._cpu_isa"),
 }
 
 

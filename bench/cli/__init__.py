@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from nasrepro.bench.cli._args import device, int_at_least, seed_list, seed_value
+from nasrepro.bench.cli._args import add_cpu_isa, device, int_at_least, seed_list, seed_value
 from nasrepro.bench.cli._outputs import user_message
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import ConfigError, NasreproError
@@ -435,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="CPU threads (default 1, as sweeps train; CPU bits depend on it)",
     )
+    add_cpu_isa(p)
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=_cmd_train)
 
@@ -497,6 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--amp", action="store_true", help="bfloat16 autocast in batched training (changes numbers)"
     )
+    add_cpu_isa(p)
     p.set_defaults(func=_cmd_sweep, resumable="out")
 
     p = sub.add_parser(
@@ -525,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 on CLOSE (within tolerance, not bitwise) instead of 3",
     )
+    add_cpu_isa(p)
     p.set_defaults(func=_cmd_reproduce)
 
     for module in _EXTENSIONS:  # an import that fails is a bug: it is not hidden
@@ -627,6 +630,21 @@ def _kept(args: argparse.Namespace, *, resumes: bool) -> str:
     )
 
 
+def _cap_cpu_isa(args: argparse.Namespace) -> None:
+    """Apply ``--cpu-isa`` before the command loads torch."""
+    isa = getattr(args, "cpu_isa", None)
+    if isa is None:
+        return
+    if str(getattr(args, "device", "cpu")).startswith("cuda"):
+        raise ConfigError(
+            f"--cpu-isa caps the CPU's kernels, and --device {args.device} trains on a GPU; "
+            "drop one of them"
+        )
+    from nasrepro.bench._cpu_isa import cap_cpu_isa
+
+    cap_cpu_isa(isa)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nasrepro`` command line; return its exit code.
 
@@ -650,6 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warnings(default_format)
     on_term = _terminate_gracefully()
     try:
+        _cap_cpu_isa(args)
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a reader gone away is caught below
         return rc

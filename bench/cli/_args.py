@@ -19,6 +19,7 @@ from nasrepro.tables import MAX_SEED
 
 __all__ = [
     "MAX_BUDGET_EVALUATIONS",
+    "add_cpu_isa",
     "budget_text",
     "check_budget_evaluations",
     "device",
@@ -149,6 +150,21 @@ def device(text: str) -> str:
         if k >= n:
             raise _fail(text, f"this machine has {n} GPU(s): cuda:0..cuda:{n - 1}")
     return t
+
+
+def add_cpu_isa(p: argparse.ArgumentParser) -> None:
+    """Add ``--cpu-isa`` to a command that trains on the CPU (applied in ``main``, before
+    torch loads; see :mod:`nasrepro.bench._cpu_isa`)."""
+    from nasrepro.bench._cpu_isa import CPU_ISAS
+
+    p.add_argument(
+        "--cpu-isa",
+        choices=sorted(CPU_ISAS),
+        default=None,
+        help="cap torch's CPU kernels (ATen and oneDNN) at this instruction set, so that "
+        "an AVX-512 CPU computes what an AVX2 one did (the shipped default table's); "
+        "default: the CPU's widest",
+    )
 
 
 def budget_text(text: str) -> str:

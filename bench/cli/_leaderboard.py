@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.cli._args import (
+    add_cpu_isa,
     budget_text,
     check_budget_evaluations,
     device,
@@ -286,5 +287,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--device", type=device, default="cpu", help="device for retraining")
     p.add_argument("--no-retrain", action="store_true", help="skip the real retraining")
+    add_cpu_isa(p)
     p.add_argument("--out", default=None, help="also write validate.json here")
     p.set_defaults(func=_cmd_validate, resumable="out")

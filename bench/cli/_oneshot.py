@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.bench.cli._args import (
+    add_cpu_isa,
     device,
     int_at_least,
     seed_value,
@@ -450,5 +451,6 @@ def add_parser(sub: Any) -> None:
     q.add_argument(
         "--out", default="oneshot", help="output directory (default ./oneshot); resumable"
     )
+    add_cpu_isa(q)
     _common(q)
     q.set_defaults(func=_cmd_leaderboard, resumable="out")

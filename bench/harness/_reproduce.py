@@ -286,6 +286,14 @@ def describe_gaps(gaps: dict[str, tuple[str | None, str]]) -> list[str]:
             "  CPU kernels dispatch by instruction set and model (ATen, oneDNN, MKL), so "
             "another CPU type gives other bits with the same torch"
         )
+    isa = gaps.get("cpu_capability")
+    if isa and isa[0] in (None, "AVX2") and isa[1].startswith("AVX512"):
+        lines.append(
+            f"  this CPU dispatches at {isa[1]}; to compute as an AVX2 CPU does (as the "
+            "shipped default table's did), retrain with --cpu-isa avx2 (in Python: "
+            "nasrepro.bench.cap_cpu_isa('avx2') before importing torch); measured to give "
+            "the default table's bits on an AVX-512 AMD EPYC"
+        )
     return lines
 
 
