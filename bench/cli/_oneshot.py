@@ -252,27 +252,43 @@ def _check_blackbox(args: argparse.Namespace, seeds: tuple[int, ...]) -> None:
 
 def _blackbox(
     args: argparse.Namespace, summary: dict[str, dict[str, Any]], seeds: tuple[int, ...]
-) -> tuple[dict[str, dict[str, tuple[float, float, float, float]]], dict[str, str]]:
+) -> tuple[
+    dict[str, dict[str, tuple[float, float, float, float]]], dict[str, str], tuple[float, float]
+]:
     """Black-box strategies on the same table up to the largest one-shot cost, read at each
     method's mean cost from their anytime curves, with the Welch p of the method's
-    regrets against each strategy's there (NaN where a side has fewer than two)."""
+    regrets against each strategy's there (NaN where a side has fewer than two); also
+    one FTE and one mean training in the table's seconds."""
     import numpy as np
 
     from nasrepro.bench.cli._leaderboard import _ProgressBar
-    from nasrepro.bench.sim import regret_at, regrets_at, run_leaderboard
+    from nasrepro.bench.oneshot import fte_unit_in_table
+    from nasrepro.bench.sim import open_benchmark, regret_at, regrets_at, run_leaderboard
     from nasrepro.bench.sim._leaderboard_stats import welch_p
+    from nasrepro.tables import open_table
 
-    budget = max(1, math.ceil(max(s["fte_mean"] for s in summary.values())))
+    table = open_table(args.table_name)
+    bench = open_benchmark(_blackbox_config(args, seeds, 1).benchmark)
+    typical = bench.typical_cost_s  # the table's seconds of one mean full training
+    # One FTE is a training of the fixed cost cells, not of a mean cell (on the default
+    # table they take 0.76 of the mean): read the curves at their recorded time. Until
+    # 2026-12-07 this read at FTE x the mean, giving the strategies 1.31x the compute.
+    unit = fte_unit_in_table(table) if bench.cost_model == "recorded" else None
+    unit = typical if unit is None else unit
+    most = max(s["fte_mean"] for s in summary.values()) * unit
+    budget = max(1, math.ceil(most / typical))
     cfg = _blackbox_config(args, seeds, budget)
     bar = _ProgressBar("black-box strategies")
-    try:  # kept, as the searches are
-        lb = run_leaderboard(cfg, runs_dir=Path(args.out) / "blackbox-runs", progress=bar)
+    # kept, as the searches are; one folder per budget, since a rerun search moves the
+    # largest cost and with it the budget (a shared folder refused the resumed command)
+    runs_dir = Path(args.out) / "blackbox-runs" / f"budget-{budget}x"
+    try:
+        lb = run_leaderboard(cfg, runs_dir=runs_dir, progress=bar)
     finally:
         bar.close()
-    typical = lb.budget.value / budget  # simulated seconds of one full training
     out: dict[str, dict[str, tuple[float, float, float, float]]] = {}
     for m, s in summary.items():
-        at = s["fte_mean"] * typical
+        at = s["fte_mean"] * unit
         per_seed = regrets_at(lb, at)
         mine = np.asarray(s["regrets"], dtype=np.float64)
         out[m] = {}
@@ -280,7 +296,7 @@ def _blackbox(
             theirs = per_seed[name]
             ok = len(mine) > 1 and len(theirs) > 1 and np.isfinite(theirs).all()
             out[m][name] = (reg, test, std, welch_p(mine, theirs) if ok else math.nan)
-    return out, dict(lb.skipped)
+    return out, dict(lb.skipped), (unit, typical)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -331,8 +347,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
             retrained[m] = retrain_cells(table, archs)
     blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None
     skipped: dict[str, str] = {}
+    units: tuple[float, float] | None = None
     if args.strategies != "none":
-        blackbox, skipped = _blackbox(args, summary, seeds)
+        blackbox, skipped, units = _blackbox(args, summary, seeds)
     header = {
         "table": table.path.name,
         "protocol": protocol.name,
@@ -341,6 +358,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         "optimum": table.optimum,
         "device": "cpu, 1 torch thread per run",
     }
+    if units is not None:
+        header["fte_table_seconds"], header["typical_table_seconds"] = units
     md = to_markdown(summary, header, blackbox, retrained)
     if skipped:
         md += "\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(skipped.items())) + "\n"

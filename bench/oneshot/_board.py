@@ -391,7 +391,14 @@ def to_markdown(
             "p: Welch's t-test of the method's regrets against the strategy's over the "
             "seeds, not corrected for the table's many comparisons), read from their "
             "anytime curves on the same table (n/a: not every seed had a result by that "
-            "cost):",
+            "cost)"
+            + (
+                f"; one FTE is read as the table's recorded time of the same cells, "
+                f"{header['fte_table_seconds']:.2f} s (the table's mean training: "
+                f"{header['typical_table_seconds']:.2f} s):"
+                if header.get("fte_table_seconds")
+                else ":"
+            ),
             "",
             "| budget | " + " | ".join(strategies) + " |",
             "|---|" + "---:|" * len(strategies),

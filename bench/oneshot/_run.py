@@ -46,7 +46,7 @@ from nasrepro.bench.oneshot._methods import (
 from nasrepro.bench.oneshot._supernet import Supernet
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import get_space
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.tables import Protocol, Table, check_covers_space, get_protocol
 
 __all__ = [
@@ -60,6 +60,8 @@ __all__ = [
     "rank_correlation",
     "RANK_SEED",
     "COST_CELLS",
+    "cost_cells",
+    "fte_unit_in_table",
     "table_digest",
 ]
 
@@ -339,15 +341,42 @@ def standalone_seconds(
     space: str = "cell",
     data_root: str | None = None,
 ) -> float:
-    """Mean recorded training time of ``n`` fixed cells trained stand-alone (seed 0)."""
+    """Mean recorded training time of the ``n`` :func:`cost_cells` trained stand-alone
+    (seed 0)."""
     p = get_protocol(protocol)
-    sp = get_space(space)
-    rng = np.random.default_rng(RANK_SEED)
     times = []
-    for _ in range(n):
-        arch = sp.sample(rng)
+    for arch in cost_cells(n, space):
         r = train(arch, p, 0, device, static=False, threads=1, data_root=data_root)
         times.append(r.train_time_s)
+    return float(np.mean(times))
+
+
+def cost_cells(n: int = COST_CELLS, space: str = "cell") -> list[str]:
+    """The fixed cells whose stand-alone training is the unit of a full-training
+    equivalent (drawn with :data:`RANK_SEED`).
+
+    They are not an average cell: on the default table their recorded training times
+    average 0.76 of the table's mean, so a comparison in the table's time reads a search
+    at ``FTE x`` their recorded mean (:func:`fte_unit_in_table`), not ``FTE x`` the mean.
+    """
+    sp = get_space(space)
+    rng = np.random.default_rng(RANK_SEED)
+    return [sp.sample(rng).to_string() for _ in range(n)]
+
+
+def fte_unit_in_table(table: Table, n: int = COST_CELLS) -> float | None:
+    """The table's recorded training time (mean over its seeds) of the :func:`cost_cells`:
+    one full-training equivalent in the table's seconds. ``None`` where the table lacks
+    one of them or records no time."""
+    times = []
+    for arch in cost_cells(n, table.space_name):
+        try:
+            t = float(table.query(arch).train_time_s)
+        except NasreproError:
+            return None
+        if not np.isfinite(t) or t <= 0:
+            return None
+        times.append(t)
     return float(np.mean(times))
 
 
