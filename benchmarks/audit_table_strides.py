@@ -23,8 +23,8 @@ for ATen, oneDNN and MKL together. Measured on 2026-12-07 on an AVX2 AMD EPYC wi
 (``benchmarks/results/audit_table_strides.txt``). Measured on 2026-12-07 on an AVX-512
 AMD EPYC with torch 2.13.0+cpu and ``--cpu-isa avx2`` (ATen and oneDNN capped at AVX2,
 :mod:`nasrepro.bench._cpu_isa`): the same 98 cells, all identical
-(``benchmarks/results/audit_table_strides_avx512_capped.txt``); uncapped, the first
-one differed from epoch 1.
+(``benchmarks/results/audit_table_strides_avx512_capped.txt``, 259 s); uncapped,
+``reproduce`` found rows there differing from epoch 1.
 
     python benchmarks/audit_table_strides.py [--per-commit 3] [--json out.json] [--cpu-isa avx2]
 """
