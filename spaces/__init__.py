@@ -23,6 +23,12 @@ from nasrepro.spaces._base import (
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
 from nasrepro.spaces._chain import CHAIN_OPS, CHAIN_WIDTHS, ChainArch, ChainDecisions, ChainSpace
+from nasrepro.spaces._classkey import (
+    cell_expression,
+    class_keys,
+    lowered_class_keys,
+    network_class_key,
+)
 from nasrepro.spaces._count import count_flops, count_params, count_static
 from nasrepro.spaces._digest import lowered_digests, network_digests, specs_digest
 from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError, WorkerDiedError
@@ -45,6 +51,10 @@ __all__ = [
     "network_digests",
     "lowered_digests",
     "specs_digest",
+    "class_keys",
+    "lowered_class_keys",
+    "network_class_key",
+    "cell_expression",
     "NasreproError",
     "ConfigError",
     "MissingExtraError",

@@ -98,16 +98,46 @@ def network_digests(cols: SpecColumns) -> list[str]:
         ConfigError: The columns are inconsistent (blocks out of network order, or
             padding inside a cell's edges).
     """
+    if len(cols) == 0:
+        return []
+    _check_order(cols)
+    cells = _cell_digests(cols)
+    has = cols.cell >= 0
+    block_cell = np.zeros((len(cols.net), 32), dtype=np.uint8)
+    block_cell[has] = cells[cols.cell[has]]
+    return network_rows_digests(cols, block_cell)
+
+
+def _check_order(cols: SpecColumns) -> None:
+    net = np.asarray(cols.net, dtype=np.int64)
+    if len(net) and (np.any(np.diff(net) < 0) or net[0] < 0 or net[-1] >= len(cols)):
+        raise ConfigError("the blocks of the columns are not in network order; fix the columns")
+
+
+def network_rows_digests(
+    cols: SpecColumns, block_cell: np.ndarray, prefix: bytes = b""
+) -> list[str]:
+    """The sha256 (hex) of each network of ``cols`` from a digest of each block's cell.
+
+    Hashes ``prefix``, the stem width, then every block in order (kind, channels,
+    stride, whether it has a cell, and its row of ``block_cell``). With the cells'
+    edge digests and no prefix this is :func:`network_digests`; the class keys
+    (:mod:`nasrepro.spaces._classkey`) pass digests of the cells' expressions.
+
+    Args:
+        cols: ``n`` lowered networks.
+        block_cell: 32 bytes per block, ``(B, 32)`` uint8 (zeros for a reduction).
+        prefix: Bytes hashed first, to keep kinds of digest apart.
+
+    Raises:
+        ConfigError: The blocks are not in network order.
+    """
     n = len(cols)
     if n == 0:
         return []
+    _check_order(cols)
     net = np.asarray(cols.net, dtype=np.int64)
-    if len(net) and (np.any(np.diff(net) < 0) or net[0] < 0 or net[-1] >= n):
-        raise ConfigError("the blocks of the columns are not in network order; fix the columns")
-    cells = _cell_digests(cols)
     has = cols.cell >= 0
-    block_cell = np.zeros((len(net), 32), dtype=np.uint8)
-    block_cell[has] = cells[cols.cell[has]]
     fixed = np.ascontiguousarray(
         np.stack(
             [_KIND_STABLE[cols.kind], cols.c_in, cols.c_out, cols.stride, has.astype(np.int64)],
@@ -120,7 +150,8 @@ def network_digests(cols: SpecColumns) -> list[str]:
     stems = np.ascontiguousarray(cols.stems, dtype="<i8")
     out = []
     for i in range(n):
-        h = hashlib.sha256(stems[i : i + 1].tobytes())
+        h = hashlib.sha256(prefix)
+        h.update(stems[i : i + 1].tobytes())
         h.update(rows[bounds[i] : bounds[i + 1]].tobytes())
         out.append(h.hexdigest())
     return out
