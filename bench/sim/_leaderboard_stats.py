@@ -123,11 +123,19 @@ def make_grid(runs: Iterable[RunResult], budget: Budget) -> tuple[np.ndarray, st
     """
     if budget.kind == "queries":
         n = int(budget.value)
-        grid = np.unique(np.round(np.logspace(0, math.log10(max(n, 1)), _GRID_POINTS)))
+        grid = np.unique(np.round(_logspace(0.0, math.log10(max(n, 1)), _GRID_POINTS)))
         return grid.astype(np.float64), "queries"
     firsts = [r.time[0] for r in runs if r.n_evaluations]
     t0 = min(max(firsts, default=budget.value), budget.value)
-    return np.logspace(math.log10(t0), math.log10(budget.value), _GRID_POINTS), "time"
+    return _logspace(math.log10(t0), math.log10(budget.value), _GRID_POINTS), "time"
+
+
+def _logspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``np.logspace(start, stop, num)`` with the powers taken by the C library one at a
+    time: numpy's own ``power`` dispatches by CPU, and on an AVX-512 CPU 4 of a quick
+    leaderboard's 50 grid points differed in the last bit from an AVX2 CPU's (so did its
+    results). The C library's ``pow`` gives an AVX2 numpy's values on both."""
+    return np.array([10.0 ** float(x) for x in np.linspace(start, stop, num)])
 
 
 def summarize(lb: Leaderboard) -> dict[str, Any]:
