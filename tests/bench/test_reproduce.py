@@ -223,7 +223,6 @@ def test_cli_reports_identical(table: Table, capsys: CapSys) -> None:
     assert d["verdict"] == "IDENTICAL" and d["build_gaps"] == {}
 
 
-@pytest.mark.slow
 def test_default_table_reproduces_on_cpu() -> None:
     """Two random cells of the shipped table retrain to it (issues 5 and 21).
 

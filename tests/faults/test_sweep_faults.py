@@ -81,7 +81,6 @@ def test_a_second_sweep_of_the_same_shard_refuses(tmp_path: Path) -> None:
     assert again.units_done == 0 and again.units_skipped == len(ARCHS)
 
 
-@pytest.mark.slow
 def test_the_cli_names_the_holder(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     first = _start_sweep(out, tmp_path / "archs.txt", MANY_ARCHS)

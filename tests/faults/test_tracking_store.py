@@ -112,7 +112,6 @@ def test_a_writable_store_still_tracks(tmp_path: Path) -> None:
     assert active and not found and (tmp_path / "mlruns.db").is_file()
 
 
-@pytest.mark.slow
 def test_cli_train_in_a_read_only_directory(read_only: tuple[Path, Path], tmp_path: Path) -> None:
     """``nasrepro train`` with tracking on, from a read-only working directory."""
     src, ro = read_only

@@ -251,7 +251,10 @@ def test_cli_notes_a_comparison_over_few_classes(
     assert f"note        only {len(groups)} classes in common" in text
     assert "the cell column repeats each class's value over its cells" in text
     assert run(str(small.path), "nb201-cifar10", "--json") == 0  # JSON stays as it was
-    capsys.readouterr()
+    got = json.loads(capsys.readouterr().out)
+    want = compare_tables(Table.open(small.path), open_table("nb201-cifar10"))
+    assert got["tables"] == json.loads(json.dumps(want.to_dict()))
+    assert "classes in common" not in json.dumps(got)  # the note is for the text only
 
 
 def test_cli_errors_exit_2(
