@@ -154,7 +154,7 @@ def main() -> None:
     train(warm[0], dataclasses.replace(p, epochs=1), 0, args.device, static=False)
     train_batched(warm, dataclasses.replace(p, epochs=1), 0, args.device, static=False)
 
-    singles = _sample(args.single_cells, args.seed + 2)
+    n_singles = args.single_cells
     measured_steps = args.steps * p.epochs
     print(
         f"{'K':>5} {'single c-s/s':>13} {'batched c-s/s':>14} {'gain':>8} "
@@ -174,8 +174,11 @@ def main() -> None:
         results = train_batched(archs, p, 0, args.device, amp=args.amp, static=False)
         wall = time.perf_counter() - t0
         b_steps, _ = _split(results, wall)
-        s_wall, s_steps = _time_single(singles[:k], p, args.device)  # right after, same load
-        n_single = min(k, len(singles))
+        # right after, same load; cells of this batch (a random few): a batch groups
+        # similar cells, so random ones cost more or less (at K=1, twice its conv cost)
+        n_single = min(k, n_singles)
+        pick = np.random.default_rng(args.seed + k).choice(k, n_single, replace=False)
+        s_wall, s_steps = _time_single([archs[int(i)] for i in pick], p, args.device)
         s_ms = 1000 * s_steps / n_single / measured_steps  # one model
         b_ms = 1000 * b_steps / measured_steps  # all K models
         s_rate, b_rate = n_single / s_wall, k / wall
