@@ -97,11 +97,16 @@ class CellArch(Architecture):
             raise TypeError(f"expected an arch string, got {type(s).__name__}")
         s = s.strip()  # a pasted string's newline or spaces
         if not s:
-            raise SpaceError("empty cell string; expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'")
+            raise SpaceError(
+                "position 0: empty cell string; expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'"
+            )
         parts = s.split("+")
         if len(parts) != 3:
+            # too many: where the first extra '+' is; too few: the end, where one is missing
+            at = len("+".join(parts[:3])) if len(parts) > 3 else len(s)
             raise SpaceError(
-                f"expected 3 node groups separated by '+', found {len(parts)} in {quote(s)}"
+                f"position {at}: expected 3 node groups separated by '+', found "
+                f"{len(parts)} in {quote(s)}"
             )
         ops: list[str] = []
         pos = 0

@@ -148,7 +148,9 @@ def register_strategy(name: str) -> Callable[[S], S]:
 
     def deco(cls: S) -> S:
         if _REGISTRY.taken(name, cls):
-            raise ValueError(f"a strategy named {name!r} is already registered")
+            raise ConfigError(
+                f"a strategy named {name!r} is already registered; choose another name"
+            )
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
             raise TypeError(f"{cls!r} is not a Strategy subclass")
         cls.name = name

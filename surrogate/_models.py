@@ -163,7 +163,9 @@ def register_model(name: str) -> Callable[[type[M]], type[M]]:
 
     def deco(cls: type[M]) -> type[M]:
         if name in _REGISTRY:
-            raise ValueError(f"a surrogate model named {name!r} is already registered")
+            raise ConfigError(
+                f"a surrogate model named {name!r} is already registered; choose another name"
+            )
         if cls.encoding not in ("graph", "adjacency"):
             raise ValueError(f"{cls.__name__}.encoding must be 'graph' or 'adjacency'")
         cls.name = name

@@ -360,7 +360,9 @@ def register_benchmark(name: str) -> Callable[[BenchmarkFactory], BenchmarkFacto
 
     def deco(factory: BenchmarkFactory) -> BenchmarkFactory:
         if _REGISTRY.taken(name, factory):
-            raise ValueError(f"a benchmark named {name!r} is already registered")
+            raise ConfigError(
+                f"a benchmark named {name!r} is already registered; choose another name"
+            )
         _REGISTRY.add(name, factory)
         return factory
 

@@ -197,7 +197,10 @@ _REGISTRY: dict[str, Protocol] = {}
 def register_protocol(p: Protocol) -> Protocol:
     """Register ``p`` under ``p.name``; refuses duplicate names."""
     if p.name in _REGISTRY:
-        raise ValueError(f"a protocol named {p.name!r} is already registered")
+        raise ConfigError(
+            f"a protocol named {p.name!r} is already registered; give yours another name "
+            "(dataclasses.replace(protocol, name=...))"
+        )
     _REGISTRY[p.name] = p
     return p
 

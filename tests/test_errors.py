@@ -162,3 +162,26 @@ def test_plugin_import_errors_are_not_swallowed() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0, out.stderr
     assert "No module named 'nasrepro.surrogate" in out.stderr, out.stderr  # an ImportError
+
+
+def test_every_registry_refuses_a_duplicate_with_a_nasrepro_error() -> None:
+    """Four registries raised a bare ValueError, which ``except NasreproError`` missed (an
+    audit against DESIGN.md); each is a ConfigError now, a ValueError too, naming the fix."""
+    from nasrepro.spaces import NasreproError
+    from nasrepro.strategies import register_strategy
+    from nasrepro.surrogate import register_model
+    from nasrepro.tables import get_protocol, register_benchmark, register_protocol
+
+    class Other:  # another component under a taken name
+        encoding = "graph"
+
+    attempts = [
+        lambda: register_strategy("random-search")(Other),  # type: ignore[type-var]
+        lambda: register_model("xgb")(Other),  # type: ignore[type-var]
+        lambda: register_benchmark("cell-mnist1d-tiny")(lambda **kw: None),
+        lambda: register_protocol(get_protocol("mnist1d-tiny")),
+    ]
+    for attempt in attempts:
+        with pytest.raises(NasreproError, match="already registered; (choose|give)") as e:
+            attempt()
+        assert isinstance(e.value, ValueError)

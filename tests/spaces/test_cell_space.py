@@ -173,13 +173,16 @@ def test_example_string_round_trips(space: CellSpace) -> None:
 @pytest.mark.parametrize(
     ("bad", "pattern"),
     [
-        ("", "empty"),
+        ("", "position 0: empty"),
+        ("   ", "position 0: empty"),
+        ("|none~0|+|none~0|none~1|", r"position 24: expected 3 node groups .*found 2"),
+        (EXAMPLE + "+|none~0|", rf"position {len(EXAMPLE)}: expected 3 node groups .*found 4"),
         (
             EXAMPLE.replace("avg_pool_3x3", "max_pool_3x3"),
             r"position 25: unknown op 'max_pool_3x3'",
         ),
         (EXAMPLE.replace("nor_conv_3x3~2", "nor_conv_3x3~5"), r"position \d+: .*'~2', found '~5'"),
-        (EXAMPLE.replace("|+|skip", "||skip"), "3 node groups separated by '\\+'"),
+        (EXAMPLE.replace("|+|skip", "||skip"), r"position \d+: expected 3 node groups"),
         (EXAMPLE.replace("nor_conv_3x3~0", "nor_conv_3x3"), r"position 1: expected 'op~0'"),
         ("|none~0|+|none~0|+|none~0|none~1|none~2|", r"node 2 needs 2 inputs"),
     ],
