@@ -28,6 +28,9 @@ import nasrepro.tables
 #: What each layer may import (module-level or inside functions), by package prefix.
 ALLOWED: dict[str, tuple[str, ...]] = {
     "nasrepro.spaces": ("nasrepro.spaces",),
+    # the contract tests shipped for users' spaces: the compile test reaches the torch
+    # compiler and one test the CLI, inside the tests only (importing it loads no torch)
+    "nasrepro.spaces.testing": ("nasrepro.spaces", "nasrepro.bench.harness", "nasrepro.bench.cli"),
     "nasrepro.tables": ("nasrepro.spaces", "nasrepro.tables"),
     "nasrepro.surrogate": ("nasrepro.spaces", "nasrepro.tables", "nasrepro.surrogate"),
     "nasrepro.strategies": ("nasrepro.spaces", "nasrepro.tables", "nasrepro.strategies"),
