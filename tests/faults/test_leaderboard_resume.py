@@ -372,6 +372,9 @@ def test_a_killed_leaderboard_takes_its_workers_with_it(
         time.sleep(1.0)  # the workers are busy now
         p.kill()
         p.communicate(timeout=60)
+        # killed, not finished: a faster machine that ended the command first would
+        # otherwise pass without testing anything (an audit)
+        assert p.returncode == -signal.SIGKILL, f"it finished first (exit {p.returncode})"
     finally:
         p.kill()
     deadline = time.monotonic() + 10

@@ -3,7 +3,6 @@ n_estimators=0`` wrote a surrogate that predicted 0.50 for every architecture.""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -89,10 +88,8 @@ def test_fit_refuses_nonsense_params_before_fitting(
     out = tmp_path / "m"
     args = ["surrogate", "fit", "--table", str(smoke_table_path), "--param", param]
     capsys.readouterr()
-    t0 = time.perf_counter()
     assert main([*args, "--out", str(out)]) == 2
-    took = time.perf_counter() - t0
     stdout, err = capsys.readouterr()
     assert "training runs" not in stdout and "Traceback" not in err, (stdout, err)
     assert len(err.strip().splitlines()) == 1 and all(f in err for f in fragments), err
-    assert took < 5 and not out.exists()
+    assert not out.exists()  # refused before fitting: nothing written, no training output

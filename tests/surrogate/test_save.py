@@ -312,15 +312,12 @@ def _tmpfs(where: Path, options: str) -> Iterator[Path]:
 
 def _fit_fails_at_once(args: list[str], capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
     capsys.readouterr()
-    t0 = time.perf_counter()
     assert main(args) == 2
-    took = time.perf_counter() - t0
     out, err = capsys.readouterr()
     assert "training runs" not in out  # refused before the tables were loaded and fitted
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     for f in fragments:
         assert f in err, err
-    assert took < 5, took
     return err
 
 
