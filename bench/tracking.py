@@ -189,7 +189,9 @@ def versions() -> dict[str, str]:
     ``torch_threads`` is torch's CPU thread count at the call (oneDNN splits a
     convolution's reductions by thread, so CPU bits depend on it too).
     ``onednn_max_cpu_isa`` is oneDNN's instruction-set cap, where one is set (see
-    :mod:`nasrepro.bench._cpu_isa`; ATen's shows in ``cpu_capability``). This function
+    :mod:`nasrepro.bench._cpu_isa`; ATen's shows in ``cpu_capability``). ``xgboost`` and
+    ``scikit-learn`` appear where they are loaded (a surrogate benchmark's predictions
+    depend on them). This function
     never imports torch itself, so torch-free callers (a leaderboard over a table) stay
     torch-free; training has torch loaded and so records ``torch`` and ``cpu_capability``.
     """
@@ -208,6 +210,12 @@ def versions() -> dict[str, str]:
         isa = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
         if isa:  # oneDNN capped (``--cpu-isa``, :mod:`nasrepro.bench._cpu_isa`)
             out["onednn_max_cpu_isa"] = isa
+    for module, dist in (("xgboost", "xgboost"), ("sklearn", "scikit-learn")):
+        if module in sys.modules:  # a surrogate's predictions depend on them
+            try:
+                out[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                out[dist] = "unknown"
     try:
         out["nasrepro"] = metadata.version("nasrepro")
     except metadata.PackageNotFoundError:

@@ -88,3 +88,18 @@ def test_versions_report_torch_where_it_is_loaded() -> None:
     cell = "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
     r = train(cell, "synthetic-smoke", 0, static=False)
     assert r.versions["torch"] == v["torch"] and r.versions["cpu_capability"] == v["cpu_capability"]
+
+
+def test_a_surrogate_leaderboard_records_the_model_libraries(tmp_path: Path) -> None:
+    """A surrogate benchmark's numbers depend on xgboost (and scikit-learn for its
+    baselines); its results record them, as a table leaderboard's record numpy."""
+    from nasrepro.bench.cli import main
+
+    out = tmp_path / "lb"
+    argv = ["leaderboard", "--benchmark", "chain-mnist1d-tiny-surrogate", "--strategies",
+            "random-search", "--seeds", "2", "--budget", "5q", "--no-track", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    env = json.loads((out / "results.json").read_text())["environment"]
+    import xgboost
+
+    assert env["version.xgboost"] == xgboost.__version__
