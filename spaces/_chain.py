@@ -262,6 +262,13 @@ class ChainSpace(SearchSpace[ChainArch]):
 
         The moves are: change one layer's op, change one layer's width, insert a
         uniform random layer at a uniform position, remove a uniform layer.
+
+        An insert or a remove is one decision (distance 1), but the reductions sit at
+        fractions of the depth (:func:`reduction_indices`), so it can also move a
+        reduction onto other, untouched layers: 6 layers reduce at (2, 4), 5 at
+        (1, 3). DESIGN.md's "reductions at fixed depths" is read as fixed fractions, so
+        that every length reduces twice; a move is therefore less local than an op
+        change.
         """
         self._check(arch)
         n = len(arch)
