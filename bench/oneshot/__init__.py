@@ -20,6 +20,8 @@ from nasrepro.bench.oneshot._methods import (
     Method,
     MethodConfig,
     get_method,
+    list_methods,
+    register_method,
     scaled,
 )
 from nasrepro.bench.oneshot._run import (
@@ -44,6 +46,8 @@ __all__ = [
     "SuperCell",
     "candidate_ops",
     "METHODS",
+    "register_method",
+    "list_methods",
     "Method",
     "MethodConfig",
     "Controller",

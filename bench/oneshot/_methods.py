@@ -36,7 +36,7 @@ import abc
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch
@@ -53,6 +53,8 @@ __all__ = [
     "METHODS",
     "Method",
     "get_method",
+    "register_method",
+    "list_methods",
     "scaled",
     "Controller",
     "most_probable_paths",
@@ -625,8 +627,46 @@ class ENAS(Method):
         return self.controller.marginals(torch.Generator().manual_seed(self.epoch))
 
 
-#: The methods by name, in NAS-Bench-201's Table 5 order.
-METHODS: dict[str, type[Method]] = {m.name: m for m in (RSPS, DARTSV1, DARTSV2, GDAS, SETN, ENAS)}
+#: The methods by name: the built-ins in NAS-Bench-201's Table 5 order, then any a user
+#: registers (:func:`register_method`).
+METHODS: dict[str, type[Method]] = {}
+
+MethodT = TypeVar("MethodT", bound=type[Method])
+
+
+def register_method(cls: MethodT) -> MethodT:
+    """Class decorator: register a :class:`Method` subclass under its ``name``; refuses a
+    name already taken, or a class that is not a :class:`Method`.
+
+    Example:
+        >>> @register_method  # doctest: +SKIP
+        ... class MySearch(RSPS):
+        ...     name = "my-search"
+
+    Raises:
+        ConfigError: The name is taken (by another class), empty or not lowercase.
+        TypeError: ``cls`` is not a :class:`Method` subclass.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise TypeError(f"{cls!r} is not a one-shot Method subclass")
+    name = getattr(cls, "name", "")
+    if not name or name != name.strip().lower():
+        raise ConfigError(f"a one-shot method needs a lowercase name, got {name!r}")
+    if METHODS.get(name, cls) is not cls:
+        raise ConfigError(
+            f"a one-shot method named {name!r} is already registered; choose another name"
+        )
+    METHODS[name] = cls
+    return cls
+
+
+def list_methods() -> list[str]:
+    """The registered methods' names, the built-ins first (NAS-Bench-201's order)."""
+    return list(METHODS)
+
+
+for _m in (RSPS, DARTSV1, DARTSV2, GDAS, SETN, ENAS):
+    register_method(_m)
 
 
 def get_method(name: str) -> type[Method]:

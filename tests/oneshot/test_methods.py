@@ -300,3 +300,32 @@ def test_the_controller_is_initialised_as_nb201s() -> None:
     ours = [c.start, c.lstm.weight_ih_l0, c.lstm.weight_hh_l0, c.embed.weight, c.head.weight]
     assert all(float(p.abs().max()) <= 0.1 for p in ours)
     assert float(c.lstm.weight_hh_l1.abs().max()) > 0.1  # type: ignore[union-attr]
+
+
+def test_a_registered_method_is_found_and_duplicates_are_refused() -> None:
+    """One-shot methods had no registry (a fixed dict): a user's method is registered
+    like a strategy, enrolled in the method list, and a taken name is refused."""
+    from nasrepro.bench.oneshot import METHODS, list_methods, register_method
+    from nasrepro.bench.oneshot._methods import RSPS
+    from nasrepro.spaces import NasreproError
+
+    assert list_methods()[:6] == ["rsps", "darts-v1", "darts-v2", "gdas", "setn", "enas"]
+
+    class Mine(RSPS):
+        name = "my-rsps"
+
+    try:
+        assert register_method(Mine) is Mine and get_method("my-rsps") is Mine
+        assert register_method(Mine) is Mine  # the same class again: not a conflict
+
+        class Clash(RSPS):
+            name = "gdas"
+
+        with pytest.raises(NasreproError, match="'gdas' is already registered; choose"):
+            register_method(Clash)
+        with pytest.raises(TypeError, match="not a one-shot Method"):
+            register_method(int)  # type: ignore[type-var]
+        with pytest.raises(NasreproError, match="lowercase name"):
+            register_method(type("Bad", (RSPS,), {"name": "Bad Name"}))
+    finally:
+        METHODS.pop("my-rsps", None)
