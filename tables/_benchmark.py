@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -335,13 +336,26 @@ def portable_table_path(path: str | Path) -> str:
 
 
 BenchmarkFactory = Callable[..., Benchmark]
-#: The built-in benchmarks; the surrogate ones are imported (with the surrogate layer)
-#: on first use.
+#: The benchmarks: the tables' own, registered below, and lazy ``"module:factory"``
+#: entries read from installed packages' :data:`ENTRY_POINT_GROUP` entry points (the
+#: surrogate benchmarks are declared there, in nasrepro's own ``pyproject.toml``, so this
+#: layer names no module above it; until 2026-12-07 it held their module paths).
 _REGISTRY: Registry[BenchmarkFactory] = Registry("benchmark")
-_REGISTRY.add("chain-mnist1d-tiny-surrogate", "nasrepro.surrogate._benchmark:chain_mnist1d_tiny")
-_REGISTRY.add(
-    "hierarchical-mnist1d-tiny-surrogate", "nasrepro.surrogate._benchmark:hierarchical_mnist1d_tiny"
-)
+#: The entry-point group that declares benchmarks: ``name = "module:factory"``.
+ENTRY_POINT_GROUP = "nasrepro.benchmarks"
+_ENTRY_POINTS_READ = False
+
+
+def _read_entry_points() -> None:
+    """Declare each installed ``nasrepro.benchmarks`` entry point, once, without importing
+    it (an entry whose name is taken by a registered benchmark is left out)."""
+    global _ENTRY_POINTS_READ
+    if _ENTRY_POINTS_READ:
+        return
+    _ENTRY_POINTS_READ = True
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            _REGISTRY.add(ep.name, ep.value)
 
 
 def register_benchmark(name: str) -> Callable[[BenchmarkFactory], BenchmarkFactory]:
@@ -376,6 +390,7 @@ def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
         ValueError: No benchmark has that name.
         TableError: Its table is not installed (the message names the fix).
     """
+    _read_entry_points()
     try:
         factory = _REGISTRY.get(name)
     except KeyError:
@@ -387,6 +402,7 @@ def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
 
 def list_benchmarks() -> list[str]:
     """Names of the registered benchmarks (loaded or not), sorted."""
+    _read_entry_points()
     return _REGISTRY.names()
 
 

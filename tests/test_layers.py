@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,12 @@ def _imports(path: Path, module: str = "") -> list[tuple[str, bool]]:
             names = [node.args[0].value]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
+        elif (  # a lazy "nasrepro.pkg.module:attr" reference, imported on first use
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"nasrepro(\.\w+)+:\w+", node.value)
+        ):
+            names = [node.value.partition(":")[0]]
         else:
             continue
         out += [(n, id(node) in top) for n in names if n.startswith("nasrepro")]
