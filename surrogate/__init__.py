@@ -22,7 +22,9 @@ from nasrepro.surrogate._calibrate import calibrate, kappa_for_coverage
 from nasrepro.surrogate._data import (
     SurrogateError,
     TrainingData,
+    arch_classes,
     encode,
+    grouped_folds,
     load_table,
     split_rows,
     trained_rows,
@@ -79,6 +81,8 @@ __all__ = [
     "load_table",
     "split_rows",
     "trained_rows",
+    "arch_classes",
+    "grouped_folds",
     "METRICS",
     "SpaceEvaluation",
     "evaluate",

@@ -8,7 +8,8 @@ a per-space model-error std ``kappa``, in quadrature:
 ``std_run = sqrt(std_noise**2 + kappa**2)``.
 
 ``kappa`` is estimated on the training data only: K-fold models grouped by
-architecture (every seed of an architecture in the same fold) give out-of-fold means
+architecture (every seed of an architecture, and every architecture of one class, in
+the same fold: :func:`~nasrepro.surrogate.grouped_folds`) give out-of-fold means
 and noise stds of single runs, and ``kappa`` is the smallest value for which
 ``coverage`` (0.95, a Gaussian's ±2 sigma) of the runs fall inside ``+- 2 std_run``,
 per space and per target. Both are out-of-fold because the full model's noise stds on
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.surrogate._data import TrainingData
+from nasrepro.surrogate._data import TrainingData, grouped_folds
 from nasrepro.surrogate._surrogate import Surrogate
 
 __all__ = ["calibrate", "kappa_for_coverage"]
@@ -54,9 +55,8 @@ def calibrate(
     and store it in ``surrogate.metadata_["model_error_std"]``; returns it with the
     out-of-fold coverage before and after."""
     keys = np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)])
-    uniq, groups = np.unique(keys, return_inverse=True)
-    fold_of = np.random.default_rng(seed).permutation(len(uniq)) % folds
-    row_fold = fold_of[groups]
+    _, groups = np.unique(keys, return_inverse=True)  # each run's architecture
+    row_fold = grouped_folds(data, folds, seed)  # isomorphs share a fold
     spaces = np.array(data.spaces)
     # The spaces answered by each model group: the joint models (None) or a space's own.
     answers: dict[tuple[str, ...] | None, list[str]] = {}
@@ -70,6 +70,8 @@ def calibrate(
             for answered in answers.values():  # one fold model per group, as predicted
                 use = surrogate.fit_rows(answered[0], spaces)
                 fit, held = use & (row_fold != f), (row_fold == f) & np.isin(spaces, answered)
+                if not held.any():  # a fold left empty (fewer classes than folds)
+                    continue
                 m = surrogate._new().fit(data.X[fit], y[fit], groups[fit])
                 oof[held], std[held] = m.predict_dist(data.X[held])
         for sp in sorted(set(data.spaces)):

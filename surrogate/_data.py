@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from nasrepro.spaces import Architecture, NetworkSpec, SearchSpace
+from nasrepro.spaces import (
+    Architecture,
+    NetworkSpec,
+    SearchSpace,
+    get_space,
+    lowered_class_keys,
+)
 from nasrepro.spaces._errors import NasreproError
 from nasrepro.surrogate._batch_features import batch_features
 from nasrepro.surrogate._features import BATCH_MIN, features, features_many
@@ -28,6 +34,8 @@ __all__ = [
     "load_table",
     "split_rows",
     "trained_rows",
+    "arch_classes",
+    "grouped_folds",
     "encode",
     "encode_one",
     "lower_all",
@@ -211,6 +219,59 @@ class TrainingData:
             first.protocol,
             tuple(s for p in parts for s in p.sources),
         )
+
+
+def arch_classes(
+    archs: Sequence[Architecture | str], space: SearchSpace[Any] | str, protocol: Protocol
+) -> list[str]:
+    """The class of each architecture, ``n`` strings of 16 hex digits.
+
+    Architectures share a class exactly where they lower, under the protocol's macro,
+    to the same network up to relabelling: the first 16 hex digits of
+    :func:`~nasrepro.spaces.lowered_class_keys`. On the cell space these are the
+    table's canonical classes; on sampled spaces (whose tables give every string a
+    class of its own) they also join permuted motif indices, relabelled nodes and
+    identity edges. A fitted surrogate records the classes it was trained on, so that
+    :func:`~nasrepro.surrogate.evaluate` drops held-out isomorphs of them too.
+
+    Args:
+        archs: Architectures of ``space`` or their strings.
+        space: Their space (or its name).
+        protocol: The protocol whose macro lowers them.
+    """
+    sp = get_space(space) if isinstance(space, str) else space
+    return [k[:16] for k in lowered_class_keys(sp, archs, **protocol.macro())]
+
+
+def grouped_folds(data: TrainingData, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """The cross-validation fold of each row of ``data``, int64 ``(n,)``.
+
+    Every seed of an architecture, and every architecture of one class (same space,
+    same :func:`arch_classes`), falls in one fold, so that no network is fitted on and
+    scored in the same round. The folds are drawn as they were before classes were
+    known: the distinct ``(space, string)`` pairs in sorted order get
+    ``permutation(n_pairs)[i] % folds`` (``numpy.random.default_rng(seed)``), then every
+    string takes the fold of the first string of its class. Strings without an
+    isomorph keep their fold; only the others move.
+
+    Args:
+        data: Training rows.
+        folds: Number of folds.
+        seed: Seeds the draw.
+    """
+    keys = np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)])
+    uniq, groups = np.unique(keys, return_inverse=True)
+    fold_of = np.random.default_rng(seed).permutation(len(uniq)) % folds
+    space_of = [str(k).split(":", 1)[0] for k in uniq.tolist()]
+    classes: list[str] = [""] * len(uniq)
+    for sp in sorted(set(space_of)):
+        idx = [i for i, t in enumerate(space_of) if t == sp]
+        strings = [str(uniq[i]).split(":", 1)[1] for i in idx]
+        for i, c in zip(idx, arch_classes(strings, sp, data.protocol), strict=True):
+            classes[i] = f"{sp}:{c}"
+    first: dict[str, int] = {}
+    moved = np.array([first.setdefault(c, int(f)) for c, f in zip(classes, fold_of, strict=True)])
+    return moved[groups].astype(np.int64)
 
 
 def trained_rows(table: Table) -> np.ndarray:

@@ -1,19 +1,23 @@
 """Honest evaluation of a surrogate on held-out, really-trained architectures.
 
-The test architectures are the trained rows of a table that the surrogate was not
-fitted on (architectures seen in training are dropped by their string hash). Ranking
-and fit metrics compare the predicted mean with the mean over the trained seeds;
-the MAE averages single runs, so that it is comparable to the seed-noise MAE, the
-mean disagreement between two seeds of one architecture. The seed-noise tau is the
-Kendall tau between seed 0 and seed 1 over the test architectures: how well one
-retraining ranks them, a yardstick for the surrogate's tau where training is noisy.
-The noise ceiling (:func:`noise_ceiling_tau`) estimates the tau that a perfect
-predictor of the expected accuracy would reach against that mean over seeds: no
-surrogate can do better on average, however much data it sees; ``tau_of_ceiling`` is
-the tau as a fraction of it. ``mean_signed_error`` is the predicted mean minus each
-single run, averaged (its bias), and ``coverage_2sigma`` the fraction of single runs
-within the predicted mean +- 2 predicted seed-noise stds (0.95 for a calibrated
-Gaussian noise model).
+The test architectures are the trained rows of a table that the surrogate was not fitted
+on: an architecture whose string was in the training data is dropped, and so is one that
+is the same network up to relabelling as a training architecture (its class,
+:func:`~nasrepro.surrogate.arch_classes`, was trained; a sampled hierarchical test set
+holds such isomorphs under other strings, and they trained to the same accuracies as
+their training twins, bit for bit, on the seeds both have). ``n_dropped_trained`` and
+``n_dropped_isomorphs`` count the two. Ranking and fit metrics compare the predicted
+mean with the mean over the trained seeds; the MAE averages single runs, so that it is
+comparable to the seed-noise MAE, the mean disagreement between two seeds of one
+architecture. The seed-noise tau is the Kendall tau between seed 0 and seed 1 over the
+test architectures: how well one retraining ranks them, a yardstick for the surrogate's
+tau where training is noisy. The noise ceiling (:func:`noise_ceiling_tau`) estimates the
+tau that a perfect predictor of the expected accuracy would reach against that mean over
+seeds: no surrogate can do better on average, however much data it sees;
+``tau_of_ceiling`` is the tau as a fraction of it. ``mean_signed_error`` is the
+predicted mean minus each single run, averaged (its bias), and ``coverage_2sigma`` the
+fraction of single runs within the predicted mean +- 2 predicted seed-noise stds (0.95
+for a calibrated Gaussian noise model).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ METRICS: tuple[str, ...] = (
     "coverage_2sigma",
     "n_train",
     "n_test",
+    "n_dropped_trained",
+    "n_dropped_isomorphs",
 )
 
 
@@ -64,7 +70,11 @@ class SpaceEvaluation:
     Attributes:
         space: Space name.
         metrics: :data:`METRICS` to values (``None`` where the data do not allow one,
-            e.g. a seed-noise MAE from a one-seed table).
+            e.g. a seed-noise MAE from a one-seed table). ``n_dropped_trained``: test
+            architectures dropped because their string was trained on;
+            ``n_dropped_isomorphs``: dropped because another string of the same class
+            was (``None`` for a surrogate that recorded no classes, see
+            :meth:`~nasrepro.surrogate.Surrogate.trained_on_class`).
         archs: Test architecture strings, ``(n_test,)``.
         true_mean: Mean final validation accuracy over the trained seeds, ``(n_test,)``.
         pred_mean, pred_std: Predicted mean and the std of one run (seed noise, with the
@@ -135,8 +145,8 @@ def evaluate(
     Args:
         surrogate: A fitted surrogate.
         table: A table of one space, trained under the surrogate's protocol.
-        exclude_trained: Drop architectures the surrogate was fitted on (keep this on
-            for honest figures).
+        exclude_trained: Drop architectures the surrogate was fitted on, and their
+            isomorphs (keep this on for honest figures).
 
     Raises:
         SurrogateError: The protocols differ, or no held-out architecture remains.
@@ -156,13 +166,21 @@ def evaluate(
     rows = trained_rows(table)
     archs_all = table.archs
     archs = [archs_all[r] for r in rows.tolist()]
+    n_same: int = 0
+    n_iso: int | None = 0
     if exclude_trained:
-        keep = ~surrogate.trained_on(archs, space)
+        same = surrogate.trained_on(archs, space)
+        iso = surrogate.trained_on_class(archs, space)
+        drop = same if iso is None else same | iso
+        n_same = int(same.sum())
+        n_iso = None if iso is None else int((iso & ~same).sum())
+        keep = ~drop
         rows, archs = rows[keep], [a for a, k in zip(archs, keep, strict=True) if k]
     if not len(rows):
         raise SurrogateError(
-            f"{table.path}: every trained architecture was in the training data; evaluate "
-            "on a held-out sample (a sweep with another --sample-seed)"
+            f"{table.path}: every trained architecture was in the training data (or is "
+            "isomorphic to one there); evaluate on a held-out sample (a sweep with another "
+            "--sample-seed)"
         )
     pred = surrogate.predict(archs, table.space)
     true_mean = table.query_many(rows, missing="nan").valid_acc
@@ -196,6 +214,8 @@ def evaluate(
         "coverage_2sigma": coverage,
         "n_train": int(surrogate.metadata_["n_train_archs"].get(space, 0)),
         "n_test": len(rows),
+        "n_dropped_trained": n_same,
+        "n_dropped_isomorphs": n_iso,
     }
     metrics = {k: metrics[k] for k in METRICS}
     return SpaceEvaluation(space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std)

@@ -37,7 +37,7 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.surrogate._data import SurrogateError, TrainingData, encode
+from nasrepro.surrogate._data import SurrogateError, TrainingData, arch_classes, encode
 from nasrepro.surrogate._features import feature_names
 from nasrepro.surrogate._files import (
     _check_hashes,
@@ -257,7 +257,33 @@ class Surrogate:
                 for s in spaces
             },
         }
+        self.record_train_classes(data)
         return self
+
+    def record_train_classes(self, data: TrainingData) -> None:
+        """Record the classes of ``data``'s architectures (:func:`arch_classes`) in
+        ``metadata_["train_classes"]``, per space; :meth:`fit` does this itself.
+
+        A surrogate fitted before 2026-12-07 lacks them; given its exact training data
+        (``benchmarks/surrogate_train_classes.py`` rebuilds it), this adds them without
+        refitting anything.
+
+        Raises:
+            SurrogateError: ``data``'s architectures are not the ones this surrogate was
+                fitted on (of some space, some are missing or others are there).
+        """
+        self._check_fitted()
+        out: dict[str, list[str]] = {}
+        for sp in self.metadata_["spaces"]:
+            archs = sorted({a for a, t in zip(data.archs, data.spaces, strict=True) if t == sp})
+            n = self.metadata_["n_train_archs"].get(sp, 0)
+            if len(archs) != n or not self.trained_on(archs, sp).all():
+                raise SurrogateError(
+                    f"the {len(archs)} {sp} architectures given are not the {n} this surrogate "
+                    "was fitted on; pass its exact training data"
+                )
+            out[sp] = sorted(set(arch_classes(archs, sp, data.protocol)))
+        self.metadata_["train_classes"] = out
 
     def _fit_accuracy(self, data: TrainingData, prefix: str) -> dict[str, SurrogateModel]:
         """The accuracy models (final epoch, and earlier epochs with ``fidelities``) on
@@ -285,6 +311,22 @@ class Surrogate:
         self._check_fitted()
         seen = set(self.metadata_["train_archs"].get(space, ()))
         return np.array([arch_hash(a) in seen for a in archs], dtype=bool)
+
+    def trained_on_class(self, archs: Sequence[str], space: str) -> np.ndarray | None:
+        """Whether each architecture of ``space`` is, up to relabelling, a network of the
+        training data (its :func:`~nasrepro.surrogate.arch_classes` class was trained),
+        bool ``(n,)``; ``None`` for a surrogate that recorded no classes (fitted before
+        2026-12-07; see :meth:`record_train_classes`). An architecture that
+        :meth:`trained_on` finds is always found here too."""
+        self._check_fitted()
+        recorded = self.metadata_.get("train_classes")
+        if recorded is None:
+            return None
+        seen = set(recorded.get(space, ()))
+        if not seen or not len(archs):
+            return np.zeros(len(archs), dtype=bool)
+        classes = arch_classes(list(archs), space, self.protocol)
+        return np.array([c in seen for c in classes], dtype=bool)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "metadata_"):
