@@ -270,13 +270,17 @@ class XGBSurrogate(SurrogateModel):
             the sampling rates, ``min_child_weight`` and ``reg_lambda`` beat the
             earlier depth 6 on every paired split of ``benchmarks/surrogate_tuning.py``
             (Kendall tau +0.002 on the cell table, fit 10%, 5 of 5 splits; +0.010 on
-            400 chain architectures, fit 70%, 8 of 10 splits). The tree count and rate
+            400 chain architectures, fit 70%, 8 of 10 splits). Those cell splits' held-out
+            rows contain the shipped surrogate's cell test set (an audit of 2026-12-07),
+            so this choice saw test rows; the gain it bought is that small. The tree count and rate
             (600 at 0.03) come from 5-fold grouped cross-validation on the shipped
             surrogate's training data (``benchmarks/surrogate_cv.py``, 2026-12-04,
             ``benchmarks/results/surrogate_cv.json``): they matched 1,200 trees at
             0.015, the earlier default, in out-of-fold tau (0.808 / 0.637 / 0.731
-            against 0.810 / 0.633 / 0.730 on cell / chain / hierarchical) at half the
-            prediction time.
+            against 0.810 / 0.633 / 0.730 on cell / chain / hierarchical) with half the
+            trees (the script's per-row prediction times, one untimed warm-up each,
+            vary by about 40% between configurations of equal size, so they are not
+            quoted).
         quantiles: Lower and upper quantile of the noise booster.
         noise_estimators, noise_learning_rate: The noise booster's own round count
             and rate (``None``: the mean booster's). The booster has two outputs, so it
