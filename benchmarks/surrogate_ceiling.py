@@ -4,18 +4,21 @@
 Three experiments, each with the shipped model's settings (``XGBSurrogate`` defaults)
 and only the ``valid_acc`` mean booster, which is what tau measures:
 
-1. **Model variants**, by 5-fold cross-validation grouped by architecture on the
-   shipped surrogate's training data only (fold assignment as in
-   ``surrogate_cv.py``): one joint model on every row; a logit target (the accuracies bunch
-   up near the top, where the ranking is decided); one model per space on its own
-   rows; one per space on its own rows plus the cell rows. Out-of-fold tau per space
-   against each architecture's mean over seeds, MAE and mean signed error.
+1. **Model variants**, by 5-fold cross-validation grouped by architecture (and by
+   class: ``nasrepro.surrogate.grouped_folds``) on the shipped surrogate's training
+   data only (fold assignment as in ``surrogate_cv.py``): one joint model on every
+   row; a logit target (the accuracies bunch up near the top, where the ranking is
+   decided); one model per space on its own rows; one per space on its own rows plus
+   the cell rows. Out-of-fold tau per space against each architecture's mean over
+   seeds, MAE and mean signed error.
 2. **Cell learning curve**: cell-only models fitted on nested 5, 10, 20 and 40% of the
    default table's classes (split seed 0, as the shipped fraction), all scored on the same
    60% never fitted on, beside that set's noise ceiling.
 3. **Chain and hierarchical learning curves**: cell 10% plus the space's own training
    architectures, the first 125, 250, 500 and (where there are that many) 1,000 of
-   them, scored on the shipped 3-seed test sets, beside their noise ceilings.
+   them, scored on the shipped 3-seed test sets less the test architectures that are a
+   training network (the same string, or the same class:
+   ``nasrepro.surrogate.arch_classes``; ``n_dropped``), beside their noise ceilings.
 
 No test set is used to choose anything here; the held-out figures of parts 2 and 3 say
 how tau grows with data, which a model change cannot substitute for.
@@ -43,6 +46,8 @@ from nasrepro.surrogate import (  # noqa: E402
     Surrogate,
     TrainingData,
     XGBSurrogate,
+    arch_classes,
+    grouped_folds,
     load_shipped,
     load_table,
     noise_ceiling_tau,
@@ -77,8 +82,8 @@ def variants(data: TrainingData, params: dict[str, Any], folds: int = 5) -> list
     X, y = data.X, data.valid_acc
     spaces = np.array(data.spaces)
     keys = np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)])
-    _, groups = np.unique(keys, return_inverse=True)
-    fold = np.random.default_rng(0).permutation(groups.max() + 1)[groups] % folds
+    _, groups = np.unique(keys, return_inverse=True)  # each run's architecture
+    fold = grouped_folds(data, folds, 0)  # isomorphs share a fold
     out = []
     for name in ("joint, all rows", "logit target", "per space, own rows", "per space, own + cell"):
         oof = np.full(len(y), np.nan)
@@ -158,12 +163,24 @@ def space_curves(s: Surrogate, params: dict[str, Any], sweeps: Path) -> list[dic
             test = Table.open(ROOT / "surrogate" / "data" / f"{sp}-mnist1d-tiny-test.h5")
             own_rows = trained_rows(train)  # table order: the sample's order
             test_rows = trained_rows(test)
+            own = arch_classes([train.archs[r] for r in own_rows.tolist()], sp, train.protocol)
+            tested = arch_classes([test.archs[r] for r in test_rows.tolist()], sp, test.protocol)
             for n in (125, 250, 500, 1000):
                 if n > len(own_rows):
                     continue
                 data = TrainingData.concat([cell_data, load_table(train, own_rows[:n], s.encoding)])
                 model = _mean_booster(data.X, data.valid_acc, params)
-                out.append({"space": sp, "n_own": n, **_held_out_tau(model, s, test, test_rows)})
+                # test architectures that are training networks (same string or class) out
+                seen = set(own[:n])
+                keep = np.array([c not in seen for c in tested], dtype=bool)
+                out.append(
+                    {
+                        "space": sp,
+                        "n_own": n,
+                        "n_dropped": int((~keep).sum()),
+                        **_held_out_tau(model, s, test, test_rows[keep]),
+                    }
+                )
     return out
 
 
@@ -202,7 +219,8 @@ def main() -> None:
     for r in res["space_curves"]:
         print(
             f"  {r['space']:<12} n {r['n_own']:>3}  tau {r['kendall_tau']:.3f}  of ceiling "
-            f"{r['tau_of_ceiling']:.1%} (ceiling {r['noise_ceiling_tau']:.3f}, n {r['n_test']})"
+            f"{r['tau_of_ceiling']:.1%} (ceiling {r['noise_ceiling_tau']:.3f}, n {r['n_test']}, "
+            f"{r['n_dropped']} dropped as training networks)"
         )
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:

@@ -1,8 +1,9 @@
 """Surrogate model settings compared by grouped cross-validation on its training data only.
 
 Rebuilds the shipped surrogate's exact training data (as ``calibrate_surrogate.py``
-does), splits the architectures into ``--folds`` folds (every seed of an architecture
-in one fold), and fits each configuration's ``valid_acc`` model on the other folds.
+does), splits the architectures into ``--folds`` folds (every seed of an architecture,
+and every architecture of one class, in one fold: ``nasrepro.surrogate.grouped_folds``),
+and fits each configuration's ``valid_acc`` model on the other folds.
 Per space it reports the out-of-fold Kendall tau of the predicted mean against the
 architecture's mean over seeds, the MAE and the mean signed error against single runs,
 and the noise booster's pinball loss on the held-out seed deviations (its quantiles;
@@ -34,7 +35,7 @@ from scipy.stats import kendalltau
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate_surrogate import ROOT, rebuild_training_data  # noqa: E402
 
-from nasrepro.surrogate import Surrogate, XGBSurrogate  # noqa: E402
+from nasrepro.surrogate import Surrogate, XGBSurrogate, grouped_folds  # noqa: E402
 from nasrepro.surrogate._models import seed_deviations  # noqa: E402
 
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -156,8 +157,8 @@ def main() -> None:
     s = Surrogate.load(args.models)
     data, _ = rebuild_training_data(s, Path(args.sweeps))
     keys = np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)])
-    _, groups = np.unique(keys, return_inverse=True)
-    fold_of = np.random.default_rng(args.seed).permutation(groups.max() + 1) % args.folds
+    _, groups = np.unique(keys, return_inverse=True)  # each run's architecture
+    fold_of_row = grouped_folds(data, args.folds, args.seed)  # isomorphs share a fold
     spaces = np.array(data.spaces)
     base = {k: v for k, v in s.metadata_["model_params"].items() if k != "n_jobs"}
     if "quantiles" in base:
@@ -171,7 +172,7 @@ def main() -> None:
             data.valid_acc,
             spaces,
             groups,
-            fold_of[groups],
+            fold_of_row,
             args.folds,
             base,
         )

@@ -2,8 +2,9 @@
 
 For every space of the shipped recipe's training data (``calibrate_surrogate.py``'s
 ``training_data``), three candidate row sets are compared by 5-fold cross-validation
-grouped by architecture (every seed of an architecture in one fold; folds drawn as
-``nasrepro.surrogate.calibrate`` draws them), on the training data only:
+grouped by architecture (every seed of an architecture, and every architecture of one
+class, in one fold: ``nasrepro.surrogate.grouped_folds``, as ``calibrate`` draws them),
+on the training data only:
 
 * ``joint``: every row of every space (the surrogate without ``space_models``);
 * ``own``: the space's own rows;
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrate_surrogate import ROOT, training_data  # noqa: E402
 from surrogate_ceiling import _arch_tau  # noqa: E402
 
-from nasrepro.surrogate import TrainingData, XGBSurrogate  # noqa: E402
+from nasrepro.surrogate import TrainingData, XGBSurrogate, grouped_folds  # noqa: E402
 
 
 def candidates(space: str) -> dict[str, tuple[str, ...] | None]:
@@ -51,8 +52,8 @@ def compare(data: TrainingData, params: dict[str, Any], folds: int = 5) -> list[
     X, y = data.X, data.valid_acc
     spaces = np.array(data.spaces)
     keys = np.array([f"{t}:{a}" for a, t in zip(data.archs, data.spaces, strict=True)])
-    uniq, groups = np.unique(keys, return_inverse=True)
-    fold = (np.random.default_rng(0).permutation(len(uniq)) % folds)[groups]
+    _, groups = np.unique(keys, return_inverse=True)  # each run's architecture
+    fold = grouped_folds(data, folds, 0)  # isomorphs share a fold
     cache: dict[tuple[str, ...] | None, np.ndarray] = {}
     out = []
     for sp in sorted(set(data.spaces)):
