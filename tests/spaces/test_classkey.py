@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
+import nasrepro.spaces._classkey as classkey_module
 from nasrepro.spaces import (
     Block,
     BlockKind,
@@ -38,6 +41,11 @@ AUDIT_TRAIN = (
     "m0=(none|none,none) m1=(none|maxpool3x3,none) m2=(none|none,none) "
     "m3=(none|dwconv3x3,none) top=(m3|none,none|m3,m1,none)"
 )
+
+
+def test_docstring_examples() -> None:
+    res = doctest.testmod(classkey_module, raise_on_error=False)
+    assert res.failed == 0 and res.attempted > 0  # examples exist, and pass
 
 
 def _partition(labels: list[str] | np.ndarray) -> set[frozenset[int]]:
