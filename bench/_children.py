@@ -33,7 +33,14 @@ def die_with(parent: int) -> None:
     backstop, and on other platforms, a daemon thread checks every
     :data:`_PARENT_POLL_S` seconds that the parent is still ``parent`` (an orphan is
     adopted by another process) and exits otherwise.
+
+    It also gives SIGTERM its default action back. A forked worker inherits the
+    parent's handler (the command line turns SIGTERM into an interrupt), and a pool
+    ends its other workers with SIGTERM when one dies: each then printed an interrupt's
+    traceback from its queue read instead of ending quietly (seen in CI, 2026-12-07).
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

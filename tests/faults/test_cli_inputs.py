@@ -266,7 +266,7 @@ def test_sweep_archs_file_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:
     archs = tmp_path / "archs.txt"
     archs.write_text(f"{CHEAP_CELL}\n\ngarbage\n")
     r = cli(*_sweep(tmp_path, "--archs", str(archs)))
-    r.assert_user_error(f"--archs {archs}:3: expected 3 node groups", "'garbage'")
+    r.assert_user_error(f"--archs {archs}:3: position 7: expected 3 node groups", "'garbage'")
     assert not (tmp_path / "sw" / "sweep.json").exists()  # refused before any training
 
 
