@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ METRICS: tuple[str, ...] = (
     "n_test",
     "n_dropped_trained",
     "n_dropped_isomorphs",
+    "queries_per_s",
 )
 
 
@@ -75,6 +77,10 @@ class SpaceEvaluation:
             ``n_dropped_isomorphs``: dropped because another string of the same class
             was (``None`` for a surrogate that recorded no classes, see
             :meth:`~nasrepro.surrogate.Surrogate.trained_on_class`).
+            ``queries_per_s``: the held-out architectures predicted per second in one
+            batch, from strings with the memo empty (DESIGN.md's "query speed"; a wall
+            time, so it varies from run to run; ``benchmarks/surrogate_speed.py``
+            measures it with its baselines).
         archs: Test architecture strings, ``(n_test,)``.
         true_mean: Mean final validation accuracy over the trained seeds, ``(n_test,)``.
         pred_mean, pred_std: Predicted mean and the std of one run (seed noise, with the
@@ -182,7 +188,10 @@ def evaluate(
             "isomorphic to one there); evaluate on a held-out sample (a sweep with another "
             "--sample-seed)"
         )
+    surrogate.clear_memo()  # a query's full cost: lowering, features and models
+    t0 = time.perf_counter()
     pred = surrogate.predict(archs, table.space)
+    queries_per_s = len(archs) / max(time.perf_counter() - t0, 1e-9)
     true_mean = table.query_many(rows, missing="nan").valid_acc
     per_seed = np.stack(
         [table.query_many(rows, seed=s, missing="nan").valid_acc for s in table.seeds]
@@ -216,6 +225,7 @@ def evaluate(
         "n_test": len(rows),
         "n_dropped_trained": n_same,
         "n_dropped_isomorphs": n_iso,
+        "queries_per_s": queries_per_s,
     }
     metrics = {k: metrics[k] for k in METRICS}
     return SpaceEvaluation(space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std)

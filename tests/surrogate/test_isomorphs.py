@@ -131,7 +131,11 @@ def test_classes_survive_save_and_load_and_can_be_recorded_later(
     fitted.save(tmp_path / "s")
     loaded = Surrogate.load(tmp_path / "s")
     assert loaded.metadata_["train_classes"] == fitted.metadata_["train_classes"]
-    assert evaluate(loaded, test).metrics == evaluate(fitted, test).metrics
+    timed = ("queries_per_s",)  # a wall-clock rate
+    a, b = evaluate(loaded, test).metrics, evaluate(fitted, test).metrics
+    assert {k: v for k, v in a.items() if k not in timed} == {
+        k: v for k, v in b.items() if k not in timed
+    }
     # a surrogate fitted before classes were recorded drops exact strings only ...
     del loaded.metadata_["train_classes"]
     assert loaded.trained_on_class([AUDIT_TEST], "hierarchical") is None

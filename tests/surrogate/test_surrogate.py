@@ -73,6 +73,8 @@ def test_evaluate_on_held_out_sample(chain_train: Table, chain_test: Table, tmp_
     s = _fit(chain_train)
     ev = evaluate(s, chain_test)
     assert tuple(ev.metrics) == METRICS
+    qps = ev.metrics["queries_per_s"]  # the query speed DESIGN.md asks eval to report
+    assert isinstance(qps, float) and qps > 0
     overlap = set(chain_train.archs) & set(chain_test.archs)
     assert ev.metrics["n_test"] == chain_test.n_rows - len(overlap)
     assert ev.metrics["n_train"] == chain_train.n_rows
