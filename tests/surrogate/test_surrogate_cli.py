@@ -74,16 +74,22 @@ def test_eval_without_test_tables_names_the_fix(
     assert "--test" in capsys.readouterr().err
 
 
-def test_eval_defaults_to_the_shipped_surrogate(
-    fitted: Path,
-    chain_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    import nasrepro.bench.cli._surrogate as cli
-    import nasrepro.surrogate._surrogate as surrogate
+def test_eval_defaults_to_the_shipped_surrogate(capsys: pytest.CaptureFixture[str]) -> None:
+    """With no --models, eval scores the shipped surrogate on its shipped test sets, one
+    entry per space it models (it used to be tested with both patched to a test fit)."""
+    from nasrepro.surrogate import load_shipped
 
-    monkeypatch.setattr(surrogate, "shipped_path", lambda: fitted)
-    monkeypatch.setattr(cli, "_shipped_tests", lambda: [chain_dir / "chain-test.h5"])
     assert main(["surrogate", "eval", "--json"]) == 0
-    assert list(json.loads(capsys.readouterr().out)) == ["chain"]
+    out = json.loads(capsys.readouterr().out)
+    shipped = load_shipped()
+    assert (
+        sorted(out)
+        == sorted(shipped.metadata_["n_train_archs"])
+        == [
+            "cell",
+            "chain",
+            "hierarchical",
+        ]
+    )
+    for space, m in out.items():
+        assert m["n_train"] == shipped.metadata_["n_train_archs"][space]
