@@ -222,17 +222,52 @@ def test_benchmark_info_names_tables_portably(spec: BenchmarkSpec) -> None:
         assert shipped["table"] == "nasrepro.tables/data/cell-mnist1d-tiny.h5"
 
 
-@pytest.mark.skipif(default_table_path() is not None, reason="a default table is installed")
+def _install_without_default_table(dest: Path) -> dict[str, str]:
+    """A copy of this nasrepro's packages without the default table, and the environment
+    that imports it first: an install that lacks the file, without mocking."""
+    import importlib
+    import shutil
+
+    for name in ("spaces", "tables", "surrogate", "strategies", "bench"):
+        src = Path(importlib.import_module(f"nasrepro.{name}").__file__ or "").parent
+        shutil.copytree(
+            src,
+            dest / "nasrepro" / name,
+            ignore=shutil.ignore_patterns("__pycache__", "cell-mnist1d-tiny.h5"),
+        )
+    return {**os.environ, "PYTHONPATH": str(dest)}
+
+
 def test_missing_default_table_names_the_fix(tmp_path: Path) -> None:
+    """Ran nowhere until 2026-12-07: it was skipped wherever the table is installed."""
+    env = _install_without_default_table(tmp_path / "site")
+    probe = "import nasrepro.tables as t; print(t.__file__, t.default_table_path())"
+    where = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert where.stdout.startswith(str(tmp_path / "site")) and where.stdout.endswith("None\n"), (
+        where.stdout + where.stderr
+    )
     out = subprocess.run(
-        [*NASREPRO, "leaderboard", "--quick", "--no-track", "--out", str(tmp_path)],
+        [*NASREPRO, "leaderboard", "--quick", "--no-track", "--out", str(tmp_path / "lb")],
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=env,
         timeout=120,
     )
-    assert out.returncode == 2
+    assert out.returncode == 2, out.stderr
     assert "no default table shipped" in out.stderr and "--table PATH" in out.stderr
+    assert "Traceback" not in out.stderr
+    load = subprocess.run(
+        [sys.executable, "-c", "from nasrepro.tables import load_default; load_default()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert load.returncode == 1 and "TableError" in load.stderr, load.stderr
+    assert "is not shipped with this install" in load.stderr and "nasrepro sweep" in load.stderr
 
 
 def test_validate_against_a_generated_reference(spec: BenchmarkSpec, tmp_path: Path) -> None:
