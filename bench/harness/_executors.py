@@ -67,14 +67,27 @@ def stopping() -> bool:
     return _STOP is not None and bool(_STOP.is_set())
 
 
+#: The signals the sweep process holds back while it starts its workers (see
+#: :meth:`_LocalPool._submit_all`); a worker is born with them blocked.
+_HELD = frozenset({signal.SIGINT, signal.SIGTERM})
+#: Whether signals can be held back (blocked) per thread: POSIX, not Windows.
+_CAN_HOLD = hasattr(signal, "pthread_sigmask")
+
+
 def _init_worker(parent: int, stop: Any) -> None:
     """Set up a pool worker: it ignores SIGINT (a terminal's Ctrl-C reaches the whole
     process group; the sweep process decides what an interrupt stops) and dies with
-    the sweep process."""
+    the sweep process.
+
+    It was born with SIGINT and SIGTERM blocked (:meth:`_LocalPool._submit_all`):
+    ignoring SIGINT discards a Ctrl-C that came while it was importing, and SIGTERM is
+    unblocked with its default action, so a pending one ends it now."""
     global _STOP
     _STOP = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
+    if _CAN_HOLD and threading.current_thread() is threading.main_thread():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 class _LocalPool:
@@ -85,6 +98,10 @@ class _LocalPool:
     interrupt, :meth:`finish_running` lets the running units finish (and yields them)
     while the queued ones are dropped, and :meth:`kill` stops the workers at once.
     Leaving the ``with`` block waits for the running units.
+
+    An interrupt (SIGINT, or SIGTERM turned into one) that comes while the workers are
+    started is held back until iteration begins, where the sweep handles interrupts:
+    it is raised by the first ``next``, not lost and not raised out of ``__enter__``.
     """
 
     def __init__(
@@ -107,6 +124,7 @@ class _LocalPool:
         self._futures: list[cf.Future[dict[str, Any]]] = []
         self._reported: set[cf.Future[dict[str, Any]]] = set()
         self._in_unit = False  # serial: a unit is being trained in this process
+        self._held_mask: set[signal.Signals] | None = None  # the mask to restore
         if not self.serial:
             ctx = mp.get_context("spawn")
             self._stop = ctx.Event()
@@ -120,22 +138,40 @@ class _LocalPool:
         return self
 
     def _submit_all(self) -> list[cf.Future[dict[str, Any]]]:
-        """Submit every job; the workers start here, with SIGINT ignored from birth.
+        """Submit every job; the workers start here, with SIGINT and SIGTERM blocked.
 
         A terminal's Ctrl-C reaches the whole process group. A worker that was still
         importing when it came printed a ``KeyboardInterrupt`` traceback before its
-        initializer could ignore SIGINT; started with SIGINT ignored, the child
-        interpreter keeps it ignored (Python installs its own SIGINT handler only where
-        the signal is not ignored), so only this process sees an interrupt.
+        initializer could ignore SIGINT. So this thread blocks SIGINT and SIGTERM while
+        it starts them: a spawned child keeps the mask across ``exec``, and its
+        initializer discards what came meanwhile (:func:`_init_worker`). The threads
+        the pool starts here (its manager, its queue feeder) keep them blocked, so
+        only this thread receives an interrupt. Here the signals stay pending, not
+        lost; :meth:`_release` delivers them once the sweep can handle them.
+
+        Until 2026-12-07 SIGINT was ignored (``SIG_IGN``) here instead, which the
+        children inherited too, but a Ctrl-C in this window was then dropped: the
+        sweep ran on to the end (a known race of the Ctrl-C test). Where signals
+        cannot be blocked (Windows), that is still what happens.
         """
         assert self._ex is not None
         main = threading.current_thread() is threading.main_thread()
+        if main and _CAN_HOLD:
+            self._held_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+            return [self._ex.submit(self.run_unit, job) for job in self.jobs]
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             return [self._ex.submit(self.run_unit, job) for job in self.jobs]
         finally:
             if main:
                 signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
+
+    def _release(self) -> None:
+        """Unblock the signals :meth:`_submit_all` held back; one that came meanwhile
+        is raised here (as ``KeyboardInterrupt`` or :class:`SweepInterrupted`)."""
+        mask, self._held_mask = self._held_mask, None
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._ex is None:
@@ -145,6 +181,7 @@ class _LocalPool:
                 self._in_unit = False
                 yield res
             return
+        self._release()  # an interrupt that came while the workers started is raised here
         try:
             for fut in cf.as_completed(self._futures):
                 res = fut.result()
@@ -200,6 +237,7 @@ class _LocalPool:
             return
         self._drop_queued()
         try:
+            self._release()  # not iterated (an error came first): unblock the signals
             self._ex.shutdown(wait=True, cancel_futures=True)
         except KeyboardInterrupt:  # interrupted while waiting for the running units
             self.kill()

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -344,6 +345,51 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path: Path) -> N
         proc.kill()
     assert proc.returncode == 128 + signal.SIGINT, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs POSIX signal masks")
+def test_ctrl_c_while_the_workers_are_started_is_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C that comes while the pool starts its workers stops the sweep. It used
+    to be ignored there (SIGINT was ``SIG_IGN`` while the workers spawned), and the
+    sweep ran to its end: 1 of 8 tries of the test above lost it, 2026-12-07. The
+    signal is sent to this thread at the first submit, a moment no timing can hit
+    every time (the only patch: the submit is the real one)."""
+    import concurrent.futures as cf
+
+    real_submit = cf.ProcessPoolExecutor.submit
+    sent: list[int] = []
+
+    def submit_then_ctrl_c(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fut = real_submit(self, fn, *args, **kwargs)
+        if not sent:  # one Ctrl-C, while the workers are still being started
+            sent.append(1)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        return fut
+
+    monkeypatch.setattr(cf.ProcessPoolExecutor, "submit", submit_then_ctrl_c)
+    archs = ARCHS[:6]
+    with pytest.raises(SweepInterrupted) as e:
+        sweep("cell", "synthetic-smoke", [0], tmp_path, archs=archs, chunk_size=1, workers=2)
+    assert sent and e.value.signum == signal.SIGINT
+    saved = _n_chunks(tmp_path)
+    assert saved < len(archs)  # it stopped: the queued chunks never ran
+    assert f"{saved} of {len(archs)} chunks are saved in {tmp_path}" in str(e.value)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # unblocked
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs POSIX signal masks")
+def test_a_pool_left_before_it_is_iterated_unblocks_the_signals() -> None:
+    """An error between starting the workers and reading their results leaves SIGINT
+    and SIGTERM deliverable again (they are held back only while workers start)."""
+    from nasrepro.bench.harness._executors import _LocalPool
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with pytest.raises(RuntimeError, match="before the first result"):
+        with _LocalPool([{"x": 1}], 2, os.getpid):  # type: ignore[list-item, arg-type]
+            raise RuntimeError("before the first result")
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
 
 
 def test_a_second_interrupt_stops_the_running_chunks(tmp_path: Path) -> None:
