@@ -223,12 +223,51 @@ def versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numpy_kernels() -> dict[str, str]:
+    """Which CPU kernels numpy computes with: ``numpy_simd``, its run-time dispatch
+    targets that this CPU has and that ``NPY_DISABLE_CPU_FEATURES`` leaves on (its
+    ``exp``, ``log`` and ``power`` differ in the last bits between AVX2 and AVX-512),
+    and ``blas``, its BLAS library and the kernel set it chose (``openblas SkylakeX``;
+    ``OPENBLAS_CORETYPE`` sets it). Empty where numpy or threadpoolctl does not say."""
+    out: dict[str, str] = {}
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+        out["numpy_simd"] = ",".join(t for t in __cpu_dispatch__ if __cpu_features__.get(t))
+    except ImportError:  # numpy < 2 keeps them in numpy.core
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if blas:
+            out["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('architecture')}"
+    except ImportError:
+        pass
+    return out
+
+
 def run_environment() -> dict[str, str]:
     """What a result was produced with, as flat string fields for tags or a JSON record.
 
     Returns:
         ``code_version``, ``version.<package>`` for the versions a result depends on
-        (:func:`versions`: torch only where it is loaded), and ``image_digest`` when ``$NASREPRO_IMAGE_DIGEST`` is set (the Docker image that
+        (:func:`versions`: torch only where it is loaded), ``cpu`` (:func:`cpu_model`)
+        and numpy's kernels (:func:`numpy_kernels`; since 2026-12-07: a leaderboard's
+        strategies compute in numpy, whose last bits depend on them), and
+        ``image_digest`` when ``$NASREPRO_IMAGE_DIGEST`` is set (the Docker image that
         ran, see ``docker/``).
 
     Example:
@@ -237,6 +276,8 @@ def run_environment() -> dict[str, str]:
         ('2.13.0+cpu', 'sha256:730a...')
     """
     env = {"code_version": _code_version(), **{f"version.{k}": v for k, v in versions().items()}}
+    env["cpu"] = cpu_model()
+    env.update(numpy_kernels())
     image = os.environ.get("NASREPRO_IMAGE_DIGEST")
     if image:
         env["image_digest"] = image

@@ -124,7 +124,7 @@ class _LocalPool:
         self._futures: list[cf.Future[dict[str, Any]]] = []
         self._reported: set[cf.Future[dict[str, Any]]] = set()
         self._in_unit = False  # serial: a unit is being trained in this process
-        self._held_mask: set[signal.Signals] | None = None  # the mask to restore
+        self._held_mask: set[int | signal.Signals] | None = None  # the mask to restore
         if not self.serial:
             ctx = mp.get_context("spawn")
             self._stop = ctx.Event()

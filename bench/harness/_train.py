@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from torch import nn
 from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.bench.harness._loop import fit
-from nasrepro.bench.tracking import versions
+from nasrepro.bench.tracking import cpu_model, versions
 from nasrepro.spaces import Architecture, NetworkSpec, get_space
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import MAX_SEED, Protocol, TrialResult, get_protocol
@@ -87,15 +86,7 @@ def resolve_spec(
 
 @functools.lru_cache(maxsize=1)
 def _cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 def _device_name(device: torch.device) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,26 @@ def test_run_environment_records_versions_and_image(monkeypatch: pytest.MonkeyPa
     assert "image_digest" not in env
     monkeypatch.setenv("NASREPRO_IMAGE_DIGEST", "sha256:" + "0" * 64)
     assert run_environment()["image_digest"] == "sha256:" + "0" * 64
+
+
+def test_run_environment_records_the_cpu_and_numpy_kernels() -> None:
+    """A leaderboard's numbers depend on numpy's kernels (their last bits differ between
+    AVX2 and AVX-512), so its record names them; a target switched off is left out."""
+    env = run_environment()
+    assert env["cpu"] and "numpy_simd" in env
+    targets = [t for t in env["numpy_simd"].split(",") if t]
+    if not targets:
+        pytest.skip("numpy dispatches no SIMD target above its baseline on this CPU")
+    code = "import json; from nasrepro.bench.tracking import numpy_kernels as k; print(json.dumps(k()))"
+    capped = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NPY_DISABLE_CPU_FEATURES": targets[-1]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    left = json.loads(capped.stdout)["numpy_simd"].split(",")
+    assert targets[-1] not in left and set(left) < set(targets) | {""}
 
 
 def test_mlflow_run_is_tagged_with_the_image_digest(
