@@ -110,7 +110,7 @@ baselines() {  # other models on the same data and test sets
 
 transfer() {  # what the cell table buys each space, by number of its own samples
   [ -f "$out/hierarchical-$protocol-train.h5" ] || train_tables
-  "$python" benchmarks/surrogate_transfer.py --cell "$cell" \
+  "$python" benchmarks/surrogate_transfer.py --cell "$cell" --sizes 0,50,100,200,500,1000 \
     --train chain="$out/chain-$protocol-train.h5" --test chain="$ship/chain-$protocol-test.h5" \
     --train hierarchical="$out/hierarchical-$protocol-train.h5" \
     --test hierarchical="$ship/hierarchical-$protocol-test.h5" \
