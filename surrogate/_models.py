@@ -278,8 +278,9 @@ class XGBSurrogate(SurrogateModel):
             these settings beat depth 6 by +0.003 (5 of 5), no row or column sampling
             by +0.006 (5 of 5) and XGBoost's own defaults by +0.011 (5 of 5); depth 5
             ties (-0.0004); ``colsample_bytree=0.4`` would gain +0.0026 (5 of 5), a
-            change not made (it would refit and recalibrate the shipped surrogate for
-            less than the standard error of its test tau). The tree count and rate
+            change not made (tested on cells only; it would refit and recalibrate the
+            shipped surrogate for a gain of the order of its cell test tau's sampling
+            error). The tree count and rate
             (600 at 0.03) come from 5-fold grouped cross-validation on the shipped
             surrogate's training data (``benchmarks/surrogate_cv.py``, 2026-12-04,
             ``benchmarks/results/surrogate_cv.json``): they matched 1,200 trees at
