@@ -145,6 +145,15 @@ class SearchSpace(abc.ABC, Generic[A]):
     name: ClassVar[str]
     arch_type: ClassVar[type[Architecture]]
     bounded: ClassVar[bool] = False
+    #: Whether architectures that :meth:`canonical` joins may lower to networks that a
+    #: surrogate's graph features tell apart. Where it is true, a surrogate featurizes
+    #: each architecture's representative, the one a table of the space answers for,
+    #: so that the members of a class get one prediction. The cell space sets it: its
+    #: classes join isomorphic cells (an identity edge merges two nodes) and cells
+    #: whose dead edges the lowering keeps with their parameters. Where :meth:`canonical`
+    #: only drops what the features ignore anyway (the hierarchical space's dead edges),
+    #: leave it false and save the cost.
+    features_of_canonical: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

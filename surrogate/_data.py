@@ -65,6 +65,10 @@ def encode(
 ) -> np.ndarray:
     """Model inputs of architectures, shape ``(n, n_features)``.
 
+    Where the space sets ``features_of_canonical`` (the cell space), each architecture
+    is encoded as its class representative (``space.canonical``), the network a table
+    of the space answers for, so that the members of a class get one encoding.
+
     Args:
         archs: Architectures of ``space`` or their strings.
         space: Their space.
@@ -73,12 +77,15 @@ def encode(
         encoding: ``"graph"`` (:func:`~nasrepro.surrogate.features`) or ``"adjacency"``
             (``space.encode``).
     """
+    canonical = getattr(space, "features_of_canonical", False)
     if encoding == "graph":
         # Each distinct architecture is lowered and featurized once; a batch goes through
         # the space's array lowering and the array features (equal bit for bit).
         first: dict[Architecture | str, int] = {}
         index = np.fromiter((first.setdefault(a, len(first)) for a in archs), np.int64, len(archs))
         distinct = list(first) if len(first) < len(archs) else list(archs)
+        if canonical:
+            distinct = [space.canonical(a) for a in distinct]
         if len(distinct) >= BATCH_MIN:
             cols = space.lower_columns(distinct, **protocol.macro())
             X = batch_features(cols, protocol.input_shape, protocol.num_classes)
@@ -88,6 +95,8 @@ def encode(
         return X if len(distinct) == len(archs) else X[index]
     if encoding == "adjacency":
         parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
+        if canonical:
+            parsed = [space.canonical(a) for a in parsed]
         if not parsed:
             return np.zeros((0, 0))
         return np.stack([space.encode(a).astype(np.float64) for a in parsed])
@@ -99,6 +108,8 @@ def encode_one(
 ) -> np.ndarray:
     """:func:`encode` of one architecture, shape ``(n_features,)``."""
     if encoding == "graph":
+        if getattr(space, "features_of_canonical", False):
+            arch = space.canonical(arch)
         spec = space.lower(arch, **protocol.macro())
         return features(spec, protocol.input_shape, protocol.num_classes)
     return encode([arch], space, protocol, encoding)[0]

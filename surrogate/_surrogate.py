@@ -468,6 +468,9 @@ class Surrogate:
         remembered (up to :data:`MEMO_SIZE` per space and epoch; :meth:`clear_memo`), so
         that asking again, as evolution and local search do, costs a lookup. Predictions
         do not depend on what else is in the batch, so the memo gives the same bits.
+        In a space that sets ``features_of_canonical`` (the cell space), each
+        architecture is predicted as its class representative, so isomorphs get one
+        prediction, as a table gives them one row.
         """
         self._check_fitted()
         if isinstance(archs, (str, Architecture)):
