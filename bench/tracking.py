@@ -13,6 +13,7 @@ warning and turns tracking off for that run; training and result files go on unt
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import platform
@@ -223,15 +224,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+@functools.cache
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows;
+    read once a process."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
@@ -240,22 +240,19 @@ def numpy_kernels() -> dict[str, str]:
     targets that this CPU has and that ``NPY_DISABLE_CPU_FEATURES`` leaves on (its
     ``exp``, ``log`` and ``power`` differ in the last bits between AVX2 and AVX-512),
     and ``blas``, its BLAS library and the kernel set it chose (``openblas SkylakeX``;
-    ``OPENBLAS_CORETYPE`` sets it). Empty where numpy or threadpoolctl does not say."""
+    ``OPENBLAS_CORETYPE`` sets it). A field is left out where numpy (before 2.0, which
+    keeps these elsewhere) or threadpoolctl cannot say."""
     out: dict[str, str] = {}
-    try:
+    with contextlib.suppress(ImportError):
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
         out["numpy_simd"] = ",".join(t for t in __cpu_dispatch__ if __cpu_features__.get(t))
-    except ImportError:  # numpy < 2 keeps them in numpy.core
-        pass
-    try:
+    with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_info
 
         blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if blas:
             out["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('architecture')}"
-    except ImportError:
-        pass
     return out
 
 

@@ -26,10 +26,10 @@ import time
 import numpy as np
 
 from nasrepro.spaces import CellSpace, get_space
-from nasrepro.surrogate import load_shipped
+from nasrepro.surrogate import Surrogate, load_shipped
 
 
-def _consistency(s, archs: list[str], canon: list[int]) -> tuple[int, int, float, float]:  # type: ignore[no-untyped-def]
+def _consistency(s: Surrogate, archs: list[str], canon: list[int]) -> tuple[int, int, float, float]:
     pred = s.predict(archs, "cell").valid_acc
     by_class: dict[int, list[float]] = collections.defaultdict(list)
     for c, v in zip(canon, pred.tolist(), strict=True):

@@ -84,15 +84,10 @@ def resolve_spec(
     return sp.lower(parsed, **protocol.macro()), parsed.to_string(), sp.name
 
 
-@functools.lru_cache(maxsize=1)
-def _cpu_model() -> str:
-    return cpu_model()
-
-
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return _cpu_model()
+    return cpu_model()
 
 
 @dataclass
