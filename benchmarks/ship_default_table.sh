@@ -12,7 +12,15 @@
 # SEEDS=0 (or 0,1) ships an interim table from the seeds a running sweep has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sweep=${1:-benchmarks/data/sweeps/cell-mnist1d-tiny}
+# The chunks' path in the history, where `git checkout 195f1c6 -- data/sweeps/cell-mnist1d-tiny`
+# puts them back (they were removed from the tree once the table shipped).
+sweep=${1:-data/sweeps/cell-mnist1d-tiny}
+if [ ! -f "$sweep/sweep.json" ]; then
+  echo "ship_default_table.sh: $sweep holds no sweep (no sweep.json); bring the shipped" \
+    "table's chunks back with: git checkout 195f1c6 -- data/sweeps/cell-mnist1d-tiny," \
+    "or pass a sweep folder as the first argument" >&2
+  exit 2
+fi
 out=${2:-tables/data/cell-mnist1d-tiny.h5}
 figs=${3:-docs}
 stem=$(basename "$out" .h5)
