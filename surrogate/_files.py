@@ -10,6 +10,7 @@ and find or remove what a killed save left behind.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -115,11 +116,22 @@ def _remove_stale(d: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+def _is_surrogate_metadata(path: Path) -> bool:
+    """Whether ``path`` is a surrogate's ``metadata.json`` (a JSON object with its
+    ``format_version`` and ``feature_names``), not another tool's file of that name."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(meta, dict) and {"format_version", "feature_names"} <= meta.keys()
+
+
 def check_save_dir(directory: str | os.PathLike[str], flag: str | None = None) -> Path:
     """Check that :meth:`Surrogate.save` can write ``directory``; returns it resolved.
 
-    It must be missing, empty, or a surrogate (``metadata.json`` and only JSON files:
-    a save replaces the whole directory, so one holding anything else is refused), and
+    It must be missing, empty, or a surrogate (a surrogate's ``metadata.json`` and only
+    JSON files: a save replaces the whole directory, so one holding anything else is
+    refused, another tool's ``metadata.json`` included), and
     it and its parent must be writable (the new surrogate is written beside it and
     renamed in). A missing parent is created. ``flag`` (``"--out"``) names the option
     that gave ``directory`` in the messages.
@@ -145,12 +157,13 @@ def check_save_dir(directory: str | os.PathLike[str], flag: str | None = None) -
             for p in entries
             if p.is_symlink() or not p.is_file() or not p.name.endswith((".json", ".json.gz"))
         ]
-        if entries and (foreign or not (d / "metadata.json").is_file()):
+        if entries and (foreign or not _is_surrogate_metadata(d / "metadata.json")):
             what = (
                 f"holds {foreign[:3]}{' and more' if len(foreign) > 3 else ''}, which are "
                 "not a surrogate's files"
                 if foreign
-                else "holds files but no metadata.json, so it is not a surrogate"
+                else "holds files but no surrogate's metadata.json (a JSON object with its "
+                "format_version and feature_names), so it is not a surrogate"
             )
             raise SurrogateError(
                 f"{given} {what}; saving replaces the whole directory, so choose a new or "

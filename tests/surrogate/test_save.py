@@ -232,6 +232,25 @@ def test_a_directory_holding_other_things_is_not_replaced(
     assert _which(tmp_path / "empty", fits) == "new"
 
 
+def test_another_tools_metadata_json_is_not_taken_for_a_surrogate(
+    fits: dict[str, Path],
+    smoke_table_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A folder of JSON results with a metadata.json of its own is not a surrogate: a fit
+    into it is refused and every file is kept (it used to be replaced whole)."""
+    d = tmp_path / "results"
+    d.mkdir()
+    files = {"metadata.json": '{"x": 1}', "results.json": "[1, 2]", "sweep.json": "{}"}
+    for name, text in files.items():
+        (d / name).write_text(text)
+    with pytest.raises(SurrogateError, match="no surrogate's metadata.json.*choose a new"):
+        Surrogate.load(fits["new"]).save(d)
+    _fit_fails_at_once(_fit_args(smoke_table_path, d, 0), capsys, "--out", "metadata.json")
+    assert {p.name: p.read_text() for p in d.iterdir()} == files
+
+
 # ------------------------------------------------------------------- sha256 on load
 @pytest.mark.parametrize(
     "damage",
