@@ -29,7 +29,7 @@ def table_frame(
         else np.flatnonzero(representative_mask(table.canonical))
     )
     archs, source_index = table.archs, table.source_index
-    seeds: list[int | None] = list(table.seeds) if per_seed else [seed]
+    seeds: list[int | None] = list(table.seeds) if per_seed and seed is None else [seed]
     frames = []
     for s in seeds:
         r = table.query_many(reps, epoch, s, missing="nan")

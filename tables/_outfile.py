@@ -33,6 +33,7 @@ __all__ = [
     "check_not_a_table",
     "check_table_output",
     "is_hdf5",
+    "regular_output",
     "stale_temps",
     "write_atomically",
 ]
@@ -65,6 +66,33 @@ def is_hdf5(path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def regular_output(path: str | os.PathLike[str], flag: str = "") -> Path:
+    """The file that writing ``path`` by a rename should replace.
+
+    A symbolic link is followed, so the link stays and the file it names gets the
+    data. An existing target that is not a regular file or a directory (a device such
+    as ``/dev/null``, a named pipe, a socket) is refused: a rename would replace it
+    with a file.
+
+    Args:
+        path: The output file.
+        flag: The option that named it (``"-o"``), for the message.
+
+    Raises:
+        TableError: The target is a device, a pipe or a socket.
+    """
+    p = Path(path)
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
+    if p.exists() and not p.is_file() and not p.is_dir():
+        named = f"{flag} {path}" if flag else str(path)
+        raise TableError(
+            f"{named} is not a regular file (a device, a pipe or a socket), which writing "
+            "the output would replace; name a regular file (to print a CSV, leave -o out)"
+        )
+    return p
+
+
 def _inside(path: Path, directory: Path) -> bool:
     try:
         path.resolve().relative_to(directory.resolve())
@@ -91,7 +119,7 @@ def check_table_output(
             is an existing non-empty file without the HDF5 signature. An existing table
             (an HDF5 file) may be replaced.
     """
-    p = Path(out)
+    p = regular_output(out)
     for f in inputs:
         fp = Path(f)
         same = p.exists() and fp.exists() and os.path.samefile(p, fp)
@@ -200,12 +228,14 @@ def stale_temps(out: str | os.PathLike[str], *, now: float | None = None) -> lis
 def write_atomically(out: Path, data: bytes) -> None:
     """Write ``data`` to ``out`` through a temporary file in its directory, then rename.
 
-    Stale temporary files of ``out`` (:func:`stale_temps`) are removed first.
+    Stale temporary files of ``out`` (:func:`stale_temps`) are removed first. A link is
+    written through (:func:`regular_output`).
 
     Raises:
         TableError: The directory cannot be created or written, or the disk is full;
             ``out`` is then left as it was.
     """
+    out = regular_output(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -789,7 +789,7 @@ class Table:
         self, epoch: int | None = None, seed: int | None = None, *, per_seed: bool = False
     ) -> pd.DataFrame:
         """One row per trained class, or per cell in a :attr:`per_cell` table (or per
-        class/cell and seed with ``per_seed``).
+        class/cell and seed with ``per_seed``: every seed, or ``seed`` alone if given).
 
         Columns: ``arch``, ``index``, ``source_index`` (tables that keep one), ``seed``
         (``per_seed`` only), ``n_seeds``, then :data:`RESULT_METRICS`.

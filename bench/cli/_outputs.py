@@ -18,6 +18,7 @@ from pathlib import Path
 
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import NasreproError
+from nasrepro.tables._outfile import regular_output
 
 __all__ = [
     "OutputError",
@@ -93,13 +94,18 @@ def check_file(path: str | os.PathLike[str], flag: str, *, parents: bool = False
         parents: A missing directory will be created by the writer; then the nearest
             existing one must be writable.
 
+    Returns:
+        The file to write: ``path``, or the file it links to (:func:`regular_output`).
+
     Raises:
         OutputError: ``path`` is a directory, its parent is a file or missing, or the
             directory is read-only.
+        TableError: ``path`` is a device, a pipe or a socket.
     """
     p = Path(path)
     if p.is_dir():
         raise OutputError(f"{flag} {quote(str(p))} is a directory; name a file")
+    p = regular_output(p, flag)  # a link is written through; a device is refused
     parent = p.parent
     for q in (parent, *parent.parents):
         if q.exists():

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -99,6 +101,28 @@ def test_top_and_export(
     assert len(df) == len(canonical_cells()) and "test_acc" in df.columns
     assert run("export", str(table_path), "--csv", "--per-seed") == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2 * len(canonical_cells())
+
+
+def test_outputs_that_are_not_regular_files(
+    table_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o of a named pipe is refused before anything is written (a rename used to
+    replace it, as it would /dev/null as root); a symbolic link is written through."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["export", str(table_path), "--csv"], ["plot", str(table_path)]):
+        capsys.readouterr()
+        assert run(*args, "-o", str(fifo)) == 2
+        err = capsys.readouterr().err
+        assert "is not a regular file (a device, a pipe or a socket)" in err, err
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert run("build", str(tmp_path / "no-sweep"), "-o", str(fifo)) == 2  # checked first
+    assert "not a regular file" in capsys.readouterr().err
+    target, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    target.write_text("old")
+    link.symlink_to(target)
+    assert run("export", str(table_path), "--csv", "-o", str(link)) == 0
+    assert link.is_symlink() and target.read_text().startswith("arch,")
 
 
 def test_plot(table_path: Path, tmp_path: Path) -> None:

@@ -129,6 +129,9 @@ def test_to_dataframe(table: Table) -> None:
     long = table.to_dataframe(per_seed=True)
     assert len(long) == len(canonical_cells()) * len(SEEDS)
     assert sorted(set(long["seed"])) == SEEDS
+    one = table.to_dataframe(seed=SEEDS[-1], per_seed=True)  # the seed is not ignored
+    assert len(one) == len(canonical_cells()) and set(one["seed"]) == {SEEDS[-1]}
+    assert one.drop(columns="seed").equals(table.to_dataframe(seed=SEEDS[-1]))
 
 
 def test_coverage_and_arrays(table: Table) -> None:
