@@ -34,6 +34,7 @@ __all__ = [
     "check_table_output",
     "is_hdf5",
     "regular_output",
+    "set_aside",
     "stale_temps",
     "write_atomically",
 ]
@@ -91,6 +92,23 @@ def regular_output(path: str | os.PathLike[str], flag: str = "") -> Path:
             "the output would replace; name a regular file (to print a CSV, leave -o out)"
         )
     return p
+
+
+def set_aside(path: Path, new_suffix: str = ".corrupt") -> Path:
+    """Rename a damaged or foreign result file out of the way; returns its new path.
+
+    ``path``'s last suffix (``.json.gz`` whole) becomes ``new_suffix``; where a file of
+    that name exists (set aside before), ``-2``, ``-3``, ... is added, so no file set
+    aside earlier is overwritten.
+    """
+    stem = path.name[: -len(".json.gz")] if path.name.endswith(".json.gz") else path.stem
+    aside = path.with_name(stem + new_suffix)
+    n = 2
+    while os.path.lexists(aside):
+        aside = path.with_name(f"{stem}{new_suffix}-{n}")
+        n += 1
+    os.replace(path, aside)
+    return aside
 
 
 def _inside(path: Path, directory: Path) -> bool:

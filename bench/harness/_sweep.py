@@ -56,6 +56,7 @@ from nasrepro.tables import (
     write_chunk,
     write_manifest,
 )
+from nasrepro.tables._outfile import set_aside
 
 __all__ = [
     "SweepPlan",
@@ -640,8 +641,9 @@ def _shard_lock(out: Path, shard: tuple[int, int]) -> Iterator[None]:
 def _chunk_done(plan: SweepPlan, out: Path, seed: int, chunk: int) -> bool:
     """Whether the unit's chunk file exists and reads back whole, for this plan.
 
-    A damaged or foreign file is renamed to ``*.corrupt`` (kept for inspection, and
-    no longer read by ``table build``) with a warning, and its unit is retrained.
+    A damaged or foreign file is renamed to ``*.corrupt`` (``*.corrupt-2`` ... where
+    one was set aside before; kept for inspection, and no longer read by ``table
+    build``) with a warning, and its unit is retrained.
     """
     path = chunk_path(out, seed, chunk)
     if not path.exists():
@@ -656,8 +658,7 @@ def _chunk_done(plan: SweepPlan, out: Path, seed: int, chunk: int) -> bool:
         ):
             raise ValueError(f"it holds other architectures or seeds than unit {seed}/{chunk}")
     except (ValueError, KeyError, TypeError) as e:
-        aside = path.with_name(path.name.replace(".json.gz", ".corrupt"))
-        os.replace(path, aside)
+        aside = set_aside(path)
         why = e.__cause__ or e  # read_chunk's own advice (delete it) is what happens here
         logger.warning(
             "sweep chunk %s is damaged (%s); moved to %s, retraining it", path, why, aside

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -39,6 +40,7 @@ from nasrepro.bench.oneshot._run import (
 )
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table
+from nasrepro.tables._outfile import set_aside
 
 __all__ = [
     "json_text",
@@ -49,6 +51,8 @@ __all__ = [
     "plot_epochs",
     "track_search",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def _finite(obj: Any) -> Any:
@@ -132,8 +136,11 @@ def _reusable(
         return None
     try:
         d = json.loads(path.read_text())
-    except ValueError:
-        path.rename(path.with_suffix(".corrupt"))
+        if not isinstance(d, dict):
+            raise ValueError(f"a JSON {type(d).__name__}, not a run's object")
+    except ValueError as e:
+        logger.warning("%s is unreadable (%s); set aside as %s, searching again", path, e,
+                       set_aside(path))  # fmt: skip
         return None
     cls = get_method(method)
     cfg = scaled(cls.config, protocol, protocol.n_train // 2, epochs)
@@ -173,6 +180,24 @@ def _reusable(
             "another --out"
         )
     return d
+
+
+def _stored_cost(cost_file: Path, protocol: Protocol) -> float | None:
+    """The stand-alone training time ``cost_file`` holds for ``protocol``; ``None`` (it
+    is measured again) where it holds another protocol's, or is damaged (a warning)."""
+    try:
+        c = json.loads(cost_file.read_text())
+        if not isinstance(c, dict):
+            raise ValueError(f"a JSON {type(c).__name__}, not an object")
+        if c.get("protocol_id") != protocol.id:
+            return None
+        cost = float(c["standalone_seconds"])
+        if not (math.isfinite(cost) and cost > 0):
+            raise ValueError(f"standalone_seconds {cost} is not a positive time")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        logger.warning("%s is unreadable (%s); measuring the stand-alone cost again", cost_file, e)
+        return None
+    return cost
 
 
 def run_board(
@@ -226,9 +251,7 @@ def run_board(
     cost_file = out_dir / "cost.json"
     cost: float | None = None
     if cost_file.is_file():
-        c = json.loads(cost_file.read_text())
-        if c.get("protocol_id") == protocol.id:
-            cost = float(c["standalone_seconds"])
+        cost = _stored_cost(cost_file, protocol)
     if cost is None:
         import torch
 

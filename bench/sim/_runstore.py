@@ -43,6 +43,7 @@ import numpy as np
 
 from nasrepro.bench.sim._runner import Budget, RunResult
 from nasrepro.tables import write_json_atomic
+from nasrepro.tables._outfile import set_aside
 
 __all__ = ["RunStore", "run_to_dict", "run_from_dict", "source_sha256"]
 
@@ -254,10 +255,11 @@ class RunStore:
                 raise ValueError("its run does not match its checksum (edited or damaged)")
             return run_from_dict(d["run"])
         except (OSError, ValueError, KeyError, TypeError) as e:
-            bad = path.with_suffix(".corrupt")
+            try:
+                bad: Path | str = set_aside(path)
+            except OSError as moved:
+                bad = f"nowhere ({moved.strerror})"
             logger.warning("%s is unreadable (%s); set aside as %s, running it again", path, e, bad)
-            with contextlib.suppress(OSError):
-                os.replace(path, bad)
             return None
 
     def other_configuration(self, keys: list[dict[str, Any]]) -> str | None:

@@ -224,6 +224,12 @@ def test_an_unreadable_run_file_is_set_aside_and_run_again(
         assert json.loads(victim.read_text())["run"]["seed"] == 1
         for a, b in zip(first.runs["random-search"], again.runs["random-search"], strict=True):
             assert a.regret.tobytes() == b.regret.tobytes() and a.incumbents == b.incumbents
+    # each damaged file is kept: none set aside earlier is overwritten
+    kept = sorted(p.name for p in runs.glob("random-search-seed1.corrupt*"))
+    assert kept == [
+        "random-search-seed1.corrupt",
+        *(f"random-search-seed1.corrupt-{n}" for n in (2, 3, 4)),
+    ]
 
 
 def test_a_run_round_trips_bit_for_bit(smoke_table_path: Path, tmp_path: Path) -> None:

@@ -297,6 +297,27 @@ def test_the_cost_leaves_out_the_per_epoch_diagnostics_and_older_runs_are_refuse
     )
 
 
+def test_damaged_run_and_cost_files_are_redone_not_a_traceback(
+    cli: Callable[..., object], tmp_path: Path
+) -> None:
+    """A run file that is JSON but no object, and a cut-short cost.json (a full disk, a
+    killed writer): the run is set aside and searched again, the cost measured again."""
+    out = tmp_path / "ob"
+    args = ("--seeds", "1", "--strategies", "none")
+    assert _board(cli, Path(SMOKE), out, *args).rc == 0  # type: ignore[attr-defined]
+    run, cost = out / "runs" / "rsps-seed0.json", out / "cost.json"
+    seconds = json.loads(cost.read_text())["standalone_seconds"]
+    run.write_text("[]")
+    cost.write_text(cost.read_text()[:10])
+    r = _board(cli, Path(SMOKE), out, *args)
+    assert r.rc == 0, r.err  # type: ignore[attr-defined]
+    assert "Traceback" not in r.err  # type: ignore[attr-defined]
+    assert (out / "runs" / "rsps-seed0.corrupt").read_text() == "[]"
+    assert json.loads(run.read_text())["seed"] == 0
+    assert json.loads(cost.read_text())["standalone_seconds"] > 0
+    assert json.loads(cost.read_text())["standalone_seconds"] != seconds  # measured again
+
+
 @pytest.mark.parametrize(
     ("flags", "fragments"),
     [

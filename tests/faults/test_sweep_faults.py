@@ -143,6 +143,13 @@ def test_resume_retrains_a_truncated_chunk(
     assert aside.is_file()  # kept aside, out of the way of `table build`
     after = {r.arch: r for r in load_results(tmp_path)}
     assert after == before  # the retrained chunk is identical, and nothing is lost
+    # Damaged again: set aside beside the first, which is not overwritten.
+    first = aside.read_bytes()
+    broken.write_bytes(b"not gzip")
+    sweep("cell", "synthetic-smoke", [0], tmp_path, archs=archs, chunk_size=1)
+    second = aside.with_name(aside.name + "-2")
+    assert aside.read_bytes() == first and second.read_bytes() == b"not gzip"
+    assert {r.arch: r for r in load_results(tmp_path)} == before
 
 
 def test_resume_retrains_a_chunk_of_another_unit(tmp_path: Path) -> None:
