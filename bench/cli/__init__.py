@@ -16,7 +16,14 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from nasrepro.bench.cli._args import add_cpu_isa, device, int_at_least, seed_list, seed_value
+from nasrepro.bench.cli._args import (
+    add_cpu_isa,
+    device,
+    int_at_least,
+    seed_list,
+    seed_value,
+    thread_count,
+)
 from nasrepro.bench.cli._outputs import user_message
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import ConfigError, NasreproError
@@ -431,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the TrialResult as one JSON object")
     p.add_argument(
         "--threads",
-        type=int_at_least(1, "threads"),
+        type=thread_count,
         default=1,
         help="CPU threads (default 1, as sweeps train; CPU bits depend on it)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from collections.abc import Callable
 
@@ -28,6 +29,7 @@ __all__ = [
     "seed_list",
     "seeds_count_or_list",
     "strategies_text",
+    "thread_count",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,12 @@ MAX_BUDGET_EVALUATIONS = 1_000_000
 #: memory building the list); 100 seeds already put a CI's half-width near a tenth of
 #: the seed standard deviation.
 MAX_SEEDS = 10_000
+
+#: The most CPU threads ``train --threads`` takes: 4x this machine's CPUs, and 64 at
+#: least (a table trained with more threads than the machine has can still be retrained
+#: bit for bit, only slower). ``--threads 100000`` made OpenBLAS fail and the process
+#: crash with a segmentation fault; 1,000 ran for minutes before training started.
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
 
 _DEVICE = re.compile(r"cpu|cuda(?::\d+)?")
 _DEVICE_CHOICES = "'cpu', 'cuda' or 'cuda:K' (K a GPU index)"
@@ -72,6 +80,19 @@ def int_at_least(minimum: int, what: str = "value") -> Callable[[str], int]:
 
     parse.__name__ = what
     return parse
+
+
+def thread_count(text: str) -> int:
+    """CPU threads for training, an integer in ``[1, MAX_THREADS]``."""
+    value = int_at_least(1, "threads")(text)
+    if value > MAX_THREADS:
+        raise _fail(
+            text,
+            f"at most {MAX_THREADS} threads (4x this machine's {os.cpu_count()} CPUs, 64 at "
+            "least): more threads than CPUs only slow training, and tens of thousands crash "
+            "OpenBLAS",
+        )
+    return value
 
 
 def seed_value(text: str) -> int:

@@ -210,6 +210,14 @@ def test_cuda_without_cuda(cli: Cli, tmp_path: Path, which: int, smoke_table_pat
     cli(*args).assert_user_error("--device", "'cuda'", "CUDA is not available", "--device cpu")
 
 
+@pytest.mark.parametrize("threads", ["0", "100000"])
+def test_train_threads_out_of_range(cli: Cli, threads: str) -> None:
+    """--threads 100000 crashed OpenBLAS (a segmentation fault, exit 139)."""
+    arch = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    r = cli("train", "--protocol", "synthetic-smoke", "--no-track", "--threads", threads, arch)
+    r.assert_user_error("--threads", f"'{threads}'")
+
+
 # ------------------------------------------------------------ space, reproduce, sweep
 def test_space_sample_negative_n(cli: Cli) -> None:
     cli("space", "sample", "cell", "-n", "-3").assert_user_error("-n", "'-3'", ">= 1")
