@@ -24,7 +24,7 @@ from nasrepro.bench.cli._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench.cli._outputs import check_dir, check_file
+from nasrepro.bench.cli._outputs import check_dir, check_figure_file
 from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -138,7 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     get_method(args.method)  # an unknown method fails before any data is read
     if args.plot:  # before the search: a bad location would lose it
-        check_file(args.plot, "--plot")
+        check_figure_file(args.plot, "--plot")
     table, protocol = _resolve(args)
     check_table(table, protocol, args.transfer)  # before MLflow starts a run for nothing
     quiet = args.json

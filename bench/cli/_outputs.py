@@ -24,6 +24,7 @@ __all__ = [
     "OutputError",
     "check_dir",
     "check_file",
+    "check_figure_file",
     "atomic_file",
     "staged_dir",
     "describe_os_error",
@@ -122,6 +123,26 @@ def check_file(path: str | os.PathLike[str], flag: str, *, parents: bool = False
         )
     _probe(parent, flag)
     return p
+
+
+def check_figure_file(path: str | os.PathLike[str], flag: str) -> Path:
+    """:func:`check_file` for a figure: its suffix must name a format matplotlib writes
+    (``.png``, ``.pdf``, ``.svg``, ...), which picks the format by it.
+
+    Raises:
+        OutputError: No suffix, or one matplotlib cannot write; as :func:`check_file`.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        said = f"its suffix {quote('.' + suffix)}" if suffix else "it has no suffix"
+        raise OutputError(
+            f"{flag} {quote(str(path))}: {said} names no figure format; end it in .png, .pdf "
+            f"or .svg (or one of {', '.join(sorted(formats))})"
+        )
+    return check_file(path, flag)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from nasrepro.bench.cli._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench.cli._outputs import atomic_file, check_file
+from nasrepro.bench.cli._outputs import atomic_file, check_figure_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
@@ -431,6 +431,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     t = _open(args)
     out = args.output or f"{Path(t.path).stem}.png"
+    check_figure_file(out, "-o")
     check_not_a_table(out, t.path, "a PNG", "-o")
     with atomic_file(out, "-o") as tmp:
         plot_table(t, tmp)

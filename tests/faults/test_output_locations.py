@@ -201,6 +201,22 @@ def test_oneshot_run_plot_in_a_missing_directory(
     assert r.out == ""  # refused before the search printed anything
 
 
+@pytest.mark.parametrize("name", ["x.txt", "x"])
+def test_figure_outputs_need_a_figure_suffix(
+    cli: Cli, tmp_path: Path, smoke_table_path: Path, name: str
+) -> None:
+    """matplotlib picks the format by the suffix: a .txt or no suffix failed after the
+    whole search (a ValueError traceback, the result lost) or after table plot's work."""
+    plot = tmp_path / name
+    r = cli("oneshot", "run", "rsps", "--table", str(smoke_table_path), "--epochs", "1",
+            "--no-track", "--plot", str(plot))  # fmt: skip
+    r.assert_user_error("--plot", "names no figure format", ".png")
+    assert r.out == "" and not plot.exists()
+    r = cli("table", "plot", str(smoke_table_path), "-o", str(plot))
+    r.assert_user_error("-o", "names no figure format", ".png")
+    assert files_in(tmp_path) == []
+
+
 def test_oneshot_run_plot_read_only(cli: Cli, readonly_dir: Path, smoke_table_path: Path) -> None:
     r = cli("oneshot", "run", "rsps", "--table", str(smoke_table_path), "--epochs", "1",
             "--no-track", "--plot", str(readonly_dir / "x.png"))  # fmt: skip

@@ -108,7 +108,7 @@ def test_outputs_that_are_not_regular_files(
 ) -> None:
     """-o of a named pipe is refused before anything is written (a rename used to
     replace it, as it would /dev/null as root); a symbolic link is written through."""
-    fifo = tmp_path / "pipe"
+    fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
     for args in (["export", str(table_path), "--csv"], ["plot", str(table_path)]):
         capsys.readouterr()
