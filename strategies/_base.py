@@ -202,6 +202,11 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
     if ":" not in spec:
         return get_strategy(spec)
     module_name, _, cls_name = spec.rpartition(":")
+    if not module_name.strip() or not cls_name.strip():
+        raise ConfigError(
+            f"strategy {spec!r}: the part {'before' if not module_name.strip() else 'after'} "
+            "':' is empty; give 'path/to/file.py:ClassName' or 'module:ClassName'"
+        )
     if module_name == "__main__":
         raise ConfigError(
             f"{spec!r}: a class defined in a script or notebook (__main__) cannot be "

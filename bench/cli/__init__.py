@@ -229,6 +229,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 f"--archs {quote(args.archs)}: cannot read it ({describe_os_error(e)}); "
                 "name a file with one arch string per line"
             ) from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"--archs {quote(args.archs)}: byte {e.start} is not text ({e.reason}); "
+                "name a text file with one arch string per line"
+            ) from None
         if not numbered:
             raise ConfigError(
                 f"--archs {quote(args.archs)} holds no architectures; put one arch string per line"

@@ -59,6 +59,13 @@ def _probe(directory: Path, flag: str) -> None:
     os.unlink(name)
 
 
+def _not_empty(path: str | os.PathLike[str], flag: str, what: str) -> None:
+    """Refuse an empty path, which ``Path`` reads as the current directory (``--out ''``
+    from an unset shell variable would write there)."""
+    if not os.fspath(path).strip():
+        raise OutputError(f"{flag} is empty; name a {what} (use '.' for this directory)")
+
+
 def check_dir(path: str | os.PathLike[str], flag: str, *, create: bool = True) -> Path:
     """Make sure ``path`` is (or can be created as) a writable directory.
 
@@ -70,6 +77,7 @@ def check_dir(path: str | os.PathLike[str], flag: str, *, create: bool = True) -
     Raises:
         OutputError: It is a file, lies under a file, cannot be created, or is read-only.
     """
+    _not_empty(path, flag, "directory")
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputError(f"{flag} {quote(str(p))} is a file, not a directory; choose a directory")
@@ -103,6 +111,7 @@ def check_file(path: str | os.PathLike[str], flag: str, *, parents: bool = False
             directory is read-only.
         TableError: ``path`` is a device, a pipe or a socket.
     """
+    _not_empty(path, flag, "file")
     p = Path(path)
     if p.is_dir():
         raise OutputError(f"{flag} {quote(str(p))} is a directory; name a file")

@@ -278,6 +278,36 @@ def test_sweep_archs_file_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:
     assert not (tmp_path / "sw" / "sweep.json").exists()  # refused before any training
 
 
+def test_sweep_archs_file_that_is_not_text(cli: Cli, tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_bytes(b"\xff\xfe" + CHEAP_CELL.encode("utf-16-le"))  # UTF-16, say
+    r = cli(*_sweep(tmp_path, "--archs", str(archs)))
+    r.assert_user_error("--archs", "byte 0 is not text", "a text file")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sweep", "--protocol", "synthetic-smoke", "--sample", "1", "--no-track"],
+        ["leaderboard", "--quick", "--strategies", "random-search", "--seeds", "1", "--no-track"],
+    ],
+    ids=["sweep", "leaderboard"],
+)
+def test_an_empty_out_is_not_the_current_directory(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """--out '' (an unset shell variable) wrote a whole sweep into the current directory."""
+    monkeypatch.chdir(tmp_path)
+    cli(*command, "--out", "").assert_user_error("--out is empty", "'.'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_strategy_spec_with_an_empty_part(cli: Cli) -> None:
+    for spec, part in ((":X", "before"), ("examples/my_strategy.py:", "after")):
+        r = cli("leaderboard", "--quick", "--strategies", spec, "--no-track")
+        r.assert_user_error(repr(spec), f"the part {part} ':' is empty")
+
+
 def test_sweep_and_build_refuse_a_manifest_of_a_newer_format(cli: Cli, tmp_path: Path) -> None:
     import json
 
