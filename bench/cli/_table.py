@@ -397,6 +397,11 @@ def _query(args: argparse.Namespace) -> int:
 def _top(args: argparse.Namespace) -> int:
     t = _open(args)
     rows = t.top(args.k, args.metric, epoch=args.epoch, seed=args.seed)
+    if not rows and args.k:  # a header alone, or [], read as a table without results
+        why = " (absent in its source)" if args.metric in t.absent else ""
+        raise ConfigError(
+            f"{t.path}: no class has a {args.metric} value{why}; rank by another --metric"
+        )
     if args.json:
         _out(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0

@@ -160,6 +160,15 @@ def test_shipped_default_table_is_complete(capsys: pytest.CaptureFixture[str]) -
     assert all(rho > 0.8 for rho in info["seed_spearman"].values())
 
 
+def test_top_by_a_metric_the_source_lacks(capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed a header alone (or [] with --json) and exit 0."""
+    for extra in ((), ("--json",)):
+        assert run("top", "nb201-cifar10", "--metric", "latency_s", *extra) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "no class has a latency_s value (absent in its source)" in err
+    assert run("top", "nb201-cifar10", "--metric", "test_acc", "-k", "1") == 0
+
+
 def test_query_by_the_sources_own_index(capsys: pytest.CaptureFixture[str]) -> None:
     """NB201's arch_index 1 (the vendored CSV's second line) is found, and printed back."""
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
