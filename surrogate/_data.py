@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ __all__ = [
     "encode_one",
     "lower_all",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class SurrogateError(NasreproError, ValueError):
@@ -317,7 +320,8 @@ def load_table(
 
     Returns:
         :class:`TrainingData` with ``len(rows) * n_seeds`` rows at most (untrained
-        seeds are skipped).
+        seeds are skipped, and so, with a warning, runs with a NaN or infinite value in
+        an accuracy or time curve: a diverged epoch cannot be a target).
     """
     rows = trained_rows(table) if rows is None else np.asarray(rows, dtype=np.int64)
     protocol = table.protocol
@@ -326,17 +330,26 @@ def load_table(
     X_arch = encode(archs, table.space, protocol, encoding)
     epochs = table.epochs
     idx_parts, seed_parts, curves = [], [], []
+    n_nonfinite = 0
     for seed in table.seeds:
         final = table.query_many(rows, seed=seed, missing="nan")
         ok = np.flatnonzero(final.n_seeds > 0)
         per_epoch = [table.query_many(rows[ok], epoch=e, seed=seed) for e in epochs]
-        curves.append(
-            np.stack(
-                [np.stack([r[m] for r in per_epoch], axis=1) for m in _CURVES]
-            )  # (3, n_ok, n_epoch)
+        c = np.stack(
+            [np.stack([r[m] for r in per_epoch], axis=1) for m in _CURVES]
+        )  # (3, n_ok, n_epoch)
+        finite = np.isfinite(c).all(axis=(0, 2))  # a diverged run's NaN cannot be a target
+        n_nonfinite += int((~finite).sum())
+        curves.append(c[:, finite])
+        idx_parts.append(ok[finite])
+        seed_parts.append(np.full(int(finite.sum()), seed, dtype=np.int64))
+    if n_nonfinite:
+        logger.warning(
+            "%s: %d training runs with a NaN or infinite accuracy or time (diverged?) are "
+            "left out of the training data",
+            table.path,
+            n_nonfinite,
         )
-        idx_parts.append(ok)
-        seed_parts.append(np.full(len(ok), seed, dtype=np.int64))
     idx = np.concatenate(idx_parts).astype(np.int64)
     curve = np.concatenate(curves, axis=1)
     source = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,29 @@ def test_load_names_what_is_wrong_with_malformed_metadata(
         (d / "metadata.json").write_text(json.dumps(m))
         with pytest.raises(SurrogateError, match=f"invalid surrogate metadata \\({said}.*refit"):
             Surrogate.load(d)
+
+
+def test_diverged_runs_are_left_out_of_the_training_data(
+    chain_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run with a NaN accuracy in some epoch (a diverged training, which a table keeps)
+    cannot be a target: XGBoost refused the whole fit ("Input y contains NaN")."""
+    import gzip
+    import shutil
+
+    from nasrepro.tables import build
+
+    sweep = tmp_path / "sw"
+    shutil.copytree(chain_dir / "chain-train", sweep)
+    chunk = sorted((sweep / "chunks").glob("*.json.gz"))[0]
+    payload = json.loads(gzip.decompress(chunk.read_bytes()))
+    payload["results"][0]["history"]["test_acc"][0] = float("nan")  # an epoch diverged
+    chunk.write_bytes(gzip.compress(json.dumps(payload).encode()))
+    build(sweep, tmp_path / "t.h5")
+    table = Table.open(tmp_path / "t.h5")
+    with caplog.at_level(logging.WARNING, logger="nasrepro.surrogate._data"):
+        data = load_table(table)
+    assert len(data) == table.n_rows * 2 - 1 and np.isfinite(data.valid_curve).all()
+    assert "1 training runs with a NaN or infinite accuracy or time" in caplog.text
+    s = _fit(table)
+    assert np.isfinite(s.predict(list(data.archs[:2]), table.space).valid_acc).all()
