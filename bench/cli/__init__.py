@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import json
@@ -24,7 +25,7 @@ from nasrepro.bench.cli._args import (
     seed_value,
     thread_count,
 )
-from nasrepro.bench.cli._outputs import user_message
+from nasrepro.bench.cli._outputs import describe_os_error, user_message
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import ConfigError, NasreproError
 
@@ -657,6 +658,17 @@ def _cap_cpu_isa(args: argparse.Namespace) -> None:
     cap_cpu_isa(isa)
 
 
+def _bug() -> int:
+    """Report the exception being handled as a bug: the traceback is what a report needs."""
+    traceback.print_exc(file=sys.stderr)
+    print(
+        "nasrepro: internal error (a bug, not your input); please report it with the "
+        "traceback above",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nasrepro`` command line; return its exit code.
 
@@ -705,14 +717,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the shell's code for a reader that closed the pipe
-    except Exception:  # a bug: the traceback is what a report needs
-        traceback.print_exc(file=sys.stderr)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _bug()
+        # A full disk or quota, here while writing stdout (`> file` on a full disk): our
+        # own output files name it in an OutputError. Stdout goes to /dev/null so the
+        # exit flush cannot fail again.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(
-            "nasrepro: internal error (a bug, not your input); please report it with the "
-            "traceback above",
+            f"nasrepro: error: writing the output failed ({describe_os_error(e)}); free "
+            "some space, or write it elsewhere",
             file=sys.stderr,
         )
-        return 1
+        return 2
+    except Exception:
+        return _bug()
     finally:
         warnings.formatwarning = default_format
         on_term()

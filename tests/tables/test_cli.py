@@ -245,3 +245,23 @@ def test_a_reader_closing_stdout_ends_the_command_quietly() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert first.startswith(b"arch,index,source_index,") and err == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_stdout_on_a_full_disk_is_one_line() -> None:
+    """`nasrepro table export --csv > file` on a full disk: exit 2 and one line naming
+    it (it was a traceback labelled a bug, exit 1)."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "nasrepro.bench.cli", "table", "export", "--csv",
+             "--table", "nb201-cifar10"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "nasrepro: error: writing the output failed (No space left on device); free some "
+        "space, or write it elsewhere"
+    ]
