@@ -90,6 +90,32 @@ def _init_worker(parent: int, stop: Any) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[list[bool]]:
+    """While a unit trains in this process: a first SIGINT is noted (the list it yields
+    becomes non-empty) and the unit goes on; a second raises ``KeyboardInterrupt`` at
+    once. Until 2026-12-07 the first stopped the unit, so with one worker (the default)
+    Ctrl-C lost the running chunk where with more it waited for it."""
+    pending: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(True)
+        logger.warning(
+            "interrupted: waiting for the running chunk to finish; press Ctrl-C again to stop now"
+        )
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
+
+
 class _LocalPool:
     """The local executor: runs units in this process, or on ``workers`` processes that
     never outlive it (:func:`_die_with`).
@@ -116,7 +142,8 @@ class _LocalPool:
 
     @property
     def serial(self) -> bool:
-        """Whether units run in this process (one worker): an interrupt stops them."""
+        """Whether units run in this process (one worker). A first Ctrl-C there lets the
+        running unit finish, as the workers' do (:func:`_sigint_deferred`)."""
         return self.workers <= 1
 
     def __enter__(self) -> _LocalPool:
@@ -176,10 +203,13 @@ class _LocalPool:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._ex is None:
             for job in self.jobs:
-                self._in_unit = True
-                res = self.run_unit(job)
-                self._in_unit = False
+                with _sigint_deferred() as pending:
+                    self._in_unit = True
+                    res = self.run_unit(job)
+                    self._in_unit = False
                 yield res
+                if pending:  # the Ctrl-C that came while the unit trained, now it is kept
+                    raise KeyboardInterrupt
             return
         self._release()  # an interrupt that came while the workers started is raised here
         try:

@@ -201,7 +201,7 @@ def test_resume_reads_a_manifest_without_format(tmp_path: Path) -> None:
 
 
 def _start_pool_sweep(
-    out: Path, archs_file: Path, archs: list[str], *, new_session: bool = False
+    out: Path, archs_file: Path, archs: list[str], *, new_session: bool = False, workers: int = 2
 ) -> subprocess.Popen[str]:
     """A ``nasrepro sweep --workers 2`` process, one chunk per architecture. It starts
     with SIGINT at its default, as from a terminal, even where this test run inherited
@@ -210,7 +210,7 @@ def _start_pool_sweep(
     return subprocess.Popen(
         [*NASREPRO, "sweep", "--space", "cell", "--protocol", "synthetic-smoke", "--seeds", "0"]
         + ["--archs", str(archs_file), "--chunk-size", "1", "--out", str(out)]
-        + ["--workers", "2", "--no-track", "--no-progress"],
+        + ["--workers", str(workers), "--no-track", "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -336,6 +336,50 @@ def test_ctrl_c_lets_the_running_chunks_finish(tmp_path: Path) -> None:
     assert _wait_gone(workers, within_s=5) == []
     saved_archs = [r.arch for r in load_results(out)]
     assert len(saved_archs) == len(set(saved_archs)) == saved
+
+
+def test_ctrl_c_lets_the_running_chunk_finish_with_one_worker(tmp_path: Path) -> None:
+    """With one worker (the default) the chunk trains in the sweep's own process: a first
+    Ctrl-C lets it finish and keeps it, as with more workers (it used to stop it)."""
+    out, archs = tmp_path / "sweep", ARCHS[:6]
+    proc = _start_pool_sweep(out, tmp_path / "archs.txt", archs, workers=1)
+    try:
+        _wait_for_first_chunk(out, proc)
+        before = _n_chunks(out)
+        proc.send_signal(signal.SIGINT)  # mid-chunk: the next one started at once
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    saved = _n_chunks(out)
+    assert before <= saved < len(archs)  # the queued chunks were dropped
+    assert f"sweep stopped by SIGINT: {saved} of {len(archs)} chunks are saved" in err
+    assert "stopped unfinished" not in err and "Traceback" not in err  # none was lost
+    assert len({r.arch for r in load_results(out)}) == saved
+
+
+def test_one_workers_first_ctrl_c_is_kept_until_the_unit_ends() -> None:
+    """The same, deterministically: SIGINT arrives while the unit runs in this process."""
+    from nasrepro.bench.harness._executors import _LocalPool
+
+    done: list[int] = []
+
+    def unit(job: dict) -> dict:  # type: ignore[type-arg]
+        if job["i"] == 1:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+            time.sleep(0.05)  # the handler runs here, and the unit goes on
+        done.append(job["i"])
+        return job
+
+    got, before = [], signal.getsignal(signal.SIGINT)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        _LocalPool([{"i": i} for i in range(4)], 1, unit) as pool,
+    ):
+        for res in pool:
+            got.append(res["i"])
+    assert done == got == [0, 1] and pool.kill() == 0  # unit 1 finished; 2 and 3 never ran
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is restored
 
 
 @needs_proc
