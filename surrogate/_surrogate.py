@@ -672,8 +672,10 @@ class Surrogate:
                 f"{d}: surrogate format {version} is newer than this nasrepro reads "
                 f"({FORMAT_VERSION}); upgrade nasrepro"
             )
-        for key in ("model", "encoding", "random_state", "fidelities", "model_params", "protocol"):
+        for key in ("model", "encoding", "random_state", "fidelities", "model_params", "protocol",
+                    "protocol_id", "n_features", "epoch_cost_fraction"):  # fmt: skip
             meta[key]  # noqa: B018 - a KeyError names the missing key
+        _check_shapes(meta)
         if meta["encoding"] == "graph" and meta["feature_names"] != list(feature_names()):
             raise SurrogateError(
                 f"{d}: fitted on other features than this nasrepro computes; refit it"
@@ -691,6 +693,27 @@ class Surrogate:
 
 
 _FIELDS = ("valid_acc", "valid_std", "test_acc", "test_std", "cost_s")
+
+
+def _check_shapes(meta: dict[str, Any]) -> None:
+    """Raise ``TypeError`` naming the first metadata value of the wrong shape (they were
+    an IndexError or a TypeError deep in a prediction)."""
+    files, fractions = meta.get("files"), meta["epoch_cost_fraction"]
+    if not isinstance(files, dict) or not all(
+        isinstance(v, list) and all(isinstance(f, str) for f in v) for v in files.values()
+    ):
+        raise TypeError("'files' must map each model to a list of file names")
+    if not isinstance(meta["n_features"], int) or isinstance(meta["n_features"], bool):
+        raise TypeError(f"n_features {meta['n_features']!r} is not an integer")
+    if not (isinstance(fractions, list) and fractions) or not all(
+        isinstance(x, int | float) and 0 < x <= 1 for x in fractions
+    ):
+        raise TypeError(f"epoch_cost_fraction {fractions!r} is not a list of fractions in (0, 1]")
+    for space, kappa in (meta.get("model_error_std") or {}).items():
+        if not (isinstance(kappa, dict) and all(
+            isinstance(v, int | float) and v >= 0 for v in kappa.values()
+        )):  # fmt: skip
+            raise TypeError(f"model_error_std of {space!r}: {kappa!r} is not stds >= 0 by metric")
 
 
 def _check_space_models(

@@ -186,9 +186,19 @@ def test_load_names_what_is_wrong_with_malformed_metadata(
         "no 'model_params'": {k: v for k, v in meta.items() if k != "model_params"},
         "no 'protocol'": {k: v for k, v in meta.items() if k != "protocol"},
         "format_version '3a' is not an integer": {**meta, "format_version": "3a"},
-        "'files' and 'model_params' must be objects": {
+        "'files' must map each model to a list of file names": {
             k: v for k, v in meta.items() if k != "files"
         },
+        # each of these was a KeyError, IndexError or TypeError traceback (an audit)
+        "no 'protocol_id'": {k: v for k, v in meta.items() if k != "protocol_id"},
+        "no 'n_features'": {k: v for k, v in meta.items() if k != "n_features"},
+        "no 'epoch_cost_fraction'": {k: v for k, v in meta.items() if k != "epoch_cost_fraction"},
+        "epoch_cost_fraction \\[\\] is not a list": {**meta, "epoch_cost_fraction": []},
+        "epoch_cost_fraction 'x' is not a list": {**meta, "epoch_cost_fraction": "x"},
+        "n_features '3' is not an integer": {**meta, "n_features": "3"},
+        "'files' must map each model": {**meta, "files": "nofile"},
+        "model_error_std of 'chain': 'x' is not stds": {**meta, "model_error_std": {"chain": "x"}},
+        "model_error_std of 'chain'": {**meta, "model_error_std": {"chain": {"valid_acc": -5}}},
     }
     for said, m in bad.items():
         (d / "metadata.json").write_text(json.dumps(m))
