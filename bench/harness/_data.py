@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,10 @@ class Splits:
         return h.hexdigest()
 
 
+#: What reading a damaged or cut-short ``.npz`` cache file raises.
+_UNREADABLE = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
+
+
 def cache_dir() -> Path:
     """Where generated datasets are cached: ``$NASREPRO_CACHE`` or ``~/.cache/nasrepro``."""
     root = os.environ.get("NASREPRO_CACHE") or Path.home() / ".cache" / "nasrepro"
@@ -101,13 +107,16 @@ def _cached_mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray
     (a GPU box that got the cache copied over) can still pick the right one.
     """
     for path in sorted(cache_dir().glob("mnist1d-*.npz")):
-        with np.load(path) as z:
-            if "args" not in z.files:
-                continue
-            args = json.loads(str(z["args"]))
-            if (args.get("num_samples"), args.get("seed")) == (n_total, gen_seed):
-                logger.info("mnist1d is not installed; using the cached %s", path)
-                return z["x"], z["y"]
+        try:
+            with np.load(path) as z:
+                if "args" not in z.files:
+                    continue
+                args = json.loads(str(z["args"]))
+                if (args.get("num_samples"), args.get("seed")) == (n_total, gen_seed):
+                    logger.info("mnist1d is not installed; using the cached %s", path)
+                    return z["x"], z["y"]
+        except _UNREADABLE as e:
+            logger.warning("skipping the unreadable MNIST-1D cache file %s (%s)", path, e)
     return None
 
 
@@ -130,8 +139,13 @@ def _mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"mnist1d-{name}.npz"
     if path.exists():
-        with np.load(path) as z:
-            return z["x"], z["y"]
+        try:
+            with np.load(path) as z:
+                return z["x"], z["y"]
+        except _UNREADABLE as e:  # a killed copy, a full disk: made again below
+            logger.warning(
+                "the MNIST-1D cache file %s is unreadable (%s); generating it again", path, e
+            )
     state = np.random.get_state()  # make_dataset seeds the global RNG; leave it as it was
     try:
         d = make_dataset(args)
@@ -139,11 +153,22 @@ def _mnist1d(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
         np.random.set_state(state)
     x = np.concatenate([d["x"], d["x_test"]]).astype(np.float32)[:, None, :]
     y = np.concatenate([d["y"], d["y_test"]]).astype(np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, x=x, y=y, args=np.array(json.dumps(key, sort_keys=True)))
-    os.replace(tmp, path)
-    logger.info("generated MNIST-1D (%d samples) into %s", len(y), path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, x=x, y=y, args=np.array(json.dumps(key, sort_keys=True)))
+        os.replace(tmp, path)
+    except OSError as e:  # the data is made; training goes on without the cache
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        logger.warning(
+            "cannot cache MNIST-1D in %s (%s); it is generated again by each process: set "
+            "NASREPRO_CACHE to a writable directory",
+            path.parent,
+            e.strerror or e,
+        )
+    else:
+        logger.info("generated MNIST-1D (%d samples) into %s", len(y), path)
     return x, y
 
 

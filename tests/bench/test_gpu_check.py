@@ -55,3 +55,24 @@ def test_deterministic_cuda_sets_a_cublas_workspace(monkeypatch) -> None:
     finally:
         torch.backends.cudnn.benchmark = benchmark
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def test_a_damaged_or_unwritable_cache_is_not_fatal(tmp_path, monkeypatch, caplog) -> None:
+    """A cut-short cache file is made again, and a cache that cannot be written only
+    costs a warning: both were tracebacks (BadZipFile, PermissionError, an audit)."""
+    import logging
+
+    monkeypatch.setenv("NASREPRO_CACHE", str(tmp_path))
+    made = load_splits("mnist1d", 300, 100, 100, split_seed=0, gen_seed=0)
+    (path,) = tmp_path.glob("mnist1d-*.npz")
+    path.write_bytes(path.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING, logger="nasrepro.bench.harness._data"):
+        again = load_splits("mnist1d", 300, 100, 100, split_seed=0, gen_seed=0)
+    assert again.digest() == made.digest() and "generating it again" in caplog.text
+    with np.load(path) as z:  # written whole again
+        assert z["x"].shape[0] == 500
+    monkeypatch.setenv("NASREPRO_CACHE", str(path / "sub"))  # under a file: not writable
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nasrepro.bench.harness._data"):
+        nocache = load_splits("mnist1d", 300, 100, 100, split_seed=0, gen_seed=0)
+    assert nocache.digest() == made.digest() and "cannot cache MNIST-1D" in caplog.text
