@@ -210,6 +210,9 @@ class ImportMapping:
                 raise ImportError_(f"{where}: {k} must be a table of name = column")
         if data.get("macro") is not None and not isinstance(data["macro"], Mapping):
             raise ImportError_(f"{where}: macro must be a table (C, N, input_shape, num_classes)")
+        for k in ("per_cell", "partial"):  # a string "false" would read as true
+            if k in data and not isinstance(data[k], bool):
+                raise ImportError_(f"{where}: {k} must be true or false, not {data[k]!r}")
         return cls(**data)
 
     @classmethod

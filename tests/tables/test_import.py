@@ -303,6 +303,17 @@ def test_index_column_needs_per_cell_values() -> None:
         ImportMapping.from_dict({"search_metric": "v", "report_metric": "t", "index_column": 3})
 
 
+@pytest.mark.parametrize("key", ["per_cell", "partial"])
+def test_mapping_flags_must_be_booleans(key: str, tmp_path: Path) -> None:
+    """A JSON mapping's "false" (a string) read as true: a 50-line file imported as partial."""
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps({"search_metric": "v", "report_metric": "t", key: "false"}))
+    with pytest.raises(ImportError_, match=f"{key} must be true or false, not 'false'"):
+        ImportMapping.from_file(f)
+    f.write_text(json.dumps({"search_metric": "v", "report_metric": "t", key: False}))
+    assert getattr(ImportMapping.from_file(f), key) is False
+
+
 def test_a_changed_source_index_fails_the_row_checksum(tmp_path: Path) -> None:
     import h5py
 
