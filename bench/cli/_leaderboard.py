@@ -56,12 +56,17 @@ class _ProgressBar:
 
 
 def _benchmark_spec(args: argparse.Namespace) -> Any:
-    from nasrepro.bench.sim import BenchmarkSpec
+    from nasrepro.bench.sim import DEFAULT_BENCHMARK, BenchmarkSpec
 
     seed_mode: str | int = args.seed_mode
     if isinstance(seed_mode, str) and seed_mode.lstrip("-").isdigit():
         seed_mode = int(seed_mode)
-    return BenchmarkSpec(args.benchmark, args.table, seed_mode)
+    if args.benchmark is not None and args.table is not None:  # one was silently ignored
+        raise ConfigError(
+            f"--benchmark {args.benchmark} and --table {args.table} both name what to run on; "
+            "give one of them"
+        )
+    return BenchmarkSpec(args.benchmark or DEFAULT_BENCHMARK, args.table, seed_mode)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -173,7 +178,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--benchmark",
-        default=DEFAULT_BENCHMARK,
+        default=None,
         help=f"registered benchmark name: {', '.join(list_benchmarks())} "
         f"(default {DEFAULT_BENCHMARK}, the shipped table)",
     )

@@ -302,6 +302,14 @@ def test_an_empty_out_is_not_the_current_directory(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_benchmark_and_table_together_are_refused(cli: Cli, smoke_table_path: Path) -> None:
+    """--table won and --benchmark was silently ignored."""
+    for cmd in (["leaderboard", "--quick"], ["validate", "nasrepro.strategies:RandomSearch"]):
+        r = cli(*cmd, "--benchmark", "nb201-cifar10", "--table", str(smoke_table_path),
+                "--no-track")  # fmt: skip
+        r.assert_user_error("--benchmark nb201-cifar10 and --table", "give one of them")
+
+
 def test_a_strategy_spec_with_an_empty_part(cli: Cli) -> None:
     for spec, part in ((":X", "before"), ("examples/my_strategy.py:", "after")):
         r = cli("leaderboard", "--quick", "--strategies", spec, "--no-track")
