@@ -68,6 +68,14 @@ def _fit(args: argparse.Namespace) -> int:
     encoding = model_class(args.model).encoding
     fractions = dict(args.fraction)
     tables = [(path, open_table(path)) for path in args.table]
+    seen: dict[Path, str] = {}
+    for path, t in tables:  # the same file twice would count its rows twice
+        if t.path.resolve() in seen:
+            raise ConfigError(
+                f"--table {path} is the file --table {seen[t.path.resolve()]} names already; "
+                "give each table once"
+            )
+        seen[t.path.resolve()] = path
     spaces = sorted({t.space_name for _, t in tables})
     unused = [f"{s}={f:g}" for s, f in fractions.items() if s not in spaces]
     if unused:

@@ -379,3 +379,13 @@ def test_a_save_that_fills_the_disk_leaves_the_old_surrogate(
         with pytest.raises(SurrogateError, match="writing the surrogate failed.*unchanged"):
             Surrogate.load(fits["new"]).save(full / "m")
         assert _which(full / "m", fits, same_bytes=True) == "old" and _beside(full / "m") == []
+
+
+def test_fit_refuses_one_table_given_twice(
+    smoke_table_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its rows were counted twice (a bad-input audit): by name and by path alike."""
+    args = _fit_args(smoke_table_path, tmp_path / "m", 0)
+    twice = [*args, "--table", str(smoke_table_path.parent / "." / smoke_table_path.name)]
+    err = _fit_fails_at_once(twice, capsys, "names already; give each table once")
+    assert str(smoke_table_path) in err and not (tmp_path / "m").exists()
