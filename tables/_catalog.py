@@ -99,6 +99,10 @@ def table_path(name_or_path: str | os.PathLike[str]) -> Path:
             message lists the names).
     """
     key = os.fspath(name_or_path)
+    if not key.strip():  # Path("") is the current directory
+        raise TableError(
+            f"an empty table name; pass a shipped name ({', '.join(SHIPPED_TABLES)}) or a file"
+        )
     if key in SHIPPED_TABLES:
         p = _shipped_path(SHIPPED_TABLES[key][0])
         if p is None:

@@ -139,6 +139,8 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert "nasrepro table build" in capsys.readouterr().err
     assert run("build", str(tmp_path), "-o", str(tmp_path / "t.h5")) == 2
     assert "no sweep.json" in capsys.readouterr().err
+    assert run("info", "") == 2  # it said "error:  is a directory" (the current one)
+    assert "an empty table name; pass a shipped name (cell-mnist1d-tiny" in capsys.readouterr().err
 
 
 def test_shipped_default_table_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
