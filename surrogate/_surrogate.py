@@ -676,7 +676,10 @@ class Surrogate:
                     "protocol_id", "n_features", "epoch_cost_fraction"):  # fmt: skip
             meta[key]  # noqa: B018 - a KeyError names the missing key
         _check_shapes(meta)
-        if meta["encoding"] == "graph" and meta["feature_names"] != list(feature_names()):
+        if meta["encoding"] == "graph" and (
+            meta["feature_names"] != list(feature_names())
+            or meta["n_features"] != len(meta["feature_names"])
+        ):
             raise SurrogateError(
                 f"{d}: fitted on other features than this nasrepro computes; refit it"
             )

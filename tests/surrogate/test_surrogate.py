@@ -204,6 +204,10 @@ def test_load_names_what_is_wrong_with_malformed_metadata(
         (d / "metadata.json").write_text(json.dumps(m))
         with pytest.raises(SurrogateError, match=f"invalid surrogate metadata \\({said}.*refit"):
             Surrogate.load(d)
+    # a wrong n_features failed at the first prediction: "expected inputs of shape (n, 3)"
+    (d / "metadata.json").write_text(json.dumps({**meta, "n_features": 3}))
+    with pytest.raises(SurrogateError, match="fitted on other features than this nasrepro"):
+        Surrogate.load(d)
 
 
 def test_diverged_runs_are_left_out_of_the_training_data(
