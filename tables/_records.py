@@ -250,6 +250,8 @@ def read_chunk(path: Path) -> dict[str, Any]:
     try:
         with gzip.open(path, "rb") as f:
             payload = json.loads(f.read())
+        if not isinstance(payload, dict):
+            raise ValueError(f"a JSON {type(payload).__name__}, not a chunk's object")
         if payload.get("format") != CHUNK_FORMAT:
             raise ValueError(f"unknown chunk format {payload.get('format')!r}")
         payload["results"] = [TrialResult.from_dict(r) for r in payload["results"]]
@@ -258,7 +260,7 @@ def read_chunk(path: Path) -> dict[str, Any]:
             isinstance(k, str) and isinstance(v, str) for k, v in networks.items()
         ):
             raise ValueError("networks is not an object of strings")
-    except (OSError, EOFError, ValueError, KeyError, TypeError) as e:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(
             f"{path}: not a readable sweep chunk ({e}); delete it and resume the sweep "
             "to retrain that chunk"

@@ -150,6 +150,11 @@ def test_resume_retrains_a_truncated_chunk(
     second = aside.with_name(aside.name + "-2")
     assert aside.read_bytes() == first and second.read_bytes() == b"not gzip"
     assert {r.arch: r for r in load_results(tmp_path)} == before
+    # JSON that is no chunk object (an AttributeError traceback until 2026-12-07)
+    broken.write_bytes(gzip.compress(b"[]"))
+    sweep("cell", "synthetic-smoke", [0], tmp_path, archs=archs, chunk_size=1)
+    assert gzip.decompress(aside.with_name(aside.name + "-3").read_bytes()) == b"[]"
+    assert {r.arch: r for r in load_results(tmp_path)} == before
 
 
 def test_resume_retrains_a_chunk_of_another_unit(tmp_path: Path) -> None:
