@@ -436,8 +436,8 @@ def _plot(args: argparse.Namespace) -> int:
 
     t = _open(args)
     out = args.output or f"{Path(t.path).stem}.png"
+    check_not_a_table(out, t.path, "a PNG", "-o")  # the more telling refusal first
     check_figure_file(out, "-o")
-    check_not_a_table(out, t.path, "a PNG", "-o")
     with atomic_file(out, "-o") as tmp:
         plot_table(t, tmp)
     _out(f"wrote {out}")
