@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -171,7 +172,15 @@ class TrialResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrialResult:
-        return cls(
+        """A result read back from a chunk or run file.
+
+        Raises:
+            ValueError: A field is missing or malformed, or a value no training can
+                produce: a finite accuracy outside [0, 100] percent or an infinite one,
+                a negative loss, epoch time, parameter or FLOP count (a diverged run's
+                NaN or infinite loss is kept).
+        """
+        r = cls(
             arch=str(d["arch"]),
             space=str(d["space"]),
             seed=int(d["seed"]),
@@ -184,6 +193,19 @@ class TrialResult:
             versions=dict(d.get("versions", {})),
             device_name=str(d.get("device_name", "")),
         )
+        for m, vals in r.history.items():
+            for e, v in enumerate(vals, 1):
+                if m.endswith("_acc"):
+                    bad = math.isinf(v) or not (math.isnan(v) or 0.0 <= v <= 100.0)
+                    rule = "an accuracy lies in [0, 100] percent"
+                else:
+                    bad, rule = v < 0, f"{'a loss' if m.endswith('_loss') else 'a time'} is >= 0"
+                if bad:
+                    raise ValueError(f"{r.arch} seed {r.seed}: {m} {v:g} at epoch {e} ({rule})")
+        for name, v in (("params", r.params), ("flops", r.flops), ("latency_s", r.latency_s)):
+            if v < 0:
+                raise ValueError(f"{r.arch} seed {r.seed}: {name} {v:g} is negative")
+        return r
 
 
 def write_json_atomic(path: Path, obj: Any, compress: bool = False) -> None:

@@ -345,3 +345,43 @@ def test_invalid_manifest_names_the_file_and_the_fix(
     assert str(path) in str(e.value)
     assert "upgrade nasrepro" in str(e.value) or "run the same `nasrepro sweep`" in str(e.value)
     assert not (tmp_path / "t.h5").exists()
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "rule"),
+    [
+        ("valid_acc", 1e9, "an accuracy lies in \\[0, 100\\] percent"),
+        ("test_acc", -0.5, "an accuracy lies in \\[0, 100\\] percent"),
+        ("train_acc", float("inf"), "an accuracy lies in \\[0, 100\\] percent"),
+        ("valid_loss", -1.0, "a loss is >= 0"),
+        ("epoch_time_s", -2.0, "a time is >= 0"),
+    ],
+)
+def test_a_chunk_holding_an_impossible_value_is_refused(
+    sweep_copy: Path, tmp_path: Path, metric: str, value: float, rule: str
+) -> None:
+    """A hand-edited or damaged chunk whose numbers no training produces is named, with
+    the value, the epoch and the rule, instead of landing in the table."""
+    chunk = next(iter(iter_chunks(sweep_copy)))
+    payload = read_chunk(chunk)
+    r = payload["results"][0]
+    hist = {**r.history, metric: [*r.history[metric][:-1], value]}
+    bad = [dataclasses.replace(r, history=hist), *payload["results"][1:]]
+    write_chunk(sweep_copy, payload["seed"], payload["chunk"], payload["protocol_id"], "cell", bad)
+    with pytest.raises(TableError, match="not a readable sweep chunk") as e:
+        build(sweep_copy, tmp_path / "t.h5")
+    assert f"{metric} {value:g} at epoch {r.n_epochs} ({rule.replace(chr(92), '')})" in str(e.value)
+    assert not (tmp_path / "t.h5").exists()
+
+
+def test_a_diverged_loss_is_kept(sweep_copy: Path, tmp_path: Path) -> None:
+    """NaN and infinite losses are what a diverged run records: they are data, not damage."""
+    chunk = next(iter(iter_chunks(sweep_copy)))
+    payload = read_chunk(chunk)
+    r = payload["results"][0]
+    hist = {**r.history, "train_loss": [float("nan")] * r.n_epochs}
+    hist["valid_loss"] = [float("inf")] * r.n_epochs
+    bad = [dataclasses.replace(r, history=hist), *payload["results"][1:]]
+    write_chunk(sweep_copy, payload["seed"], payload["chunk"], payload["protocol_id"], "cell", bad)
+    assert read_chunk(chunk)["results"][0].history["valid_loss"][-1] == float("inf")
+    assert build(sweep_copy, tmp_path / "t.h5").complete
