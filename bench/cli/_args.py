@@ -253,4 +253,7 @@ def strategies_text(text: str) -> str:
         )
     if not all(parts):
         raise _fail(text, "has an empty entry; expected e.g. 'random-search,local-search'")
+    twice = sorted({p for p in parts if parts.count(p) > 1})
+    if twice:
+        raise _fail(text, f"lists {', '.join(twice)} more than once; list each strategy once")
     return ",".join(parts)

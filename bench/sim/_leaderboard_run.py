@@ -377,6 +377,12 @@ def run_leaderboard(
     bench = open_benchmark(config.benchmark)
     budget = parse_budget(config.budget, bench)
     names = list(config.strategies) or list_strategies()
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(
+            f"strategies listed more than once: {', '.join(twice)}; list each strategy once (more "
+            "runs of one strategy come from more seeds)"
+        )
     skipped = {}
     timeout = config.strategy_timeout
     classes = {}

@@ -60,6 +60,10 @@ def _leaderboard(table: Path, tmp_path: Path, *override: str) -> list[str]:
         (["--workers", "0"], ["--workers", "'0'", ">= 1"]),
         (["--strategies", ",,"], ["--strategies", "',,'", "expected 'all'"]),
         (["--strategies", "random-search,,local-search"], ["--strategies", "empty entry"]),
+        (
+            ["--strategies", "random-search, bohb,random-search"],
+            ["--strategies", "random-search more than once"],
+        ),
     ],
 )
 def test_leaderboard_refuses(

@@ -463,3 +463,14 @@ def test_sigterm_to_a_command_without_a_store_claims_nothing_kept(
     line = _sigterm_once_started(args, lambda pid: bool(_children(pid)), tmp_path, settle=0.5)
     assert line == "nasrepro: terminated (SIGTERM)"
     assert list(tmp_path.iterdir()) == []  # and indeed nothing was written
+
+
+def test_a_strategy_listed_twice_is_refused_before_any_run(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    """It ran twice and was listed twice in every table before (a bad-input audit)."""
+    spec = BenchmarkSpec(table=str(smoke_table_path))
+    config = LeaderboardConfig(spec, ("random-search", "bohb", "random-search"), (0,), "10q")
+    with pytest.raises(ConfigError, match="listed more than once: random-search; list each"):
+        run_leaderboard(config, runs_dir=tmp_path / "runs")
+    assert not list((tmp_path / "runs").glob("*.json"))
