@@ -19,6 +19,7 @@ from nasrepro.spaces._base import (
     get_space,
     list_spaces,
     parse_any,
+    parse_in,
     register_space,
 )
 from nasrepro.spaces._cell import CELL_EDGES, CELL_OPS, CellArch, CellDecisions, CellSpace
@@ -66,6 +67,7 @@ __all__ = [
     "get_space",
     "list_spaces",
     "parse_any",
+    "parse_in",
     "register_space",
     "Registry",
     "resolve_reference",

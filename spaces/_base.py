@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 
 from nasrepro.spaces._columns import SpecColumns
-from nasrepro.spaces._errors import NasreproError
+from nasrepro.spaces._errors import ConfigError, NasreproError
 from nasrepro.spaces._registry import Registry
 from nasrepro.spaces._spec import NetworkSpec
 
@@ -495,6 +495,32 @@ def list_spaces() -> list[str]:
     """Names of the registered spaces, sorted, the plugins' included (imported first)."""
     _load_plugins()
     return _REGISTRY.names()
+
+
+def parse_in(space: SearchSpace[Any], s: str) -> Architecture:
+    """``space.parse(s)``, where a string another built-in space parses says so.
+
+    Raises:
+        ValueError: ``s`` is not an architecture of ``space``; when it is one of another
+            registered space, the message names that space (a cell string given to a
+            chain table said only where the chain parser stopped).
+    """
+    try:
+        return space.parse(s)
+    except ValueError as e:
+        for name in _REGISTRY.names():
+            if name == space.name:
+                continue
+            try:
+                get_space(name).parse(s)
+            except Exception:  # noqa: BLE001 (any failure: not that space's string)
+                continue
+            raise ConfigError(
+                f"{s!r} is a {name!r} architecture, but this table or search is of the "
+                f"{space.name!r} space; use it with a {name!r} table, or give a "
+                f"{space.name!r} architecture"
+            ) from e
+        raise
 
 
 def parse_any(s: str, space: str | None = None) -> Architecture:

@@ -383,8 +383,11 @@ class HierSpace(SearchSpace[HierArch]):
             raise TypeError(f"expected a HierArch, got {type(arch).__name__}")
         if (arch.M, arch.n2, arch.n3) != (self.M, self.n2, self.n3):
             raise SpaceError(
-                f"arch has (M, n2, n3) = {(arch.M, arch.n2, arch.n3)} but this space has "
-                f"{(self.M, self.n2, self.n3)}; build the space with matching arguments"
+                f"the architecture has {arch.M} motifs of {arch.n2} nodes and a top graph of "
+                f"{arch.n3} nodes, but this space (and so its tables) has {self.M} motifs of "
+                f"{self.n2} nodes and a top graph of {self.n3} nodes: write it in that shape "
+                f"(e.g. {self.sample(np.random.default_rng(0)).to_string()}), or in Python "
+                f"use get_space('hierarchical', M={arch.M}, n2={arch.n2}, n3={arch.n3})"
             )
 
     def parse(self, s: str) -> HierArch:

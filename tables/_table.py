@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import h5py
 import numpy as np
 
-from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.spaces import Architecture, SearchSpace, get_space, parse_in
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import (
@@ -585,7 +585,7 @@ class Table:
             row = d.lookup.get(arch)
             if row is not None:
                 return row
-            parsed = self.space.parse(arch)  # raises ValueError naming the position
+            parsed = parse_in(self.space, arch)  # a ValueError naming the position or space
             return self._row(parsed)
         if isinstance(arch, int | np.integer) and not isinstance(arch, bool):
             i = int(arch)

@@ -20,6 +20,7 @@ import pytest
 from faults_support import CHEAP_CELL, CliResult, leaderboard_args, sweep_args
 
 from nasrepro.bench.cli import build_parser
+from nasrepro.spaces import get_space, parse_in
 
 #: The documented cap (``nasrepro.bench.cli._args.MAX_BUDGET_EVALUATIONS``).
 MAX_BUDGET_EVALUATIONS = 1_000_000
@@ -596,3 +597,26 @@ def test_a_batch_larger_than_a_chunk_is_refused(cli: Cli, tmp_path: Path) -> Non
         "--batched 99 exceeds --chunk-size 16", "--chunk-size 99"
     )
     assert not out.exists()
+
+
+def test_an_architecture_of_another_space_is_named_as_such(
+    cli: Cli, smoke_table_path: Path
+) -> None:
+    """A chain string given to a cell table said only where the cell parser stopped
+    ('expected 3 node groups'); a cell string given to a chain or hierarchical search
+    likewise (a bad-input audit)."""
+    chain = "conv3x3@1.0|skip@1.0|conv5x5@0.5"
+    for args in (
+        ["table", "query", chain, "--table", str(smoke_table_path)],
+        ["reproduce", chain, "--table", str(smoke_table_path)],
+    ):
+        cli(*args).assert_user_error(
+            f"'{chain}' is a 'chain' architecture", "of the 'cell' space", "a 'chain' table"
+        )
+    cell = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|"
+    for space in ("chain", "hierarchical"):
+        with pytest.raises(ValueError, match=f"is a 'cell' architecture, .* the '{space}' space"):
+            parse_in(get_space(space), cell)
+    with pytest.raises(ValueError, match="expected 3 node groups") as e:
+        parse_in(get_space("cell"), "|none~0|+|")  # no space's string: the parser's own error
+    assert "architecture, but" not in str(e.value)

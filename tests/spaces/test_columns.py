@@ -119,7 +119,14 @@ def test_hierarchical_lower_columns_names_the_bad_string_and_shape() -> None:
             space.lower_columns([good, bad])
         assert str(err_cols.value) == str(err.value)
     other = get_space("hierarchical", M=2).sample(np.random.default_rng(0))
-    with pytest.raises(SpaceError, match="matching arguments"):
+    shape = (
+        r"has 2 motifs of 3 nodes and a top graph of 4 nodes, but this space \(and so its "
+        r"tables\) has 4 motifs of 3 nodes .* \(e\.g\. m0=.*\), or in Python use "
+        r"get_space\('hierarchical', M=2, n2=3, n3=4\)"
+    )
+    with pytest.raises(SpaceError, match=shape):
         space.lower_columns([other])
-    with pytest.raises(SpaceError, match="matching arguments"):
+    with pytest.raises(SpaceError, match=shape) as err:
         space.lower_columns([other.to_string()])
+    example = str(err.value).split("(e.g. ")[1].split("), or")[0]
+    assert space.parse(example).to_string() == example  # the example is of the right shape

@@ -127,7 +127,7 @@ def test_arch_validation() -> None:
 
 
 def test_space_shape_is_checked(space: HierSpace) -> None:
-    with pytest.raises(SpaceError, match="\\(M, n2, n3\\)"):
+    with pytest.raises(SpaceError, match="but this space \\(and so its tables\\) has 4 motifs"):
         space.parse(SMALL)
     with pytest.raises(SpaceError, match="n2 >= 2"):
         HierSpace(n2=1)
