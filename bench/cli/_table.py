@@ -60,7 +60,10 @@ def _out(text: str = "") -> None:
 
 
 def _open(args: argparse.Namespace) -> Table:
-    name = getattr(args, "table", None) or getattr(args, "path", None)
+    flag, pos = getattr(args, "table", None), getattr(args, "path", None)
+    if flag is not None and pos is not None and flag != pos:
+        raise ConfigError(f"two tables given, TABLE {pos!r} and --table {flag!r}; give one")
+    name = flag or pos
     return load_default() if name is None else open_table(name)
 
 

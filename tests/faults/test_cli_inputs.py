@@ -620,3 +620,13 @@ def test_an_architecture_of_another_space_is_named_as_such(
     with pytest.raises(ValueError, match="expected 3 node groups") as e:
         parse_in(get_space("cell"), "|none~0|+|")  # no space's string: the parser's own error
     assert "architecture, but" not in str(e.value)
+
+
+def test_two_tables_given_two_ways_are_refused(cli: Cli, smoke_table_path: Path) -> None:
+    """``table info A --table B`` read B and ignored A without a word (a bad-input audit)."""
+    for cmd in ("info", "top"):
+        r = cli("table", cmd, "nb201-cifar10", "--table", str(smoke_table_path))
+        r.assert_user_error("two tables given", "TABLE 'nb201-cifar10'", "give one")
+        assert r.out == ""
+    same = cli("table", "info", str(smoke_table_path), "--table", str(smoke_table_path))
+    assert same.rc == 0 and str(smoke_table_path) in same.out
