@@ -413,7 +413,14 @@ def sweep(
             "amp only applies to batched training; pass --batched K (batched=K) with K > 1 too"
         )
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"{out} is a file, not a sweep directory; pass another out")
     out.mkdir(parents=True, exist_ok=True)
+    chunks = out / "chunks"
+    if chunks.exists() and not chunks.is_dir():  # found before any training, not after
+        raise SweepError(
+            f"{chunks} is a file where the sweep keeps its chunk folder; move it away and run again"
+        )
     # the lock is held until the sweep ends, or its process dies (its workers with it)
     with _shard_lock(out, (i, n)), _sigterm_interrupts():
         _sync_manifest(plan, out)

@@ -67,6 +67,17 @@ def test_shards_into_one_dir_partition_the_work(tmp_path: Path, reference: dict)
     assert _key(load_results(tmp_path)) == reference
 
 
+def test_a_file_in_the_way_is_refused_before_any_training(tmp_path: Path) -> None:
+    """A file named ``chunks`` in the sweep directory raised FileExistsError after the
+    first chunk had trained, and that chunk was lost (a bad-input audit)."""
+    (tmp_path / "chunks").write_text("not a folder")
+    with pytest.raises(SweepError, match="chunks is a file where the sweep keeps its chunk"):
+        sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1])
+    assert (tmp_path / "chunks").read_text() == "not a folder"
+    with pytest.raises(SweepError, match="is a file, not a sweep directory"):
+        sweep("cell", "synthetic-smoke", [0], tmp_path / "chunks", archs=ARCHS[:1])
+
+
 def test_foreign_sweep_dir_is_refused(tmp_path: Path) -> None:
     sweep("cell", "synthetic-smoke", [0], tmp_path, archs=ARCHS[:1])
     with pytest.raises(SweepError, match="different sweep"):
