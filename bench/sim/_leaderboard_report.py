@@ -299,7 +299,11 @@ def track(lb: Leaderboard, paths: dict[str, Path], *, enabled: bool = True) -> s
                 nested=True,
             ) as child:
                 child.log_metrics({_METRIC_NAMES.get(k, k): v for k, v in s["summary"].items()})
-                mean = np.nanmean(np.asarray(s["curves"], dtype=np.float64), axis=0)
+                if not child.active:
+                    continue
+                with warnings.catch_warnings():  # grid points before any run's first result
+                    warnings.simplefilter("ignore", RuntimeWarning)  # are all-NaN: not logged
+                    mean = np.nanmean(np.asarray(s["curves"], dtype=np.float64), axis=0)
                 for step, v in enumerate(mean.tolist()):
                     if math.isfinite(v):
                         child.log_metrics(

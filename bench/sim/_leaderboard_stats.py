@@ -127,7 +127,11 @@ def make_grid(runs: Iterable[RunResult], budget: Budget) -> tuple[np.ndarray, st
         return grid.astype(np.float64), "queries"
     firsts = [r.time[0] for r in runs if r.n_evaluations]
     t0 = min(max(firsts, default=budget.value), budget.value)
-    return _logspace(math.log10(t0), math.log10(budget.value), _GRID_POINTS), "time"
+    grid = _logspace(math.log10(t0), math.log10(budget.value), _GRID_POINTS)
+    # 10 ** log10(t) can land one ulp below t: the first point then came before the
+    # latest first result, and that run's curve began with NaN there.
+    grid[0], grid[-1] = t0, budget.value
+    return grid, "time"
 
 
 def _logspace(start: float, stop: float, num: int) -> np.ndarray:

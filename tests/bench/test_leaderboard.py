@@ -379,3 +379,29 @@ def test_a_curve_without_results_yet_plots_without_numpy_warnings(tmp_path: Path
         warnings.simplefilter("error")
         regret, ranks = plot(summary, tmp_path, "t")
     assert regret.read_bytes()[:4] == b"\x89PNG" and ranks.is_file()
+
+
+def test_the_grid_starts_where_every_run_has_a_result(tmp_path: Path) -> None:
+    """The first grid point is the latest first result exactly. It was 10 ** log10(t),
+    which lands one ulp below t for t = 5.766238042610439 s, random search's first
+    result here: its curve began with NaN, its AUC left that point out, and tracking
+    printed numpy's "Mean of empty slice" (a bad-input audit, on a one-seed board)."""
+    import math
+
+    from nasrepro.bench.sim import make_grid
+
+    t = 5.766238042610439
+    assert 10 ** math.log10(t) < t  # the case this guards against
+    config = LeaderboardConfig(
+        BenchmarkSpec(name="hierarchical-mnist1d-tiny-surrogate"),
+        ("random-search", "hyperband"),
+        (0,),
+        "1x",
+    )
+    lb = run_leaderboard(config, runs_dir=tmp_path / "runs")
+    runs = [r for rs in lb.runs.values() for r in rs]
+    grid, axis = make_grid(runs, lb.budget)
+    assert axis == "time" and grid[0] == max(r.time[0] for r in runs) == t
+    assert grid[-1] == lb.budget.value
+    curves = summarize(lb)["strategies"]
+    assert all(np.isfinite(c[0]) for s in curves.values() for c in s["curves"])
