@@ -28,6 +28,9 @@ __all__ = ["Splits", "DatasetError", "load_splits", "cache_dir", "DATASETS"]
 logger = logging.getLogger(__name__)
 
 DATASETS = ("mnist1d", "digits", "cifar10", "synthetic")
+#: Datasets with a test set of their own: the size of the training set, which the
+#: loader returns first (the test set follows), for ``test_split="official"``.
+OFFICIAL_TRAIN = {"cifar10": 50000}
 
 
 class DatasetError(NasreproError, RuntimeError):
@@ -182,6 +185,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cifar10(root: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The 50,000 training images, then the 10,000 test images (:data:`OFFICIAL_TRAIN`)."""
     root_path = Path(root or os.environ.get("NASREPRO_DATA") or cache_dir() / "data")
     folder = root_path / "cifar-10-batches-py"
     if not folder.is_dir():
@@ -219,6 +223,36 @@ def _synthetic(n_total: int, gen_seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x[:, None, :].astype(np.float32), y.astype(np.int64)
 
 
+def split_indices(
+    n: int,
+    n_train: int,
+    n_valid: int,
+    n_test: int,
+    split_seed: int,
+    official_train: int | None = None,
+    dataset: str = "the dataset",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the train, valid and test examples among ``n`` (see :func:`load_splits`).
+
+    ``official_train``: the examples ``[0, official_train)`` are the dataset's training
+    set and the rest its test set; ``None`` pools them all.
+    """
+    a, b = n_train, n_train + n_valid
+    if official_train is None:
+        perm = np.random.default_rng(split_seed).permutation(n)[: b + n_test]
+        return perm[:a], perm[a:b], perm[b:]
+    n_off_test = n - official_train
+    if b > official_train or n_test > n_off_test:
+        raise DatasetError(
+            f"{dataset}'s training set has {official_train} examples and its test set "
+            f"{n_off_test}, but the splits need {b} ({n_train=} + {n_valid=}) and {n_test=}; "
+            "lower the split sizes"
+        )
+    perm = np.random.default_rng(split_seed).permutation(official_train)
+    sub = np.random.default_rng([split_seed, 1]).permutation(n_off_test)[:n_test]
+    return perm[:a], perm[a:b], official_train + np.sort(sub)
+
+
 def load_splits(
     dataset: str,
     n_train: int,
@@ -227,15 +261,28 @@ def load_splits(
     split_seed: int,
     gen_seed: int = 0,
     root: str | None = None,
+    test_split: str = "pool",
 ) -> Splits:
     """Build the train/valid/test splits of ``dataset``.
 
-    The pool of examples is permuted with ``split_seed`` and cut into consecutive
-    train, valid and test parts, so the splits are a pure function of the arguments.
+    ``test_split="pool"``: the pool of examples is permuted with ``split_seed`` and cut
+    into consecutive train, valid and test parts. ``"official"`` (datasets with their
+    own test set, :data:`OFFICIAL_TRAIN`): the training set is permuted with
+    ``split_seed`` and cut into train and valid, and test is the whole test set in its
+    file order, or, when ``n_test`` is smaller, a sorted random subset of it (seeded by
+    ``split_seed``). Either way the splits are a pure function of the arguments.
 
     Raises:
-        DatasetError: The dataset is unknown, missing, or smaller than the splits.
+        DatasetError: The dataset is unknown, missing, or smaller than the splits, or
+            ``test_split`` is ``"official"`` for a dataset without a test set of its own.
     """
+    if test_split == "official" and dataset not in OFFICIAL_TRAIN:
+        raise DatasetError(
+            f"{dataset!r} has no official test set (those that do: {sorted(OFFICIAL_TRAIN)}); "
+            "use test_split='pool'"
+        )
+    if test_split not in ("pool", "official"):
+        raise DatasetError(f"unknown {test_split=}; expected 'pool' or 'official'")
     n_total = n_train + n_valid + n_test
     if dataset == "mnist1d":
         x, y = _mnist1d(n_total, gen_seed)
@@ -252,9 +299,8 @@ def load_splits(
             f"{dataset} has {len(y)} examples but the splits need {n_total} "
             f"({n_train=}, {n_valid=}, {n_test=}); lower the split sizes"
         )
-    perm = np.random.default_rng(split_seed).permutation(len(y))[:n_total]
-    a, b = n_train, n_train + n_valid
-    tr, va, te = perm[:a], perm[a:b], perm[b:]
+    n_off = OFFICIAL_TRAIN[dataset] if test_split == "official" else None
+    tr, va, te = split_indices(len(y), n_train, n_valid, n_test, split_seed, n_off, dataset)
     return Splits(
         np.ascontiguousarray(x[tr]),
         y[tr],

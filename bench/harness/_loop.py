@@ -2,7 +2,7 @@
 
 Both train ``K`` models (``K = 1`` for :func:`nasrepro.bench.harness.train`) under a
 protocol's schedule: SGD with Nesterov momentum and weight decay, and a cosine decay of
-the learning rate to zero, as NAS-Bench-201 trains (Dong & Yang 2020, Table 2; the
+the learning rate to zero, as NAS-Bench-201 trains (Dong & Yang 2020, Table 1; the
 ``configs/nas-benchmark/hyper-opts/200E.config`` of D-X-Y/AutoDL-Projects: SGD, Nesterov,
 momentum 0.9, lr 0.1, weight decay 5e-4, cosine with ``eta_min`` 0), the decay applied
 at every optimiser step as its ``exps/NAS-Bench-201/functions.py`` does

@@ -66,7 +66,9 @@ def deterministic(device: torch.device) -> None:
 def get_splits(protocol: Protocol, root: str | None = None) -> Splits:
     """The protocol's data splits (cached per process)."""
     p = protocol
-    return load_splits(p.dataset, p.n_train, p.n_valid, p.n_test, p.split_seed, p.gen_seed, root)
+    return load_splits(
+        p.dataset, p.n_train, p.n_valid, p.n_test, p.split_seed, p.gen_seed, root, p.test_split
+    )
 
 
 def resolve_spec(

@@ -22,7 +22,9 @@ from nasrepro.tables._format import SMALL_DATASETS, header_digest
 #: The id of every registered protocol, as recorded by the shipped table, the sweeps
 #: under benchmarks/data/sweeps and the reference results. A change here orphans all of them.
 PINNED_IDS = {
-    "cifar10-nb201": "448ce5a7f4884ff592ac5b4b17aea4a7c9b1a2e456a6e81e6ebdab8158124d2f",
+    # 448ce5a7... until 2026-12-07, when its test split became CIFAR-10's own (no table
+    # or sweep in the project was trained under it)
+    "cifar10-nb201": "0cc1cf0dba5ee3e206e8d2e8249aa237015128bfed21c7ca68c51c1a33716f02",
     "mnist1d-smoke": "6133a9f266bacbd34f2061e3225d58a460a4bd09b8171fa58bf127c06c41549a",
     "mnist1d-tiny": "b0c01d2c0cd7f7b5135a5e8a1b1b384ec634951754e37215377a32104e14eb13",
     "synthetic-smoke": "b0d2bae473058c2b9efe56124101522a13850f44d5cf205e8983d0bc285c8b01",
@@ -121,3 +123,52 @@ def test_invalid_protocol_record_is_a_table_error(
     t = Table.open(bad)  # the rest of the table is readable
     with pytest.raises(TableError, match=f"{bad}: the table's protocol record is invalid.*{match}"):
         t.protocol
+
+
+def test_test_split_is_recorded_only_when_official() -> None:
+    """The field came after the shipped tables: a ``pool`` protocol hashes as before."""
+    tiny = get_protocol("mnist1d-tiny")
+    assert tiny.test_split == "pool" and "test_split" not in tiny.to_dict()
+    nb = get_protocol("cifar10-nb201")
+    assert nb.to_dict()["test_split"] == "official"
+    assert Protocol.from_json(nb.to_json(), nb.id) == nb
+    assert Protocol.from_json(tiny.to_json(), tiny.id) == tiny
+    with pytest.raises(ValueError, match="unknown self.test_split='train'"):
+        dataclasses.replace(tiny, test_split="train")
+
+
+def test_the_official_split_trains_on_no_test_image() -> None:
+    """cifar10-nb201 pooled CIFAR-10's 60k images until 2026-12-07: 4,142 of its 25k
+    training images were official test images. Now train and valid are the 50k training
+    images cut 25k/25k and test is the 10k test set, as NAS-Bench-201 does."""
+    import numpy as np
+
+    from nasrepro.bench.harness._data import DatasetError, split_indices
+
+    p = get_protocol("cifar10-nb201")
+    tr, va, te = split_indices(60000, p.n_train, p.n_valid, p.n_test, p.split_seed, 50000)
+    assert (len(tr), len(va), len(te)) == (25000, 25000, 10000)
+    assert tr.max() < 50000 and va.max() < 50000 and not set(tr.tolist()) & set(va.tolist())
+    assert np.array_equal(te, np.arange(50000, 60000))  # all of it, in file order
+    old_tr = np.random.default_rng(0).permutation(60000)[:25000]
+    assert int((old_tr >= 50000).sum()) == 4142  # the figure quoted in the protocol's note
+    again = split_indices(60000, 25000, 25000, 10000, 0, 50000)
+    assert all(np.array_equal(u, v) for u, v in zip((tr, va, te), again, strict=True))
+    sub = split_indices(60000, 100, 100, 300, 0, 50000)[2]
+    assert len(sub) == 300 and sub.min() >= 50000 and np.all(np.diff(sub) > 0)
+    with pytest.raises(
+        DatasetError, match="training set has 50000 examples and its test set 10000"
+    ):
+        split_indices(60000, 40000, 20000, 10000, 0, 50000, "cifar10")
+    pooled = split_indices(600, 200, 50, 50, 0)  # the pool, as every other protocol cuts it
+    perm = np.random.default_rng(0).permutation(600)
+    assert all(
+        np.array_equal(u, v) for u, v in zip(pooled, (perm[:200], perm[200:250], perm[250:300]))
+    )
+
+
+def test_official_needs_a_dataset_with_a_test_set() -> None:
+    from nasrepro.bench.harness import DatasetError, load_splits
+
+    with pytest.raises(DatasetError, match="'mnist1d' has no official test set"):
+        load_splits("mnist1d", 200, 50, 50, 0, test_split="official")
