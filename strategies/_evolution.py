@@ -33,8 +33,8 @@ class RegularizedEvolution(Strategy):
     --ea_sample_size 3``. The paper's own (100, 25) suit its 20,000-model searches and
     make the search nearly random at our budgets (about 100 trainings, 10 of them
     already spent on the initial population at P = 10). NASLib and naszilla use (30,
-    10), and naszilla's ``evolution_search`` removes the worst member, not the oldest,
-    so it is not aging evolution. As in NAS-Bench-201's ``exps/NAS-Bench-201-algos/R_EA.py`` (which follows the
+    10); naszilla's ``evolution_search`` ages too by default (``regularize=True``
+    removes the oldest member; ``False`` would remove the worst). As in NAS-Bench-201's ``exps/NAS-Bench-201-algos/R_EA.py`` (which follows the
     paper's Algorithm 1), the tournament is drawn with replacement and a mutation
     changes one decision to a different value. Which decision: ``space.mutate`` picks
     one uniformly (each of a cell's 6 edges with probability 1/6), whereas ``R_EA.py``

@@ -567,10 +567,13 @@ class ENAS(Method):
     accuracy. ``none`` is a choice, as in NB201 (ENAS' own space has no zero op).
 
     Adapted: the baseline moves after every sample, as in Pham et al.'s ENAS code
-    (``baseline -= (1 - decay) * (baseline - reward)`` before each loss), starting at
-    the first reward. NB201's script instead holds the previous epoch's baseline fixed
-    within an epoch and, in the first epoch, uses each sample's own accuracy, so that the
-    first epoch's controller steps see only the entropy bonus.
+    (``baseline -= (1 - decay) * (baseline - reward)`` before each loss). It starts at
+    the first reward: our choice, neither source's. Pham et al.'s code starts it at 0
+    (``tf.Variable(0.0)`` in ``micro_controller.py``); with decay 0.99 that baseline
+    is still under half the rewards' level after 68 samples (1 - 0.99**68 < 0.5), so
+    the early advantages are all positive and reinforce whatever was sampled. NB201's script holds the previous epoch's baseline fixed
+    within an epoch and, in the first epoch, uses each sample's own accuracy, so that
+    the first epoch's controller steps see only the entropy bonus.
     """
 
     name = "enas"

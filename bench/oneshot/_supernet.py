@@ -24,9 +24,11 @@ NAS-Bench-201's search models. Four ways to run a forward pass, set before calli
 
 BatchNorm always normalizes with the batch's statistics (``track_running_stats`` off),
 as NAS-Bench-201's search models do: running statistics averaged over different paths
-describe no single cell. The BN layers stay affine, unlike DARTS' search cells, so that
-the supernet's modules are exactly the compiler's and a path can be copied into a
-stand-alone network (:meth:`Supernet.extract`).
+describe no single cell. Adapted: the BN layers stay affine, unlike DARTS' search cells
+and NAS-Bench-201's search models (``"affine": False`` in ``DARTS-V1.py``, ``GDAS.py``
+and ``ENAS.py`` of ``exps/NAS-Bench-201-algos``), so that the supernet's modules are
+exactly the compiler's and a path can be copied into a stand-alone network
+(:meth:`Supernet.extract`).
 """
 
 from __future__ import annotations
