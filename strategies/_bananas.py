@@ -68,6 +68,8 @@ class MLPEnsemble:
         for w in self.params_[::2]:  # He initialisation; biases stay zero
             w[...] = self.rng.normal(0.0, np.sqrt(2.0 / w.shape[1]), w.shape)
         m, v = np.zeros_like(flat), np.zeros_like(flat)
+        # eps 1e-8 is Kingma & Ba's (and torch's); naszilla's Keras Adam defaults to 1e-7,
+        # far below the square roots of these MAE gradients' second moments either way
         b1, b2, eps, step = 0.9, 0.99, 1e-8, 0
         n = len(t)
         for _ in range(self.epochs):

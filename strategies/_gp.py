@@ -88,6 +88,11 @@ class GPBayesOpt(ModelBasedStrategy):
 
 
 #: Grids of the GP hyperparameters searched by marginal likelihood (targets standardised).
+#: Our choice, cited from no code: length scales in octaves around the encodings' typical
+#: distance (the cell space's one-hot adjacency, 6 edges x 5 ops, puts two cells at
+#: most sqrt(12), about 3.5, apart), and noise variances from nearly noise-free to half the targets' variance.
+#: naszilla's GP baseline fits nothing and fixes its distance kernel's ``ls=3.``,
+#: ``alpha=1.5`` and ``sigma=1e-5`` (``gp_bayesopt_search`` in ``nas_algorithms.py``).
 _LENGTH_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0)
 _NOISES = (1e-3, 1e-2, 1e-1, 0.5)
 
