@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,18 @@ def _sync_dir(d: Path) -> None:
 def _check_hashes(d: Path, meta: dict[str, Any]) -> None:
     """Refuse model files whose sha256 differs from ``metadata.json``'s record.
 
-    Directories saved before the record (no ``sha256`` key) are not checked.
+    Directories saved before the record (no ``sha256`` key) are not checked; a warning
+    says so and how to add the record.
     """
     recorded = meta.get("sha256")
     if recorded is None:
+        warnings.warn(
+            f"{d} was saved before surrogates recorded the sha256 of their model files "
+            "(2026-12-06), so a model file copied over from another fit would go "
+            "unnoticed; save it again to record them (Surrogate.load(d).save(new_dir))",
+            UserWarning,
+            stacklevel=4,
+        )
         return
     refit = (
         "the directory mixes the files of two fits (a save that was killed, or files "

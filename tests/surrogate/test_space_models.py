@@ -132,5 +132,8 @@ def test_load_names_a_missing_or_corrupt_model_file(chain_train: Table, tmp_path
     meta = json.loads(meta_path.read_text())
     del meta["sha256"]
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(SurrogateError, match=r"'test_acc' model files .* are unreadable"):
+    with (
+        pytest.warns(UserWarning, match="saved before surrogates recorded the sha256"),
+        pytest.raises(SurrogateError, match=r"'test_acc' model files .* are unreadable"),
+    ):
         Surrogate.load(tmp_path / "s")
