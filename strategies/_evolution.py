@@ -41,8 +41,8 @@ class RegularizedEvolution(Strategy):
     picks a node, then one of its inputs (edges into nodes 1, 2 and 3 with 1/3, 1/6
     and 1/9 each). Over 1,000 paired seeds at the 100x budget the final regret moved
     by -0.017 +- 0.048 on nb201-cifar10 and +0.052 +- 0.083 on cell-mnist1d-tiny (ours
-    minus R_EA's, 95% intervals; an audit's measurement, 2026-12-07): no measurable
-    difference.
+    minus R_EA's, 95% intervals; ``python benchmarks/evolution_mutation.py``, output in
+    ``benchmarks/results/evolution_mutation.txt``): no measurable difference.
 
     Args:
         space, max_epoch, seed: See :class:`~nasrepro.strategies.Strategy`.
