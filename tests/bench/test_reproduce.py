@@ -129,7 +129,8 @@ def test_different_exits_1(sweep_dir: Path, tmp_path: Path, capsys: CapSys) -> N
 
 def test_an_accuracy_outside_seed_noise_is_different(sweep_dir: Path, tmp_path: Path) -> None:
     def edit(r: TrialResult) -> None:
-        r.history["test_acc"][-1] -= 50.0  # far beyond the spread of the other two seeds
+        v = r.history["test_acc"][-1]  # 50 points away, far beyond the other two seeds'
+        r.history["test_acc"][-1] = v - 50.0 if v >= 50.0 else v + 50.0  # spread, in [0, 100]
 
     rep = reproduce(_edited_table(sweep_dir, tmp_path, edit), CELLS[0], seed=0)
     assert rep.verdict == "DIFFERENT" and not rep.gaps["test_acc"].within
