@@ -206,6 +206,37 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _comparable(key: Any) -> Any:
+    """``key`` as runs are matched: a table benchmark by its content (protocol id, metrics
+    digest, seed mode, cost model), not by the name or path it was given as, so that a
+    leaderboard resumes from another working directory or a renamed copy of its table."""
+    if not isinstance(key, dict) or not isinstance(key.get("benchmark"), dict):
+        return key
+    b = key["benchmark"]
+    if not b.get("metrics_sha256"):  # a surrogate: its name is part of its identity
+        return key
+    return {**key, "benchmark": {k: v for k, v in b.items() if k not in ("name", "table")}}
+
+
+def _differences(stored: dict[str, Any], asked: dict[str, Any]) -> list[str]:
+    """``field: stored X, asked Y`` for each configuration field that differs, a dict
+    field (the benchmark) by the entries that differ."""
+    out = []
+    for f in CONFIG_FIELDS:
+        a, b = stored.get(f), asked.get(f)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and set(a) != {"kind", "value"}:
+            out += [
+                f"{f}.{k}: stored {_short(a.get(k))}, asked {_short(b.get(k))}"
+                for k in sorted(set(a) | set(b))
+                if a.get(k) != b.get(k)
+            ]
+        else:
+            out.append(f"{f}: stored {_short(a)}, asked {_short(b)}")
+    return out
+
+
 def _digest(run: Any) -> str:
     """sha256 of a run as JSON, so that an edited or damaged run file is run again."""
     return hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
@@ -248,7 +279,7 @@ class RunStore:
                 raise ValueError(f"a JSON {type(d).__name__}, not a run file's object")
             if d.get("format") != RUN_FORMAT:
                 raise ValueError(f"format {d.get('format')!r}")
-            if d.get("key") != key:
+            if _comparable(d.get("key")) != _comparable(key):
                 logger.info("%s holds a run of another configuration; running it again", path)
                 return None
             if "run_sha256" in d and d["run_sha256"] != _digest(d["run"]):
@@ -277,11 +308,7 @@ class RunStore:
                 continue
             if not isinstance(stored, dict):
                 continue
-            diff = [
-                f"{f}: stored {_short(stored.get(f))}, asked {_short(key.get(f))}"
-                for f in CONFIG_FIELDS
-                if stored.get(f) != key.get(f)
-            ]
+            diff = _differences(_comparable(stored), _comparable(key))
             if diff:
                 return f"{path.name} ({'; '.join(diff)})"
         return None

@@ -474,3 +474,50 @@ def test_a_strategy_listed_twice_is_refused_before_any_run(
     with pytest.raises(ConfigError, match="listed more than once: random-search; list each"):
         run_leaderboard(config, runs_dir=tmp_path / "runs")
     assert not list((tmp_path / "runs").glob("*.json"))
+
+
+def test_a_table_board_resumes_from_another_path_of_the_same_table(
+    smoke_table_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table's name and path as typed were part of every run's key: the same board
+    run again from another working directory (or on a renamed copy) was refused as
+    'another leaderboard configuration' (a reproducibility audit). Runs now match by
+    the table's content; a table with other numbers is still refused, naming the entry
+    that differs."""
+    import shutil
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    shutil.copy(smoke_table_path, a / "t.h5")
+    shutil.copy(smoke_table_path, b / "renamed.h5")
+    runs = tmp_path / "runs"
+
+    def board(table: str) -> Any:
+        config = LeaderboardConfig(BenchmarkSpec(table=table), ("random-search",), (0, 1), "10q")
+        return run_leaderboard(config, runs_dir=runs)
+
+    monkeypatch.chdir(a)
+    first = board("t.h5")
+    assert first.reused == 0
+    monkeypatch.chdir(tmp_path)
+    again = board(str(b / "renamed.h5"))
+    assert again.reused == 2 and again.benchmark["name"] == "renamed"
+    assert [r.final_regret for r in again.runs["random-search"]] == [
+        r.final_regret for r in first.runs["random-search"]
+    ]
+    import h5py
+
+    from nasrepro.tables._format import header_digest, metrics_digest
+
+    other = b / "other.h5"
+    shutil.copy(smoke_table_path, other)
+    with h5py.File(other, "r+") as f:  # other numbers, with consistent checksums
+        f["metrics"][0, 0, -1, 3] += 1.0
+        f.attrs["metrics_sha256"] = metrics_digest(f["metrics"][()])
+        attrs = {k: f.attrs[k] for k in f.attrs}
+        from nasrepro.tables._format import SMALL_DATASETS
+
+        f.attrs["header_sha256"] = header_digest(attrs, {k: f[k][()] for k in SMALL_DATASETS})
+    with pytest.raises(ConfigError, match=r"benchmark\.metrics_sha256: stored \"[0-9a-f]"):
+        board(str(other))
