@@ -15,6 +15,7 @@ module of this one.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,24 @@ class SurrogateBenchmark:
             "protocol_id": meta.get("protocol_id"),
             "seed_mode": self.seed_mode,
         }
+
+    def model_sha256(self) -> str:
+        """sha256 of what else decides the answers: the model's hyperparameters, its
+        per-space models, noise calibration and error, and the installed XGBoost. A
+        leaderboard keys its stored runs by it, so that after a refit on the same data
+        (other hyperparameters, a recalibration) or an XGBoost upgrade they run again
+        instead of being read back."""
+        from importlib import metadata
+
+        meta = self.model.metadata_
+        fields = ("model_params", "space_models", "calibration", "model_error_std", "n_epochs")
+        ident: dict[str, Any] = {k: meta.get(k) for k in fields}
+        try:
+            ident["xgboost"] = metadata.version("xgboost")
+        except metadata.PackageNotFoundError:
+            ident["xgboost"] = None
+        text = json.dumps(ident, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _arch(self, arch: Architecture | str) -> Architecture:
         return self.space.parse(arch) if isinstance(arch, str) else arch

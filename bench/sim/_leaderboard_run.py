@@ -417,6 +417,9 @@ def run_leaderboard(
             "seed_mode": config.benchmark.seed_mode,
             "budget": {"kind": budget.kind, "value": budget.value},
         }
+        model_sha256 = getattr(bench, "model_sha256", None)
+        if model_sha256 is not None:  # a surrogate: a refit or another XGBoost runs again
+            context["model_sha256"] = model_sha256()
         store = RunStore(where, context)
         store.clear_markers()
         code = {n: _code_sha256(classes[n], bench) for n in names}

@@ -5,13 +5,15 @@ The process that finishes a (strategy, seed) run writes it at once to
 ``DIR/<strategy>-seed<S>.json`` (a temporary file, then a rename), with a *key*:
 everything the run's numbers depend on. That is the benchmark and its provenance, the
 budget, the simulated workers, the seed, the sha256 of the source files that define the
-strategy (every class of its MRO), the runner, the benchmark and space classes, and the Python,
-numpy and nasrepro versions. A later leaderboard with the same ``DIR`` reuses a file only
+strategy (every class of its MRO), the runner, the benchmark and space classes, the Python,
+numpy and nasrepro versions, and for a surrogate benchmark ``model_sha256`` (its
+hyperparameters, calibration and the installed XGBoost). A table benchmark is matched by
+its content, not the name or path it was given as. A later leaderboard with the same ``DIR`` reuses a file only
 when its key is equal. Runs are pure functions of their key, so a resumed leaderboard's
 ``results.json`` equals an uninterrupted one's apart from its ``timing`` section. A
 directory holds one configuration (:data:`CONFIG_FIELDS`: benchmark, seed mode, budget,
 workers): a leaderboard of another is refused, not run over its runs, unless it is
-``fresh``. A file whose key differs only in code or versions is run again and
+``fresh``. A file whose key differs only in code, versions or model is run again and
 overwritten; an unreadable one, or one whose run does not match its ``run_sha256``, is
 renamed ``*.corrupt`` and run again.
 

@@ -521,3 +521,37 @@ def test_a_table_board_resumes_from_another_path_of_the_same_table(
         f.attrs["header_sha256"] = header_digest(attrs, {k: f[k][()] for k in SMALL_DATASETS})
     with pytest.raises(ConfigError, match=r"benchmark\.metrics_sha256: stored \"[0-9a-f]"):
         board(str(other))
+
+
+def test_surrogate_runs_are_keyed_by_the_model_and_rerun_after_a_refit(tmp_path: Path) -> None:
+    """A surrogate board's runs were keyed by the model's kind, encoding and training data
+    only: after a refit with other hyperparameters, a recalibration or an XGBoost
+    upgrade, a rerun into the same directory read the old runs back (a reproducibility
+    audit). ``model_sha256`` is now part of the key, outside the configuration: such
+    runs are run again, not refused."""
+    import copy
+
+    from nasrepro.bench.sim import open_benchmark
+
+    spec = BenchmarkSpec(name="chain-mnist1d-tiny-surrogate")
+    bench = open_benchmark(spec)
+    digest = bench.model_sha256()  # type: ignore[attr-defined]
+    assert digest == open_benchmark(spec).model_sha256()  # type: ignore[attr-defined]
+    refit = copy.copy(bench)
+    refit.model = copy.copy(bench.model)  # type: ignore[attr-defined]
+    meta = copy.deepcopy(bench.model.metadata_)  # type: ignore[attr-defined]
+    meta["model_params"]["max_depth"] += 1
+    refit.model.metadata_ = meta  # type: ignore[attr-defined]
+    assert refit.model_sha256() != digest  # type: ignore[attr-defined]
+
+    runs = tmp_path / "runs"
+    config = LeaderboardConfig(spec, ("random-search",), (0, 1), "10q")
+    assert run_leaderboard(config, runs_dir=runs).reused == 0
+    path = runs / "random-search-seed1.json"
+    stored = json.loads(path.read_text())
+    assert stored["key"]["model_sha256"] == digest
+    stored["key"]["model_sha256"] = "0" * 64  # as written under another model
+    path.write_text(json.dumps(stored))
+    again = run_leaderboard(config, runs_dir=runs)
+    assert again.reused == 1  # seed 0 read back, seed 1 run again (not refused)
+    assert json.loads(path.read_text())["key"]["model_sha256"] == digest
