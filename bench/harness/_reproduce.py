@@ -140,6 +140,10 @@ class ReproReport:
             architectures when they differ: the space's code now lowers them to other
             networks than the table trained (see :func:`table_specs_gap`). ``None``
             when they match or the table records no ``specs_sha256``.
+        protocol_id: The table's protocol id, which the retraining ran under.
+        versions: Everything the retraining recorded of its build (its
+            :attr:`~nasrepro.tables.TrialResult.versions`: nasrepro, torch, numpy,
+            threads, a capped oneDNN ISA, ...), beyond the compared :attr:`build`.
     """
 
     arch: str
@@ -157,6 +161,8 @@ class ReproReport:
     loss_rtol: float = LOSS_RTOL
     seed_finals: dict[str, list[float]] = field(default_factory=dict)
     specs_gap: tuple[str, str] | None = None
+    protocol_id: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
@@ -188,6 +194,8 @@ class ReproReport:
             "acc_noise_k": ACC_NOISE_K,
             "seed_finals": self.seed_finals,
             "specs_gap": None if self.specs_gap is None else list(self.specs_gap),
+            "protocol_id": self.protocol_id,
+            "versions": self.versions,
         }
 
 
@@ -481,4 +489,6 @@ def reproduce(
         loss_rtol=loss_rtol,
         seed_finals=seed_finals,
         specs_gap=specs_gap,
+        protocol_id=protocol.id,
+        versions={k: str(v) for k, v in result.versions.items()},
     )

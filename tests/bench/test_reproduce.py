@@ -222,6 +222,9 @@ def test_cli_reports_identical(table: Table, capsys: CapSys) -> None:
     assert main(["reproduce", CELLS[1], "--seed", "0", "--table", str(table.path), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["verdict"] == "IDENTICAL" and d["build_gaps"] == {}
+    # what the retraining ran under, as every result records it (a reproducibility audit)
+    assert d["protocol_id"] == table.protocol_id
+    assert {"nasrepro", "torch", "numpy", "python", "torch_threads"} <= set(d["versions"])
 
 
 def test_default_table_reproduces_on_cpu() -> None:
