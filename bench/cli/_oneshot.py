@@ -311,7 +311,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         track_search,
     )
     from nasrepro.bench.sim import parse_seeds
-    from nasrepro.bench.tracking import mlflow_run
+    from nasrepro.bench.tracking import mlflow_run, versions
 
     methods = args.methods or list(METHODS)
     for m in methods:
@@ -357,6 +357,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         "standalone_seconds": cost,
         "optimum": table.optimum,
         "device": "cpu, 1 torch thread per run",
+        "protocol_id": protocol.id,
+        "versions": versions(),
     }
     if units is not None:
         header["fte_table_seconds"], header["typical_table_seconds"] = units

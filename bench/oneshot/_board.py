@@ -263,7 +263,11 @@ def run_board(
             cost = standalone_seconds(protocol)
         finally:
             torch.set_num_threads(prev)
-        cost_file.write_text(json.dumps({"protocol_id": protocol.id, "standalone_seconds": cost}))
+        from nasrepro.bench.tracking import cpu_model, versions
+
+        record = {"protocol_id": protocol.id, "standalone_seconds": cost}
+        record |= {"versions": versions(), "cpu": cpu_model()}  # what the timing ran on
+        cost_file.write_text(json.dumps(record))
     total = len(methods) * len(seeds)
 
     def args(s: int) -> tuple[Any, ...]:

@@ -135,6 +135,11 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     assert "random-search" in md and "FTE (rsps)" in md
     res = _strict_json((out / "oneshot.json").read_text())
     assert res["summary"]["rsps"]["seeds"] == 2
+    # what the board ran under, and what the stand-alone timing ran on (an audit)
+    assert len(res["header"]["protocol_id"]) == 64 and "torch" in res["header"]["versions"]
+    cost = json.loads((out / "cost.json").read_text())
+    assert cost["protocol_id"] == res["header"]["protocol_id"] and cost["cpu"]
+    assert {"torch", "numpy", "nasrepro", "torch_threads"} <= set(cost["versions"])
     assert res["summary"]["darts-v1"]["op_share"]["none"] == 0  # DARTS never derives none
     assert set(res["blackbox"]["rsps"]) == {"random-search", "hyperband"}
     # each strategy at rsps's cost: regret, test mean and std, and the Welch p of rsps's
