@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import shutil
 import warnings
 from pathlib import Path
@@ -23,6 +24,20 @@ from nasrepro.surrogate._data import SurrogateError
 __all__ = ["check_save_dir"]
 
 logger = logging.getLogger(__name__)
+
+
+def fit_versions() -> dict[str, str]:
+    """The versions a fit's models depend on, recorded in ``metadata.json`` (since
+    2026-12-07; before, only nasrepro's)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("numpy", "xgboost", "scikit-learn", "nasrepro"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
 
 
 def _sha256(path: Path, *, sync: bool = False) -> str:

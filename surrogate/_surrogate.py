@@ -28,7 +28,6 @@ import shutil
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from nasrepro.surrogate._files import (
     _sha256,
     _sync_dir,
     check_save_dir,
+    fit_versions,
 )
 from nasrepro.surrogate._forest import Forest
 from nasrepro.surrogate._models import (
@@ -110,13 +110,6 @@ class Prediction:
     test_acc: np.ndarray
     test_std: np.ndarray
     cost_s: np.ndarray
-
-
-def _version() -> str:
-    try:
-        return importlib_metadata.version("nasrepro")
-    except importlib_metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class Surrogate:
@@ -230,7 +223,8 @@ class Surrogate:
         self.protocol_ = data.protocol
         self.metadata_: dict[str, Any] = {
             "format_version": FORMAT_VERSION if self.space_models else 2,
-            "nasrepro_version": _version(),
+            "nasrepro_version": (versions := fit_versions())["nasrepro"],
+            "versions": versions,
             "model": self.model,
             "model_params": self.models_["valid_acc"].get_params(),
             "random_state": self.random_state,

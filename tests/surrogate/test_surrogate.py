@@ -63,6 +63,10 @@ def test_fit_save_load_round_trip_without_pickle(
     assert meta["training_data_sha256"] == load_table(chain_train, encoding=s.encoding).sha256()
     assert meta["model"] == name and meta["n_train_archs"] == {"chain": chain_train.n_rows}
     assert meta["nasrepro_version"] and meta["sources"][0]["file"] == "chain-train.h5"
+    from importlib import metadata  # the versions the models depend on (an audit)
+
+    assert meta["versions"]["xgboost"] == metadata.version("xgboost")
+    assert {"python", "numpy", "scikit-learn", "nasrepro"} <= set(meta["versions"])
     if s.encoding == "graph":
         assert meta["feature_names"] == list(feature_names())
     after = Surrogate.load(tmp_path / "m").predict(archs, "chain")
