@@ -387,8 +387,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 _DATA_ROOT_HELP = (
-    "dataset directory (default $NASREPRO_DATA, else $NASREPRO_CACHE/data, "
-    "~/.cache/nasrepro/data); CIFAR-10 must already be there"
+    "where CIFAR-10 is read from (default $NASREPRO_DATA, else $NASREPRO_CACHE/data, "
+    "~/.cache/nasrepro/data); it must already be there. MNIST-1D ignores it: it is "
+    "generated and cached in $NASREPRO_CACHE (default ~/.cache/nasrepro)"
 )
 
 
