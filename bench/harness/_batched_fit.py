@@ -152,7 +152,8 @@ def fit_batched(
     history = fit(model, p, data, dev, gens, step, evaluate)
 
     singles = model.export() if static else nets
-    vers = versions() | {"trainer": "batched"} | ({"amp": "bfloat16"} if amp else {})
+    vers = versions() | {"trainer": "batched", "data_sha256": data.sha256}
+    vers |= {"amp": "bfloat16"} if amp else {}
     results = []
     for m, (net, (_, arch_str, space_name)) in enumerate(zip(singles, resolved, strict=True)):
         flops, latency = 0, float("nan")

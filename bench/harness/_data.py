@@ -86,7 +86,10 @@ class Splits:
         return self.x_train.ndim - 2
 
     def digest(self) -> str:
-        """sha256 over all arrays, to pin the exact data a result was trained on."""
+        """sha256 over all arrays, to pin the exact data a result was trained on: results
+        record it as ``versions["data_sha256"]`` (since 2026-12-07), so that data made
+        differently (another mnist1d release, another CIFAR-10 copy) shows under an
+        unchanged protocol id."""
         h = hashlib.sha256()
         for a in (self.x_train, self.y_train, self.x_valid, self.y_valid, self.x_test, self.y_test):
             h.update(np.ascontiguousarray(a).tobytes())

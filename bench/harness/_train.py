@@ -103,6 +103,7 @@ class Prepared:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+    sha256: str = ""  #: :meth:`Splits.digest` of the arrays they were made from
 
 
 def prepare(splits: Splits, device: torch.device) -> Prepared:
@@ -115,6 +116,7 @@ def prepare(splits: Splits, device: torch.device) -> Prepared:
         t(splits.x_test),
         t(splits.y_test),
         splits.num_classes,
+        splits.digest(),
     )
 
 
@@ -284,7 +286,7 @@ def _train(
         params=model.num_parameters(),
         flops=flops,
         latency_s=latency,
-        versions=versions(),
+        versions=versions() | {"data_sha256": data.sha256},
         device_name=_device_name(dev),
     )
 

@@ -217,6 +217,9 @@ def test_amp_is_opt_in_and_recorded() -> None:
     bf16 = train_batched(ARCHS[:2], p, [0, 1], static=False, amp=True)
     assert "amp" not in fp32[0].versions and bf16[0].versions["amp"] == "bfloat16"
     assert fp32[0].versions["trainer"] == bf16[0].versions["trainer"] == "batched"
+    from nasrepro.bench.harness import get_splits  # the data trained on, as single training
+
+    assert fp32[0].versions["data_sha256"] == get_splits(p).digest()
     for a, b in zip(fp32, bf16, strict=True):
         assert all(math.isfinite(v) for v in b.history["train_loss"])
         assert b.history["train_loss"] == pytest.approx(a.history["train_loss"], rel=0.05)

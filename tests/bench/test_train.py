@@ -50,6 +50,18 @@ def test_result_does_not_depend_on_the_callers_thread_count() -> None:
         train(ARCH, "synthetic-smoke", seed=0, threads=0)
 
 
+def test_result_records_the_data_it_trained_on(result: TrialResult) -> None:
+    """The protocol id fixes the data's recipe, not the generator's release: the data's
+    own digest is recorded, for every result (an audit: mnist1d's version was recorded
+    nowhere)."""
+    from nasrepro.bench.harness import get_splits
+
+    assert result.versions["data_sha256"] == get_splits(get_protocol("synthetic-smoke")).digest()
+    other = train(ARCH, "mnist1d-smoke", seed=0, static=False)
+    assert other.versions["data_sha256"] == get_splits(get_protocol("mnist1d-smoke")).digest()
+    assert other.versions["data_sha256"] != result.versions["data_sha256"]
+
+
 def test_different_seed_gives_different_results(result: TrialResult) -> None:
     other = train(ARCH, "synthetic-smoke", seed=1)
     assert other != result
