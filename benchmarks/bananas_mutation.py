@@ -15,9 +15,9 @@ under each operator.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from nasrepro.bench.sim import BenchmarkSpec, open_benchmark, parse_budget, run
 from nasrepro.spaces import CellArch, CellSpace
 from nasrepro.spaces._cell import CELL_OPS
 from nasrepro.strategies import Bananas
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paired import report_pairs  # noqa: E402
 
 
 class EdgewiseMutationCells(CellSpace):
@@ -76,18 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     print("distance from parent to candidate (edges changed), share of mutants:")
     for name, freq in _distances().items():
         print(f"  {name:<24} " + "  ".join(f"{d}: {f:.2f}" for d, f in enumerate(freq)))
-    for name in a.benchmarks.split(","):
-        tasks = [(name, a.budget, s) for s in range(a.seeds)]
-        with ProcessPoolExecutor(a.jobs) as ex:
-            res: list[Any] = list(ex.map(_pair, tasks))
-        r = np.array(res)
-        diff = r[:, 0] - r[:, 1]
-        half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-        print(
-            f"{name} ({a.budget}, {a.seeds} seeds): final regret one-edge {r[:, 0].mean():.3f}, "
-            f"edgewise {r[:, 1].mean():.3f}; paired difference {diff.mean():+.3f} +- {half:.3f} "
-            f"(95%); {r[:, 2].sum():.0f} s of runs"
-        )
+    report_pairs(_pair, a.benchmarks, a.budget, a.seeds, a.jobs, ("one-edge", "edgewise"))
     return 0
 
 

@@ -17,9 +17,9 @@ under each operator (20,000 mutations).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from nasrepro.bench.sim import BenchmarkSpec, open_benchmark, parse_budget, run
 from nasrepro.spaces import CELL_EDGES, CellArch, CellSpace
 from nasrepro.spaces._cell import CELL_OPS
 from nasrepro.strategies import RegularizedEvolution
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paired import report_pairs  # noqa: E402
 
 
 class NodeThenInputCells(CellSpace):
@@ -87,18 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'':<20} {head}")
     for name, share in _edge_shares().items():
         print(f"  {name:<20} " + "  ".join(f"{s:.3f}" for s in share))
-    for name in a.benchmarks.split(","):
-        tasks = [(name, a.budget, s) for s in range(a.seeds)]
-        with ProcessPoolExecutor(a.jobs) as ex:
-            res: list[Any] = list(ex.map(_pair, tasks, chunksize=8))
-        r = np.array(res)
-        diff = r[:, 0] - r[:, 1]
-        half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-        print(
-            f"{name} ({a.budget}, {a.seeds} paired seeds): final regret one-edge "
-            f"{r[:, 0].mean():.3f}, R_EA's {r[:, 1].mean():.3f}; paired difference "
-            f"{diff.mean():+.3f} +- {half:.3f} (95%); {r[:, 2].sum():.0f} s of runs"
-        )
+    report_pairs(_pair, a.benchmarks, a.budget, a.seeds, a.jobs, ("one-edge", "R_EA's"))
     return 0
 
 
