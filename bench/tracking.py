@@ -181,6 +181,29 @@ def _code_version() -> str:
         return "unknown"
 
 
+@functools.cache
+def code_sha256() -> str:
+    """sha256 (first 16 hex digits) of nasrepro's own source: every ``.py`` file of its
+    five packages, by relative path and bytes, read once a process. The version number
+    stays "0.1.0" while behaviour changes and a git commit misses uncommitted edits and
+    wheel installs; this identifies the code that ran wherever it is installed."""
+    import hashlib
+    import importlib.util
+
+    h = hashlib.sha256()
+    for pkg in ("spaces", "tables", "surrogate", "strategies", "bench"):
+        spec = importlib.util.find_spec(f"nasrepro.{pkg}")
+        roots = list(spec.submodule_search_locations or []) if spec else []
+        for root in roots:
+            base = Path(root)
+            for f in sorted(base.rglob("*.py")):
+                if "__pycache__" in f.parts:
+                    continue
+                h.update(f"{pkg}/{f.relative_to(base).as_posix()}\0".encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
     """Versions that a result depends on; torch's only where torch is already loaded.
 
@@ -192,7 +215,7 @@ def versions() -> dict[str, str]:
     ``onednn_max_cpu_isa`` is oneDNN's instruction-set cap, where one is set (see
     :mod:`nasrepro.bench._cpu_isa`; ATen's shows in ``cpu_capability``). ``xgboost`` and
     ``scikit-learn`` appear where they are loaded (a surrogate benchmark's predictions
-    depend on them). This function
+    depend on them). ``nasrepro_code`` is :func:`code_sha256`. This function
     never imports torch itself, so torch-free callers (a leaderboard over a table) stay
     torch-free; training has torch loaded and so records ``torch`` and ``cpu_capability``.
     """
@@ -221,6 +244,7 @@ def versions() -> dict[str, str]:
         out["nasrepro"] = metadata.version("nasrepro")
     except metadata.PackageNotFoundError:
         out["nasrepro"] = "unknown"
+    out["nasrepro_code"] = code_sha256()
     return out
 
 

@@ -163,6 +163,12 @@ def test_train_cli_json(tmp_path) -> None:
     )
     d = json.loads(out.stdout)
     assert d["arch"] == ARCH and len(d["history"]["valid_acc"]) == 2
+    # the code that ran, by content (the version number stays 0.1.0): the same in
+    # another process, and over nasrepro's own source only
+    from nasrepro.bench.tracking import code_sha256
+
+    assert d["versions"]["nasrepro_code"] == code_sha256()
+    assert len(code_sha256()) == 16 and int(code_sha256(), 16) >= 0
 
 
 def test_cli_reports_bad_arch_without_traceback(tmp_path) -> None:
