@@ -186,6 +186,9 @@ def _meta(device: str, cfg: dict[str, Any], budget: float) -> dict[str, Any]:
         "host": platform.node(),
         "nasrepro_cache": os.environ.get("NASREPRO_CACHE", ""),
     }
+    from nasrepro.bench.tracking import versions  # numpy, nasrepro_code, cpu_capability, ...
+
+    meta["versions"] = versions()
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)
         meta |= {
