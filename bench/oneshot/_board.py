@@ -340,9 +340,14 @@ def retrain_cells(
     return out
 
 
+def _pm(mean: float, std: float, digits: int = 2) -> str:
+    """``mean ± std``; the std reads ``n/a`` where it is undefined (one seed: NaN)."""
+    return f"{mean:.{digits}f} ± " + (f"{std:.{digits}f}" if math.isfinite(std) else "n/a")
+
+
 def _ms(values: Sequence[float]) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else math.nan
 
 
 def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -403,9 +408,9 @@ def to_markdown(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m, s in summary.items():
-        tau = "n/a" if s["tau_mean"] is None else f"{s['tau_mean']:.3f} ± {s['tau_std']:.3f}"
+        tau = "n/a" if s["tau_mean"] is None else _pm(s['tau_mean'], s['tau_std'], 3)
         lines.append(
-            f"| {m} | {s['epochs']} | {s['test_mean']:.2f} ± {s['test_std']:.2f} | "
+            f"| {m} | {s['epochs']} | {_pm(s['test_mean'], s['test_std'])} | "
             f"{s['regret_mean']:.2f} | {s['fte_mean']:.1f} | {s['search_s_mean']:.1f} | {tau} | "
             f"{s['distinct_cells']}/{s['seeds']} | {s['op_share'].get('skip_connect', 0):.0%} | "
             f"{s['op_share'].get('none', 0):.0%} |"
@@ -438,7 +443,7 @@ def to_markdown(
                 else:
                     r, t, sd, p = per[st]
                     ptxt = "n/a" if math.isnan(p) else f"{p:.2g}"
-                    cells.append(f"{r:.2f} ({t:.2f} ± {sd:.2f}; p {ptxt})")
+                    cells.append(f"{r:.2f} ({_pm(t, sd)}; p {ptxt})")
             lines.append(f"| {summary[m]['fte_mean']:.1f} FTE ({m}) | " + " | ".join(cells) + " |")
     if retrained:
         lines += [

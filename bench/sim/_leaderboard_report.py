@@ -38,6 +38,11 @@ _METRIC_NAMES = {
 }
 
 
+def pm(mean: float, std: float, digits: int = 2) -> str:
+    """``mean ± std``; the std reads ``n/a`` where it is undefined (one seed: NaN)."""
+    return f"{mean:.{digits}f} ± " + (f"{std:.{digits}f}" if math.isfinite(std) else "n/a")
+
+
 def _table_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     rows = [(n, s["summary"]) for n, s in summary["strategies"].items()]
     return sorted(rows, key=lambda r: (r[1]["mean"], r[1]["rank"], r[0]))
@@ -88,7 +93,7 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
     for k, (n, s) in enumerate(_table_rows(summary), start=1):
         lines.append(
             f"| {k} | {n} | {s['mean']:.3f} {_ci_text(s)} | "
-            f"{s['test_mean']:.2f} ± {s['test_std']:.2f} | "
+            f"{pm(s['test_mean'], s['test_std'])} | "
             f"{s['median']:.3f} | {s['auc']:.3f} | {s['rank']:.2f} | {s['evaluations']:.0f} |"
         )
     for n, why in lb.skipped.items():
@@ -147,7 +152,7 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
     body = "".join(
         f"<tr><td>{k}</td><td>{html.escape(n)}</td><td>{s['mean']:.3f}</td>"
         f"<td>{_ci_text(s)}</td>"
-        f"<td>{s['test_mean']:.2f} ± {s['test_std']:.2f}</td><td>{s['median']:.3f}</td>"
+        f"<td>{pm(s['test_mean'], s['test_std'])}</td><td>{s['median']:.3f}</td>"
         f"<td>{s['auc']:.3f}</td><td>{s['rank']:.2f}</td></tr>"
         for k, (n, s) in enumerate(_table_rows(summary), start=1)
     )

@@ -153,7 +153,7 @@ def summarize(lb: Leaderboard) -> dict[str, Any]:
         ``ci_low``, ``ci_high`` (:func:`mean_ci`), ``median``, ``auc``, ``rank``, and ``test_mean`` /
         ``test_std``: the final incumbent's mean final test accuracy (the table's
         report metric; ``optimum - regret``), mean and sample standard deviation
-        (``ddof=1``) over seeds, as NAS-Bench-201's Table 5 reports it.
+        (``ddof=1``) over seeds, as NAS-Bench-201's Table 5 reports it (NaN for one seed).
     """
     all_runs = [r for rs in lb.runs.values() for r in rs]
     grid, axis = make_grid(all_runs, lb.budget)
@@ -184,7 +184,7 @@ def summarize(lb: Leaderboard) -> dict[str, Any]:
                 "rank": float(ranks[i, -1]),
                 "evaluations": float(np.mean([r.n_evaluations for r in lb.runs[n]])),
                 "test_mean": float(np.nanmean(test)),
-                "test_std": float(np.nanstd(test, ddof=1)) if len(test) > 1 else 0.0,
+                "test_std": float(np.nanstd(test, ddof=1)) if len(test) > 1 else math.nan,
             },
         }
         out["ranks"][n] = ranks[i].tolist()
@@ -201,7 +201,7 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
     Returns:
         Per strategy: the mean regret over the seeds, and their incumbents'
         report-metric accuracy (``optimum - regret``), mean and sample standard
-        deviation; NaN for all three unless every seed has a result by then (a mean
+        deviation (NaN for one seed); NaN for all three unless every seed has a result by then (a mean
         over the seeds that have one would flatter the strategy).
         The one-shot leaderboard sets the black-box strategies beside each method at
         the method's cost this way.
@@ -213,7 +213,7 @@ def regret_at(lb: Leaderboard, time_s: float) -> dict[str, tuple[float, float, f
             out[name] = (math.nan, math.nan, math.nan)
             continue
         test = optimum - reg
-        std = float(test.std(ddof=1)) if len(test) > 1 else 0.0
+        std = float(test.std(ddof=1)) if len(test) > 1 else math.nan
         out[name] = (float(reg.mean()), float(test.mean()), std)
     return out
 

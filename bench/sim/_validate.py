@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.sim._contract import check_contract, seed_note
-from nasrepro.bench.sim._leaderboard_report import budget_text
+from nasrepro.bench.sim._leaderboard_report import budget_text, pm
 from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     LeaderboardConfig,
@@ -166,8 +166,7 @@ class ValidateReport:
             + (f" ({self.reused} read back from an earlier --out)" if self.reused else ""),
             f"final test regret: mean {self.mean:.3f} [95% CI {self.ci[0]:.3f}, "
             f"{self.ci[1]:.3f}] (Student t), median {self.median:.3f}",
-            f"final incumbents' {self.report_metric}: {self.test_acc[0]:.2f} ± "
-            f"{self.test_acc[1]:.2f} % (mean ± std over seeds)",
+            f"final incumbents' {self.report_metric}: {pm(*self.test_acc)} % (mean ± std over seeds)",
             *([self.cost_model] if self.cost_model else []),
             f"rank {self.rank} of {self.n_ranked} by mean final regret among the references",
             "",
@@ -337,7 +336,7 @@ def validate(
     test = bench.optimum - final  # (n_seeds,) the final incumbents' mean test accuracy
     report.test_acc = (
         float(np.nanmean(test)),
-        float(np.nanstd(test, ddof=1)) if len(test) > 1 else 0.0,
+        float(np.nanstd(test, ddof=1)) if len(test) > 1 else math.nan,
     )
     report.report_metric = str(lb.benchmark.get("report_metric") or "test accuracy")
     report.reused = lb.reused

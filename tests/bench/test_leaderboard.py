@@ -55,6 +55,26 @@ def test_leaderboard_is_deterministic_for_fixed_seeds(spec: BenchmarkSpec) -> No
     assert summarize(c)["strategies"] != summarize(a)["strategies"]
 
 
+def test_one_seed_has_no_spread(spec: BenchmarkSpec) -> None:
+    """With one seed the CI and the test accuracy's standard deviation are undefined:
+    NaN in the summary, ``n/a`` in the markdown and HTML, never a made-up ``± 0.00``."""
+    from nasrepro.bench.sim._leaderboard_report import to_html, to_markdown
+
+    lb = run_leaderboard(LeaderboardConfig(spec, ("random-search", "local-search"), (0,), "10x"))
+    s = summarize(lb)
+    for st in s["strategies"].values():
+        assert np.isnan(st["summary"]["test_std"]) and np.isnan(st["summary"]["ci_low"])
+        assert np.isfinite(st["summary"]["test_mean"])
+    md, page = to_markdown(lb, s), to_html(lb, s)
+    rows = [line for line in md.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert len(rows) == 2 and all("± n/a" in r and "[n/a: one seed]" in r for r in rows), md
+    assert "± 0.00" not in md and page.count("± n/a") == 2
+    # two seeds give a number again
+    lb2 = run_leaderboard(LeaderboardConfig(spec, ("random-search",), (0, 1), "10x"))
+    s2 = summarize(lb2)["strategies"]["random-search"]["summary"]
+    assert np.isfinite(s2["test_std"]) and "± n/a" not in to_markdown(lb2, summarize(lb2))
+
+
 def test_summary_statistics(spec: BenchmarkSpec) -> None:
     lb = run_leaderboard(
         LeaderboardConfig(spec, ("random-search", "local-search"), tuple(range(8)), "10x")
