@@ -408,7 +408,7 @@ def to_markdown(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m, s in summary.items():
-        tau = "n/a" if s["tau_mean"] is None else _pm(s['tau_mean'], s['tau_std'], 3)
+        tau = "n/a" if s["tau_mean"] is None else _pm(s["tau_mean"], s["tau_std"], 3)
         lines.append(
             f"| {m} | {s['epochs']} | {_pm(s['test_mean'], s['test_std'])} | "
             f"{s['regret_mean']:.2f} | {s['fte_mean']:.1f} | {s['search_s_mean']:.1f} | {tau} | "
