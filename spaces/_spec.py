@@ -10,8 +10,8 @@ and must accept the keywords ``C``, ``N`` and ``reduction`` (a key of
 :data:`REDUCTIONS`) that training protocols pass. The space still implements every
 abstract method of :class:`~nasrepro.spaces.SearchSpace` (sampling, mutation,
 neighbours, encoding, canonical form, distance) and the hooks its users need (for
-example ``decisions()`` for REINFORCE and BOHB); see the README's "Bring your own
-search space" and ``examples/my_space.py``.
+example ``decisions()`` for REINFORCE and BOHB); see ``docs/spaces.md`` and
+``examples/my_space.py``.
 
 Semantics, shared by the compiler and the featurizer:
 

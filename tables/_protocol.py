@@ -314,7 +314,7 @@ register_protocol(
 #: 4,000 examples) and SGD's momentum 0.9, Nesterov and weight decay 5e-4, which are
 #: the dataclass defaults, NB201's ``200E.config`` values. Also ours, not calibrated:
 #: C=8 and N=1, the smallest NB201-shaped network (3 cells), held fixed in every
-#: calibration row (the README's proxy-agreement study trains C=16 and N=3 variants
+#: calibration row (the proxy-agreement study in docs/default-vs-nb201.md trains C=16 and N=3 variants
 #: against it); 6,000 MNIST-1D samples generated with ``gen_seed`` 0, where the
 #: package's own defaults (``mnist1d.data.get_dataset_args``) are 5,000 samples, seed
 #: 42 and an 80/20 train/test split: we generate 1,000 more to hold out a validation
