@@ -57,7 +57,7 @@ deps() {
     elif [ -n "${TORCH_INDEX_URL:-}" ] && [ -n "$torch_family" ]; then
         pip install --index-url "$TORCH_INDEX_URL" $torch_family
     fi
-    pip install "setuptools>=68" wheel -r "$1"
+    pip install "setuptools>=77" wheel -r "$1"
     pip check || echo "pip check: expected only for what OMIT_DEPS left out"
 }
 
