@@ -32,7 +32,13 @@ from nasrepro.spaces._classkey import (
 )
 from nasrepro.spaces._count import count_flops, count_params, count_static
 from nasrepro.spaces._digest import lowered_digests, network_digests, specs_digest
-from nasrepro.spaces._errors import ConfigError, MissingExtraError, NasreproError, WorkerDiedError
+from nasrepro.spaces._errors import (
+    AccessError,
+    ConfigError,
+    MissingExtraError,
+    NasreproError,
+    WorkerDiedError,
+)
 from nasrepro.spaces._hier import HIER_PRIMITIVES, HierArch, HierDecisions, HierSpace
 from nasrepro.spaces._registry import Registry, resolve_reference
 from nasrepro.spaces._spec import (
@@ -57,6 +63,7 @@ __all__ = [
     "network_class_key",
     "cell_expression",
     "NasreproError",
+    "AccessError",
     "ConfigError",
     "MissingExtraError",
     "WorkerDiedError",

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "NasreproError",
     "ConfigError",
     "MissingExtraError",
@@ -34,6 +35,29 @@ class NasreproError(Exception):
 
 class ConfigError(NasreproError, ValueError):
     """An argument or setting is invalid (a bad count, an unknown name, a missing file)."""
+
+
+class AccessError(NasreproError, PermissionError):
+    """This user may not read (or write) a file: its permissions, not its content.
+
+    Raised where a file that cannot be opened would otherwise be taken for a damaged
+    one, set aside and recomputed, or reported as corrupt with the advice to rebuild it.
+    """
+
+
+def access_error(path: object, cause: OSError, what: str = "file") -> AccessError:
+    """The error for a ``PermissionError`` on ``path``, saying that the ``what`` is not
+    damaged and how to get at it.
+
+    Example:
+        >>> e = access_error("t.h5", PermissionError(13, "Permission denied"), "table")
+        >>> str(e).split(";")[0], isinstance(e, PermissionError)
+        ('t.h5: permission denied (this user may not read it)', True)
+    """
+    return AccessError(
+        f"{path}: permission denied (this user may not read it); the {what} itself is not "
+        "damaged: make it readable (chmod u+r, or a+r for others) or run as its owner"
+    )
 
 
 class MissingExtraError(NasreproError, ImportError):

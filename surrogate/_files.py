@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from nasrepro.spaces._errors import access_error
 from nasrepro.surrogate._data import SurrogateError
 
 __all__ = ["check_save_dir"]
@@ -95,7 +96,11 @@ def _check_hashes(d: Path, meta: dict[str, Any]) -> None:
         path = d / name
         if not path.is_file():
             raise SurrogateError(f"{d}: {name} is missing; {refit}")
-        if _sha256(path) != want:
+        try:
+            digest = _sha256(path)
+        except PermissionError as e:
+            raise access_error(path, e, "surrogate") from None
+        if digest != want:
             raise SurrogateError(
                 f"{d}: {name} is not the file this surrogate's metadata.json was saved "
                 f"with (its sha256 differs); {refit}"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.spaces._errors import ConfigError, access_error
 from nasrepro.surrogate._data import SurrogateError, TrainingData, arch_classes, encode
 from nasrepro.surrogate._features import feature_names
 from nasrepro.surrogate._files import (
@@ -593,6 +593,8 @@ class Surrogate:
             raise SurrogateError(f"{d}: no surrogate here (no metadata.json); fit one first")
         try:
             meta = json.loads(path.read_text())
+        except PermissionError as e:
+            raise access_error(path, e, "surrogate") from None
         except (OSError, ValueError) as e:  # unreadable, or not JSON
             raise SurrogateError(
                 f"{path}: not a readable surrogate metadata file ({e}); fit the surrogate again"
@@ -635,6 +637,8 @@ class Surrogate:
                     self.cost_ = XGBSurrogate.load(d, "cost", cost_params)
                 else:
                     self.models_[t] = mcls.load(d, t.replace(":", "."), params)
+            except PermissionError as e:
+                raise access_error(e.filename or d, e, "surrogate") from None
             except (OSError, EOFError, ValueError) as e:  # gzip, JSON and XGBoost errors
                 raise SurrogateError(
                     f"{d}: the {t!r} model files {files[t]} are unreadable "

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrepro.spaces._errors import access_error
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._protocol import Protocol
 
@@ -268,6 +269,7 @@ def read_chunk(path: Path) -> dict[str, Any]:
 
     Raises:
         ValueError: The file is not a readable chunk (names the file and the fix).
+        AccessError: This user may not read it (the chunk itself may be sound).
     """
     try:
         with gzip.open(path, "rb") as f:
@@ -282,6 +284,8 @@ def read_chunk(path: Path) -> dict[str, Any]:
             isinstance(k, str) and isinstance(v, str) for k, v in networks.items()
         ):
             raise ValueError("networks is not an object of strings")
+    except PermissionError as e:
+        raise access_error(path, e, "sweep chunk") from e
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(
             f"{path}: not a readable sweep chunk ({e}); delete it and resume the sweep "

@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from nasrepro.spaces import Architecture, SearchSpace, get_space, parse_in
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.spaces._errors import ConfigError, access_error
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import (
     IMPORT_ATTRS,
@@ -171,6 +171,8 @@ class Table:
             raise TableError(f"{p}: no such table file; build one with `nasrepro table build`")
         try:
             f = h5py.File(p, "r")
+        except PermissionError as e:
+            raise access_error(p, e, "table") from e
         except Exception as e:  # h5py raises OSError, sometimes others, on broken files
             raise TableError(
                 f"{p}: cannot be read as HDF5; it is truncated, corrupt or not a table "

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.bench.sim._runner import Budget, RunResult
+from nasrepro.spaces._errors import access_error
 from nasrepro.tables import write_json_atomic
 from nasrepro.tables._outfile import set_aside
 
@@ -287,6 +288,8 @@ class RunStore:
             if "run_sha256" in d and d["run_sha256"] != _digest(d["run"]):
                 raise ValueError("its run does not match its checksum (edited or damaged)")
             return run_from_dict(d["run"])
+        except PermissionError as e:  # a sound run this user may not read: not set aside
+            raise access_error(path, e, "run file") from e
         except (OSError, ValueError, KeyError, TypeError) as e:
             try:
                 bad: Path | str = set_aside(path)
