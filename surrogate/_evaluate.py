@@ -34,7 +34,7 @@ import numpy as np
 
 from nasrepro.surrogate._data import SurrogateError, trained_rows
 from nasrepro.surrogate._surrogate import Surrogate
-from nasrepro.tables import Table
+from nasrepro.tables import Table, save_figure_atomic, write_text_atomic
 
 __all__ = [
     "SpaceEvaluation",
@@ -264,7 +264,7 @@ def _scatter(ev: SpaceEvaluation, path: Path) -> None:
     ax.set_xlabel("true final valid acc (mean over seeds, %)")
     ax.set_ylabel("predicted (mean +- std of one run, %)")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure_atomic(fig, path)
     plt.close(fig)
 
 
@@ -273,7 +273,7 @@ def write_report(evaluations: list[SpaceEvaluation], out: str | os.PathLike[str]
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {ev.space: ev.metrics for ev in evaluations}
-    (d / "metrics.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    write_text_atomic(d / "metrics.json", json.dumps(summary, indent=1, sort_keys=True))
     lines = [
         "# Surrogate evaluation on held-out architectures",
         "",
@@ -288,5 +288,5 @@ def write_report(evaluations: list[SpaceEvaluation], out: str | os.PathLike[str]
         lines.append(f"| {ev.space} | " + " | ".join(cells) + " |")
         _scatter(ev, d / f"scatter-{ev.space}.png")
     lines += [""] + [f"![{ev.space}](scatter-{ev.space}.png)" for ev in evaluations]
-    (d / "report.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(d / "report.md", "\n".join(lines) + "\n")
     return d

@@ -43,6 +43,7 @@ from nasrepro.tables._import import (
     PartialImportWarning,
     import_table,
 )
+from nasrepro.tables._outfile import atomic_output, save_figure_atomic, write_text_atomic
 from nasrepro.tables._plot import plot_table
 from nasrepro.tables._protocol import (
     DATASET_SHAPES,
@@ -92,6 +93,9 @@ __all__ = [
     "read_chunk",
     "write_chunk",
     "write_json_atomic",
+    "write_text_atomic",
+    "save_figure_atomic",
+    "atomic_output",
     "SweepManifest",
     "read_manifest",
     "write_manifest",

@@ -7,14 +7,17 @@ itself, lies inside a sweep directory being built from, or is an existing file t
 is not HDF5 (a results file, a chunk, a manifest): those hold data a table does not.
 :func:`check_not_a_table` keeps ``table export``/``plot`` from writing over a table.
 
-:func:`write_atomically` writes through ``.NAME.PID@HOST-XXXXXXXX.tmp`` beside the
-output and renames it. A writer killed with SIGKILL (or a lost machine) cannot remove
+:func:`atomic_output` (and :func:`write_atomically`, :func:`write_text_atomic`,
+:func:`save_figure_atomic` on it) writes through ``.NAME.PID@HOST-XXXXXXXX.tmp`` beside
+the output and renames it, so that every final output (a table, a leaderboard's
+reports and plots, a validation record) is whole or absent, never half-written. A writer killed with SIGKILL (or a lost machine) cannot remove
 that file; the next write of the same output removes the ones whose writer is gone
 (:func:`stale_temps`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,21 +25,25 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from nasrepro.tables._errors import TableError
 
 __all__ = [
     "HDF5_SIGNATURE",
+    "atomic_output",
     "STALE_AFTER_S",
     "check_not_a_table",
     "check_table_output",
     "is_hdf5",
     "regular_output",
+    "save_figure_atomic",
     "set_aside",
     "stale_temps",
     "write_atomically",
+    "write_text_atomic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -212,13 +219,16 @@ def _alive(pid: int) -> bool:
 def stale_temps(out: str | os.PathLike[str], *, now: float | None = None) -> list[Path]:
     """The temporary files of ``out`` whose writer is gone.
 
-    Only names of :func:`write_atomically`'s pattern for this output count:
-    ``.NAME.PID@HOST-XXXXXXXX.tmp`` (stale when PID is not running on this host, or
+    Only names of :func:`atomic_output`'s pattern for this output count:
+    ``.NAME.PID@HOST-XXXXXXXX.tmp`` with or without ``NAME``'s suffix (stale when PID is not running on this host, or
     older than :data:`STALE_AFTER_S`) and the older ``.NAME.XXXXXXXX.tmp`` (stale when
     older than :data:`STALE_AFTER_S`).
     """
     p = Path(out)
-    pattern = re.compile(re.escape(f".{p.name}.") + rf"(?:(\d+)@([0-9a-f]{{6}})-)?{_RANDOM}\.tmp")
+    pattern = re.compile(
+        re.escape(f".{p.name}.")
+        + rf"(?:(\d+)@([0-9a-f]{{6}})-)?{_RANDOM}\.tmp(?:{re.escape(p.suffix)})?"
+    )
     now = time.time() if now is None else now
     host = _host_tag()
     stale = []
@@ -243,21 +253,29 @@ def stale_temps(out: str | os.PathLike[str], *, now: float | None = None) -> lis
     return sorted(stale)
 
 
-def write_atomically(out: Path, data: bytes) -> None:
-    """Write ``data`` to ``out`` through a temporary file in its directory, then rename.
+@contextlib.contextmanager
+def atomic_output(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``out`` to write its new content to, renamed over ``out``
+    when the block ends; a final output is never left half-written.
 
-    Stale temporary files of ``out`` (:func:`stale_temps`) are removed first. A link is
-    written through (:func:`regular_output`).
+    The temporary name is ``.NAME.PID@HOST-XXXXXXXX.tmp`` plus ``out``'s suffix (so that
+    matplotlib picks the format by it); stale ones left by a killed writer of ``out``
+    (:func:`stale_temps`) are removed first. The file is flushed to disk before the
+    rename. If the block raises, or the rename fails, the temporary file is removed,
+    ``out`` is left as it was, and the exception (an ``OSError`` for a full disk)
+    propagates. A link is written through (:func:`regular_output`); a missing parent
+    directory is created.
 
-    Raises:
-        TableError: The directory cannot be created or written, or the disk is full;
-            ``out`` is then left as it was.
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> with atomic_output(d / "results.json") as tmp:
+        ...     _ = tmp.write_text("{}")
+        >>> [p.name for p in d.iterdir()]
+        ['results.json']
     """
     out = regular_output(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TableError(f"cannot write the table {out}: {e.strerror or e}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
     for old in stale_temps(out):
         try:
             old.unlink()
@@ -265,22 +283,47 @@ def write_atomically(out: Path, data: bytes) -> None:
             logger.warning("cannot remove the stale temporary file %s: %s", old, e)
         else:
             logger.info("removed %s, left by an interrupted write of %s", old, out)
+    prefix = f".{out.name}.{os.getpid()}@{_host_tag()}-"
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        prefix = f".{out.name}.{os.getpid()}@{_host_tag()}-"
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=out.parent)
-    except OSError as e:
-        raise TableError(f"cannot write the table {out}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        yield tmp
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the output from other users
         os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(out: Path, data: bytes) -> None:
+    """Write ``data`` to ``out`` through :func:`atomic_output`.
+
+    Raises:
+        TableError: The directory cannot be created or written, or the disk is full;
+            ``out`` is then left as it was.
+    """
+    out = regular_output(out)
+    try:
+        with atomic_output(out) as tmp:
+            tmp.write_bytes(data)
     except OSError as e:
         raise TableError(
             f"cannot write the table {out}: {e.strerror or e}; nothing was written there"
         ) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def write_text_atomic(out: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``out`` through :func:`atomic_output`; returns ``out``'s path."""
+    with atomic_output(out) as tmp:
+        tmp.write_text(text)
+    return Path(out)
+
+
+def save_figure_atomic(fig: Any, out: str | os.PathLike[str], **savefig: Any) -> Path:
+    """``fig.savefig`` to ``out`` through :func:`atomic_output` (the format follows
+    ``out``'s suffix); returns ``out``'s path."""
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, **savefig)
+    return Path(out)

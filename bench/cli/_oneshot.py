@@ -26,6 +26,7 @@ from nasrepro.bench.cli._args import (
 )
 from nasrepro.bench.cli._outputs import check_dir, check_figure_file
 from nasrepro.spaces._errors import ConfigError
+from nasrepro.tables import write_text_atomic
 
 __all__ = ["add_parser"]
 
@@ -344,7 +345,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                     f"retraining {m}'s derived cells for real ({len(set(archs))} cells; "
                     f"method {i} of {len(summary)})"
                 )
-            retrained[m] = retrain_cells(table, archs)
+            retrained[m] = retrain_cells(table, archs, store=out / "retrained")
     blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None
     skipped: dict[str, str] = {}
     units: tuple[float, float] | None = None
@@ -365,11 +366,11 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     md = to_markdown(summary, header, blackbox, retrained)
     if skipped:
         md += "\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(skipped.items())) + "\n"
-    (out / "oneshot.md").write_text(md)
+    write_text_atomic(out / "oneshot.md", md)
     png = plot_epochs(runs, out / "oneshot-epochs.png", table.optimum)
     result = {"header": header, "summary": summary, "blackbox": blackbox, "skipped": skipped,
               "retrained": retrained}  # fmt: skip
-    (out / "oneshot.json").write_text(json_text(result, indent=1))
+    write_text_atomic(out / "oneshot.json", json_text(result, indent=1))
     with mlflow_run(
         f"oneshot-leaderboard-{protocol.name}",
         params={"methods": ",".join(methods), "seeds": ",".join(map(str, seeds))},

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nasrepro.spaces._base import quote
 from nasrepro.spaces._errors import NasreproError
-from nasrepro.tables._outfile import regular_output
+from nasrepro.tables._outfile import atomic_output, regular_output
 
 __all__ = [
     "OutputError",
@@ -158,25 +158,21 @@ def check_figure_file(path: str | os.PathLike[str], flag: str) -> Path:
 def atomic_file(path: str | os.PathLike[str], flag: str) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` when the block ends.
 
-    The temporary name keeps ``path``'s suffix (matplotlib picks the format by it). If
-    the block raises, the temporary file is removed and ``path`` is left as it was; an
-    OSError (a full disk) becomes an :class:`OutputError` naming ``path``.
+    :func:`nasrepro.tables.atomic_output` under :func:`check_file`: the temporary name
+    keeps ``path``'s suffix (matplotlib picks the format by it), and temporaries a
+    killed earlier write of ``path`` left are removed. If the block raises, the
+    temporary file is removed and ``path`` is left as it was; an OSError (a full disk)
+    becomes an :class:`OutputError` naming ``path``.
     """
     out = check_file(path, flag)
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".tmp{out.suffix}", dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
     try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
+        with atomic_output(out) as tmp:
+            yield tmp
     except OSError as e:
         raise OutputError(
             f"{flag} {quote(str(out))}: writing failed ({describe_os_error(e)}); nothing was "
             "written there"
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

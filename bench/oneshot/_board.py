@@ -39,7 +39,7 @@ from nasrepro.bench.oneshot._run import (
     table_digest,
 )
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
-from nasrepro.tables import Protocol, Table, open_table
+from nasrepro.tables import Protocol, Table, open_table, save_figure_atomic, write_text_atomic
 from nasrepro.tables._outfile import set_aside
 
 __all__ = [
@@ -102,10 +102,7 @@ def _one(
     )
     d = res.to_dict()
     path = _run_path(Path(out), method, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json_text(d))
-    os.replace(tmp, path)
+    write_text_atomic(path, json_text(d))
     return d
 
 
@@ -267,7 +264,7 @@ def run_board(
 
         record = {"protocol_id": protocol.id, "standalone_seconds": cost}
         record |= {"versions": versions(), "cpu": cpu_model()}  # what the timing ran on
-        cost_file.write_text(json.dumps(record))
+        write_text_atomic(cost_file, json.dumps(record))
     total = len(methods) * len(seeds)
 
     def args(s: int) -> tuple[Any, ...]:
@@ -312,31 +309,44 @@ def run_board(
 
 
 def retrain_cells(
-    table: Table, archs: Sequence[str], seed: int = 0, device: str = "cpu"
+    table: Table,
+    archs: Sequence[str],
+    seed: int = 0,
+    device: str = "cpu",
+    store: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Retrain derived cells for real (through ``nasrepro reproduce``) and compare with
     the table rows: the table's verdict on each, with the final accuracies of both.
 
-    Returns an empty list for a table without a training protocol (nothing to retrain
-    under).
+    With a ``store`` (``oneshot leaderboard``'s ``OUT/retrained``) each cell's outcome is
+    kept as it finishes and read back by a rerun on the same build
+    (:func:`nasrepro.bench.harness._kept.kept`). Returns an empty list for a table
+    without a training protocol (nothing to retrain under).
     """
     from nasrepro.bench.harness import reproduce
+    from nasrepro.bench.harness._kept import kept
 
     if not table.has_protocol:
         return []
     out = []
     for a in dict.fromkeys(archs):  # each distinct cell once, in order
-        rep = reproduce(table, a, seed, device)
-        out.append({
-            "arch": a,
-            "seed": seed,
-            "verdict": rep.verdict,
-            "bitwise_expected": rep.bitwise_expected,
-            "table_test_acc": rep.final["test_acc"][0],
-            "retrained_test_acc": rep.final["test_acc"][1],
-            "table_valid_acc": rep.final["valid_acc"][0],
-            "retrained_valid_acc": rep.final["valid_acc"][1],
-        })  # fmt: skip
+
+        def one(a: str = a) -> dict[str, Any]:
+            rep = reproduce(table, a, seed, device)
+            return {
+                "arch": a,
+                "seed": seed,
+                "verdict": rep.verdict,
+                "bitwise_expected": rep.bitwise_expected,
+                "table_test_acc": rep.final["test_acc"][0],
+                "retrained_test_acc": rep.final["test_acc"][1],
+                "table_valid_acc": rep.final["valid_acc"][0],
+                "retrained_valid_acc": rep.final["valid_acc"][1],
+            }
+
+        key = {"reproduce": a, "seed": seed, "device": device,
+               "protocol_id": table.protocol.id, "table": table.attrs["metrics_sha256"]}  # fmt: skip
+        out.append(kept(store, key, device, one)[0])
     return out
 
 
@@ -496,7 +506,7 @@ def plot_epochs(
     ax.legend(fontsize=8)
     fig.tight_layout()
     p = Path(path)
-    fig.savefig(p, dpi=110)
+    save_figure_atomic(fig, p, dpi=110)
     plt.close(fig)
     return p
 

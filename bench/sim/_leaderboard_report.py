@@ -16,6 +16,7 @@ import numpy as np
 from nasrepro.bench.sim._leaderboard_run import NO_CURVES, Leaderboard, cost_model_text
 from nasrepro.bench.sim._leaderboard_stats import ALPHA, summarize
 from nasrepro.bench.tracking import run_environment
+from nasrepro.tables import save_figure_atomic, write_text_atomic
 
 __all__ = ["to_markdown", "to_html", "plot", "results_dict", "write_outputs", "track"]
 
@@ -221,7 +222,7 @@ def plot(
         ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         paths.append(out_dir / f"{kind}.png")
-        fig.savefig(paths[-1], dpi=120)
+        save_figure_atomic(fig, paths[-1], dpi=120)
         plt.close(fig)
     return paths[0], paths[1]
 
@@ -253,7 +254,8 @@ def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write the leaderboard files into ``out_dir`` (created); returns their paths."""
+    """Write the leaderboard files into ``out_dir`` (created), each whole or not at all
+    (:func:`~nasrepro.tables.write_text_atomic`); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(lb)
@@ -262,9 +264,9 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str,
         "html": out / "leaderboard.html",
         "results": out / "results.json",
     }
-    paths["markdown"].write_text(to_markdown(lb, summary))
-    paths["html"].write_text(to_html(lb, summary))
-    paths["results"].write_text(json.dumps(results_dict(lb, summary), indent=1) + "\n")
+    write_text_atomic(paths["markdown"], to_markdown(lb, summary))
+    write_text_atomic(paths["html"], to_html(lb, summary))
+    write_text_atomic(paths["results"], json.dumps(results_dict(lb, summary), indent=1) + "\n")
     per_training = lb.benchmark.get("cost_model") == "per-training"
     paths["regret"], paths["ranks"] = plot(
         summary, out, lb.benchmark["name"], per_training=per_training

@@ -38,12 +38,18 @@ from nasrepro.bench.sim._leaderboard_run import (
 )
 from nasrepro.bench.sim._leaderboard_stats import holm, mean_ci
 from nasrepro.bench.sim._runstore import source_sha256
-from nasrepro.spaces._errors import ConfigError
+from nasrepro.spaces._errors import ConfigError, access_error
 from nasrepro.strategies import (
     DEFAULT_STRATEGY_TIMEOUT_S,
     load_strategy,
 )
-from nasrepro.tables import Benchmark, Protocol, TabularBenchmark, TrialResult
+from nasrepro.tables import (
+    Benchmark,
+    Protocol,
+    TabularBenchmark,
+    TrialResult,
+    write_text_atomic,
+)
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
 
@@ -74,16 +80,24 @@ def load_reference(benchmark: str, path: str | Path | None = None) -> dict[str, 
             + "; generate them with `python benchmarks/make_reference.py --table PATH --out "
             "ref.json` (or `nasrepro leaderboard --out DIR`) and pass --reference ref.json"
         )
+    remake = (
+        "make it again with `python benchmarks/make_reference.py` (for a shipped one: "
+        "reinstall nasrepro) or pass another --reference"
+    )
     try:
         data = json.loads(p.read_text())
-    except (OSError, ValueError) as e:  # unreadable, or not JSON
-        raise ConfigError(f"{p} is not a readable leaderboard results.json ({e})") from None
+    except PermissionError as e:
+        raise access_error(p, e, "reference") from None
+    except (OSError, ValueError) as e:  # unreadable, or not JSON (cut short, edited)
+        raise ConfigError(
+            f"{p} is not a readable leaderboard results.json ({e}); {remake}"
+        ) from None
     if (
         not isinstance(data, dict)
         or data.get("format") != "nasrepro-leaderboard-1"
         or "strategies" not in data
     ):
-        raise ConfigError(f"{p} is not a nasrepro leaderboard results.json")
+        raise ConfigError(f"{p} is not a nasrepro leaderboard results.json; {remake}")
     return dict(data)
 
 
@@ -119,6 +133,8 @@ class Retrained:
     real_valid_acc: float
     real_test_acc: float
     wall_s: float
+    #: Read back from ``--out DIR/retrained`` (trained by an earlier run on this build).
+    reused: bool = False
 
 
 @dataclass
@@ -195,6 +211,11 @@ class ValidateReport:
                     f"{r.run_seed:>4} {r.arch:<70}{r.real_valid_acc:>8.2f}"
                     f"{r.table_valid_acc:>8.2f}{r.real_test_acc:>8.2f}{r.table_test_acc:>8.2f}"
                     f"{r.table_mean_test_acc:>8.2f}"
+                )
+            if kept := sum(r.reused for r in self.retrained):
+                lines.append(
+                    f"({kept} read back from --out's retrained/, trained by an earlier run on "
+                    "this build)"
                 )
             if self.build_gaps:
                 from nasrepro.bench.harness._reproduce import describe_gaps
@@ -346,12 +367,15 @@ def validate(
     report.cost_model = cost_model_text(lb.benchmark)
     if retrain and validate_top > 0:
         incumbents = [(r.seed, r.final_incumbent) for r in runs[:validate_top]]
-        _retrain(report, bench, protocol, incumbents, device)
+        store = Path(out) / "retrained" if out is not None else None
+        _retrain(report, bench, protocol, incumbents, device, store)
     elif not retrain:
         report.retrain_note = "real retraining skipped (--no-retrain)"
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "validate.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        write_text_atomic(
+            Path(out) / "validate.json", json.dumps(report.to_dict(), indent=1) + "\n"
+        )
     if track:
         _track(report)
     return report
@@ -386,15 +410,19 @@ def _retrain(
     protocol: Protocol | None,
     incumbents: list[tuple[int, str | None]],
     device: str,
+    store: Path | None = None,
 ) -> None:
     """Train each incumbent for real under ``protocol``, beside the benchmark's answer.
 
     A table's incumbents train with its first seed, and the build they trained on
-    is compared with the table's; others train with seed 0.
+    is compared with the table's; others train with seed 0. With a ``store`` (``--out
+    DIR/retrained``) each training is kept as it finishes and read back by a rerun on
+    the same build (:func:`nasrepro.bench.harness._kept.kept`).
     """
     if protocol is None:
         report.retrain_note = f"{bench.name} has no training protocol to retrain under; skipped"
         return
+    from nasrepro.bench.harness._kept import kept
     from nasrepro.bench.harness._train import train
 
     table = bench.table if isinstance(bench, TabularBenchmark) else None
@@ -402,8 +430,16 @@ def _retrain(
     for run_seed, arch in incumbents:
         if arch is None:
             continue
-        t0 = time.perf_counter()
-        result = train(arch, protocol, train_seed, device, space=bench.space.name)
+
+        def one(arch: str = arch) -> dict[str, Any]:
+            t0 = time.perf_counter()
+            res = train(arch, protocol, train_seed, device, space=bench.space.name)
+            return {"result": res.to_dict(), "wall_s": time.perf_counter() - t0}
+
+        key = {"retrain": arch, "space": bench.space.name, "protocol_id": protocol.id,
+               "seed": train_seed, "device": device}  # fmt: skip
+        value, reused = kept(store, key, device, one)
+        result = TrialResult.from_dict(value["result"])
         if table is not None and not report.retrained:
             from nasrepro.bench.harness._reproduce import build_gaps, current_build, table_build
 
@@ -422,10 +458,11 @@ def _retrain(
                 table_mean_test_acc=bench.final_test_acc(arch),
                 real_valid_acc=_final(result, "valid_acc"),
                 real_test_acc=_final(result, "test_acc"),
-                wall_s=time.perf_counter() - t0,
+                wall_s=float(value["wall_s"]),
+                reused=reused,
             )
         )
-        logger.info("retrained %s in %.1fs", arch, time.perf_counter() - t0)
+        logger.info("retrained %s in %.1fs%s", arch, value["wall_s"], " (kept)" if reused else "")
 
 
 def _final(result: TrialResult, metric: str) -> float:

@@ -160,7 +160,7 @@ def test_a_killed_import_leaves_a_temp_file_that_the_next_write_removes(
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "writing", child.stderr.read()  # type: ignore[union-attr]
-        left = list(tmp_path.glob(".t.h5.*.tmp"))
+        left = list(tmp_path.glob(".t.h5.*.tmp.h5"))  # the suffix kept for the format
         assert len(left) == 1
     finally:
         child.send_signal(signal.SIGKILL)
@@ -168,16 +168,20 @@ def test_a_killed_import_leaves_a_temp_file_that_the_next_write_removes(
     assert child.returncode == -signal.SIGKILL
     assert left[0].exists() and not out.exists()  # what the walkthrough found
     unrelated = [
-        tmp_path / ".t.h5.abcdefgh.tmp.h5",  # bench.cli atomic_file's pattern
         tmp_path / ".u.h5.abcdefgh.tmp",  # another output's
         tmp_path / "t.h5.abcdefgh.tmp",  # not hidden: not ours
+        tmp_path / ".t.h5.abcdefgh.tmp.csv",  # another suffix: not this output's
     ]
-    for p in unrelated:
+    # ours, in the pattern without a PID that bench.cli's atomic_file wrote until
+    # 2026-12-07 (with the suffix), and old: stale
+    old_ours = tmp_path / ".t.h5.abcdefgh.tmp.h5"
+    for p in [*unrelated, old_ours]:
         p.write_text("x")
         os.utime(p, (0, 0))
     r = cli(*_import(f, out))
     assert r.rc == 0, r.err
     assert not left[0].exists(), "the dead writer's temporary file was kept"
+    assert not old_ours.exists(), "an hour-old temporary file of this output was kept"
     assert all(p.exists() for p in unrelated)
     assert Table.open(out).query(CELL[0]).valid_acc == 50
 
@@ -198,6 +202,8 @@ def test_only_temp_files_of_gone_writers_are_stale(tmp_path: Path) -> None:
             "old_format_fresh": ".t.h5.abcdefgh.tmp",
             "old_format_old": ".t.h5.ijklmnop.tmp",
             "live_but_old": f".t.h5.{sleeper.pid}@{host}-qrstuvwx.tmp",
+            "dead_with_suffix": f".t.h5.{int(dead.stdout)}@{host}-abcdefgk.tmp.h5",
+            "dead_other_suffix": f".t.h5.{int(dead.stdout)}@{host}-abcdefgl.tmp.png",
         }
         for key, name in names.items():
             (tmp_path / name).write_text("partial")
@@ -205,7 +211,9 @@ def test_only_temp_files_of_gone_writers_are_stale(tmp_path: Path) -> None:
                 then = time.time() - STALE_AFTER_S - 60
                 os.utime(tmp_path / name, (then, then))
         stale = {p.name for p in stale_temps(out)}
-        assert stale == {names["dead"], names["old_format_old"], names["live_but_old"]}
+        assert stale == {
+            names[k] for k in ("dead", "old_format_old", "live_but_old", "dead_with_suffix")
+        }
     finally:
         sleeper.kill()
         sleeper.wait()
