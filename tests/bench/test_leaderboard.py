@@ -345,6 +345,15 @@ def test_validate_against_a_generated_reference(spec: BenchmarkSpec, tmp_path: P
     # the smoke table predates recording the CPU model: validate names that build gap
     assert report["build_gaps"]["device_name"][0] is None
     assert "the table was trained on another build" in out.stdout
+    # run again into the same --out: the strategy runs and the real retraining are kept
+    again = subprocess.run(out.args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "read back from --out's retrained/" in again.stdout
+    (r2,) = json.loads((tmp_path / "validate.json").read_text())["retrained"]
+    assert r2["reused"] and not r["reused"]
+    assert {k: v for k, v in r2.items() if k != "reused"} == {
+        k: v for k, v in r.items() if k != "reused"
+    }
 
 
 def test_regret_at_reads_the_anytime_curves(spec: BenchmarkSpec) -> None:

@@ -159,10 +159,16 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     assert [p.name for p in runs] == ["darts-v1-seed0.json", "darts-v1-seed1.json",
                                       "rsps-seed0.json", "rsps-seed1.json"]  # fmt: skip
     stamps = [p.stat().st_mtime_ns for p in runs]
+    kept = sorted((out / "retrained").glob("*.json"))  # each real retraining, as it ended
+    assert 1 <= len(kept) <= 2  # the two methods' seed-0 cells (one file if the same cell)
+    kept_stamps = [p.stat().st_mtime_ns for p in kept]
     os.remove(runs[0])  # as if killed before that run finished
     r2 = cli(*args)
     assert r2.rc == 0, r2.err  # type: ignore[attr-defined]
     assert [p.stat().st_mtime_ns for p in runs[1:]] == stamps[1:]  # finished runs reused
+    # the retrainings too (they were run again in full until 2026-12-07, a crash audit)
+    assert [p.stat().st_mtime_ns for p in kept] == kept_stamps
+    assert _strict_json((out / "oneshot.json").read_text())["retrained"] == res["retrained"]
     jobs2 = list(args)
     jobs2[jobs2.index("--jobs") + 1] = "2"  # all finished: asked a pool of 0 workers, crashed
     r3 = cli(*jobs2)
