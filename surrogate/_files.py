@@ -138,6 +138,30 @@ def _left_by_a_killed_save(d: Path) -> list[Path]:
     return out
 
 
+def _killed_save_advice(d: Path, left: list[Path]) -> str:
+    """What a save into ``d`` that was killed left (``left``, from
+    :func:`_left_by_a_killed_save`), and what to do about it.
+
+    A save writes ``.NAME.saving-*`` in full (``metadata.json`` last), moves the old
+    ``d`` aside to ``.NAME.replaced-*`` and renames the new one in. Killed while writing,
+    it leaves an incomplete ``.saving-`` directory, which is of no use; killed between
+    the renames, a complete one and the old surrogate aside."""
+    old = [p for p in left if ".replaced-" in p.name]
+    new = [p for p in left if ".saving-" in p.name and _is_surrogate_metadata(p / "metadata.json")]
+    if not old and not new:
+        return (
+            f"a save into it was killed while writing the new surrogate and left "
+            f"{', '.join(map(str, left))}, incomplete (the next save removes it); fit the "
+            "surrogate again"
+        )
+    ways = [f"rename {p} back to {d.name} (the old surrogate)" for p in old]
+    ways += [f"rename {p} to {d.name} (the new one, written in full)" for p in new]
+    return (
+        f"a save into it was killed between its two renames: {'; or '.join(ways)}; or fit "
+        "the surrogate again"
+    )
+
+
 def _remove_stale(d: Path) -> None:
     """Remove what killed saves into ``d`` left beside it, saying so."""
     for p in _left_by_a_killed_save(d):

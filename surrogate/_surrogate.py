@@ -40,6 +40,7 @@ from nasrepro.surrogate._data import SurrogateError, TrainingData, arch_classes,
 from nasrepro.surrogate._features import feature_names
 from nasrepro.surrogate._files import (
     _check_hashes,
+    _killed_save_advice,
     _left_by_a_killed_save,
     _remove_stale,
     _sha256,
@@ -584,12 +585,7 @@ class Surrogate:
         if not path.is_file():
             left = _left_by_a_killed_save(d)
             if left and not d.exists():
-                raise SurrogateError(
-                    f"{d}: no surrogate here; a save into it was killed between its two "
-                    f"renames and left {', '.join(map(str, left))} (rename the '.replaced-' "
-                    "one back to the old surrogate, or the '.saving-' one to the new), or "
-                    "fit one again"
-                )
+                raise SurrogateError(f"{d}: no surrogate here; {_killed_save_advice(d, left)}")
             raise SurrogateError(f"{d}: no surrogate here (no metadata.json); fit one first")
         try:
             meta = json.loads(path.read_text())

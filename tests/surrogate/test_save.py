@@ -197,6 +197,29 @@ def test_a_save_killed_between_its_renames_is_named_on_load(
     assert _which(tmp_path / "m", fits) == "new" and _beside(tmp_path / "m") == []
 
 
+def test_a_first_save_killed_while_writing_says_to_fit_again(
+    fits: dict[str, Path], tmp_path: Path
+) -> None:
+    """A first save into a new directory, killed before its metadata.json: only an
+    incomplete '.saving-' directory is left, which no rename can make a surrogate (the
+    message said to rename it in until 2026-12-07, a crash audit)."""
+    part = tmp_path / ".m.saving-999999999-0a0b0c0d"
+    shutil.copytree(fits["new"], part)
+    (part / "metadata.json").unlink()  # the file a save writes last
+    with pytest.raises(SurrogateError) as info:
+        Surrogate.load(tmp_path / "m")
+    msg = str(info.value)
+    assert (
+        "killed while writing" in msg and "incomplete" in msg and "fit the surrogate again" in msg
+    )
+    assert "rename" not in msg
+    # a complete one beside the old one aside: both renames are offered
+    shutil.copy(fits["new"] / "metadata.json", part / "metadata.json")
+    shutil.copytree(fits["old"], tmp_path / ".m.replaced-999999999-0a0b0c0d")
+    with pytest.raises(SurrogateError, match=r"rename .*replaced.* back .*; or rename .*saving"):
+        Surrogate.load(tmp_path / "m")
+
+
 def test_a_save_replaces_the_whole_directory(fits: dict[str, Path], tmp_path: Path) -> None:
     d = tmp_path / "m"
     shutil.copytree(fits["old"], d)
