@@ -8,6 +8,10 @@ and writes its ``results.json`` to ``strategies/reference/<benchmark>.json``, wh
     python benchmarks/make_reference.py --table my.h5 --out ref.json --seeds 20
     python benchmarks/make_reference.py --restat              # every shipped reference
 
+Every finished run is kept in ``--runs`` (default ``runs/reference/NAME-BUDGET-wWORKERS``)
+as it finishes, so the same command after a crash or Ctrl-C runs only what is missing
+(a reference takes minutes); the reference file is written whole or not at all.
+
 ``--restat`` runs nothing: it recomputes each strategy's CI and the pairwise tests of a
 reference from the per-seed final regrets it stores (after a change of statistics,
 2026-12-07: bootstrap to Student t, pairwise tests added), writes them back, and prints
@@ -37,6 +41,7 @@ from nasrepro.bench.sim import (
     strategies_arg,
     summarize,
 )
+from nasrepro.tables import write_text_atomic
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "strategies" / "reference"
 
@@ -51,18 +56,23 @@ def make_reference(
     jobs: int = 1,
     strategies: tuple[str, ...] = (),
     verbose: bool = False,
+    runs_dir: Path | None = None,
 ) -> Path:
-    """Run the leaderboard and write its results as a reference file; returns its path."""
+    """Run the leaderboard and write its results as a reference file; returns its path.
+
+    ``runs_dir`` keeps each finished run and reuses the stored runs of the same
+    configuration (a resume), as ``nasrepro leaderboard --out`` does."""
     config = LeaderboardConfig(spec, strategies, tuple(range(seeds)), budget, workers, jobs)
 
     def progress(done: int, total: int) -> None:
         if verbose:
             print(f"\r{done}/{total} runs", end="", file=sys.stderr, flush=True)
 
-    lb = run_leaderboard(config, progress=progress)
+    lb = run_leaderboard(config, progress=progress, runs_dir=runs_dir)
+    if verbose and lb.reused:
+        print(f"\n{lb.reused} runs read back from {runs_dir}", file=sys.stderr)
     path = out if out is not None else REFERENCE_DIR / f"{lb.benchmark['name']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_dict(lb, summarize(lb)), indent=None) + "\n")
+    write_text_atomic(path, json.dumps(results_dict(lb, summarize(lb)), indent=None) + "\n")
     return path
 
 
@@ -76,7 +86,7 @@ def restat(path: Path) -> list[str]:
         s["summary"]["ci_low"], s["summary"]["ci_high"] = mean_ci(final)
         finals[name] = final
     ref["pairwise"] = pairwise_tests(finals)
-    path.write_text(json.dumps(ref, indent=None) + "\n")
+    write_text_atomic(path, json.dumps(ref, indent=None) + "\n")
     differ = [p for p in ref["pairwise"]["pairs"] if p["differs"]]
     return [
         (f"{p['a']} < {p['b']}" if p["diff"] < 0 else f"{p['b']} < {p['a']}")
@@ -98,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="default: strategies/reference/NAME.json"
     )
     ap.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="where finished runs are kept for a resume (default "
+        "runs/reference/NAME-BUDGET-wWORKERS)",
+    )
+    ap.add_argument(
         "--restat",
         action="store_true",
         help="recompute the statistics of the shipped references (or of --out) and stop",
@@ -110,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {line}")
         return 0
     t0 = time.perf_counter()
+    name = Path(args.table).stem if args.table else args.benchmark
+    runs = args.runs or Path("runs", "reference", f"{name}-{args.budget}-w{args.workers}")
     path = make_reference(
         BenchmarkSpec(args.benchmark, args.table),
         args.out,
@@ -119,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs=args.jobs,
         strategies=strategies_arg(args.strategies),
         verbose=True,
+        runs_dir=runs,
     )
     print(f"\nwrote {path} in {time.perf_counter() - t0:.0f}s")
     return 0
