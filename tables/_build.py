@@ -191,7 +191,7 @@ def build(
 
     Example:
         >>> report = build("runs/smoke", "smoke.h5")  # doctest: +SKIP
-        >>> report.complete
+        >>> report.complete  # doctest: +SKIP
         True
     """
     dirs = (
