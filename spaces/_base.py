@@ -251,11 +251,35 @@ _LENIENT = (
 )
 
 
+def _check_args(space: SearchSpace[Any], name: str, args: tuple[Any, ...], n_archs: int,
+                rng_at: int | None) -> None:  # fmt: skip
+    """Refuse an architecture of another space, and an rng that is neither an ``int`` nor
+    a ``numpy.random.Generator``, naming what was given and what is expected."""
+    want = getattr(space, "arch_type", None)
+    for a in args[:n_archs]:
+        if want is not None and isinstance(a, Architecture) and not isinstance(a, want):
+            other = getattr(a, "space_name", "?")
+            raise SpaceError(
+                f"{space.name}.{name}() got a {type(a).__name__} (an architecture of the "
+                f"{other!r} space); it takes {want.__name__}s of the {space.name!r} space, or "
+                "their strings"
+            )
+    if rng_at is not None and len(args) > rng_at:
+        rng = args[rng_at]
+        if not isinstance(rng, np.random.Generator | int | np.integer) or isinstance(rng, bool):
+            raise SpaceError(
+                f"{space.name}.{name}() got rng {rng!r} ({type(rng).__name__}); pass an int "
+                "seed or a numpy.random.Generator (np.random.default_rng(seed)): a seed keeps "
+                "the draw reproducible"
+            )
+
+
 def _lenient(f: Callable[..., Any], n_archs: int, rng_at: int | None) -> Callable[..., Any]:
     """``f`` parsing string architectures and seeding an ``int`` rng (see :class:`SearchSpace`)."""
 
     @functools.wraps(f)
     def method(self: SearchSpace[Any], *args: Any, **kwargs: Any) -> Any:
+        _check_args(self, f.__name__, args, n_archs, rng_at)
         if any(isinstance(a, str) for a in args[:n_archs]) or (
             rng_at is not None and len(args) > rng_at and isinstance(args[rng_at], int | np.integer)
         ):
@@ -517,8 +541,8 @@ def parse_in(space: SearchSpace[Any], s: str) -> Architecture:
                 continue
             raise ConfigError(
                 f"{s!r} is a {name!r} architecture, but this table or search is of the "
-                f"{space.name!r} space; use it with a {name!r} table, or give a "
-                f"{space.name!r} architecture"
+                f"{space.name!r} space; use it where the space is {name!r} (a {name!r} "
+                f"table, space={name!r}, --space {name}), or give a {space.name!r} architecture"
             ) from e
         raise
 
@@ -526,7 +550,7 @@ def parse_in(space: SearchSpace[Any], s: str) -> Architecture:
 def parse_any(s: str, space: str | None = None) -> Architecture:
     """Parse ``s`` in ``space``, or guess the space from the string's shape."""
     if space is not None:
-        return get_space(space).parse(s)
+        return parse_in(get_space(space), s)
     errors = []
     for name in list_spaces():
         try:

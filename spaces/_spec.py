@@ -154,6 +154,14 @@ class Block:
     cell: CellSpec | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, BlockKind):
+            try:  # its value, as to_dict writes it ("cell", "resblock", ...)
+                object.__setattr__(self, "kind", BlockKind(self.kind))
+            except ValueError:
+                raise ValueError(
+                    f"block kind {self.kind!r}; expected a BlockKind or one of "
+                    f"{[k.value for k in BlockKind]}"
+                ) from None
         if (self.kind is BlockKind.CELL) != (self.cell is not None):
             raise ValueError("a CELL block needs a cell, and only a CELL block may have one")
         if self.stride not in (1, 2):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from nasrepro.spaces import Architecture, Registry, SearchSpace
+from nasrepro.spaces import Architecture, Registry, SearchSpace, get_space
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies._guard import StrategyGuard
 from nasrepro.tables import Evaluation
@@ -74,7 +74,7 @@ class Strategy(abc.ABC):
     number from :attr:`rng`. A strategy must pickle: runs are shipped to processes.
 
     Args:
-        space: The search space.
+        space: The search space, or its registered name (``"cell"``).
         max_epoch: Full training length of the benchmark (the highest fidelity).
         seed: Seeds :attr:`rng`.
     """
@@ -85,9 +85,16 @@ class Strategy(abc.ABC):
     #: leaderboards list it "n/a" on a benchmark without them.
     multi_fidelity: ClassVar[bool] = False
 
-    def __init__(self, space: SearchSpace[Any], *, max_epoch: int, seed: int | None = None):
+    def __init__(self, space: SearchSpace[Any] | str, *, max_epoch: int, seed: int | None = None):
         if max_epoch < 1:
             raise ConfigError(f"{max_epoch=} must be at least 1")
+        if isinstance(space, str):  # a registered name, as the command line takes it
+            space = get_space(space)
+        elif not hasattr(space, "sample"):
+            raise ConfigError(
+                f"space must be a SearchSpace or a registered space name, got "
+                f"{type(space).__name__}; e.g. get_space('cell') or 'cell'"
+            )
         self.space = space
         self.max_epoch = max_epoch
         self.seed = seed

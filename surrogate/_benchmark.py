@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any
 
 import numpy as np
 
-from nasrepro.spaces import Architecture, SearchSpace, get_space
+from nasrepro.spaces import Architecture, SearchSpace, get_space, parse_in
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.surrogate._data import SurrogateError
 from nasrepro.surrogate._surrogate import Surrogate, load_shipped
@@ -36,7 +37,7 @@ class SurrogateBenchmark:
     earlier-epoch models, when it has them (``Surrogate(fidelities=True)``).
 
     Args:
-        model: A fitted :class:`~nasrepro.surrogate.Surrogate`.
+        model: A fitted :class:`~nasrepro.surrogate.Surrogate`, or a saved one's directory.
         space: The space (or its name) whose architectures are queried.
         seed_mode: As in :class:`~nasrepro.tables.TabularBenchmark`: ``"random"``
             draws a training seed per query, an ``int`` always uses that seed, and
@@ -59,7 +60,7 @@ class SurrogateBenchmark:
 
     def __init__(
         self,
-        model: Surrogate,
+        model: Surrogate | str | os.PathLike[str],
         space: SearchSpace[Any] | str,
         seed_mode: str | int = "random",
         *,
@@ -69,6 +70,14 @@ class SurrogateBenchmark:
     ) -> None:
         if isinstance(seed_mode, str) and seed_mode not in ("random", "mean"):
             raise ConfigError(f"{seed_mode=}; expected 'random', 'mean' or an int seed")
+        if isinstance(model, str | os.PathLike):  # a saved surrogate's directory
+            model = Surrogate.load(model)
+        elif not isinstance(model, Surrogate):
+            raise ConfigError(
+                f"model {model!r} ({type(model).__name__}): expected a Surrogate (load_shipped(), "
+                "Surrogate.load(DIR)) or a saved surrogate's directory"
+            )
+        model._check_fitted()
         sp = get_space(space) if isinstance(space, str) else space
         if sp.name not in model.metadata_["spaces"] and model.encoding == "adjacency":
             raise SurrogateError(f"{model!r} was not fitted on space {sp.name!r}")
@@ -139,7 +148,7 @@ class SurrogateBenchmark:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _arch(self, arch: Architecture | str) -> Architecture:
-        return self.space.parse(arch) if isinstance(arch, str) else arch
+        return parse_in(self.space, arch) if isinstance(arch, str) else arch
 
     def query(
         self,

@@ -23,6 +23,7 @@ from nasrepro.spaces import (
     SearchSpace,
     get_space,
     lowered_class_keys,
+    parse_in,
 )
 from nasrepro.spaces._errors import NasreproError
 from nasrepro.surrogate._batch_features import batch_features
@@ -79,7 +80,26 @@ def encode(
             classes, and its macro skeleton (``C``, ``N`` and ``reduction``).
         encoding: ``"graph"`` (:func:`~nasrepro.surrogate.features`) or ``"adjacency"``
             (``space.encode``).
+
+    Raises:
+        ValueError: A string is no architecture of ``space``; one of another space is
+            named as such (:func:`~nasrepro.spaces.parse_in`).
     """
+    try:
+        return _encode(archs, space, protocol, encoding)
+    except ValueError:  # a string the (array) parser refused: say which, and whose it is
+        for a in archs:
+            if isinstance(a, str):
+                parse_in(space, a)
+        raise
+
+
+def _encode(
+    archs: Sequence[Architecture | str],
+    space: SearchSpace[Any],
+    protocol: Protocol,
+    encoding: str,
+) -> np.ndarray:
     canonical = getattr(space, "features_of_canonical", False)
     if encoding == "graph":
         # Each distinct architecture is lowered and featurized once; a batch goes through

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,13 @@ import numpy as np
 
 from nasrepro.spaces import Architecture, Registry, SearchSpace
 from nasrepro.spaces._errors import ConfigError
-from nasrepro.tables._catalog import SHIPPED_TABLES, list_tables, load_default, open_table
+from nasrepro.tables._catalog import (
+    SHIPPED_TABLES,
+    as_table,
+    list_tables,
+    load_default,
+    open_table,
+)
 from nasrepro.tables._errors import MissingEntryError
 from nasrepro.tables._format import representative_mask
 from nasrepro.tables._table import Table
@@ -153,7 +160,7 @@ class TabularBenchmark:
     end of epoch ``e`` and costs the recorded training time of epochs ``1..e``.
 
     Args:
-        table: The table.
+        table: The table, a shipped table's name or a table file's path.
         seed_mode: ``"random"`` draws one of the trained seeds per query, as
             NAS-Bench-101 does; an ``int`` always reads that seed; ``"mean"`` reads the
             mean over seeds (``Evaluation.seed`` is then ``None``).
@@ -172,13 +179,14 @@ class TabularBenchmark:
 
     def __init__(
         self,
-        table: Table,
+        table: Table | str | os.PathLike[str],
         seed_mode: SeedMode = "random",
         *,
         name: str | None = None,
         seed: int | None = None,
         cost_model: str | None = None,
     ) -> None:
+        table = as_table(table)
         if cost_model is None:
             cost_model = "recorded" if table.has_times else "per-training"
         if cost_model not in COST_MODELS:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._outfile import is_hdf5
 from nasrepro.tables._records import MANIFEST
@@ -28,6 +29,7 @@ __all__ = [
     "list_tables",
     "table_path",
     "open_table",
+    "as_table",
     "DEFAULT_TABLE_NAME",
     "default_table_path",
     "load_default",
@@ -147,6 +149,22 @@ def table_path(name_or_path: str | os.PathLike[str]) -> Path:
 def open_table(name_or_path: str | os.PathLike[str], *, verify: bool = False) -> Table:
     """:meth:`Table.open` on :func:`table_path` of ``name_or_path``."""
     return Table.open(table_path(name_or_path), verify=verify)
+
+
+def as_table(table: Table | str | os.PathLike[str], what: str = "table") -> Table:
+    """``table`` itself, or the table a shipped name or a file names (:func:`open_table`).
+
+    Raises:
+        ConfigError: ``table`` is none of these (``what`` names it in the message).
+    """
+    if isinstance(table, Table):
+        return table
+    if isinstance(table, str | os.PathLike):
+        return open_table(table)
+    raise ConfigError(
+        f"{what} {table!r} ({type(table).__name__}): expected a Table, a shipped table's "
+        "name (`nasrepro table list`) or a table file's path"
+    )
 
 
 def default_table_path() -> Path | None:

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.spaces._errors import ConfigError
+from nasrepro.tables._catalog import as_table
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._results import RESULT_METRICS
 from nasrepro.tables._table import _MINIMIZE, Table
@@ -331,12 +332,13 @@ def _class_values(raw: np.ndarray, group: np.ndarray, n_groups: int, per_cell: b
 
 
 def compare_tables(
-    a: Table, b: Table, *, metric_a: str = "test_acc", metric_b: str = "test_acc"
+    a: Table | str, b: Table | str, *, metric_a: str = "test_acc", metric_b: str = "test_acc"
 ) -> TableComparison:
     """Compare the rankings of two tables of one space (see the module docstring).
 
     Args:
-        a, b: The tables; class groups and tie order come from ``a``.
+        a, b: The tables (or shipped names or files); class groups and tie order come
+            from ``a``.
         metric_a, metric_b: One of :data:`~nasrepro.tables.RESULT_METRICS` each; the
             default is each table's report metric (``test_acc``).
 
@@ -347,6 +349,7 @@ def compare_tables(
         TableError: The tables are of different spaces, or hold no cell in common.
         ConfigError: A metric is unknown, or a table has no value of it.
     """
+    a, b = as_table(a, "table A"), as_table(b, "table B")
     if a.space_name != b.space_name:
         raise TableError(
             f"table A ({a.path}) is of the {a.space_name!r} space and table B ({b.path}) of "

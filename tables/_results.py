@@ -32,7 +32,8 @@ class TableResult:
         arch: String of the row that holds the data (the class representative, or
             in a per-cell table the queried cell).
         index: That row (the enumeration index for bounded spaces).
-        epoch: Epoch number (1-based; the final epoch is ``len(table.epochs)``).
+        epoch: Epoch number (one of ``table.epochs``; the final epoch is ``table.final_epoch``,
+            e.g. 12 on the NAS-Bench-201 tables, which hold that epoch only).
         seed: The seed, or ``None`` for the mean over the trained seeds.
         n_seeds: Number of seeds averaged (1 for a single seed).
         train_loss, train_acc, valid_loss, valid_acc, test_loss, test_acc: At the

@@ -168,7 +168,15 @@ class Table:
         """
         p = Path(path)
         if not p.is_file():
-            raise TableError(f"{p}: no such table file; build one with `nasrepro table build`")
+            from nasrepro.tables._catalog import SHIPPED_TABLES  # it imports this module
+
+            fix = (
+                f"open_table({str(path)!r}) opens the shipped one by name"
+                if str(path) in SHIPPED_TABLES
+                else "build one with `nasrepro table build`, or name a shipped one "
+                "(`nasrepro table list`)"
+            )
+            raise TableError(f"{p}: no such table file; {fix}")
         try:
             f = h5py.File(p, "r")
         except PermissionError as e:
@@ -634,7 +642,8 @@ class Table:
         Args:
             arch: Architecture string, :class:`~nasrepro.spaces.Architecture`, or a row
                 index (the enumeration index in bounded spaces).
-            epoch: Epoch number in ``1..len(epochs)``; ``None`` is the final epoch.
+            epoch: One of the table's ``epochs`` (``1..6`` in the default table, ``12`` alone in
+                the NAS-Bench-201 ones); ``None`` is the final epoch.
             seed: One seed of :attr:`seeds`; ``None`` averages the trained seeds.
 
         Raises:
@@ -730,19 +739,9 @@ class Table:
     def _ranked(
         self, metric: str, epoch: int | None, seed: int | None, mode: str | None
     ) -> np.ndarray:
-        if metric not in RESULT_METRICS:
-            raise ConfigError(f"unknown {metric=}; expected one of {RESULT_METRICS}")
-        if mode not in (None, "max", "min"):
-            raise ConfigError(f"{mode=}; expected 'max', 'min' or None (by metric)")
-        view = self._entry(epoch, seed).values
-        d = self._loaded
-        cand = np.ones(self.n_rows, bool) if self.per_cell else representative_mask(d.canonical)
-        rows = np.flatnonzero(cand & (view[_COL_NSEEDS] > 0))
-        vals = view[RESULT_METRICS.index(metric), rows]
-        rows, vals = rows[~np.isnan(vals)], vals[~np.isnan(vals)]
-        minimize = metric in _MINIMIZE if mode is None else mode == "min"
-        order = np.argsort(vals if minimize else -vals, kind="stable")
-        return np.asarray(rows[order])
+        from nasrepro.tables._ranking import ranked_rows
+
+        return ranked_rows(self, metric, epoch, seed, mode)
 
     def top(
         self,
@@ -763,8 +762,8 @@ class Table:
             mode: ``"max"`` or ``"min"``; by default losses, times and static
                 figures are minimized, accuracies maximized.
         """
-        if k < 0:
-            raise ConfigError(f"{k=} must be non-negative")
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+            raise ConfigError(f"{k=} must be a non-negative int")
         rows = self._ranked(metric, epoch, seed, mode)[:k]
         return [self.query(int(r), epoch, seed) for r in rows]
 

@@ -28,6 +28,7 @@ from nasrepro.bench.harness._train import (
     get_splits,
     prepare,
     resolve_spec,
+    torch_device,
     versions,
 )
 from nasrepro.spaces import Architecture, NetworkSpec
@@ -102,9 +103,7 @@ def fit_batched(
     See :func:`train_batched` for the arguments.
     """
     p = get_protocol(protocol)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but CUDA is not available; use cpu")
+    dev = torch_device(device)
     if not archs:
         raise ValueError("no architectures given to train_batched")
     seed_list = [int(seeds)] * len(archs) if isinstance(seeds, int) else [int(s) for s in seeds]

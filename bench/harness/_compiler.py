@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasrepro.spaces import Block, BlockKind, CellSpec, NetworkSpec, Op
+from nasrepro.spaces._errors import ConfigError
 
 __all__ = ["compile_network", "Network", "CellModule", "GlobalAvgPool"]
 
@@ -331,6 +332,11 @@ def compile_network(
         >>> net.num_parameters()
         802426
     """
+    if not isinstance(spec, NetworkSpec):
+        raise ConfigError(
+            f"compile_network needs a NetworkSpec, got {type(spec).__name__}; lower the "
+            "architecture first: space.lower(arch, **protocol.macro()) (or C=..., N=...)"
+        )
     if dims not in (1, 2):
         raise ValueError(f"dims must be 1 or 2, got {dims=}")
     if in_channels < 1 or num_classes < 1:

@@ -25,7 +25,7 @@ from nasrepro.bench.harness._compiler import compile_network
 from nasrepro.bench.harness._data import Splits, load_splits
 from nasrepro.bench.harness._loop import fit
 from nasrepro.bench.tracking import cpu_model, versions
-from nasrepro.spaces import Architecture, NetworkSpec, get_space
+from nasrepro.spaces import Architecture, NetworkSpec, get_space, list_spaces, parse_in
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables import MAX_SEED, Protocol, TrialResult, get_protocol
 
@@ -62,6 +62,27 @@ def deterministic(device: torch.device) -> None:
     torch.use_deterministic_algorithms(True)
 
 
+def torch_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device` the harness trains on: ``"cpu"``, ``"cuda"``
+    or ``"cuda:K"``, CUDA only where it is available.
+
+    Raises:
+        ConfigError: Another name (``"gpu"``), or CUDA asked for where there is none.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {device!r}: expected 'cpu', 'cuda' or 'cuda:K'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {device!r} was requested but CUDA is not available; use device 'cpu' "
+            "(--device cpu)"
+        )
+    return dev
+
+
 @functools.lru_cache(maxsize=4)
 def get_splits(protocol: Protocol, root: str | None = None) -> Splits:
     """The protocol's data splits (cached per process)."""
@@ -72,18 +93,49 @@ def get_splits(protocol: Protocol, root: str | None = None) -> Splits:
 
 
 def resolve_spec(
-    arch: Architecture | NetworkSpec | str, protocol: Protocol, space: str | None = None
+    arch: Architecture | NetworkSpec | str, protocol: Protocol | str, space: str | None = None
 ) -> tuple[NetworkSpec, str, str]:
-    """Turn an architecture (object or string) into ``(spec, arch_string, space_name)``."""
+    """Turn an architecture (object or string) into ``(spec, arch_string, space_name)``.
+
+    A string is parsed in ``space`` (default ``"cell"``); one of another space is named
+    as such (:func:`~nasrepro.spaces.parse_in`)."""
+    protocol = get_protocol(protocol)
     if isinstance(arch, NetworkSpec):
+        _check_macro(arch, protocol)
         return arch, arch.arch, arch.space
     if isinstance(arch, str):
         sp = get_space(space or "cell")
-        parsed = sp.parse(arch)
+        parsed = parse_in(sp, arch)
+    elif not isinstance(arch, Architecture):
+        raise ConfigError(
+            f"arch {arch!r} ({type(arch).__name__}): expected an architecture string, an "
+            "Architecture or a NetworkSpec"
+        )
     else:
         sp = get_space(arch.space_name)
         parsed = arch
     return sp.lower(parsed, **protocol.macro()), parsed.to_string(), sp.name
+
+
+def _check_macro(spec: NetworkSpec, protocol: Protocol) -> None:
+    """Refuse a lowered network that is not what ``protocol`` builds for its architecture:
+    its result would record the protocol (and the architecture) for another network.
+    A spec that names no registered space and architecture is taken as it is."""
+    if not spec.arch or spec.space not in list_spaces():
+        return
+    sp = get_space(spec.space)
+    try:
+        want = sp.lower(sp.parse(spec.arch), **protocol.macro())
+    except Exception:  # noqa: BLE001 (a spec of its own making: nothing to compare with)
+        return
+    if want != spec:
+        macro = ", ".join(f"{k}={v}" for k, v in protocol.macro().items())
+        raise ConfigError(
+            f"this NetworkSpec of {spec.arch!r} is not the network protocol {protocol.name} "
+            f"builds for it ({macro}), so its result would be recorded for another network; "
+            "pass the architecture itself, or lower it with "
+            "space.lower(arch, **protocol.macro())"
+        )
 
 
 def _device_name(device: torch.device) -> str:
@@ -221,7 +273,7 @@ def train(
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be >= 1 or None, got {threads}")
     prev = torch.get_num_threads()
-    if threads is not None and torch.device(device).type == "cpu":
+    if threads is not None and torch_device(device).type == "cpu":
         torch.set_num_threads(threads)
     try:
         return _train(arch, protocol, seed, device, space, data_root, on_epoch, static)
@@ -240,9 +292,7 @@ def _train(
     static: bool,
 ) -> TrialResult:
     p = get_protocol(protocol)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but CUDA is not available; use --device cpu")
+    dev = torch_device(device)
     spec, arch_str, space_name = resolve_spec(arch, p, space)
     data = prepare(get_splits(p, data_root), dev)
     dims = data.x_train.ndim - 2

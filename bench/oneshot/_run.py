@@ -47,7 +47,7 @@ from nasrepro.bench.oneshot._supernet import Supernet
 from nasrepro.bench.tracking import versions
 from nasrepro.spaces import get_space
 from nasrepro.spaces._errors import ConfigError, NasreproError
-from nasrepro.tables import Protocol, Table, check_covers_space, get_protocol
+from nasrepro.tables import Protocol, Table, as_table, check_covers_space, get_protocol
 
 __all__ = [
     "EpochRecord",
@@ -389,7 +389,7 @@ def table_digest(table: Table) -> dict[str, str]:
     return {k: str(table.attrs.get(k, "")) for k in ("metrics_sha256", "rows_sha256")}
 
 
-def check_table(table: Table, protocol: Protocol, transfer: bool) -> str | None:
+def check_table(table: Table | str, protocol: Protocol | str, transfer: bool) -> str | None:
     """Refuse scoring a search with a table of another protocol unless ``transfer``, or
     with one that is not of the cell space or lacks a result for some of its cells.
 
@@ -401,6 +401,7 @@ def check_table(table: Table, protocol: Protocol, transfer: bool) -> str | None:
         ConfigError: The protocols differ and ``transfer`` is off, or the table is not
             of the whole cell space.
     """
+    table, protocol = as_table(table), get_protocol(protocol)
     if table.space.name != "cell":
         raise ConfigError(
             f"the table {table.path.name} is of space {table.space.name!r}; one-shot runs on 'cell'"
@@ -522,7 +523,7 @@ class OneShotResult:
 
 def run_oneshot(
     method: str,
-    table: Table,
+    table: Table | str,
     protocol: Protocol | str = "mnist1d-tiny",
     seed: int = 0,
     *,
@@ -538,15 +539,24 @@ def run_oneshot(
     """:func:`search`, then score the cell (and every epoch's cell) with ``table``.
 
     Args:
-        table: Must hold results of ``protocol`` (see :func:`check_table`).
+        method: A name of :data:`~nasrepro.bench.oneshot.METHODS` (``"darts-v1"``).
+        table: The table that scores the derived cells (or a shipped table's name, or a
+            table file); it must hold results of ``protocol`` (see :func:`check_table`).
+        protocol: The protocol (or its name) the supernet trains under.
+        seed: Seeds the weights, the data order and the method.
+        device: ``"cpu"`` or ``"cuda"``.
+        epochs: Search epochs (default: the method's, scaled to the protocol).
         transfer: Score on a table of another protocol, labelled as a transfer.
         rank_cells: Check the supernet's ranking on this many classes (0: skip).
         cost_seconds: A stand-alone training time measured earlier in this process on
             this device (a leaderboard measures it once); ``None`` measures it now.
+        data_root: Where CIFAR-10 is read from (MNIST-1D is generated).
+        on_epoch: Called with each epoch's :class:`EpochRecord`.
         on_phase: Called with a short description as each phase without epochs begins
             (loading the data, timing the stand-alone trainings, checking the ranking).
     """
     p = get_protocol(protocol)
+    table = as_table(table)
     label = check_table(table, p, transfer)
     phase = on_phase or (lambda text: None)
     phase(f"loading the {p.dataset} data of {p.name}")

@@ -121,6 +121,13 @@ def _check_across_processes(
                 "crashes"
             )
         status, there = pickle.loads(answer_path.read_bytes())
+    if status != "ok" and there.startswith(f"ConfigError: unknown strategy {label!r}"):
+        raise StrategyContractError(
+            f"strategy {label!r} is registered in this process only (a notebook or a "
+            "script); the fresh process that checks it, and a leaderboard's worker "
+            "processes, cannot find it: keep the class in a file and pass "
+            "'path/to/file.py:Class' (or an importable 'module:Class')"
+        )
     if status != "ok":
         raise StrategyContractError(
             f"{label} breaks the strategy contract: seed 0 ran here, but in a fresh process "

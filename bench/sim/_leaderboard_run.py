@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -38,7 +39,7 @@ from typing import Any
 
 from nasrepro.bench._children import die_with
 from nasrepro.bench.sim._contract import check_contract, seed_note
-from nasrepro.bench.sim._runner import Budget, RunResult, run
+from nasrepro.bench.sim._runner import Budget, RunResult, parse_budget, run
 from nasrepro.bench.sim._runstore import RunStore, source_sha256
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.strategies import (
@@ -59,6 +60,7 @@ from nasrepro.tables import (
 
 __all__ = [
     "BenchmarkSpec",
+    "as_spec",
     "LeaderboardConfig",
     "Leaderboard",
     "open_benchmark",
@@ -107,7 +109,33 @@ class BenchmarkSpec:
         return Path(self.table).stem if self.table else self.name
 
 
-def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
+def as_spec(benchmark: BenchmarkSpec | str | os.PathLike[str] | Any) -> BenchmarkSpec:
+    """A :class:`BenchmarkSpec` for a spec, a registered benchmark's name
+    (:func:`~nasrepro.tables.list_benchmarks`), a shipped table's name or a table file,
+    or a :class:`~nasrepro.tables.Table` opened from a file.
+
+    Raises:
+        ConfigError: Anything else (a benchmark object cannot travel to worker
+            processes by itself: register it, :func:`~nasrepro.tables.register_benchmark`).
+    """
+    from nasrepro.tables import Table, list_benchmarks
+
+    if isinstance(benchmark, BenchmarkSpec):
+        return benchmark
+    if isinstance(benchmark, str) and benchmark in list_benchmarks():
+        return BenchmarkSpec(benchmark)
+    if isinstance(benchmark, str | os.PathLike):
+        return BenchmarkSpec(table=str(benchmark))
+    if isinstance(benchmark, Table):
+        return BenchmarkSpec(table=str(benchmark.path))
+    raise ConfigError(
+        f"benchmark {benchmark!r} ({type(benchmark).__name__}): expected a BenchmarkSpec, "
+        "a benchmark or table name, or a table file; a benchmark object of your own runs "
+        "in a leaderboard once registered (nasrepro.tables.register_benchmark)"
+    )
+
+
+def open_benchmark(spec: BenchmarkSpec | str) -> Benchmark:
     """Build the benchmark ``spec`` names.
 
     Raises:
@@ -115,6 +143,7 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
             message says to pass ``--table`` or build a table.
         ValueError: Unknown benchmark name.
     """
+    spec = as_spec(spec)
     if spec.table is not None:
         table = open_table(spec.table)
         check_covers_space(table, hint_surrogate=True)
@@ -133,24 +162,6 @@ def open_benchmark(spec: BenchmarkSpec) -> Benchmark:
 
 #: Why a multi-fidelity strategy is not run on a benchmark without learning curves.
 NO_CURVES = "n/a: the table has no learning curves"
-
-
-def parse_budget(text: str, bench: Benchmark) -> Budget:
-    """:meth:`Budget.parse` for ``bench``, refusing seconds where it has no times.
-
-    Raises:
-        ValueError: A seconds budget (``"3600s"``) on a benchmark whose cost model is
-            one unit per full training; ``"100q"`` or ``"100x"`` are the fix.
-    """
-    budget = Budget.parse(text, bench.typical_cost_s)
-    per_training = getattr(bench, "cost_model", "recorded") == "per-training"
-    if per_training and budget.kind == "time" and not text.strip().lower().endswith("x"):
-        raise ConfigError(
-            f"budget {text!r} is in simulated seconds, but {bench.name} records no training "
-            "times (its cost model is one unit per full training); give a query budget "
-            "such as '100q', or '100x' (100 full trainings)"
-        )
-    return budget
 
 
 def noise_text(bench: Benchmark) -> str:
@@ -211,6 +222,25 @@ class LeaderboardConfig:
     workers: int = 1
     jobs: int = 1
     strategy_timeout: float = DEFAULT_STRATEGY_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        # What the command line takes, taken here too: a benchmark or table by name,
+        # "a,b" or "all" for strategies, a seed count, a Budget.
+        set_ = functools.partial(object.__setattr__, self)
+        set_("benchmark", as_spec(self.benchmark))
+        if isinstance(self.strategies, str):
+            set_("strategies", strategies_arg(self.strategies))
+        try:
+            set_("seeds", parse_seeds(self.seeds))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"seeds {self.seeds!r}: expected a count (30: seeds 0..29) or a sequence of "
+                "seeds ((0, 1, 4))"
+            ) from None
+        if isinstance(self.budget, Budget):
+            set_("budget", str(self.budget))
+        elif isinstance(self.budget, int | float) and not isinstance(self.budget, bool):
+            set_("budget", repr(self.budget))
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON; a table's benchmark is named after the table (``name``

@@ -37,10 +37,11 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -54,7 +55,7 @@ from nasrepro.strategies import (
 )
 from nasrepro.tables import Benchmark, Evaluation
 
-__all__ = ["Budget", "RunResult", "run", "regret_on_grid"]
+__all__ = ["Budget", "RunResult", "parse_budget", "run", "regret_on_grid"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,23 +76,43 @@ class Budget:
     def __post_init__(self) -> None:
         if self.kind not in ("time", "queries"):
             raise ConfigError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            raise ConfigError(
+                f"a budget's value must be a number, got {type(self.value).__name__} "
+                f"{self.value!r}; or write it as text: Budget.parse('200q')"
+            )
         if not (self.value > 0 and math.isfinite(self.value)):
             unit = "simulated seconds" if self.kind == "time" else "evaluations"
             raise ConfigError(
                 f"a budget must be a positive, finite number of {unit}; got {self.value:g}"
             )
+        if self.kind == "queries" and self.value != int(self.value):
+            raise ConfigError(
+                f"a query budget counts evaluations, a whole number; got {self.value:g}"
+            )
 
     @classmethod
-    def parse(cls, text: str, typical_cost_s: float | None = None) -> Budget:
+    def parse(cls, text: str | float, typical_cost_s: float | None = None) -> Budget:
         """Parse ``"3600"``/``"3600s"`` (seconds), ``"200q"`` (evaluations), ``"100x"``.
 
         ``"100x"`` is 100 times ``typical_cost_s``, the mean cost of one full training
-        on the benchmark: about what 100 full evaluations cost on one worker.
+        on the benchmark: about what 100 full evaluations cost on one worker. A bare
+        number is seconds, as ``"3600"`` is.
 
         Raises:
-            ValueError: Another format, or ``"x"`` without ``typical_cost_s``.
+            ValueError: Another format, a value that is not positive, or ``"x"``
+                without ``typical_cost_s``.
         """
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([sqx]?)\s*", text, re.I)
+        if isinstance(text, int | float) and not isinstance(text, bool):
+            text = repr(text)
+        if isinstance(text, Budget):
+            return text
+        if not isinstance(text, str):
+            raise ConfigError(
+                f"budget {text!r} ({type(text).__name__}): expected text such as '200q', "
+                "'100x' or '3600s', or a Budget"
+            )
+        m = re.fullmatch(r"\s*([-+]?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([sqx]?)\s*", text, re.I)
         if m is None:
             raise ConfigError(
                 f"budget {text!r}: expected seconds ('3600' or '3600s'), evaluations "
@@ -112,6 +133,48 @@ class Budget:
 
     def __str__(self) -> str:
         return f"{self.value:g}s" if self.kind == "time" else f"{int(self.value)}q"
+
+
+def _as_benchmark(benchmark: Any) -> Benchmark:
+    """A benchmark for what a user may pass: a benchmark, a
+    :class:`~nasrepro.tables.Table`, or a benchmark's or table's name or file
+    (:func:`~nasrepro.bench.sim.open_benchmark`)."""
+    from nasrepro.tables import Table, TabularBenchmark
+
+    if isinstance(benchmark, Table):
+        return TabularBenchmark(benchmark)
+    if isinstance(benchmark, str | os.PathLike):
+        from nasrepro.bench.sim._leaderboard_run import open_benchmark  # it imports this
+
+        return open_benchmark(benchmark)  # type: ignore[arg-type]
+    if all(hasattr(benchmark, a) for a in ("space", "query", "max_epoch", "optimum")):
+        return benchmark  # type: ignore[no-any-return]
+    raise ConfigError(
+        f"benchmark {benchmark!r} ({type(benchmark).__name__}) is not a benchmark (an "
+        "object with space, query, max_epoch and optimum), a Table, or a benchmark's or "
+        "table's name"
+    )
+
+
+def parse_budget(text: str | float | Budget, bench: Benchmark) -> Budget:
+    """:meth:`Budget.parse` for ``bench``, refusing seconds where it has no times.
+
+    Raises:
+        ValueError: A seconds budget (``"3600s"``) on a benchmark whose cost model is
+            one unit per full training; ``"100q"`` or ``"100x"`` are the fix.
+    """
+    if isinstance(text, Budget):
+        return text
+    budget = Budget.parse(text, bench.typical_cost_s)
+    text = str(text)
+    per_training = getattr(bench, "cost_model", "recorded") == "per-training"
+    if per_training and budget.kind == "time" and not text.strip().lower().endswith("x"):
+        raise ConfigError(
+            f"budget {text!r} is in simulated seconds, but {bench.name} records no training "
+            "times (its cost model is one unit per full training); give a query budget "
+            "such as '100q', or '100x' (100 full trainings)"
+        )
+    return budget
 
 
 @dataclass
@@ -211,8 +274,8 @@ class _Pending:
 
 def run(
     strategy: Strategy,
-    benchmark: Benchmark,
-    budget: Budget,
+    benchmark: Benchmark | str,
+    budget: Budget | str,
     *,
     workers: int = 1,
     seed: int = 0,
@@ -222,9 +285,11 @@ def run(
     """Run ``strategy`` on ``benchmark`` until ``budget`` is spent.
 
     Args:
-        strategy: A fresh strategy.
-        benchmark: Answers the trials.
-        budget: Simulated seconds or evaluations.
+        strategy: A fresh strategy (an instance).
+        benchmark: Answers the trials: a benchmark, a Table, or a benchmark's or
+            table's name or file (as ``open_benchmark`` takes them).
+        budget: Simulated seconds or evaluations: a :class:`Budget`, or text as
+            :func:`parse_budget` reads it for ``benchmark`` (``"200q"``, ``"100x"``).
         workers: Simulated parallel workers.
         seed: Seeds the benchmark's per-query seed draws.
         name: Strategy name recorded in the result (default: its registry name).
@@ -239,6 +304,18 @@ def run(
     """
     if workers < 1:
         raise ConfigError(f"{workers=} must be at least 1")
+    benchmark = _as_benchmark(benchmark)
+    if isinstance(strategy, type):
+        raise ConfigError(
+            f"strategy {strategy.__name__} is a class; pass an instance: "
+            f"{strategy.__name__}(benchmark.space, max_epoch=benchmark.max_epoch, seed=...)"
+        )
+    if not (callable(getattr(strategy, "ask", None)) and callable(getattr(strategy, "tell", None))):
+        raise ConfigError(
+            f"strategy {strategy!r} ({type(strategy).__name__}) has no ask() and tell(); "
+            "pass an instance of a nasrepro.strategies.Strategy subclass"
+        )
+    budget = parse_budget(budget, benchmark)
     label = name or strategy.name or type(strategy).__name__
     g = guard or StrategyGuard(label, seed)
     wall0 = time.perf_counter()

@@ -32,6 +32,7 @@ from nasrepro.bench.sim._leaderboard_report import budget_text, pm
 from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     LeaderboardConfig,
+    as_spec,
     cost_model_text,
     open_benchmark,
     run_leaderboard,
@@ -271,7 +272,7 @@ def compare(user: np.ndarray, reference: dict[str, list[float]]) -> list[Compari
 
 def validate(
     strategy: str,
-    benchmark: BenchmarkSpec | None = None,
+    benchmark: BenchmarkSpec | str | None = None,
     *,
     seeds: int = 30,
     reference: str | Path | None = None,
@@ -310,7 +311,12 @@ def validate(
         StrategyError: The strategy's own code raised or hung; the message names the
             seed and the trial count, and carries the strategy's traceback.
     """
-    spec = benchmark or BenchmarkSpec()
+    spec = as_spec(benchmark) if benchmark is not None else BenchmarkSpec()
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(
+            f"seeds {seeds!r}: validate takes a count of runs (they get the seeds after the "
+            "reference's own, so that no seed is shared), e.g. seeds=30"
+        )
     bench = open_benchmark(spec)
     # before any run: a table whose protocol does not hash to its id raises here
     protocol = bench.protocol if retrain and validate_top > 0 else None

@@ -193,6 +193,11 @@ def test_other_spaces_and_bad_arguments_are_rejected() -> None:
     with pytest.raises(ValueError, match="no architectures"):
         train_batched([], "synthetic-smoke", 0)
     a, b = (SPACE.lower(SPACE.parse(x), C=c, N=1, reduction="pool") for x, c in zip(ARCHS, (4, 8)))
+    # networks lowered under another macro than the protocol's are refused as such
+    with pytest.raises(ValueError, match="not the network protocol synthetic-smoke builds"):
+        train_batched([a, b], "synthetic-smoke", 0)
+    # hand-made networks (no architecture string to compare) must share one skeleton
+    a, b = (dataclasses.replace(s, arch="") for s in (a, b))
     with pytest.raises(ValueError, match="macro skeleton"):
         train_batched([a, b], "synthetic-smoke", 0)
 
