@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import numbers
 import os
 import re
 import time
@@ -76,7 +77,7 @@ class Budget:
     def __post_init__(self) -> None:
         if self.kind not in ("time", "queries"):
             raise ConfigError(f"budget kind {self.kind!r}; expected 'time' or 'queries'")
-        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real):
             raise ConfigError(
                 f"a budget's value must be a number, got {type(self.value).__name__} "
                 f"{self.value!r}; or write it as text: Budget.parse('200q')"
@@ -103,8 +104,8 @@ class Budget:
             ValueError: Another format, a value that is not positive, or ``"x"``
                 without ``typical_cost_s``.
         """
-        if isinstance(text, int | float) and not isinstance(text, bool):
-            text = repr(text)
+        if isinstance(text, numbers.Real) and not isinstance(text, bool):
+            text = repr(float(text))
         if isinstance(text, Budget):
             return text
         if not isinstance(text, str):

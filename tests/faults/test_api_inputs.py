@@ -65,6 +65,7 @@ def test_what_is_not_a_benchmark_strategy_or_budget_is_named() -> None:
     _refused(lambda: Budget.parse("2.5q"), "whole number")
     _refused(lambda: Budget.parse([5]), "expected text")
     assert Budget.parse(100) == Budget("time", 100.0)
+    assert Budget("queries", np.int64(5)) == Budget("queries", 5)  # numpy numbers are numbers
     assert parse_budget("20x", b) == Budget("time", 20.0)  # one unit per training
     _refused(lambda: parse_budget("3600s", b), "'100q'")
 
