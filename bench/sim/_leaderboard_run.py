@@ -29,6 +29,7 @@ import contextlib
 import functools
 import logging
 import multiprocessing
+import numbers
 import os
 import tempfile
 import time
@@ -239,8 +240,8 @@ class LeaderboardConfig:
             ) from None
         if isinstance(self.budget, Budget):
             set_("budget", str(self.budget))
-        elif isinstance(self.budget, int | float) and not isinstance(self.budget, bool):
-            set_("budget", repr(self.budget))
+        elif isinstance(self.budget, numbers.Real) and not isinstance(self.budget, bool):
+            set_("budget", repr(float(self.budget)))
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON; a table's benchmark is named after the table (``name``

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -312,7 +313,7 @@ def validate(
             seed and the trial count, and carries the strategy's traceback.
     """
     spec = as_spec(benchmark) if benchmark is not None else BenchmarkSpec()
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
         raise ConfigError(
             f"seeds {seeds!r}: validate takes a count of runs (they get the seeds after the "
             "reference's own, so that no seed is shared), e.g. seeds=30"
