@@ -238,6 +238,12 @@ class LeaderboardConfig:
                 f"seeds {self.seeds!r}: expected a count (30: seeds 0..29) or a sequence of "
                 "seeds ((0, 1, 4))"
             ) from None
+        if (
+            isinstance(self.jobs, bool)
+            or not isinstance(self.jobs, numbers.Integral)
+            or self.jobs < 1
+        ):
+            raise ConfigError(f"jobs={self.jobs!r}: processes must be a whole number >= 1")
         if isinstance(self.budget, Budget):
             set_("budget", str(self.budget))
         elif isinstance(self.budget, numbers.Real) and not isinstance(self.budget, bool):

@@ -59,6 +59,7 @@ def test_what_is_not_a_benchmark_strategy_or_budget_is_named() -> None:
     _refused(lambda: RandomSearch(3, max_epoch=12), "space must be", "'cell'")
     _refused(lambda: TabularBenchmark(3), "expected a Table")
     _refused(lambda: LeaderboardConfig(seeds=2.5), "expected a count")
+    _refused(lambda: LeaderboardConfig(jobs=0), "jobs=0", ">= 1")  # ran as jobs=1, silently
     _refused(lambda: LeaderboardConfig(benchmark=3.0), "expected a BenchmarkSpec")
     _refused(lambda: Budget("queries", "50"), "must be a number", "Budget.parse")
     _refused(lambda: Budget.parse("-5q"), "positive")
