@@ -43,6 +43,7 @@ __all__ = [
     "set_aside",
     "stale_temps",
     "write_atomically",
+    "write_bytes_atomic",
     "write_text_atomic",
 ]
 
@@ -306,19 +307,23 @@ def write_atomically(out: Path, data: bytes) -> None:
     """
     out = regular_output(out)
     try:
-        with atomic_output(out) as tmp:
-            tmp.write_bytes(data)
+        write_bytes_atomic(out, data)
     except OSError as e:
         raise TableError(
             f"cannot write the table {out}: {e.strerror or e}; nothing was written there"
         ) from None
 
 
+def write_bytes_atomic(out: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``out`` through :func:`atomic_output`; returns ``out``'s path."""
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(data)
+    return Path(out)
+
+
 def write_text_atomic(out: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``out`` through :func:`atomic_output`; returns ``out``'s path."""
-    with atomic_output(out) as tmp:
-        tmp.write_text(text)
-    return Path(out)
+    return write_bytes_atomic(out, text.encode())
 
 
 def save_figure_atomic(fig: Any, out: str | os.PathLike[str], **savefig: Any) -> Path:

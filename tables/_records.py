@@ -38,8 +38,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +45,7 @@ from typing import Any
 
 from nasrepro.spaces._errors import access_error
 from nasrepro.tables._errors import TableError
+from nasrepro.tables._outfile import write_bytes_atomic
 from nasrepro.tables._protocol import Protocol
 
 __all__ = [
@@ -210,24 +209,10 @@ class TrialResult:
 
 
 def write_json_atomic(path: Path, obj: Any, compress: bool = False) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-        if compress:
-            data = gzip.compress(data, mtime=0)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make run files unreadable to others
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` through :func:`~nasrepro.tables.atomic_output`
+    (a temporary file, flushed, then renamed; stale temporaries of killed writers go)."""
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    write_bytes_atomic(path, gzip.compress(data, mtime=0) if compress else data)
 
 
 def chunk_path(sweep_dir: Path, seed: int, chunk: int) -> Path:

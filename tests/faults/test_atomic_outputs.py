@@ -5,7 +5,8 @@ signal injection, and found ``oneshot.json``, ``validate.json``, a one-shot plot
 ``make_reference.py``'s reference file left empty: they were written in place. Every
 final output now goes through :func:`nasrepro.tables.atomic_output` (a temporary file
 beside it, flushed, then renamed). Here the kill is real too: a child process whose
-``Path.write_text`` writes half of its data and then sends itself SIGKILL.
+``Path.write_text`` (or ``write_bytes``) writes half of its data and then sends itself
+SIGKILL.
 """
 
 from __future__ import annotations
@@ -23,22 +24,24 @@ from nasrepro.tables import atomic_output, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Prepended to a child's code: the first write to a file named like ``argv[1]``
+#: Prepended to a child's code: the first write (``Path.write_text`` or ``write_bytes``) to
+#: a file named like ``argv[1]``
 #: (the output itself, or a temporary file of it) writes half its data, then SIGKILL.
 DIE_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path
 
-_real = Path.write_text
 _name = sys.argv[1]
 
-def _half_then_die(self, data, *args, **kwargs):
-    if self.name == _name or self.name.startswith("." + _name + "."):
-        _real(self, data[: len(data) // 2], *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGKILL)
-    return _real(self, data, *args, **kwargs)
+def _dies(real):
+    def half_then_die(self, data, *args, **kwargs):
+        if self.name == _name or self.name.startswith("." + _name + "."):
+            real(self, data[: len(data) // 2], *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, data, *args, **kwargs)
+    return half_then_die
 
-Path.write_text = _half_then_die
+Path.write_text, Path.write_bytes = _dies(Path.write_text), _dies(Path.write_bytes)
 """
 
 
