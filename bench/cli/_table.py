@@ -28,7 +28,7 @@ from nasrepro.bench.cli._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench.cli._outputs import atomic_file, check_figure_file, check_file
+from nasrepro.bench.cli._outputs import atomic_file, check_dir, check_figure_file, check_file
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
@@ -52,6 +52,8 @@ from nasrepro.tables._outfile import check_not_a_table
 
 __all__ = ["add_parser"]
 
+#: Where ``table compare --strategies`` keeps its runs unless ``--runs`` says.
+DEFAULT_COMPARE_RUNS = "compare-runs"
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 
@@ -560,12 +562,18 @@ def _strategy_lines(sc: Any) -> list[str]:
         f"agreement   Kendall tau-b of the two orders {_fmt(sc.kendall_tau, 3)} "
         f"[95% CI {_fmt(lo, 3)}, {_fmt(hi, 3)}] ({sc.n_boot:,} bootstrap resamples of the seeds)"
     )
-    lines.append(f"took        {sc.wall_s:.1f}s wall for the two leaderboards")
+    reused = f", {sc.reused} runs read back from {sc.runs_dirs[0]} and {sc.runs_dirs[1]}"
+    lines.append(
+        f"took        {sc.wall_s:.1f}s wall for the two leaderboards"
+        + (reused if sc.reused else "")
+    )
     return lines
 
 
 def _compare(args: argparse.Namespace) -> int:
-    extra = [f for f in ("seeds", "budget", "jobs") if getattr(args, f) is not None]
+    extra = [f for f in ("seeds", "budget", "jobs", "runs") if getattr(args, f) is not None]
+    if args.fresh:
+        extra.append("fresh")
     if args.strategies is None and extra:
         raise ConfigError(
             f"--{', --'.join(extra)} {'apply' if len(extra) > 1 else 'applies'} only with "
@@ -575,12 +583,16 @@ def _compare(args: argparse.Namespace) -> int:
         from nasrepro.bench.sim import query_budget
 
         query_budget(args.budget or "100q")
+        if args.runs is None:  # set here, so that an interrupt says the runs are kept
+            args.runs = DEFAULT_COMPARE_RUNS
+        runs = check_dir(args.runs, "--runs")  # before the runs: a bad one would lose them
     a, b = open_table(args.a), open_table(args.b)
     c = compare_tables(a, b, metric_a=args.metric_a, metric_b=args.metric_b)
     sc = None
     if args.strategies is not None:
         from nasrepro.bench.cli._leaderboard import _ProgressBar
         from nasrepro.bench.sim import compare_strategies, default_jobs, parse_seeds, strategies_arg
+        from nasrepro.strategies import StrategyError
 
         bar = _ProgressBar("compare")
         try:
@@ -592,7 +604,17 @@ def _compare(args: argparse.Namespace) -> int:
                 budget=args.budget or "100q",
                 jobs=args.jobs or default_jobs(),
                 progress=bar,
+                runs_dir=runs,
+                fresh=args.fresh,
             )
+        except StrategyError as e:  # the finished runs are on disk: say so, and how to go on
+            kept = sum(1 for _ in runs.glob("*/*.json"))
+            raise StrategyError(
+                f"{e.message}; the {kept} finished runs under {runs} are kept: fix the "
+                "strategy and run the same command again to go on from them (a strategy "
+                "whose code changed runs again)",
+                e.user_traceback,
+            ) from None
         finally:
             bar.close()
     if args.json:
@@ -787,4 +809,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=None,
         help="with --strategies: parallel processes (default: cores)",
     )
-    c.set_defaults(func=_compare)
+    c.add_argument(
+        "--runs",
+        default=None,
+        metavar="DIR",
+        help=f"with --strategies: keep every finished run under DIR (default "
+        f"./{DEFAULT_COMPARE_RUNS}), one folder per benchmark and budget; a rerun, or another "
+        "comparison sharing a benchmark, reuses the runs of the same configuration",
+    )
+    c.add_argument("--fresh", action="store_true", help="with --strategies: run everything again")
+    c.set_defaults(func=_compare, resumable="runs")

@@ -13,6 +13,11 @@ without times is charged one unit per full training, the ``"per-training"`` cost
 model, automatically). Time budgets (``"3600s"``, ``"100x"``) would give the two
 benchmarks different numbers of evaluations.
 
+With ``runs_dir`` every finished run is kept as it finishes, one subdirectory per
+benchmark and budget (``DIR/<benchmark>-<budget>/``, :mod:`~nasrepro.bench.sim._runstore`):
+a killed comparison reruns only what is missing, more seeds or strategies run only
+what is new, and comparisons sharing a benchmark share its runs.
+
 Multi-fidelity strategies (``Strategy.multi_fidelity``) stop runs early, so they need
 learning curves; when either benchmark has a single epoch they are left out of the
 comparison (listed in ``excluded`` with the reason), and so is a strategy that does
@@ -28,9 +33,11 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +46,7 @@ from nasrepro.bench.sim._leaderboard_run import (
     BenchmarkSpec,
     Leaderboard,
     LeaderboardConfig,
+    as_spec,
     open_benchmark,
     run_leaderboard,
 )
@@ -92,6 +100,8 @@ class StrategyComparison:
         tau_ci: Its 95% percentile-bootstrap CI over seeds.
         n_boot: Bootstrap resamples.
         wall_s: Wall time of both leaderboards.
+        reused: Runs read back from ``runs_dir`` instead of run.
+        runs_dirs: Where each benchmark's runs are kept (empty without ``runs_dir``).
     """
 
     a: str
@@ -108,11 +118,14 @@ class StrategyComparison:
     tau_ci: tuple[float, float]
     n_boot: int = _N_BOOT
     wall_s: float = field(default=0.0, compare=False)
+    reused: int = field(default=0, compare=False)
+    runs_dirs: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as ``None``)."""
         d = asdict(self)
         d["seeds"], d["strategies"] = list(self.seeds), list(self.strategies)
+        d["runs_dirs"] = list(self.runs_dirs)
         return _jsonable(d)  # type: ignore[no-any-return]
 
 
@@ -207,6 +220,8 @@ def compare_strategies(
     n_boot: int = _N_BOOT,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    fresh: bool = False,
 ) -> StrategyComparison:
     """Run the same leaderboard on ``a`` and ``b`` and compare the strategy orders.
 
@@ -220,9 +235,13 @@ def compare_strategies(
         n_boot: Bootstrap resamples of the tau CI.
         seed: Seeds the bootstrap.
         progress: ``progress(done, total)`` over the runs of both leaderboards.
+        runs_dir: Keep every finished run under it (``<benchmark>-<budget>/`` for
+            each benchmark) and reuse the runs found there of the same configuration.
+        fresh: Run everything again, overwriting the runs kept in ``runs_dir``.
 
     Raises:
-        ConfigError: ``budget`` is not a query budget, or no strategy is left to compare.
+        ConfigError: ``budget`` is not a query budget, no strategy is left to compare,
+            or a runs directory holds runs of another configuration (and not ``fresh``).
         TableError: A benchmark cannot be opened, or the two are of different spaces.
         StrategyError: A strategy's code failed.
     """
@@ -249,6 +268,7 @@ def compare_strategies(
         raise ConfigError(f"no strategy left to compare: {excluded}")
     total = 2 * len(names) * len(seeds)
     half = len(names) * len(seeds)
+    dirs = _runs_dirs(runs_dir, (a, b), parsed)
     lbs = []
     for k, spec in enumerate((a, b)):
         config = LeaderboardConfig(
@@ -264,7 +284,14 @@ def compare_strategies(
             if progress is not None:
                 progress(off + done, total)
 
-        lbs.append(run_leaderboard(config, progress=step))
+        lbs.append(
+            run_leaderboard(
+                config,
+                progress=step,
+                runs_dir=None if dirs is None else dirs[k],
+                fresh=fresh,
+            )
+        )
     lb_a, lb_b = lbs
     for lb in lbs:
         excluded.update(lb.skipped)
@@ -291,4 +318,22 @@ def compare_strategies(
         tau_ci=_bootstrap_tau(fa, fb, n_boot, seed),
         n_boot=n_boot,
         wall_s=lb_a.wall_s + lb_b.wall_s,
+        reused=lb_a.reused + lb_b.reused,
+        runs_dirs=() if dirs is None else tuple(str(d) for d in dirs),
     )
+
+
+def _runs_dirs(
+    runs_dir: str | os.PathLike[str] | None,
+    specs: tuple[BenchmarkSpec, BenchmarkSpec],
+    budget: Budget,
+) -> tuple[Path, Path] | None:
+    """Each benchmark's runs directory under ``runs_dir``: ``<label>-<budget>``, so that
+    comparisons sharing a benchmark and budget share its runs; two benchmarks of one
+    label (table files of one name) get ``-a`` and ``-b``."""
+    if runs_dir is None:
+        return None
+    names = [f"{as_spec(s).label}-{budget}" for s in specs]
+    if names[0] == names[1]:
+        names = [f"{names[0]}-a", f"{names[1]}-b"]
+    return Path(runs_dir) / names[0], Path(runs_dir) / names[1]

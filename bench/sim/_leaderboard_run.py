@@ -467,8 +467,8 @@ def run_leaderboard(
             if other is not None:
                 raise ConfigError(
                     f"{where} holds runs of another leaderboard configuration: {other}; "
-                    "running would replace them. Give another --out, or --fresh to "
-                    "replace them"
+                    "running would replace them. Give another runs directory (the CLI's "
+                    "--out, or --runs of table compare), or --fresh to replace them"
                 )
             for t in tasks:
                 found = store.load(keys[t])

@@ -102,7 +102,58 @@ def test_only_a_query_budget(specs: tuple[BenchmarkSpec, BenchmarkSpec]) -> None
         compare_strategies(*specs, strategies=("hyperband", "bohb"), seeds=SEEDS, budget="10q")
 
 
-def test_cli_strategies(smoke_table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_are_kept_and_a_rerun_goes_on_from_them(
+    specs: tuple[BenchmarkSpec, BenchmarkSpec], tmp_path: Path
+) -> None:
+    """What a killed comparison leaves (some run files) is read back, not run again, and
+    the comparison equals an uninterrupted one."""
+    kw = dict(strategies=STRATEGIES, seeds=SEEDS, budget="10q", n_boot=200, runs_dir=tmp_path)
+    first = compare_strategies(*specs, **kw)  # type: ignore[arg-type]
+    dirs = [tmp_path / "cell-mnist1d-smoke-10q", tmp_path / "nb201-cifar10-10q"]
+    assert first.runs_dirs == tuple(map(str, dirs)) and first.reused == 0
+    for d in dirs:
+        assert sorted(p.name for p in d.glob("*.json")) == sorted(
+            f"{n}-seed{s}.json" for n in STRATEGIES for s in SEEDS
+        )
+    (dirs[0] / "reinforce-seed1.json").unlink()  # as a kill in the first leaderboard
+    for p in dirs[1].glob("*.json"):  # leaves them: B not started
+        p.unlink()
+    again = compare_strategies(*specs, **kw)  # type: ignore[arg-type]
+    assert again == first and again.reused == 5
+    assert (dirs[0] / "reinforce-seed1.json").is_file()
+    assert compare_strategies(*specs, **kw).reused == 12  # type: ignore[arg-type]
+    fresh = compare_strategies(*specs, **kw, fresh=True)  # type: ignore[arg-type]
+    assert fresh == first and fresh.reused == 0
+
+
+def test_two_tables_of_one_name_keep_their_runs_apart(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    files = []
+    for side in ("x", "y"):
+        (tmp_path / side).mkdir()
+        files.append(tmp_path / side / "t.h5")
+        files[-1].write_bytes(smoke_table_path.read_bytes())
+    c = compare_strategies(
+        BenchmarkSpec(table=str(files[0])),
+        BenchmarkSpec(table=str(files[1])),
+        strategies=("random-search",),
+        seeds=(0,),
+        budget="5q",
+        n_boot=10,
+        runs_dir=tmp_path / "runs",
+    )
+    assert c.runs_dirs == (str(tmp_path / "runs" / "t-5q-a"), str(tmp_path / "runs" / "t-5q-b"))
+    assert [len(list(Path(d).glob("*.json"))) for d in c.runs_dirs] == [1, 1]
+
+
+def test_cli_strategies(
+    smoke_table_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the runs go to ./compare-runs by default
     argv = [
         "table",
         "compare",
@@ -133,3 +184,20 @@ def test_cli_strategies(smoke_table_path: Path, capsys: pytest.CaptureFixture[st
     s = got["strategies"]
     assert s["seeds"] == list(SEEDS) and set(s["strategies"]) == set(STRATEGIES)
     assert set(s["results_a"]) == set(STRATEGIES) and s["n_boot"] == 2000
+    # the runs were kept in ./compare-runs, one folder per benchmark and budget, and the
+    # --json rerun read them back instead of running them
+    assert sorted(p.name for p in (tmp_path / "compare-runs").iterdir()) == [
+        "cell-mnist1d-smoke-10q",
+        "nb201-cifar10-10q",
+    ]
+    assert s["reused"] == 12
+    assert main([*argv, "--runs", str(tmp_path / "other")]) == 0
+    assert "read back" not in capsys.readouterr().out
+    assert main([*argv, "--fresh"]) == 0
+    assert "read back" not in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "took" in (line := capsys.readouterr().out.splitlines()[-1])
+    assert line.endswith(
+        "12 runs read back from compare-runs/cell-mnist1d-smoke-10q and "
+        "compare-runs/nb201-cifar10-10q"
+    )

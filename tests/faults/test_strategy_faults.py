@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -379,6 +380,43 @@ def test_cli_leaderboard_with_a_strategy_failing_after_60_asks(
     # the way on: where the finished runs are, and that the same command resumes
     assert f"finished runs in {tmp_path / 'lb' / 'runs'} are kept" in out.stderr
     assert "run the same command again" in out.stderr
+
+
+def test_cli_table_compare_with_a_strategy_failing_after_60_asks(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path
+) -> None:
+    """The comparison stops with the strategy's error, says its finished runs are kept,
+    and the same command, once the strategy is fixed, goes on from them."""
+    shutil.copy(files / "faulty.py", tmp_path / "mine.py")
+    label = f"{tmp_path / 'mine.py'}:AskFailsAfter60"
+    argv = [*NASREPRO, "table", "compare", str(spec.table), "nb201-cifar10", "--strategies"]
+    tail = ["--seeds", "5,6", "--budget", "100q", "--jobs", "1"]
+    out = subprocess.run(
+        [*argv, f"random-search,{label}", *tail],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    _assert_one_error(out, label)
+    runs = tmp_path / "compare-runs"
+    kept = sorted(p.name for p in runs.glob("*/*.json"))
+    assert kept == ["random-search-seed5.json", "random-search-seed6.json"]
+    assert f"the 2 finished runs under {runs.name} are kept" in out.stderr
+    assert "run the same command again" in out.stderr
+    # fixed (here: dropped), the same comparison reads random-search's runs back
+    out = subprocess.run(
+        [*argv, "random-search,regularized-evolution", *tail],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith(
+        "2 runs read back from compare-runs/cell-mnist1d-smoke-100q and "
+        "compare-runs/nb201-cifar10-100q"
+    )
 
 
 def test_cli_validate_with_a_syntax_error(
