@@ -34,6 +34,7 @@ from nasrepro.tables._compare import (
     TopKOverlap,
     compare_tables,
 )
+from nasrepro.tables._compare_plot import plot_comparison
 from nasrepro.tables._errors import MissingEntryError, TableError
 from nasrepro.tables._format import representative_mask
 from nasrepro.tables._import import (
@@ -139,6 +140,7 @@ __all__ = [
     "get_benchmark",
     "list_benchmarks",
     "compare_tables",
+    "plot_comparison",
     "TableComparison",
     "RankAgreement",
     "TopKOverlap",

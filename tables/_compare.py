@@ -350,6 +350,66 @@ def compare_tables(
         ConfigError: A metric is unknown, or a table has no value of it.
     """
     a, b = as_table(a, "table A"), as_table(b, "table B")
+    pv = paired_values(a, b, metric_a, metric_b)
+    cell_level = _agreement(
+        a, "cells", pv.cells, pv.cells_a, pv.cells_b, pv.sign_a * pv.cells_a, pv.sign_b * pv.cells_b
+    )
+    ca, cb = pv.classes_a, pv.classes_b
+    class_level = _agreement(a, "classes", pv.classes, ca, cb, pv.sign_a * ca, pv.sign_b * cb)
+    return TableComparison(
+        a=str(a.path),
+        b=str(b.path),
+        space=a.space_name,
+        metric_a=metric_a,
+        metric_b=metric_b,
+        column_a=_column(a, metric_a),
+        column_b=_column(b, metric_b),
+        per_cell_a=a.per_cell,
+        per_cell_b=b.per_cell,
+        epoch_a=a.final_epoch,
+        epoch_b=b.final_epoch,
+        seeds_a=len(a.seeds),
+        seeds_b=len(b.seeds),
+        n_a=pv.n_a,
+        n_b=pv.n_b,
+        cells=cell_level,
+        classes=class_level,
+    )
+
+
+@dataclass(frozen=True)
+class PairedValues:
+    """The values :func:`compare_tables` ranks, before ranking (what a plot shows).
+
+    Attributes:
+        cells: The cells both tables give a value, in A's row order.
+        cells_a, cells_b: Their values ``(len(cells),)`` of A's and B's metric.
+        classes: The classes' representatives (A's grouping), in A's row order.
+        classes_a, classes_b: The class values ``(len(classes),)``.
+        sign_a, sign_b: ``1.0`` where the metric is maximized, ``-1.0`` where minimized.
+        n_a, n_b: Cells each table gives a value for (not only the common ones).
+    """
+
+    cells: list[str]
+    cells_a: np.ndarray
+    cells_b: np.ndarray
+    classes: list[str]
+    classes_a: np.ndarray
+    classes_b: np.ndarray
+    sign_a: float
+    sign_b: float
+    n_a: int
+    n_b: int
+
+
+def paired_values(
+    a: Table, b: Table, metric_a: str = "test_acc", metric_b: str = "test_acc"
+) -> PairedValues:
+    """The values of the cells and classes both tables hold (see the module docstring).
+
+    Raises:
+        TableError, ConfigError: As :func:`compare_tables`.
+    """
     if a.space_name != b.space_name:
         raise TableError(
             f"table A ({a.path}) is of the {a.space_name!r} space and table B ({b.path}) of "
@@ -371,33 +431,18 @@ def compare_tables(
             "cover some of the same architectures"
         )
     pos, raw_a, raw_b = pos[ok], raw_a[ok], raw_b[ok]
-    cells = [archs_a[i] for i in pos.tolist()]
-    sign_a = -1.0 if metric_a in _MINIMIZE else 1.0
-    sign_b = -1.0 if metric_b in _MINIMIZE else 1.0
-    cell_level = _agreement(a, "cells", cells, raw_a, raw_b, sign_a * raw_a, sign_b * raw_b)
     # classes by A's grouping, in the order of their representatives' rows
     rep_rows, group = np.unique(np.asarray(a.canonical)[pos], return_inverse=True)
     g = len(rep_rows)
-    ca = _class_values(raw_a, group, g, a.per_cell)
-    cb = _class_values(raw_b, group, g, b.per_cell)
-    reps = [archs_a[i] for i in rep_rows.tolist()]
-    class_level = _agreement(a, "classes", reps, ca, cb, sign_a * ca, sign_b * cb)
-    return TableComparison(
-        a=str(a.path),
-        b=str(b.path),
-        space=a.space_name,
-        metric_a=metric_a,
-        metric_b=metric_b,
-        column_a=_column(a, metric_a),
-        column_b=_column(b, metric_b),
-        per_cell_a=a.per_cell,
-        per_cell_b=b.per_cell,
-        epoch_a=a.final_epoch,
-        epoch_b=b.final_epoch,
-        seeds_a=len(a.seeds),
-        seeds_b=len(b.seeds),
+    return PairedValues(
+        cells=[archs_a[i] for i in pos.tolist()],
+        cells_a=raw_a,
+        cells_b=raw_b,
+        classes=[archs_a[i] for i in rep_rows.tolist()],
+        classes_a=_class_values(raw_a, group, g, a.per_cell),
+        classes_b=_class_values(raw_b, group, g, b.per_cell),
+        sign_a=-1.0 if metric_a in _MINIMIZE else 1.0,
+        sign_b=-1.0 if metric_b in _MINIMIZE else 1.0,
         n_a=n_a,
         n_b=n_b,
-        cells=cell_level,
-        classes=class_level,
     )

@@ -587,7 +587,16 @@ def _compare(args: argparse.Namespace) -> int:
             args.runs = DEFAULT_COMPARE_RUNS
         runs = check_dir(args.runs, "--runs")  # before the runs: a bad one would lose them
     a, b = open_table(args.a), open_table(args.b)
+    if args.plot is not None:  # the more telling refusal first, as in table plot
+        for t in (a, b):
+            check_not_a_table(args.plot, t.path, "a figure", "--plot")
+        check_figure_file(args.plot, "--plot")
     c = compare_tables(a, b, metric_a=args.metric_a, metric_b=args.metric_b)
+    if args.plot is not None:  # before the strategies: a picture does not wait on them
+        from nasrepro.tables._compare_plot import plot_comparison
+
+        with atomic_file(args.plot, "--plot") as tmp:
+            plot_comparison(a, b, tmp, comparison=c)
     sc = None
     if args.strategies is not None:
         from nasrepro.bench.cli._leaderboard import _ProgressBar
@@ -629,6 +638,8 @@ def _compare(args: argparse.Namespace) -> int:
         _out()
         for line in _strategy_lines(sc):
             _out(line)
+    if args.plot is not None:
+        _out(f"wrote {args.plot}")
     return 0
 
 
@@ -788,6 +799,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
             "the search metric)",
         )
     c.add_argument("--json", action="store_true", help="print JSON")
+    c.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="also draw the class values and ranks of A against B, each table's top 100 "
+        "marked, and the choices whose top-100 shares differ most",
+    )
     c.add_argument(
         "--strategies",
         type=strategies_text,

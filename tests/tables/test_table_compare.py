@@ -273,3 +273,54 @@ def test_cli_errors_exit_2(
     assert "no table of that name or path" in capsys.readouterr().err
     assert run(s, "nb201-cifar10", "--strategies", "random-search", "--budget", "10x") == 2
     assert "needs a query budget" in capsys.readouterr().err
+
+
+def test_plot_marks_what_the_comparison_counts(smoke_table_path: Path, tmp_path: Path) -> None:
+    """The picture's marks are the comparison's figures: the top-100 of both is the
+    overlap, and each table's best sits at the rank the text reports for it."""
+    from nasrepro.tables._compare import paired_values
+    from nasrepro.tables._compare_plot import marked_classes, plot_comparison
+
+    a, b = Table.open(smoke_table_path), open_table("nb201-cifar10")
+    c = compare_tables(a, b)
+    k, groups, ra, rb = marked_classes(paired_values(a, b))
+    assert k == 100 and len(ra) == c.classes.n
+    assert sum(m.sum() for m in groups.values()) == c.classes.n  # a partition
+    assert not any(
+        np.any(m1 & m2) for m1 in groups.values() for m2 in groups.values() if m1 is not m2
+    )
+    hundred = next(t for t in c.classes.top_k if t.k == 100)
+    assert groups["top 100 of both"].sum() == hundred.common
+    assert (
+        groups["top 100 of A only"].sum()
+        == groups["top 100 of B only"].sum()
+        == 100 - hundred.common
+    )
+    assert rb[ra == 1].min() == c.classes.best_a_in_b.rank
+    assert ra[rb == 1].min() == c.classes.best_b_in_a.rank
+
+    import matplotlib.image
+
+    out = plot_comparison(a, b, tmp_path / "c.png", dpi=50)
+    assert matplotlib.image.imread(out).shape[:2] == (250, 800)  # 16 x 5 inches
+
+
+def test_cli_plot(
+    smoke_table_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import matplotlib.image
+
+    s = str(smoke_table_path)
+    out = tmp_path / "cmp.png"
+    assert run(s, "nb201-cifar10", "--plot", str(out)) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"wrote {out}")
+    assert matplotlib.image.imread(out).shape == (600, 1920, 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp.png"]  # no temporaries left
+    assert run(s, "nb201-cifar10", "--plot", str(tmp_path / "cmp.txt")) == 2
+    assert "names no figure format" in capsys.readouterr().err
+    before = smoke_table_path.read_bytes()
+    assert run(s, "nb201-cifar10", "--plot", s) == 2  # never over a table it reads
+    assert "is the table being read; writing a figure there would destroy it" in (
+        capsys.readouterr().err
+    )
+    assert smoke_table_path.read_bytes() == before
