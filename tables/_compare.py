@@ -19,6 +19,9 @@ Rules (the same at both levels):
   :meth:`Table.top` ranks them) minimized. Correlations are computed on the values
   negated where minimized, so a positive tau always means the tables agree on what
   is good.
+* Ties: values are ranked rounded to 4 decimals
+  (:func:`~nasrepro.tables._ranking.tie_round`), so that equal results reached through
+  different float32 seed values tie; the values reported are not rounded.
 * Kendall's tau is tau-b (ties corrected, :func:`scipy.stats.kendalltau`); Spearman's
   rho is :func:`scipy.stats.spearmanr` (ties share the mean rank).
 * Top-k: the ``k`` best items of each table, ties broken by the item's position in
@@ -51,6 +54,7 @@ import numpy as np
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.tables._catalog import as_table
 from nasrepro.tables._errors import TableError
+from nasrepro.tables._ranking import tie_round
 from nasrepro.tables._results import RESULT_METRICS
 from nasrepro.tables._table import _MINIMIZE, Table
 
@@ -292,8 +296,11 @@ def _agreement(
     sa: np.ndarray,
     sb: np.ndarray,
 ) -> RankAgreement:
-    """Agreement of scores ``sa``, ``sb`` ``(n,)`` (higher is better) over ``archs``."""
+    """Agreement of scores ``sa``, ``sb`` ``(n,)`` (higher is better) over ``archs``;
+    scores equal to :data:`~nasrepro.tables._ranking.TIE_DECIMALS` decimals tie."""
     from scipy.stats import kendalltau, spearmanr
+
+    sa, sb = tie_round(sa), tie_round(sb)
 
     n = len(sa)
     tau = rho = math.nan

@@ -27,6 +27,7 @@ from nasrepro.tables._compare import (
     compare_tables,
     paired_values,
 )
+from nasrepro.tables._ranking import tie_round
 from nasrepro.tables._table import Table
 
 __all__ = ["plot_comparison", "marked_classes"]
@@ -163,7 +164,8 @@ def marked_classes(
     class's rank in A and in B (1 = best; ties share the best rank)."""
     from scipy.stats import rankdata
 
-    sa, sb = pv.sign_a * pv.classes_a, pv.sign_b * pv.classes_b
+    sa = tie_round(pv.sign_a * pv.classes_a)  # as compare_tables ranks them
+    sb = tie_round(pv.sign_b * pv.classes_b)
     n = len(sa)
     k = min(STRUCTURE_K, n)
     top_a = np.zeros(n, bool)

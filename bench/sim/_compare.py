@@ -5,7 +5,9 @@ tabular benchmarks (:func:`~nasrepro.bench.sim.run_leaderboard`), ranks the stra
 on each by mean final test regret (:func:`~nasrepro.bench.sim.summarize`), and gives
 Kendall's tau-b between the two mean-regret vectors with a 95% percentile-bootstrap
 CI: 2,000 resamples of the seeds (one draw of seed indices, with replacement, applied
-to every strategy on both benchmarks; generator seeded with ``seed``).
+to every strategy on both benchmarks; generator seeded with ``seed``). Mean regrets
+equal to 4 decimals tie (:func:`~nasrepro.tables._ranking.tie_round`), in the ranks and
+in tau.
 
 Only a query budget is accepted (``"100q"``): it gives every run the same number of
 evaluations on both benchmarks, whether a table records training times or not (one
@@ -56,6 +58,7 @@ from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import list_strategies, load_strategy
 from nasrepro.tables import TableError
 from nasrepro.tables._compare import _jsonable
+from nasrepro.tables._ranking import tie_round
 
 __all__ = [
     "compare_strategies",
@@ -136,7 +139,7 @@ def _tau(x: np.ndarray, y: np.ndarray) -> float:
         return math.nan
     with warnings.catch_warnings():  # constant input: NaN
         warnings.simplefilter("ignore")
-        return float(kendalltau(x, y).statistic)
+        return float(kendalltau(tie_round(x), tie_round(y)).statistic)
 
 
 def tau_b_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -163,7 +166,7 @@ def _bootstrap_tau(fa: np.ndarray, fb: np.ndarray, n_boot: int, seed: int) -> tu
         warnings.simplefilter("ignore")
         ma = np.nanmean(fa[:, idx], axis=2)  # (n_strategies, n_boot)
         mb = np.nanmean(fb[:, idx], axis=2)
-    taus = tau_b_columns(ma, mb)
+    taus = tau_b_columns(tie_round(ma), tie_round(mb))
     if not np.isfinite(taus).any():
         return math.nan, math.nan
     lo, hi = np.nanquantile(taus, [0.025, 0.975])
@@ -175,7 +178,7 @@ def _results(lb: Leaderboard, names: Sequence[str]) -> tuple[dict[str, StrategyR
 
     s = summarize(lb)["strategies"]
     means = np.array([s[n]["summary"]["mean"] for n in names])
-    ranks = rankdata(np.where(np.isnan(means), np.inf, means), method="min")
+    ranks = rankdata(np.where(np.isnan(means), np.inf, tie_round(means)), method="min")
     out = {
         n: StrategyResult(
             float(means[i]),

@@ -52,6 +52,7 @@ from nasrepro.tables import (
     TrialResult,
     write_text_atomic,
 )
+from nasrepro.tables._ranking import tie_round
 
 __all__ = ["validate", "load_reference", "reference_path", "ValidateReport", "Comparison"]
 
@@ -245,15 +246,17 @@ def first_validate_seed(ref: dict[str, Any]) -> int:
 
 
 def compare(user: np.ndarray, reference: dict[str, list[float]]) -> list[Comparison]:
-    """Mann-Whitney U of ``user`` final regrets ``(n,)`` against each reference's."""
+    """Mann-Whitney U of ``user`` final regrets ``(n,)`` against each reference's;
+    regrets equal to 4 decimals tie (:func:`~nasrepro.tables._ranking.tie_round`)."""
     from scipy.stats import mannwhitneyu
 
     out = []
+    tied_user = tie_round(user)
     for name, values in reference.items():
         ref = np.asarray(values, dtype=np.float64)
         ref = ref[np.isfinite(ref)]
         # U of the reference sample: pairs where the reference's regret is higher.
-        res = mannwhitneyu(ref, user, alternative="two-sided")
+        res = mannwhitneyu(tie_round(ref), tied_user, alternative="two-sided")
         p_better = float(res.statistic) / (len(ref) * len(user))
         out.append(
             Comparison(

@@ -176,9 +176,45 @@ def test_pairwise_tests_tell_apart_only_what_differs() -> None:
     raw = ttest_ind(a, b, equal_var=False).pvalue
     assert got["a", "b"]["p"] == pytest.approx(raw)
     assert got["a", "b"]["p_holm"] == pytest.approx(min(1.0, raw))  # the largest of three
-    same = pairwise_tests({"x": np.ones(3), "y": np.ones(3), "z": np.zeros(3)})["pairs"]
+    same = pairwise_tests({"x": np.ones(10), "y": np.ones(10), "z": np.zeros(10)})["pairs"]
     assert [p["differs"] for p in same] == [False, True, True]  # no spread: equal or not
+    # three seeds each cannot tell constant samples apart: p 2/20 per pair, 0.3 after Holm
+    few = pairwise_tests({"x": np.ones(3), "y": np.ones(3), "z": np.zeros(3)})["pairs"]
+    assert [p["p"] for p in few] == pytest.approx([1.0, 0.1, 0.1])
+    assert not any(p["differs"] for p in few)
     assert pairwise_tests({"x": np.ones(1), "y": np.zeros(5)})["pairs"] == []
+
+
+@pytest.mark.parametrize("na,nb", [(2, 2), (2, 3), (3, 3), (4, 2)])
+def test_welch_p_without_spread_is_the_exact_permutation_p(na: int, nb: int) -> None:
+    """t is undefined for two constant samples; the p is then the share of the
+    relabellings of the pooled values whose |difference of means| is at least the
+    observed one, counted here by enumerating them."""
+    import itertools
+
+    from nasrepro.bench.sim._leaderboard_stats import welch_p
+
+    a, b = np.full(na, 0.5), np.full(nb, 1.25)
+    pooled = np.concatenate([a, b])
+    observed = abs(a.mean() - b.mean())
+    splits = list(itertools.combinations(range(na + nb), na))
+    extreme = 0
+    for idx in splits:
+        mask = np.zeros(na + nb, bool)
+        mask[list(idx)] = True
+        extreme += abs(pooled[mask].mean() - pooled[~mask].mean()) >= observed - 1e-12
+    assert welch_p(a, b) == pytest.approx(extreme / len(splits))
+    assert welch_p(a, a.copy()) == 1.0
+
+
+def test_results_equal_to_float32_noise_tie() -> None:
+    """Two incumbents of one accuracy, their seed means averaged from different float32
+    values, had regrets 1.0 and 1.0000025: they ranked apart and tested as differing."""
+    from nasrepro.bench.sim._leaderboard_stats import _ranks, welch_p
+
+    stacked = np.array([[[1.0], [2.0]], [[1.0000025], [2.0]]])  # 2 strategies, 2 seeds
+    assert _ranks(stacked)[:, 0].tolist() == [1.5, 1.5]
+    assert welch_p(np.array([0.13, 0.13]), np.array([0.1300025, 0.13])) == 1.0
 
 
 def test_outputs_are_written(spec: BenchmarkSpec, tmp_path: Path) -> None:
