@@ -324,3 +324,21 @@ def test_cli_plot(
         capsys.readouterr().err
     )
     assert smoke_table_path.read_bytes() == before
+
+
+def test_values_equal_to_4_decimals_tie(tmp_path: Path, groups: list[list[str]]) -> None:
+    """97.20001 and 97.2 are distinct float32 values but one result (what averaging a
+    class's float32 seed values by different routes gives): B's best, 97.2 in A, shares
+    A's first place instead of ranking 2nd behind float noise."""
+    early, late, three = (g[0] for g in groups[-3:])  # three one-member classes
+    rows = {x.to_string(): i for i, x in enumerate(SPACE.enumerate())}
+    two, one = sorted((early, late), key=rows.__getitem__)  # "one" has the later row
+    a = _import(tmp_path, "a", {one: (0, 97.20001), two: (0, 97.2), three: (0, 90.0)})
+    b = _import(tmp_path, "b", {one: (0, 50.0), two: (0, 80.0), three: (0, 60.0)})
+    c = compare_tables(a, b)
+    for level in (c.cells, c.classes):
+        assert level.best_b_in_a.rank == 1
+        assert level.best_b_in_a.value_there == pytest.approx(97.2)  # reported unrounded
+        assert level.kendall_tau == pytest.approx(kendalltau([1, 1, 0], [0, 2, 1]).statistic)
+    # equal results by row: "two" comes first though its float value is the lower
+    assert [r.arch for r in a.top(2, metric="test_acc")] == [two, one]
