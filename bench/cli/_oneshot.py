@@ -254,18 +254,21 @@ def _check_blackbox(args: argparse.Namespace, seeds: tuple[int, ...]) -> None:
 def _blackbox(
     args: argparse.Namespace, summary: dict[str, dict[str, Any]], seeds: tuple[int, ...]
 ) -> tuple[
-    dict[str, dict[str, tuple[float, float, float, float]]], dict[str, str], tuple[float, float]
+    dict[str, dict[str, tuple[float, float, float, float, float]]],
+    dict[str, str],
+    tuple[float, float],
 ]:
     """Black-box strategies on the same table up to the largest one-shot cost, read at each
     method's mean cost from their anytime curves, with the Welch p of the method's
-    regrets against each strategy's there (NaN where a side has fewer than two); also
+    regrets against each strategy's there (NaN where a side has fewer than two) and that
+    p Holm-adjusted over the method's comparisons; also
     one FTE and one mean training in the table's seconds."""
     import numpy as np
 
     from nasrepro.bench.cli._leaderboard import _ProgressBar
     from nasrepro.bench.oneshot import fte_unit_in_table
     from nasrepro.bench.sim import open_benchmark, regret_at, regrets_at, run_leaderboard
-    from nasrepro.bench.sim._leaderboard_stats import welch_p
+    from nasrepro.bench.sim._leaderboard_stats import holm, welch_p
     from nasrepro.tables import open_table
 
     table = open_table(args.table_name)
@@ -287,7 +290,7 @@ def _blackbox(
         lb = run_leaderboard(cfg, runs_dir=runs_dir, progress=bar)
     finally:
         bar.close()
-    out: dict[str, dict[str, tuple[float, float, float, float]]] = {}
+    out: dict[str, dict[str, tuple[float, float, float, float, float]]] = {}
     for m, s in summary.items():
         at = s["fte_mean"] * unit
         per_seed = regrets_at(lb, at)
@@ -296,7 +299,13 @@ def _blackbox(
         for name, (reg, test, std) in regret_at(lb, at).items():
             theirs = per_seed[name]
             ok = len(mine) > 1 and len(theirs) > 1 and np.isfinite(theirs).all()
-            out[m][name] = (reg, test, std, welch_p(mine, theirs) if ok else math.nan)
+            p = welch_p(mine, theirs) if ok else math.nan
+            out[m][name] = (reg, test, std, p, math.nan)
+        # Holm over the method's comparisons: a row's claim ("beats every strategy") is
+        # one family of tests, as the leaderboard's pairs and validate's references are
+        tested = [n for n, v in out[m].items() if math.isfinite(v[3])]
+        for name, adjusted in zip(tested, holm([out[m][n][3] for n in tested]), strict=True):
+            out[m][name] = (*out[m][name][:4], adjusted)
     return out, dict(lb.skipped), (unit, typical)
 
 
@@ -346,7 +355,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                     f"method {i} of {len(summary)})"
                 )
             retrained[m] = retrain_cells(table, archs, store=out / "retrained")
-    blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None
+    blackbox: dict[str, dict[str, tuple[float, float, float, float, float]]] | None = None
     skipped: dict[str, str] = {}
     units: tuple[float, float] | None = None
     if args.strategies != "none":

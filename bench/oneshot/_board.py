@@ -395,15 +395,16 @@ def summarize_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def to_markdown(
     summary: dict[str, dict[str, Any]],
     header: dict[str, Any],
-    blackbox: dict[str, dict[str, tuple[float, float, float, float]]] | None = None,
+    blackbox: dict[str, dict[str, tuple[float, float, float, float, float]]] | None = None,
     retrained: dict[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """The one-shot section: methods, then the black-box strategies at each method's cost.
 
     Args:
-        blackbox: ``{method: {strategy: (regret mean, test mean, test std, p)}}`` at
-            the method's mean cost in full-training equivalents; ``p``: Welch's t-test
-            of the method's regrets against the strategy's, per seed.
+        blackbox: ``{method: {strategy: (regret mean, test mean, test std, p, p_holm)}}``
+            at the method's mean cost in full-training equivalents; ``p``: Welch's t-test
+            of the method's regrets against the strategy's, per seed; ``p_holm``: ``p``
+            adjusted by Holm's method over the method's comparisons (NaN untested).
     """
     lines = [
         f"## One-shot methods on {header['table']} ({header['protocol']})",
@@ -431,7 +432,8 @@ def to_markdown(
             "",
             "Black-box strategies at each method's cost (mean regret; test acc mean ± std; "
             "p: Welch's t-test of the method's regrets against the strategy's over the "
-            "seeds, not corrected for the table's many comparisons), read from their "
+            "seeds, then Holm-adjusted over the row's comparisons; a row's claim to beat, "
+            "or trail, every strategy holds at 0.05 where each Holm p is below it), read from their "
             "anytime curves on the same table (n/a: not every seed had a result by that "
             "cost)"
             + (
@@ -451,8 +453,8 @@ def to_markdown(
                 if st not in per or math.isnan(per[st][0]):
                     cells.append("n/a")
                 else:
-                    r, t, sd, p = per[st]
-                    ptxt = "n/a" if math.isnan(p) else f"{p:.2g}"
+                    r, t, sd, p, ph = per[st]
+                    ptxt = "n/a" if math.isnan(p) else f"{p:.2g}, Holm {ph:.2g}"
                     cells.append(f"{r:.2f} ({_pm(t, sd)}; p {ptxt})")
             lines.append(f"| {summary[m]['fte_mean']:.1f} FTE ({m}) | " + " | ".join(cells) + " |")
     if retrained:

@@ -144,9 +144,16 @@ def test_leaderboard_runs_resumes_and_sets_black_box_beside(
     assert set(res["blackbox"]["rsps"]) == {"random-search", "hyperband"}
     # each strategy at rsps's cost: regret, test mean and std, and the Welch p of rsps's
     # per-seed regrets against the strategy's (both sides have 2 seeds)
-    reg, _, _, p = res["blackbox"]["rsps"]["random-search"]
-    assert len(res["summary"]["rsps"]["regrets"]) == 2 and "; p " in md
+    # per-seed regrets against the strategy's (both sides have 2 seeds), and that p
+    # Holm-adjusted over rsps's two comparisons
+    row = res["blackbox"]["rsps"]
+    reg, _, _, p, p_holm = row["random-search"]
+    assert len(res["summary"]["rsps"]["regrets"]) == 2 and "; p " in md and ", Holm " in md
     assert reg >= 0.0 and 0.0 <= p <= 1.0
+    from nasrepro.bench.sim._leaderboard_stats import holm
+
+    ps = [row[n][3] for n in ("random-search", "hyperband")]
+    assert [row[n][4] for n in ("random-search", "hyperband")] == holm(ps)
     assert (out / "oneshot-epochs.png").stat().st_size > 1000
     for m in ("rsps", "darts-v1"):  # --retrain 1: the seed-0 cell, retrained for real
         (rt,) = res["retrained"][m]
