@@ -5,7 +5,8 @@ usage line shows 0.001; its grid script sweeps 0.01-0.5) and NATS-Bench runs it 
 0.01; see the docstring of :class:`nasrepro.strategies.Reinforce`. This script runs
 one leaderboard of REINFORCE at each rate of ``--lrs`` plus random search, on the same
 seeds and budget, and prints per strategy the final test regret (mean with a 95%
-bootstrap CI, median), the area under the anytime regret curve, the mean number of
+Student-t CI, as the leaderboard gives it, and median), the area under the anytime
+regret curve (mean with a 95% percentile-bootstrap CI), the mean number of
 evaluations, and the paired difference from random search (same seed index: the same
 benchmark seed draws)::
 
@@ -104,8 +105,9 @@ def sweep(
         f"wall {wall:.1f} s on {platform.processor() or platform.machine()}"
         f" ({sum(r.wall_s for r in lb.runs[BASELINE]):.1f} s in the random-search runs,"
         f" {sum(r.wall_s for n in specs for r in lb.runs[n]):.1f} s in the REINFORCE runs).",
-        "Regret in percent points of mean test accuracy; diff = REINFORCE - random search,",
-        "paired by seed, mean [95% bootstrap CI]; wins = seeds where REINFORCE ends lower.",
+        "Regret in percent points of mean test accuracy; final regret: mean [95% Student-t CI];",
+        "AUC: mean [95% bootstrap CI]; diff = REINFORCE - random search, paired by seed,",
+        "mean [95% bootstrap CI]; wins = seeds where REINFORCE ends lower.",
         "",
         f"{'strategy':<16}{'final regret [95% CI]':>24}{'median':>8}{'AUC [95% CI]':>24}{'evals':>7}"
         "  final diff vs random [95% CI], wins",
