@@ -27,6 +27,7 @@ from nasrepro.tables._compare import (
     compare_tables,
     paired_values,
 )
+from nasrepro.tables._outfile import save_figure_atomic
 from nasrepro.tables._ranking import tie_round
 from nasrepro.tables._table import Table
 
@@ -150,9 +151,7 @@ def plot_comparison(
     )
 
     _structure_panel(ax3, c, k)
-    path = Path(out)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure_atomic(fig, out, dpi=dpi)
 
 
 def marked_classes(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasrepro.tables._format import representative_mask
+from nasrepro.tables._outfile import save_figure_atomic
 
 if TYPE_CHECKING:
     from nasrepro.tables._table import Table
@@ -86,10 +87,8 @@ def plot_table(table: Table, out: str | os.PathLike[str], *, dpi: int = 120) -> 
     label = "parameters" + (" (computed)" if "params" in table.computed else "")
     ax3.set(xlabel=label, ylabel=f"final {report} accuracy (%)", title="accuracy vs size")
 
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return save_figure_atomic(fig, out, dpi=dpi)
 
 
 def log_x_125(ax: Any) -> None:

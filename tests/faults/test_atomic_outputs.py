@@ -110,7 +110,6 @@ ALLOWED = {
     "surrogate/_models.py",  # a save writes into a staging directory, renamed in whole
     "bench/sim/_runstore.py",  # an in-progress marker, for an error message only
     "bench/sim/_contract.py",  # arguments for a child process, in a temporary directory
-    "tables/_plot.py",  # the CLI hands it atomic_file's temporary path
 }
 
 

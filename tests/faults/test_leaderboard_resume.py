@@ -455,14 +455,41 @@ def test_a_runs_key_covers_the_spaces_code(
 def test_sigterm_to_a_command_without_a_store_claims_nothing_kept(
     smoke_table_path: Path, tmp_path: Path
 ) -> None:
-    """`table compare --strategies` keeps no runs: its SIGTERM line used to say that
-    finished results were on disk and that the same command resumed from them."""
+    """`validate` without --out keeps no runs: its SIGTERM line must not say that
+    finished results are on disk (as `table compare --strategies` wrongly did before it
+    kept its runs)."""
+    from nasrepro.bench.sim import results_dict, summarize
+
+    spec = BenchmarkSpec(table=str(smoke_table_path))
+    lb = run_leaderboard(LeaderboardConfig(spec, ("random-search",), (0, 1), "2000q"))
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps(results_dict(lb, summarize(lb))))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    args = [*NASREPRO, "validate", "nasrepro.strategies:RandomSearch", "--table",
+            str(smoke_table_path), "--reference", str(ref), "--seeds", "40", "--jobs", "2",
+            "--no-retrain", "--no-track"]  # fmt: skip
+    line = _sigterm_once_started(args, lambda pid: bool(_children(pid)), work, settle=0.5)
+    assert line == "nasrepro: terminated (SIGTERM)"
+    assert list(work.iterdir()) == []  # and indeed nothing was written
+
+
+def test_sigterm_to_table_compare_keeps_its_runs(smoke_table_path: Path, tmp_path: Path) -> None:
+    """`table compare --strategies` keeps its finished runs in ./compare-runs/, says so
+    on SIGTERM, and the same command reads them back."""
     t = str(smoke_table_path)
     args = [*NASREPRO, "table", "compare", t, t, "--strategies", "random-search", "--seeds",
             "40", "--budget", "400q", "--jobs", "2"]  # fmt: skip
     line = _sigterm_once_started(args, lambda pid: bool(_children(pid)), tmp_path, settle=0.5)
-    assert line == "nasrepro: terminated (SIGTERM)"
-    assert list(tmp_path.iterdir()) == []  # and indeed nothing was written
+    assert line == (
+        "nasrepro: terminated (SIGTERM); finished results are on disk, and the same command "
+        "resumes from them"
+    )
+    kept = list((tmp_path / "compare-runs").glob("*/*.json"))
+    assert kept, "no run was kept"
+    out = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{len(kept)} runs read back from" in out.stdout
 
 
 def test_a_strategy_listed_twice_is_refused_before_any_run(
