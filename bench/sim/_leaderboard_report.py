@@ -253,6 +253,70 @@ def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"}
+_LATEX_SPECIAL.update(
+    {
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "\\": r"\textbackslash{}",
+        "<": "$<$",  # text mode would print these as other glyphs
+        ">": "$>$",
+        "±": r"$\pm$",
+    }
+)
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (``regularized_ea`` ->
+    ``regularized\\_ea``)."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+
+
+def to_latex(lb: Leaderboard, summary: dict[str, Any]) -> str:
+    """The leaderboard as a LaTeX ``table`` for a paper (needs ``\\usepackage{booktabs}``):
+    the markdown table's columns, the best mean final regret in bold, and a caption that
+    names the benchmark, budget, seeds, statistics and the pairs the seeds tell apart."""
+    rows = _table_rows(summary)
+    best = min((s["mean"] for _, s in rows if math.isfinite(s["mean"])), default=math.nan)
+    b = lb.benchmark
+    ident = f"protocol {b['protocol_id'][:16]}, " if b.get("protocol_id") else ""
+    caption = (
+        f"{_header(lb)}. Final test regret in percent points (optimum minus the incumbent's "
+        "mean final test accuracy; the incumbent is the best validation accuracy seen): mean "
+        "and 95% Student-t CI over seeds. AUC: mean regret over the anytime curves' "
+        f"log-spaced grid. {pairwise_text(summary)}"
+    )
+    lines = [
+        f"% nasrepro leaderboard: {b['name']}, {ident}table metrics "
+        f"{str(b.get('metrics_sha256', ''))[:16]}; needs \\usepackage{{booktabs}}",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{latex_escape(caption)}}}",
+        f"\\label{{tab:leaderboard-{latex_escape(b['name'])}}}",
+        "\\begin{tabular}{rlrrrrrr}",
+        "\\toprule",
+        f"\\# & Strategy & Final regret & 95\\% CI & {latex_escape(_test_header(lb))} & "
+        "Median & AUC & Avg.~rank \\\\",
+        "\\midrule",
+    ]
+    for k, (n, s) in enumerate(rows, start=1):
+        mean = f"{s['mean']:.3f}"
+        if s["mean"] == best:
+            mean = f"\\textbf{{{mean}}}"
+        ci = _ci_text(s).replace("[n/a: one seed]", "n/a")
+        test = latex_escape(pm(s["test_mean"], s["test_std"]))
+        lines.append(
+            f"{k} & {latex_escape(n)} & {mean} & {ci} & {test} & {s['median']:.3f} & "
+            f"{s['auc']:.3f} & {s['rank']:.2f} \\\\"
+        )
+    for n, why in lb.skipped.items():
+        lines.append(
+            f"-- & {latex_escape(n)} & \\multicolumn{{6}}{{l}}{{{latex_escape(why)}}} \\\\"
+        )
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
 def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the leaderboard files into ``out_dir`` (created), each whole or not at all
     (:func:`~nasrepro.tables.write_text_atomic`); returns their paths."""
@@ -262,10 +326,12 @@ def write_outputs(lb: Leaderboard, out_dir: str | os.PathLike[str]) -> dict[str,
     paths = {
         "markdown": out / "leaderboard.md",
         "html": out / "leaderboard.html",
+        "latex": out / "leaderboard.tex",
         "results": out / "results.json",
     }
     write_text_atomic(paths["markdown"], to_markdown(lb, summary))
     write_text_atomic(paths["html"], to_html(lb, summary))
+    write_text_atomic(paths["latex"], to_latex(lb, summary))
     write_text_atomic(paths["results"], json.dumps(results_dict(lb, summary), indent=1) + "\n")
     per_training = lb.benchmark.get("cost_model") == "per-training"
     paths["regret"], paths["ranks"] = plot(

@@ -230,6 +230,38 @@ def test_outputs_are_written(spec: BenchmarkSpec, tmp_path: Path) -> None:
     assert set(results["strategies"]) == {"random-search", "hyperband"}
 
 
+def test_latex_table_is_well_formed(spec: BenchmarkSpec, tmp_path: Path) -> None:
+    """leaderboard.tex: one row per strategy with the markdown table's figures, 8 cells a
+    row, balanced braces, LaTeX's special characters escaped in names and caption."""
+    import re
+
+    from nasrepro.bench.sim._leaderboard_report import latex_escape
+
+    assert latex_escape("a_b & 5% #1 {x} ~ ^ \\ < ±") == (
+        r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{} $<$ $\pm$"
+    )
+    strategies = ("random-search", "regularized-evolution")
+    lb = run_leaderboard(LeaderboardConfig(spec, strategies, (0, 1, 2), "20x"))
+    tex = write_outputs(lb, tmp_path)["latex"].read_text()
+    body = tex[tex.index("\\midrule") : tex.index("\\bottomrule")].splitlines()[1:]
+    assert len(body) == 2
+    summary = summarize(lb)["strategies"]
+    for line, name in zip(
+        body, sorted(strategies, key=lambda n: summary[n]["summary"]["mean"]), strict=True
+    ):
+        cells = [c.strip() for c in re.split(r"(?<!\\)&", line.removesuffix("\\\\"))]
+        assert len(cells) == 8 and cells[1] == latex_escape(name)
+        assert cells[2].strip("\\textbf{}") == f"{summary[name]['summary']['mean']:.3f}"
+    assert tex.count("{") - tex.count("\\{") == tex.count("}") - tex.count("\\}")
+    best = min(summary[n]["summary"]["mean"] for n in strategies)  # in bold, ties too
+    for line, name in zip(
+        body, sorted(strategies, key=lambda n: summary[n]["summary"]["mean"]), strict=True
+    ):
+        assert ("\\textbf{" in line) == (summary[name]["summary"]["mean"] == best)
+    assert "regularized-evolution" in tex and "_" not in tex.replace("\\_", "")
+    assert "\\begin{tabular}" in tex and tex.rstrip().endswith("\\end{table}")
+
+
 def test_cli_quick_with_mlflow(spec: BenchmarkSpec, tmp_path: Path) -> None:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}"}
     out = subprocess.run(
