@@ -46,6 +46,7 @@ from nasrepro.tables._build import _rows, _versions, _write
 from nasrepro.tables._errors import TableError
 from nasrepro.tables._outfile import check_table_output
 from nasrepro.tables._records import METRIC_NAMES, STATIC_NAMES
+from nasrepro.tables._scales import ScaleTally, check_one_scale
 
 __all__ = [
     "ImportMapping",
@@ -65,6 +66,8 @@ IMPORTABLE: tuple[str, ...] = (
     *STATIC_NAMES,
 )
 _ACCURACIES = ("train_acc", "valid_acc", "test_acc")
+
+
 _MACRO_COUNT_KEYS = ("input_shape", "num_classes")
 _SOURCE_KEYS = ("name", "citation", "license", "url")
 _SHOW = 5  # missing architectures named in an error
@@ -515,6 +518,7 @@ def import_table(
     n_lines = 0
     scale = 1.0 if mapping.accuracy_scale is None else float(mapping.accuracy_scale)
     top = dict.fromkeys(_ACCURACIES, -math.inf)  # the largest stored accuracy per metric
+    scales = {k: ScaleTally() for k in _ACCURACIES}  # fractions and percents per column
     for line, rec in records:
         n_lines += 1
         raw = rec.get(mapping.arch_column)
@@ -557,13 +561,20 @@ def import_table(
             if k in vals:
                 v = vals[k] * scale
                 if not 0.0 <= v <= 100.0:
+                    fix = (
+                        f"{vals[k]:g} x {scale:g} from --accuracy-scale; is the column "
+                        "already in percent? Drop --accuracy-scale, or give the factor that "
+                        "makes it percent"
+                        if scale != 1.0
+                        else "fix the value, or scale the column with --accuracy-scale"
+                    )
                     raise ImportError_(
                         f"{p}:{line}: column {metric_cols[k]!r}: accuracy {v:g} is outside "
-                        "[0, 100] percent; fix the value, or scale the column with "
-                        "--accuracy-scale"
+                        f"[0, 100] percent ({fix})"
                     )
                 vals[k] = v
                 top[k] = max(top[k], v)
+                scales[k].add(v, line)
         key = (row, seed, epoch)
         if key in entries:
             first = entries[key][0]
@@ -612,6 +623,12 @@ def import_table(
             "in [0, 1]: fractions, not percent? Pass --accuracy-scale 100 (or "
             "--accuracy-scale 1 to import them as percent values as they are)"
         )
+    if mapping.accuracy_scale is None:
+        mixed = check_one_scale(
+            p, {metric_cols[k]: scales[k] for k in _ACCURACIES if k in metric_cols}
+        )
+        if mixed is not None:
+            raise ImportError_(mixed)
     if not space.bounded:
         canonical = np.arange(len(archs), dtype=np.int64)
     n = len(archs)

@@ -187,6 +187,43 @@ def test_unbounded_space_rows_come_from_the_file(tmp_path: Path) -> None:
     assert t.query(archs[3]).test_acc == 63.0
 
 
+def test_accuracies_on_two_scales_are_refused(tmp_path: Path) -> None:
+    """A walkthrough imported validation fractions beside test percents, and a fraction
+    column with one stray percent value, silently: values 100 times apart."""
+    rows = [[a, 0.80 + 0.001 * i, 85.0 + i % 7] for i, a in enumerate(ALL[:40])]
+    f = _write_csv(tmp_path / "a.csv", ["arch", "v", "t"], rows)
+    m = ImportMapping("v", "t", partial=True)
+    with pytest.raises(
+        ImportError_, match=r"column 'v' looks like fractions .* and 't' like percent"
+    ):
+        import_table(f, tmp_path / "t.h5", m)
+    rows = [[a, 0.80, 0.85] for a in ALL[:40]]
+    rows[17][2] = 93.2  # line 19
+    f = _write_csv(tmp_path / "b.csv", ["arch", "v", "t"], rows)
+    with pytest.raises(
+        ImportError_, match=r"'t' mixes scales: 39 values in \[0, 1\].* 93.2 on line 19"
+    ):
+        import_table(f, tmp_path / "t.h5", m)
+    assert not (tmp_path / "t.h5").exists()
+    # percent with a few dead networks at chance (CIFAR-100: 1%, ImageNet16-120: 0.83%)
+    rows = [
+        [a, 0.83 if i < 3 else 60.0 + i % 9, 1.0 if i < 3 else 61.0] for i, a in enumerate(ALL[:40])
+    ]
+    f = _write_csv(tmp_path / "c.csv", ["arch", "v", "t"], rows)
+    import_table(f, tmp_path / "t.h5", m)
+    assert Table.open(tmp_path / "t.h5").query(ALL[0]).valid_acc == pytest.approx(0.83)
+
+
+def test_a_scale_on_percent_data_says_to_drop_it(tmp_path: Path) -> None:
+    f = _write_csv(tmp_path / "r.csv", ["arch", "v", "t"], [[SKIP_A, 82.25, 85.0]])
+    with pytest.raises(
+        ImportError_, match=r"82.25 x 100 from --accuracy-scale.*Drop --accuracy-scale"
+    ):
+        import_table(
+            f, tmp_path / "t.h5", ImportMapping("v", "t", partial=True, accuracy_scale=100)
+        )
+
+
 def test_accuracy_scale_turns_fractions_into_percent(tmp_path: Path) -> None:
     f = _write_csv(tmp_path / "r.csv", ["arch", "v", "t"], [[SKIP_A, 0.5, 0.625]])
     with pytest.raises(ImportError_, match=r"lies in \[0, 1\].*--accuracy-scale 100"):
@@ -274,23 +311,23 @@ def test_index_lines_must_agree(tmp_path: Path) -> None:
     m = ImportMapping(
         search_metric="v", report_metric="t", partial=True, seed_column="seed", index_column="idx"
     )
-    ok = _write_csv(tmp_path / "ok.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_A, 1, 1, 2, 4]])
+    ok = _write_csv(tmp_path / "ok.csv", head, [[SKIP_A, 0, 51, 52, 4], [SKIP_A, 1, 51, 52, 4]])
     import_table(ok, tmp_path / "ok.h5", m)  # one index on each seed's line is fine
     assert Table.open(tmp_path / "ok.h5").source_index_of(SKIP_A) == 4
-    two = _write_csv(tmp_path / "two.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_A, 1, 1, 2, 5]])
+    two = _write_csv(tmp_path / "two.csv", head, [[SKIP_A, 0, 51, 52, 4], [SKIP_A, 1, 51, 52, 5]])
     with pytest.raises(
         ImportError_, match=r"two\.csv:3: column 'idx': .* index 5 here but 4 on line 2"
     ):
         import_table(two, tmp_path / "x.h5", m)
-    dup = _write_csv(tmp_path / "dup.csv", head, [[SKIP_A, 0, 1, 2, 4], [SKIP_B, 0, 1, 2, 4]])
+    dup = _write_csv(tmp_path / "dup.csv", head, [[SKIP_A, 0, 51, 52, 4], [SKIP_B, 0, 51, 52, 4]])
     with pytest.raises(
         ImportError_, match=r"dup\.csv:3: .*index 4 is given to .* line 2; indices must be unique"
     ):
         import_table(dup, tmp_path / "x.h5", m)
-    neg = _write_csv(tmp_path / "neg.csv", head, [[SKIP_A, 0, 1, 2, -1]])
+    neg = _write_csv(tmp_path / "neg.csv", head, [[SKIP_A, 0, 51, 52, -1]])
     with pytest.raises(ImportError_, match=r"neg\.csv:2: column 'idx': .* not an integer >= 0"):
         import_table(neg, tmp_path / "x.h5", m)
-    nocol = _write_csv(tmp_path / "nocol.csv", head[:-1], [[SKIP_A, 0, 1, 2]])
+    nocol = _write_csv(tmp_path / "nocol.csv", head[:-1], [[SKIP_A, 0, 51, 52]])
     with pytest.raises(ImportError_, match=r"missing column\(s\) \['idx'\]"):
         import_table(nocol, tmp_path / "x.h5", m)
     assert not (tmp_path / "x.h5").exists()
