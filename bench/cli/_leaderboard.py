@@ -20,7 +20,7 @@ from nasrepro.bench.cli._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench.cli._outputs import check_dir, staged_dir
+from nasrepro.bench.cli._outputs import check_dir, kept_runs_text, staged_dir
 from nasrepro.spaces import ConfigError
 from nasrepro.spaces._base import quote
 
@@ -112,10 +112,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     except StrategyError as e:  # the runs that finished are on disk: say so, and how to go on
         kept = sum(1 for _ in runs_dir.glob("*.json")) if runs_dir.is_dir() else 0
         raise StrategyError(
-            f"{e.message}; the {kept} finished runs in {runs_dir} are kept: fix the strategy "
-            "and run the same command again to go on from them (a strategy whose code "
-            "changed runs again)",
-            e.user_traceback,
+            f"{e.message}; {kept_runs_text(kept, f'in {runs_dir}')}", e.user_traceback
         ) from None
     finally:
         bar.close()

@@ -23,6 +23,7 @@ from nasrepro.tables._outfile import atomic_output, regular_output
 __all__ = [
     "OutputError",
     "check_dir",
+    "kept_runs_text",
     "check_file",
     "check_figure_file",
     "atomic_file",
@@ -209,3 +210,18 @@ def user_message(e: BaseException) -> str:
     if len(text) > MESSAGE_LIMIT:
         text = f"{text[:MESSAGE_LIMIT]}... (message clipped from {len(text)} characters)"
     return text
+
+
+def kept_runs_text(kept: int, where: str) -> str:
+    """What a failed strategy leaves, for its error: ``kept`` finished runs ``where``
+    (``"in DIR"``), and how to go on; with none finished, not a claim that some are."""
+    if kept == 0:
+        return (
+            "no run had finished, so none is kept: fix the strategy and run the same command again"
+        )
+    runs = "run" if kept == 1 else "runs"
+    return (
+        f"the {kept} finished {runs} {where} {'is' if kept == 1 else 'are'} kept: fix the "
+        "strategy and run the same command again to go on from them (a strategy whose code "
+        "changed runs again)"
+    )

@@ -28,7 +28,13 @@ from nasrepro.bench.cli._args import (
     seeds_count_or_list,
     strategies_text,
 )
-from nasrepro.bench.cli._outputs import atomic_file, check_dir, check_figure_file, check_file
+from nasrepro.bench.cli._outputs import (
+    atomic_file,
+    check_dir,
+    check_figure_file,
+    check_file,
+    kept_runs_text,
+)
 from nasrepro.tables import (
     METRIC_NAMES,
     RESULT_METRICS,
@@ -619,10 +625,7 @@ def _compare(args: argparse.Namespace) -> int:
         except StrategyError as e:  # the finished runs are on disk: say so, and how to go on
             kept = sum(1 for _ in runs.glob("*/*.json"))
             raise StrategyError(
-                f"{e.message}; the {kept} finished runs under {runs} are kept: fix the "
-                "strategy and run the same command again to go on from them (a strategy "
-                "whose code changed runs again)",
-                e.user_traceback,
+                f"{e.message}; {kept_runs_text(kept, f'under {runs}')}", e.user_traceback
             ) from None
         finally:
             bar.close()

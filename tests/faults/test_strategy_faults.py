@@ -377,9 +377,22 @@ def test_cli_leaderboard_with_a_strategy_failing_after_60_asks(
     assert re.search(r"\(seed [56], 60 trials asked, 60 told\)", out.stderr)
     assert "strategy traceback (most recent call last):" in out.stderr
     assert "return 1 / (n - n)  # the user's bug" in out.stderr
-    # the way on: where the finished runs are, and that the same command resumes
-    assert f"finished runs in {tmp_path / 'lb' / 'runs'} are kept" in out.stderr
+    # the way on: both seeds failed, so no run is kept (it said "the 0 finished runs in
+    # ... are kept ... to go on from them"), and the same command is the way on
+    assert "no run had finished, so none is kept" in out.stderr
     assert "run the same command again" in out.stderr
+
+
+def test_cli_leaderboard_with_a_strategy_failing_before_any_run_claims_no_runs(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path
+) -> None:
+    """It said "the 0 finished runs in ... are kept ... to go on from them" (a walkthrough)."""
+    label = f"{files / 'faulty.py'}:AskFailsFirst"
+    out = _cli(spec, "leaderboard", "--strategies", label, "--seeds", "5", "--budget", "100q",
+               "--jobs", "1", "--out", str(tmp_path / "lb"), cwd=tmp_path)  # fmt: skip
+    _assert_one_error(out, label)
+    assert "no run had finished, so none is kept" in out.stderr
+    assert "0 finished runs" not in out.stderr
 
 
 def test_cli_table_compare_with_a_strategy_failing_after_60_asks(
