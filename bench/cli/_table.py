@@ -509,6 +509,14 @@ def _compare_lines(c: TableComparison, name_a: str, name_b: str) -> list[str]:
             o = next((o for o in level.top_k if o.label == label), None)
             cells.append("-" if o is None else f"{o.common}/{o.k} ({o.fraction:.2f})")
         lines.append(f"{'top-' + label + ' overlap':<26}{cells[0]:>16}{cells[1]:>16}")
+    chance = [
+        f"{o.k * o.k / lv.n:.1f} of {o.k}" for lv in (cl, gl) for o in lv.top_k if o.label == "100"
+    ]
+    if len(chance) == 2:  # what the overlap is to be read against
+        lines.append(
+            f"  (unrelated rankings share about k*k/n of a top k by chance: {chance[0]} cells, "
+            f"{chance[1]} classes)"
+        )
     for key, what in (
         ("best_a_in_b", "best of A, rank in B"),
         ("best_b_in_a", "best of B, rank in A"),
