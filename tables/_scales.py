@@ -8,8 +8,9 @@ __all__ = ["ScaleTally", "check_one_scale"]
 
 
 class ScaleTally:
-    """How many of a column's accuracies lie in ``[0, 1]`` (fractions, or a dead network
-    in percent) and how many above 1, with the first line of each."""
+    """How many of a column's accuracies lie strictly between 0 and 1 (fractions, or a
+    dead network in percent) and how many above 1, with the first line of each; 0 and
+    1 themselves say nothing about the scale."""
 
     def __init__(self) -> None:
         self.small = self.big = 0
@@ -17,7 +18,9 @@ class ScaleTally:
         self.first_big: tuple[int, float] | None = None
 
     def add(self, v: float, line: int) -> None:
-        if v <= 1.0:
+        if v in (0.0, 1.0):  # as much a percent as a fraction (a placeholder 0, say)
+            return
+        if v < 1.0:
             self.small += 1
             self.first_small = self.first_small or (line, v)
         else:
