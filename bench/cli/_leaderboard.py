@@ -49,6 +49,8 @@ class _ProgressBar:
             )
         self.bar.update(done - self.bar.n)  # redrawn at most every 0.1 s, so bursts of
         # runs finishing at once do not show as thousands of runs per second
+        if done >= total:  # finished: a warning logged next starts on its own line
+            self.bar.close()
 
     def close(self) -> None:
         if self.bar is not None:

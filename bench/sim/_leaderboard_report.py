@@ -104,6 +104,8 @@ def to_markdown(lb: Leaderboard, summary: dict[str, Any]) -> str:
     for n, why in lb.skipped.items():
         if why != NO_CURVES:
             lines.append(f"\nSkipped {n}: {why}.")
+    for n, note in lb.notes.items():
+        lines.append(f"\n**{n}**: {note}.")
     return "\n".join(lines) + "\n"
 
 
@@ -168,7 +170,10 @@ def to_html(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "td:nth-child(2){text-align:left}</style></head><body>"
         f"<h1>{title}</h1><p>{html.escape(_header(lb))}</p>"
         f"<table><tr>{head}</tr>{body}</table><p>{html.escape(pairwise_text(summary))}</p>"
-        "<p><img src='regret.png' alt='anytime regret'><img src='ranks.png' alt='ranks'></p>"
+        + "".join(
+            f"<p><b>{html.escape(n)}</b>: {html.escape(note)}.</p>" for n, note in lb.notes.items()
+        )
+        + "<p><img src='regret.png' alt='anytime regret'><img src='ranks.png' alt='ranks'></p>"
         "</body></html>\n"
     )
 
@@ -237,6 +242,8 @@ def results_dict(lb: Leaderboard, summary: dict[str, Any]) -> dict[str, Any]:
         "budget": {"kind": lb.budget.kind, "value": lb.budget.value, "text": lb.config.budget},
         "workers": lb.config.workers,
         "skipped": lb.skipped,
+        # a warning per strategy (one that seems to ignore its seed); only when there is one
+        **({"warnings": lb.notes} if lb.notes else {}),
         "environment": run_environment(),
         **summary,
         "timing": {
@@ -285,6 +292,7 @@ def to_latex(lb: Leaderboard, summary: dict[str, Any]) -> str:
         "mean final test accuracy; the incumbent is the best validation accuracy seen): mean "
         "and 95% Student-t CI over seeds. AUC: mean regret over the anytime curves' "
         f"log-spaced grid. {pairwise_text(summary)}"
+        + "".join(f" {n}: {note}." for n, note in lb.notes.items())
     )
     lines = [
         f"% nasrepro leaderboard: {b['name']}, {ident}table metrics "

@@ -272,6 +272,9 @@ class Leaderboard:
     reused: int = 0
     #: What a query reads, and so whether strategies see seed noise (:func:`noise_text`).
     noise: str = ""
+    #: Strategy -> a warning about its runs (a user's strategy whose every run asked the
+    #: same first architectures seems to ignore its seed); shown in every report.
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ running
@@ -540,13 +543,15 @@ def run_leaderboard(
                     pool.shutdown(wait=True, cancel_futures=True)  # a failed run ends the rest
                     raise
     runs = {n: [results[n, s] for s in config.seeds] for n in names}
+    notes = {}
     if check_contracts:
         for n in names:
             note = seed_note(runs[n]) if ":" in n else ""
             if note:
+                notes[n] = note
                 logger.warning("%s: %s", n, note)
     wall = time.perf_counter() - t_start
-    return Leaderboard(config, info, budget, runs, wall, skipped, reused, noise_text(bench))
+    return Leaderboard(config, info, budget, runs, wall, skipped, reused, noise_text(bench), notes)
 
 
 def strategies_arg(text: str) -> tuple[str, ...]:

@@ -640,6 +640,14 @@ def test_cli_leaderboard_warns_of_a_strategy_that_ignores_its_seed(
     assert out.returncode == 0, out.stderr
     warned = [ln for ln in out.stderr.splitlines() if "seems to ignore its seed" in ln]
     assert len(warned) == 1 and label in warned[0], out.stderr  # not random-search
+    assert warned[0].startswith("WARNING "), warned  # on its own line, not after the bar
+    # and in every report, where it was missing (the CIs printed with no caveat)
+    lb_dir = tmp_path / "lb"
+    results = json.loads((lb_dir / "results.json").read_text())
+    assert list(results["warnings"]) == [label]
+    for name in ("leaderboard.md", "leaderboard.html", "leaderboard.tex"):
+        text = (lb_dir / name).read_text()
+        assert "seems to ignore its seed" in text and text.count("ignore its seed") == 1, name
 
 
 def test_validate_from_a_script_without_a_main_guard(
