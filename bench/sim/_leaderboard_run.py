@@ -260,7 +260,19 @@ class LeaderboardConfig:
 
 @dataclass
 class Leaderboard:
-    """The runs of a leaderboard, by strategy, each list in seed order."""
+    """The runs of a leaderboard, by strategy, each list in seed order.
+
+    :func:`~nasrepro.bench.sim.summarize` gives its statistics and
+    :func:`~nasrepro.bench.sim.write_outputs` its report files.
+
+    Attributes:
+        config: What ran.
+        benchmark: :func:`benchmark_info`: the optimum, cost model and provenance.
+        budget: The budget in the clock's unit.
+        runs: Strategy -> its :class:`~nasrepro.bench.sim.RunResult` per seed.
+        wall_s: Wall seconds of the whole leaderboard.
+        skipped: Strategy -> why it could not run here (listed n/a in the reports).
+    """
 
     config: LeaderboardConfig
     benchmark: dict[str, Any]
