@@ -207,6 +207,13 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
             "the run files that let a leaderboard resume, find it by that string"
         )
     if ":" not in spec:
+        if spec.endswith(".py") and Path(spec).is_file():  # the class was left out
+            raise ConfigError(
+                f"strategy {spec!r} names a file, not a class in it: pass "
+                f"{' or '.join(repr(f'{spec}:{c}') for c in _strategy_classes_in(Path(spec)))}"
+                if _strategy_classes_in(Path(spec))
+                else f"strategy {spec!r} names a file, not a class in it: pass '{spec}:ClassName'"
+            )
         return get_strategy(spec)
     module_name, _, cls_name = spec.rpartition(":")
     if not module_name.strip() or not cls_name.strip():
@@ -245,10 +252,44 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
-        raise ConfigError(f"module {module_name!r} has no attribute {cls_name!r}")
+        here = sorted(
+            n
+            for n, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == module.__name__
+        )
+        have = (
+            f"; its Strategy subclasses: {', '.join(here)}"
+            if here
+            else "; it defines no Strategy subclass"
+        )
+        raise ConfigError(f"module {module_name!r} has no attribute {cls_name!r}{have}")
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ConfigError(f"{spec!r} is not a nasrepro.strategies.Strategy subclass")
     return cls
+
+
+def _strategy_classes_in(path: Path) -> list[str]:
+    """Names of the classes in ``path`` that look like strategies (a base named
+    ``Strategy`` or one of the built-in ones), read without importing the file."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(
+            (
+                b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
+            ).endswith(
+                ("Strategy", "Search", "Evolution", "Reinforce", "Bananas", "BOHB", "Hyperband")
+            )
+            for b in node.bases
+        )
+    ]
 
 
 def user_module_name(path: str | Path) -> str:

@@ -163,7 +163,7 @@ class StrategyGuard:
         except (Exception, SystemExit) as e:  # SystemExit: a strategy must not end the run
             raise StrategyError(
                 f"strategy {self.label!r} raised {type(e).__name__} in {what}{self._where()}: "
-                f"{_clip(str(e))}",
+                f"{_clip(str(e))}{_hint(e)}",
                 strategy_traceback(e),
             ) from e
 
@@ -212,3 +212,23 @@ class StrategyGuard:
 
 def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: What the base class's ``__init__`` sets: a strategy missing one of them skipped it.
+_BASE_ATTRIBUTES = ("space", "max_epoch", "seed", "rng")
+
+
+def _hint(e: BaseException) -> str:
+    """The likely fix of a common mistake, appended to its message."""
+    from nasrepro.strategies._base import Strategy  # _base imports this module
+
+    if (
+        isinstance(e, AttributeError)
+        and getattr(e, "name", None) in _BASE_ATTRIBUTES
+        and isinstance(getattr(e, "obj", None), Strategy)
+    ):
+        return (
+            f" (Strategy.__init__ sets {e.name}: does your __init__ call "
+            "super().__init__(space, max_epoch=max_epoch, seed=seed)?)"
+        )
+    return ""

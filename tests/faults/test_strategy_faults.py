@@ -27,6 +27,7 @@ from nasrepro.bench.sim import (
     summarize,
 )
 from nasrepro.bench.sim._validate import validate
+from nasrepro.spaces import ConfigError
 from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
 from nasrepro.strategies._base import user_module_name
 
@@ -668,3 +669,38 @@ def test_validate_from_a_script_without_a_main_guard(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("ran once") == 1, out.stdout
+
+
+MINE = """
+from nasrepro.strategies import Strategy, Trial
+
+
+class Mine(Strategy):
+    def ask(self):
+        return Trial(self.space.sample(self.rng), self.max_epoch)
+
+    def tell(self, trial, evaluation):
+        pass
+
+
+class NoSuper(Mine):
+    def __init__(self, space, *, max_epoch, seed=None):
+        self.k = 3
+"""
+
+
+def test_common_slips_get_their_fix(spec: BenchmarkSpec, tmp_path: Path) -> None:
+    """A walkthrough's slips: a file without its class, a misspelled class, and an
+    __init__ that skips super().__init__ (an AttributeError on 'space', no hint)."""
+    f = tmp_path / "mine.py"
+    f.write_text(MINE)
+    with pytest.raises(ConfigError, match=rf"names a file, not a class in it: pass '{f}:Mine'"):
+        load_strategy(str(f))
+    with pytest.raises(
+        ConfigError, match=r"no attribute 'Mne'; its Strategy subclasses: Mine, NoSuper"
+    ):
+        load_strategy(f"{f}:Mne")
+    with pytest.raises(StrategyError) as info:
+        run_leaderboard(_config(spec, f"{f}:NoSuper", 1))
+    assert "no attribute 'space'" in str(info.value)
+    assert "call super().__init__(space, max_epoch=max_epoch, seed=seed)?" in str(info.value)
