@@ -245,7 +245,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _imported_lines(t: Table) -> None:
     src = t.source
-    _out(f"source      {src.get('name') or '?'}")
+    _out(f"source      {src.get('name') or 'not named (table import --source-name)'}")
     for key in ("citation", "license", "url"):
         if src.get(key):
             _out(f"  {key:<10}{src[key]}")
