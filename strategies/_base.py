@@ -252,14 +252,14 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
-        here = sorted(
+        defined = sorted(
             n
             for n, v in vars(module).items()
             if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == module.__name__
         )
         have = (
-            f"; its Strategy subclasses: {', '.join(here)}"
-            if here
+            f"; its Strategy subclasses: {', '.join(defined)}"
+            if defined
             else "; it defines no Strategy subclass"
         )
         raise ConfigError(f"module {module_name!r} has no attribute {cls_name!r}{have}")
