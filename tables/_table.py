@@ -313,7 +313,7 @@ class Table:
         return (
             f"Table({str(self.path)!r}, space={self.space_name!r}, rows={self.n_rows}, "
             f"seeds={list(self.seeds)}, epochs={len(self.epochs)}, "
-            f"protocol={self.protocol_id[:12]})"
+            f"protocol={self.protocol_id[:12] or 'none (imported)'})"
         )
 
     def __len__(self) -> int:

@@ -415,11 +415,15 @@ def to_markdown(
         "The cost charges the method's own work; the per-epoch derivations and "
         "shared-weight evaluations kept for the trajectory are not charged.",
         "",
-        "| method | epochs | test acc (%) | regret | cost (FTE) | search s | supernet tau | distinct cells | skip share | none share |",
+        "| method | epochs | test acc (%) | regret | cost (FTE) | search s | supernet tau (runs) | distinct cells | skip share | none share |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m, s in summary.items():
-        tau = "n/a" if s["tau_mean"] is None else _pm(s["tau_mean"], s["tau_std"], 3)
+        tau = (
+            "n/a"
+            if s["tau_mean"] is None
+            else f"{_pm(s['tau_mean'], s['tau_std'], 3)} ({s.get('rank_runs', '?')})"
+        )
         lines.append(
             f"| {m} | {s['epochs']} | {_pm(s['test_mean'], s['test_std'])} | "
             f"{s['regret_mean']:.2f} | {s['fte_mean']:.1f} | {s['search_s_mean']:.1f} | {tau} | "
