@@ -16,7 +16,8 @@ model, automatically). Time budgets (``"3600s"``, ``"100x"``) would give the two
 benchmarks different numbers of evaluations.
 
 With ``runs_dir`` every finished run is kept as it finishes, one subdirectory per
-benchmark and budget (``DIR/<benchmark>-<budget>/``, :mod:`~nasrepro.bench.sim._runstore`):
+benchmark and budget (``DIR/<benchmark>-<budget>/``; a table file's adds its metrics
+digest, :mod:`~nasrepro.bench.sim._runstore`):
 a killed comparison reruns only what is missing, more seeds or strategies run only
 what is new, and comparisons sharing a benchmark share its runs.
 
@@ -56,7 +57,7 @@ from nasrepro.bench.sim._leaderboard_stats import _N_BOOT, summarize
 from nasrepro.bench.sim._runner import Budget
 from nasrepro.spaces._errors import ConfigError
 from nasrepro.strategies import list_strategies, load_strategy
-from nasrepro.tables import TableError
+from nasrepro.tables import SHIPPED_TABLES, TableError
 from nasrepro.tables._compare import _jsonable
 from nasrepro.tables._ranking import tie_round
 
@@ -271,7 +272,7 @@ def compare_strategies(
         raise ConfigError(f"no strategy left to compare: {excluded}")
     total = 2 * len(names) * len(seeds)
     half = len(names) * len(seeds)
-    dirs = _runs_dirs(runs_dir, (a, b), parsed)
+    dirs = _runs_dirs(runs_dir, (a, b), parsed, (ba.provenance(), bb.provenance()))
     lbs = []
     for k, spec in enumerate((a, b)):
         config = LeaderboardConfig(
@@ -330,13 +331,21 @@ def _runs_dirs(
     runs_dir: str | os.PathLike[str] | None,
     specs: tuple[BenchmarkSpec, BenchmarkSpec],
     budget: Budget,
+    provenance: tuple[dict[str, Any], dict[str, Any]],
 ) -> tuple[Path, Path] | None:
     """Each benchmark's runs directory under ``runs_dir``: ``<label>-<budget>``, so that
-    comparisons sharing a benchmark and budget share its runs; two benchmarks of one
-    label (table files of one name) get ``-a`` and ``-b``."""
+    comparisons sharing a benchmark and budget share its runs. A table file's label is
+    its stem, which other files share, so its folder adds the first 8 hex digits of its
+    metrics' sha256 (``t-c640d1b3-100q``): another ``t.h5`` gets its own. Two benchmarks
+    of one folder name (copies of one file) get ``-a`` and ``-b``."""
     if runs_dir is None:
         return None
-    names = [f"{as_spec(s).label}-{budget}" for s in specs]
+    names = []
+    for s, prov in zip(specs, provenance, strict=True):
+        spec = as_spec(s)
+        digest = str(prov.get("metrics_sha256", ""))[:8]
+        tag = f"-{digest}" if spec.table and spec.table not in SHIPPED_TABLES and digest else ""
+        names.append(f"{spec.label}{tag}-{budget}")
     if names[0] == names[1]:
         names = [f"{names[0]}-a", f"{names[1]}-b"]
     return Path(runs_dir) / names[0], Path(runs_dir) / names[1]

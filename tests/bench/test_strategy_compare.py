@@ -21,10 +21,19 @@ from nasrepro.bench.sim import (
     summarize,
 )
 from nasrepro.bench.sim._compare import tau_b_columns
-from nasrepro.tables import ConfigError
+from nasrepro.tables import ConfigError, Table
 
 STRATEGIES = ("random-search", "reinforce")
 SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(smoke_table_path: Path) -> str:
+    """The smoke table's runs folder: its stem, its metrics digest (a table file's stem
+    is not unique), the budget."""
+    from nasrepro.tables import Table
+
+    return f"cell-mnist1d-smoke-{Table.open(smoke_table_path).attrs['metrics_sha256'][:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +112,13 @@ def test_only_a_query_budget(specs: tuple[BenchmarkSpec, BenchmarkSpec]) -> None
 
 
 def test_runs_are_kept_and_a_rerun_goes_on_from_them(
-    specs: tuple[BenchmarkSpec, BenchmarkSpec], tmp_path: Path
+    specs: tuple[BenchmarkSpec, BenchmarkSpec], tmp_path: Path, smoke_dir: str
 ) -> None:
     """What a killed comparison leaves (some run files) is read back, not run again, and
     the comparison equals an uninterrupted one."""
     kw = dict(strategies=STRATEGIES, seeds=SEEDS, budget="10q", n_boot=200, runs_dir=tmp_path)
     first = compare_strategies(*specs, **kw)  # type: ignore[arg-type]
-    dirs = [tmp_path / "cell-mnist1d-smoke-10q", tmp_path / "nb201-cifar10-10q"]
+    dirs = [tmp_path / f"{smoke_dir}-10q", tmp_path / "nb201-cifar10-10q"]
     assert first.runs_dirs == tuple(map(str, dirs)) and first.reused == 0
     for d in dirs:
         assert sorted(p.name for p in d.glob("*.json")) == sorted(
@@ -143,11 +152,14 @@ def test_two_tables_of_one_name_keep_their_runs_apart(
         n_boot=10,
         runs_dir=tmp_path / "runs",
     )
-    assert c.runs_dirs == (str(tmp_path / "runs" / "t-5q-a"), str(tmp_path / "runs" / "t-5q-b"))
+    digest = Table.open(files[0]).attrs["metrics_sha256"][:8]  # copies: one folder name
+    runs = tmp_path / "runs"
+    assert c.runs_dirs == (str(runs / f"t-{digest}-5q-a"), str(runs / f"t-{digest}-5q-b"))
     assert [len(list(Path(d).glob("*.json"))) for d in c.runs_dirs] == [1, 1]
 
 
 def test_cli_strategies(
+    smoke_dir: str,
     smoke_table_path: Path,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
@@ -187,7 +199,7 @@ def test_cli_strategies(
     # the runs were kept in ./compare-runs, one folder per benchmark and budget, and the
     # --json rerun read them back instead of running them
     assert sorted(p.name for p in (tmp_path / "compare-runs").iterdir()) == [
-        "cell-mnist1d-smoke-10q",
+        f"{smoke_dir}-10q",
         "nb201-cifar10-10q",
     ]
     assert s["reused"] == 12
@@ -198,6 +210,30 @@ def test_cli_strategies(
     assert main(argv) == 0
     assert "took" in (line := capsys.readouterr().out.splitlines()[-1])
     assert line.endswith(
-        "12 runs read back from compare-runs/cell-mnist1d-smoke-10q and "
-        "compare-runs/nb201-cifar10-10q"
+        f"12 runs read back from compare-runs/{smoke_dir}-10q and compare-runs/nb201-cifar10-10q"
     )
+
+
+def test_another_table_of_the_same_file_name_gets_its_own_folder(
+    smoke_table_path: Path, tmp_path: Path
+) -> None:
+    """Comparing a/t.h5, then another b/t.h5, against NB201 in one runs folder refused
+    the second as "another leaderboard configuration": both kept runs in t-5q."""
+    from nasrepro.tables import default_table_path
+
+    files = []
+    for side, src in (("a", smoke_table_path), ("b", default_table_path())):
+        (tmp_path / side).mkdir()
+        files.append(tmp_path / side / "t.h5")
+        files[-1].write_bytes(Path(src).read_bytes())
+    kw = dict(strategies=("random-search",), seeds=(0,), budget="5q", n_boot=10)
+    dirs = set()
+    for f in files:
+        c = compare_strategies(
+            BenchmarkSpec(table=str(f)),
+            BenchmarkSpec("nb201-cifar10"),
+            runs_dir=tmp_path / "runs",
+            **kw,
+        )  # type: ignore[arg-type]
+        dirs.add(c.runs_dirs[0])
+    assert len(dirs) == 2 and all(Path(d).name.startswith("t-") for d in dirs)

@@ -30,6 +30,7 @@ from nasrepro.bench.sim._validate import validate
 from nasrepro.spaces import ConfigError
 from nasrepro.strategies import StrategyError, StrategyGuard, load_strategy
 from nasrepro.strategies._base import user_module_name
+from nasrepro.tables import Table
 
 ROOT = Path(__file__).resolve().parents[2]
 NASREPRO = [sys.executable, "-m", "nasrepro.bench.cli"]
@@ -427,8 +428,9 @@ def test_cli_table_compare_with_a_strategy_failing_after_60_asks(
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
+    digest = Table.open(spec.table).attrs["metrics_sha256"][:8]
     assert out.stdout.rstrip().endswith(
-        "2 runs read back from compare-runs/cell-mnist1d-smoke-100q and "
+        f"2 runs read back from compare-runs/cell-mnist1d-smoke-{digest}-100q and "
         "compare-runs/nb201-cifar10-100q"
     )
 
