@@ -571,6 +571,8 @@ def _strategy_lines(sc: Any) -> list[str]:
     lines.append(f"  {'A ' + sc.a:<{width}}    B {sc.b}")
     for na, nb in zip(sc.strategies, order_b, strict=True):
         lines.append(f"  {cell(na, ra[na])}  {cell(nb, rb[nb])}".rstrip())
+    for n, note in sorted(sc.notes.items()):
+        lines.append(f"warning     {n}: {note.removeprefix('warning: ')}")
     lo, hi = sc.tau_ci
     lines.append(
         f"agreement   Kendall tau-b of the two orders {_fmt(sc.kendall_tau, 3)} "

@@ -106,6 +106,7 @@ class StrategyComparison:
         wall_s: Wall time of both leaderboards.
         reused: Runs read back from ``runs_dir`` instead of run.
         runs_dirs: Where each benchmark's runs are kept (empty without ``runs_dir``).
+        notes: Strategy -> a warning about its runs (one that seems to ignore its seed).
     """
 
     a: str
@@ -124,6 +125,7 @@ class StrategyComparison:
     wall_s: float = field(default=0.0, compare=False)
     reused: int = field(default=0, compare=False)
     runs_dirs: tuple[str, ...] = field(default=(), compare=False)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as ``None``)."""
@@ -324,6 +326,7 @@ def compare_strategies(
         wall_s=lb_a.wall_s + lb_b.wall_s,
         reused=lb_a.reused + lb_b.reused,
         runs_dirs=() if dirs is None else tuple(str(d) for d in dirs),
+        notes={**lb_b.notes, **lb_a.notes},
     )
 
 

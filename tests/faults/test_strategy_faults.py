@@ -706,3 +706,15 @@ def test_common_slips_get_their_fix(spec: BenchmarkSpec, tmp_path: Path) -> None
         run_leaderboard(_config(spec, f"{f}:NoSuper", 1))
     assert "no attribute 'space'" in str(info.value)
     assert "call super().__init__(space, max_epoch=max_epoch, seed=seed)?" in str(info.value)
+
+
+def test_table_compare_warns_of_a_strategy_that_ignores_its_seed(
+    spec: BenchmarkSpec, files: Path, tmp_path: Path
+) -> None:
+    label = f"{files / 'faulty.py'}:IgnoresItsSeed"
+    args = [*NASREPRO, "table", "compare", str(spec.table), "nb201-cifar10", "--strategies",
+            f"random-search,{label}", "--seeds", "3", "--budget", "20q", "--jobs", "1"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("warning ")]
+    assert label in line and "seems to ignore its seed" in line  # once, though it ran twice
