@@ -208,11 +208,12 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         )
     if ":" not in spec:
         if spec.endswith(".py") and Path(spec).is_file():  # the class was left out
+            guard = StrategyGuard(spec, seed=None, timeout_s=timeout_s)
+            module = guard.call("the import of its module", _module_from_file, Path(spec))
+            names = _strategy_classes(module) or ["ClassName"]
             raise ConfigError(
                 f"strategy {spec!r} names a file, not a class in it: pass "
-                f"{' or '.join(repr(f'{spec}:{c}') for c in _strategy_classes_in(Path(spec)))}"
-                if _strategy_classes_in(Path(spec))
-                else f"strategy {spec!r} names a file, not a class in it: pass '{spec}:ClassName'"
+                + " or ".join(repr(f"{spec}:{c}") for c in names)
             )
         return get_strategy(spec)
     module_name, _, cls_name = spec.rpartition(":")
@@ -252,11 +253,7 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
         module = guard.call("the import of its module", importlib.import_module, module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
-        defined = sorted(
-            n
-            for n, v in vars(module).items()
-            if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == module.__name__
-        )
+        defined = _strategy_classes(module)
         have = (
             f"; its Strategy subclasses: {', '.join(defined)}"
             if defined
@@ -268,28 +265,13 @@ def load_strategy(spec: str, *, timeout_s: float | None = None) -> type[Strategy
     return cls
 
 
-def _strategy_classes_in(path: Path) -> list[str]:
-    """Names of the classes in ``path`` that look like strategies (a base named
-    ``Strategy`` or one of the built-in ones), read without importing the file."""
-    import ast
-
-    try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError, ValueError):
-        return []
-    return [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef)
-        and any(
-            (
-                b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
-            ).endswith(
-                ("Strategy", "Search", "Evolution", "Reinforce", "Bananas", "BOHB", "Hyperband")
-            )
-            for b in node.bases
-        )
-    ]
+def _strategy_classes(module: Any) -> list[str]:
+    """Names of the :class:`Strategy` subclasses a module defines, sorted."""
+    return sorted(
+        n
+        for n, v in vars(module).items()
+        if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == module.__name__
+    )
 
 
 def user_module_name(path: str | Path) -> str:
