@@ -40,6 +40,7 @@ __all__ = [
     "is_hdf5",
     "regular_output",
     "save_figure_atomic",
+    "remove_stale_temps",
     "set_aside",
     "stale_temps",
     "write_atomically",
@@ -254,6 +255,22 @@ def stale_temps(out: str | os.PathLike[str], *, now: float | None = None) -> lis
     return sorted(stale)
 
 
+def remove_stale_temps(out: str | os.PathLike[str]) -> list[Path]:
+    """Remove the :func:`stale_temps` of ``out`` (a writer killed mid-write, as a pool
+    ends its other workers when one dies); return those removed. One that cannot be
+    removed is logged and left."""
+    removed = []
+    for old in stale_temps(out):
+        try:
+            old.unlink()
+        except OSError as e:  # pragma: no cover - a race with another cleaner, or read-only
+            logger.warning("cannot remove the stale temporary file %s: %s", old, e)
+        else:
+            logger.info("removed %s, left by an interrupted write of %s", old, out)
+            removed.append(old)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(out: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``out`` to write its new content to, renamed over ``out``
@@ -277,13 +294,7 @@ def atomic_output(out: str | os.PathLike[str]) -> Iterator[Path]:
     """
     out = regular_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in stale_temps(out):
-        try:
-            old.unlink()
-        except OSError as e:  # pragma: no cover - a race with another cleaner, or read-only
-            logger.warning("cannot remove the stale temporary file %s: %s", old, e)
-        else:
-            logger.info("removed %s, left by an interrupted write of %s", old, out)
+    remove_stale_temps(out)
     prefix = f".{out.name}.{os.getpid()}@{_host_tag()}-"
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + out.suffix, dir=out.parent)
     os.close(fd)

@@ -85,6 +85,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         track,
         write_outputs,
     )
+    from nasrepro.bench.sim._runstore import run_files
     from nasrepro.strategies import StrategyError
 
     out = check_dir(args.out, "--out")  # before the runs: a bad --out would lose them
@@ -112,7 +113,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         lb = run_leaderboard(config, progress=bar, runs_dir=runs_dir, fresh=args.fresh)
     except StrategyError as e:  # the runs that finished are on disk: say so, and how to go on
-        kept = sum(1 for _ in runs_dir.glob("*.json")) if runs_dir.is_dir() else 0
+        kept = len(run_files(runs_dir))
         raise StrategyError(
             f"{e.message}; {kept_runs_text(kept, f'in {runs_dir}')}", e.user_traceback
         ) from None

@@ -208,6 +208,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.strategies is not None:
         from nasrepro.bench.cli._leaderboard import _ProgressBar
         from nasrepro.bench.sim import compare_strategies, default_jobs, parse_seeds, strategies_arg
+        from nasrepro.bench.sim._runstore import run_files
         from nasrepro.strategies import StrategyError
 
         bar = _ProgressBar("compare")
@@ -224,7 +225,7 @@ def _compare(args: argparse.Namespace) -> int:
                 fresh=args.fresh,
             )
         except StrategyError as e:  # the finished runs are on disk: say so, and how to go on
-            kept = sum(1 for _ in runs.glob("*/*.json"))
+            kept = sum(len(run_files(d)) for d in runs.glob("*/"))
             raise StrategyError(
                 f"{e.message}; {kept_runs_text(kept, f'under {runs}')}", e.user_traceback
             ) from None

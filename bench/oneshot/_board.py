@@ -40,7 +40,7 @@ from nasrepro.bench.oneshot._run import (
 )
 from nasrepro.spaces._errors import ConfigError, WorkerDiedError
 from nasrepro.tables import Protocol, Table, open_table, save_figure_atomic, write_text_atomic
-from nasrepro.tables._outfile import set_aside
+from nasrepro.tables._outfile import remove_stale_temps, set_aside
 
 __all__ = [
     "json_text",
@@ -293,6 +293,8 @@ def run_board(
                         progress(len(done), total)
             except cf.process.BrokenProcessPool:
                 pool.shutdown(wait=True, cancel_futures=True)
+                for t in todo:  # a worker ended mid-write leaves its temporary file
+                    remove_stale_temps(_run_path(out_dir, *t))
                 # a search still running when the pool broke may have written its file
                 saved = {t for t in todo if _run_path(out_dir, *t).is_file()}
                 left = [f"{m} seed {s}" for m, s in todo if (m, s) not in saved]

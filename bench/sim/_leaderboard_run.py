@@ -544,6 +544,8 @@ def run_leaderboard(
                 except cf.process.BrokenProcessPool:
                     busy = store.in_progress()  # before the other workers end theirs
                     pool.shutdown(wait=True, cancel_futures=True)
+                    for t in todo:  # a worker ended mid-write leaves its temporary file
+                        store.remove_temporaries(*t)
                     # the workers still running when the pool broke may have saved theirs
                     kept = sum(
                         t in results or (persist and store.load(keys[t]) is not None) for t in tasks

@@ -46,7 +46,7 @@ import numpy as np
 from nasrepro.bench.sim._runner import Budget, RunResult
 from nasrepro.spaces._errors import access_error
 from nasrepro.tables import write_json_atomic
-from nasrepro.tables._outfile import set_aside
+from nasrepro.tables._outfile import remove_stale_temps, set_aside
 
 __all__ = ["RunStore", "run_to_dict", "run_from_dict", "source_sha256"]
 
@@ -250,6 +250,15 @@ def _normal(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
+def run_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The run files in ``directory``, sorted; not a writer's temporary
+    (``.NAME.PID@HOST-XXXXXXXX.tmp.json``), though it ends in ``.json`` too."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.glob("*.json") if not p.name.startswith("."))
+
+
 class RunStore:
     """The finished runs of one leaderboard directory.
 
@@ -317,6 +326,11 @@ class RunStore:
             if diff:
                 return f"{path.name} ({'; '.join(diff)})"
         return None
+
+    def remove_temporaries(self, strategy: str, seed: int) -> list[Path]:
+        """Remove what a killed writer of (strategy, seed)'s file left (a pool ends its
+        other workers with SIGTERM when one dies, at times in the middle of a write)."""
+        return remove_stale_temps(self.path(strategy, seed))
 
     def save(self, key: dict[str, Any], result: RunResult) -> Path:
         """Write ``result`` under ``key`` atomically; return its path."""

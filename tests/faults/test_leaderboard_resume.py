@@ -118,6 +118,39 @@ def test_a_dead_worker_is_named_and_the_rerun_resumes(
     assert _results(out) == _results(whole)
 
 
+def _killed_mid_write(path: Path) -> Path:
+    """The temporary file a writer of ``path`` leaves when SIGKILLed mid-write (as a pool
+    ends its other workers when one dies); the writer is a real process, dead now."""
+    code = (
+        "import os, signal, sys\n"
+        "from nasrepro.tables import atomic_output\n"
+        "with atomic_output(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('{\"part')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    (left,) = path.parent.glob(f".{path.name}.*.tmp.json")
+    return left
+
+
+def test_a_dead_worker_leaves_no_temporary_file(
+    smoke_table_path: Path, dying: Path, tmp_path: Path
+) -> None:
+    """A run file's temporary, left by a worker ended mid-write, is removed with the pool:
+    it ends in ``.json`` too, and was counted as a finished run (seen in CI, 2026-12-07)."""
+    spec = f"random-search,{dying}:ExitsWorker"
+    out = tmp_path / "lb"
+    store = RunStore(out / "runs", {})
+    left = _killed_mid_write(store.path(f"{dying}:ExitsWorker", 5))  # never finishes below
+    r = _lb(smoke_table_path, out, spec, "6", die=True)
+    assert r.returncode == 2 and "a leaderboard worker" in r.stderr, r.stderr
+    assert not left.exists()
+    kept = _run_files(out)
+    assert all(not p.name.startswith(".") for p in kept)
+    assert f" {len(kept)} of 12 runs finished" in r.stderr
+
+
 def test_a_killed_leaderboard_keeps_its_finished_runs(
     smoke_table_path: Path, dying: Path, tmp_path: Path
 ) -> None:
