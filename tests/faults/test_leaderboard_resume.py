@@ -24,7 +24,7 @@ import pytest
 from faults_support import alive
 
 from nasrepro.bench.sim import BenchmarkSpec, LeaderboardConfig, run_leaderboard
-from nasrepro.bench.sim._runstore import RunStore, run_from_dict, run_to_dict
+from nasrepro.bench.sim._runstore import RunStore, run_files, run_from_dict, run_to_dict
 from nasrepro.spaces import ConfigError, WorkerDiedError
 from nasrepro.strategies import StrategyError
 
@@ -84,7 +84,9 @@ def _results(out: Path) -> dict[str, Any]:
 
 
 def _run_files(out: Path) -> list[Path]:
-    return sorted((out / "runs").glob("*.json"))
+    """Finished runs only: a writer's temporary (``.NAME.PID@HOST-XXXXXXXX.tmp.json``) ends
+    in ``.json`` too, and a test that took one for a run killed a worker too early."""
+    return run_files(out / "runs")
 
 
 def test_a_dead_worker_is_named_and_the_rerun_resumes(
@@ -145,9 +147,8 @@ def test_a_dead_worker_leaves_no_temporary_file(
     left = _killed_mid_write(store.path(f"{dying}:ExitsWorker", 5))  # never finishes below
     r = _lb(smoke_table_path, out, spec, "6", die=True)
     assert r.returncode == 2 and "a leaderboard worker" in r.stderr, r.stderr
-    assert not left.exists()
+    assert not left.exists() and not list((out / "runs").glob(".*.tmp.json"))
     kept = _run_files(out)
-    assert all(not p.name.startswith(".") for p in kept)
     assert f" {len(kept)} of 12 runs finished" in r.stderr
 
 
@@ -183,11 +184,11 @@ def test_a_failing_strategy_keeps_the_other_runs(
     monkeypatch.setenv("NASREPRO_TEST_DIE", "1")
     with pytest.raises(StrategyError, match="seed 3 went wrong"):
         run_leaderboard(config, runs_dir=runs)
-    kept = {p.name for p in runs.glob("*.json")}
+    kept = {p.name for p in run_files(runs)}
     assert kept and not any("RaisesAtSeed3" in n and "seed3" in n for n in kept)
     monkeypatch.delenv("NASREPRO_TEST_DIE")
     lb = run_leaderboard(config, runs_dir=runs)
-    assert lb.reused == len(kept) and len(list(runs.glob("*.json"))) == 8
+    assert lb.reused == len(kept) and len(run_files(runs)) == 8
 
 
 def test_only_new_seeds_strategies_and_changed_code_run_again(
@@ -208,10 +209,10 @@ def test_only_new_seeds_strategies_and_changed_code_run_again(
     assert board(("random-search", label), 5, fresh=True).reused == 0
     dying.write_text(DYING + "\n# an edit to the strategy's file\n")
     assert board(("random-search", label), 5).reused == 5  # its runs are run again
-    stamps = {q.name: q.stat().st_mtime_ns for q in runs.glob("*.json")}
+    stamps = {q.name: q.stat().st_mtime_ns for q in run_files(runs)}
     with pytest.raises(ConfigError, match=r"another leaderboard configuration: random-search"):
         board(("random-search",), 5, "25q")  # another budget would replace the 20q runs
-    assert {q.name: q.stat().st_mtime_ns for q in runs.glob("*.json")} == stamps
+    assert {q.name: q.stat().st_mtime_ns for q in run_files(runs)} == stamps
     with pytest.raises(ConfigError, match=r"budget: stored 20q, asked 25q.*--fresh"):
         board(("random-search",), 5, "25q")
     assert board(("random-search",), 5, "25q", fresh=True).reused == 0
@@ -312,7 +313,7 @@ def test_a_killed_one_shot_worker_is_one_line_and_the_rerun_resumes(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and p.poll() is None:
             kids = _children(p.pid)
-            if kids and list((out / "runs").glob("*.json")):
+            if kids and _run_files(out):
                 os.kill(kids[0], signal.SIGKILL)
                 break
             time.sleep(0.02)
@@ -324,13 +325,13 @@ def test_a_killed_one_shot_worker_is_one_line_and_the_rerun_resumes(
     assert p.returncode == 2, err
     (line,) = [ln for ln in err.splitlines() if ln.startswith("nasrepro: ")]
     assert line.startswith("nasrepro: error: a one-shot worker process died"), line
-    kept = sorted((out / "runs").glob("*.json"))
+    kept = _run_files(out)
     assert f"{len(kept)} of 4 searches finished and are kept in {out / 'runs'}" in line
     stamps = [q.stat().st_mtime_ns for q in kept]
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert [q.stat().st_mtime_ns for q in kept] == stamps  # reused, not run again
-    assert len(list((out / "runs").glob("*.json"))) == 4
+    assert len(_run_files(out)) == 4
 
 
 def test_validate_keeps_its_runs_and_reuses_them(smoke_table_path: Path, tmp_path: Path) -> None:
@@ -343,7 +344,7 @@ def test_validate_keeps_its_runs_and_reuses_them(smoke_table_path: Path, tmp_pat
     ref.write_text(json.dumps(results_dict(lb, summarize(lb))))
     out = tmp_path / "val"
     first = validate("local-search", spec, seeds=3, reference=ref, retrain=False, out=out)
-    runs = sorted((out / "runs").glob("*.json"))
+    runs = _run_files(out)
     # seeds after the reference's (0, 1): the two samples are independent
     assert [q.name for q in runs] == [f"local-search-seed{s}.json" for s in (2, 3, 4)]
     stamps = [q.stat().st_mtime_ns for q in runs]
@@ -454,9 +455,9 @@ def test_sigterm_says_what_is_kept_and_the_rerun_resumes(
     args = [*NASREPRO, "leaderboard", "--table", str(smoke_table_path), "--strategies",
             "random-search", "--seeds", "40", "--budget", "200x", "--jobs", "2", "--no-track",
             "--out", str(out)]  # fmt: skip
-    line = _sigterm_once_started(args, lambda pid: bool(list((out / "runs").glob("*.json"))))
+    line = _sigterm_once_started(args, lambda pid: bool(_run_files(out)))
     assert line.startswith("nasrepro: terminated (SIGTERM); finished results are on disk")
-    kept = len(list((out / "runs").glob("*.json")))
+    kept = len(_run_files(out))
     assert 1 <= kept < 40
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -518,7 +519,7 @@ def test_sigterm_to_table_compare_keeps_its_runs(smoke_table_path: Path, tmp_pat
         "nasrepro: terminated (SIGTERM); finished results are on disk, and the same command "
         "resumes from them"
     )
-    kept = list((tmp_path / "compare-runs").glob("*/*.json"))
+    kept = [q for d in (tmp_path / "compare-runs").glob("*/") for q in run_files(d)]
     assert kept, "no run was kept"
     out = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
