@@ -15,6 +15,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from nasrepro.bench.cli._args import (
@@ -513,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--amp", action="store_true", help="bfloat16 autocast in batched training (changes numbers)"
     )
     add_cpu_isa(p)
-    p.set_defaults(func=_cmd_sweep, resumable="out")
+    p.set_defaults(func=_cmd_sweep, resumable=("out", "chunks/s*-c*.json.gz", "chunk"))
 
     p = sub.add_parser(
         "reproduce", help="retrain one architecture and compare it with the table row"
@@ -635,11 +636,19 @@ def _terminate_gracefully() -> Callable[[], object]:
 
 def _kept(args: argparse.Namespace, *, resumes: bool) -> str:
     """What an interrupted command leaves: only commands with a store of finished
-    results (``set_defaults(resumable=<the option naming it>)``) and that store given."""
-    option = getattr(args, "resumable", None)
-    if option is None or getattr(args, option, None) is None:
+    results and that store given. A command names it with ``set_defaults(resumable=
+    (option, pattern, noun))``: the option naming the store, the glob of its finished
+    results in it, and what one is called ("run")."""
+    option, pattern, noun = getattr(args, "resumable", None) or (None, "", "")
+    store = getattr(args, option, None) if option else None
+    if store is None:
         return ""
-    return "; finished results are on disk" + (
+    # a writer's temporary (.NAME.PID@HOST-XXXXXXXX.tmp.json) matches the pattern too
+    n = sum(1 for p in Path(store).glob(pattern) if not p.name.startswith("."))
+    if not n:
+        return f"; no {noun} had finished, so nothing is kept"
+    nouns = noun if n == 1 else noun + ("es" if noun.endswith("h") else "s")
+    return f"; {n} finished {nouns} {'is' if n == 1 else 'are'} on disk in {store}" + (
         ", and the same command resumes from them" if resumes else ""
     )
 

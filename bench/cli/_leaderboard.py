@@ -258,7 +258,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--fresh", action="store_true", help="run everything again, ignoring OUT/runs/")
     p.add_argument("--quick", action="store_true", help="5 seeds and a 20x budget: under a minute")
-    p.set_defaults(func=_cmd_leaderboard, resumable="out")
+    p.set_defaults(func=_cmd_leaderboard, resumable=("out", "runs/*.json", "run"))
 
     p = sub.add_parser(
         "validate",
@@ -294,4 +294,4 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-retrain", action="store_true", help="skip the real retraining")
     add_cpu_isa(p)
     p.add_argument("--out", default=None, help="also write validate.json here")
-    p.set_defaults(func=_cmd_validate, resumable="out")
+    p.set_defaults(func=_cmd_validate, resumable=("out", "runs/*.json", "run"))

@@ -484,4 +484,4 @@ def add_parser(sub: Any) -> None:
     )
     add_cpu_isa(q)
     _common(q)
-    q.set_defaults(func=_cmd_leaderboard, resumable="out")
+    q.set_defaults(func=_cmd_leaderboard, resumable=("out", "runs/*.json", "search"))

@@ -308,4 +308,4 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
         "comparison sharing a benchmark, reuses the runs of the same configuration",
     )
     c.add_argument("--fresh", action="store_true", help="with --strategies: run everything again")
-    c.set_defaults(func=_compare, resumable="runs")
+    c.set_defaults(func=_compare, resumable=("runs", "*/*.json", "run"))
