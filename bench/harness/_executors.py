@@ -253,13 +253,16 @@ class _LocalPool:
         if self._ex is None:
             return int(self._in_unit)  # an interrupt already stopped it
         lost = self.running()
+        procs = list((getattr(self._ex, "_processes", None) or {}).values())
         # Python 3.14 has kill_workers(); before it, the executor's process table
         kill_workers = getattr(self._ex, "kill_workers", None)
         if kill_workers is not None:
             kill_workers()
         else:
-            for proc in list((getattr(self._ex, "_processes", None) or {}).values()):
+            for proc in procs:
                 proc.kill()
+        for proc in procs:  # gone before the caller counts the saved chunks: a worker in
+            proc.join(timeout=10)  # its last rename could add one after the count
         return lost
 
     def __exit__(self, *exc: object) -> None:
