@@ -59,6 +59,13 @@ from nasrepro.surrogate._models import (
     model_class,
     register_model,
 )
+from nasrepro.surrogate._paired import (
+    N_BOOT,
+    PAIRED_METRICS,
+    MetricDifference,
+    PairedComparison,
+    compare_evaluations,
+)
 from nasrepro.surrogate._surrogate import (
     TARGETS,
     Prediction,
@@ -89,6 +96,11 @@ __all__ = [
     "noise_ceiling_tau",
     "rank_metrics",
     "write_report",
+    "N_BOOT",
+    "PAIRED_METRICS",
+    "MetricDifference",
+    "PairedComparison",
+    "compare_evaluations",
     "TARGETS",
     "Prediction",
     "Surrogate",

@@ -89,6 +89,9 @@ class SpaceEvaluation:
         true_mean: Mean final validation accuracy over the trained seeds, ``(n_test,)``.
         pred_mean, pred_std: Predicted mean and the std of one run (seed noise, with the
             model-error kappa where calibrated), ``(n_test,)``.
+        per_seed: Final validation accuracy of each trained seed, ``(n_seed, n_test)``,
+            NaN where a seed is missing (what the MAE averages over; see
+            :func:`~nasrepro.surrogate.compare_evaluations`).
     """
 
     space: str
@@ -97,6 +100,7 @@ class SpaceEvaluation:
     true_mean: np.ndarray
     pred_mean: np.ndarray
     pred_std: np.ndarray
+    per_seed: np.ndarray
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -238,7 +242,9 @@ def evaluate(
         "queries_per_s": queries_per_s,
     }
     metrics = {k: metrics[k] for k in METRICS}
-    return SpaceEvaluation(space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std)
+    return SpaceEvaluation(
+        space, metrics, tuple(archs), true_mean, pred.valid_acc, pred.valid_std, per_seed
+    )
 
 
 def _scatter(ev: SpaceEvaluation, path: Path) -> None:

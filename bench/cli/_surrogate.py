@@ -1,13 +1,15 @@
-"""The ``nasrepro surrogate`` command: fit, eval and predict.
+"""The ``nasrepro surrogate`` command: fit, eval, compare and predict.
 
 Wired into the main CLI by ``add_parser(subparsers)``. ``eval`` and ``predict`` use
-the surrogate shipped with the package unless ``--models DIR`` names another.
+the surrogate shipped with the package unless ``--models DIR`` names another;
+``compare`` takes two surrogates, ``shipped`` naming the shipped one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,60 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from nasrepro.surrogate import PAIRED_METRICS, compare_evaluations, evaluate, shipped_path
+    from nasrepro.tables import open_table
+
+    a, b = (None if m == "shipped" else m for m in (args.a, args.b))
+    where = [(shipped_path() if m is None else Path(m)).resolve() for m in (a, b)]
+    if where[0] == where[1]:
+        raise ConfigError(
+            f"A and B are the same surrogate ({args.a}, {args.b}); give two different ones"
+        )
+    if not args.boot >= 100:
+        raise ConfigError(f"--boot {args.boot}: give at least 100 resamples (default 2000)")
+    sa, sb = _load(a), _load(b)
+    tests = list(dict.fromkeys(args.test)) if args.test else list(_shipped_tests())
+    results = []
+    for path in tests:
+        table = open_table(path)
+        ea, eb = evaluate(sa, table), evaluate(sb, table)
+        results.append(compare_evaluations(ea, eb, n_boot=args.boot, seed=args.seed))
+    if args.json:
+        _out(json.dumps([r.to_dict() for r in results], sort_keys=True))
+        return 0
+    _out(f"A = {args.a}, B = {args.b}")
+    _out(
+        f"paired bootstrap over the test networks both kept ({args.boot} resamples, seed "
+        f"{args.seed}); p is two-sided, not adjusted for multiple comparisons, and at "
+        f"least {2 / (args.boot + 1):.2g} with {args.boot} resamples"
+    )
+    _out(
+        f"{'space':>13} {'n_test':>6} {'metric':>11} {'A':>8} {'B':>8} {'A - B':>8} "
+        f"{'95% interval':>19} {'p':>6} {'unpaired +-':>11}"
+    )
+    for r in results:
+        for name in PAIRED_METRICS:
+            m = r.metrics[name]
+            interval = f"[{m.low:+.4f}, {m.high:+.4f}]"
+            _out(
+                f"{r.space:>13} {r.n_test:>6} {name:>11} {m.a:>8.4f} {m.b:>8.4f} "
+                f"{m.diff:>+8.4f} {interval:>19} {m.p:>6.3f} {1.96 * math.hypot(m.se_a, m.se_b):>11.4f}"
+            )
+        if r.n_only_a or r.n_only_b:
+            _out(
+                f"{'':>13} left out: {r.n_only_a} networks only A kept, {r.n_only_b} only B "
+                "kept (the other was fitted on them or an isomorph)"
+            )
+    _out(
+        "An interval that holds 0 means these test networks do not tell the two apart "
+        "(not that they are equal); for the MAE, lower is better. 'unpaired +-' is the 95% "
+        "half-width from the two models' own standard errors, which ignores that they err "
+        "on the same networks."
+    )
+    return 0
+
+
 def _check_space(archs: list[str], space: str) -> None:
     """Refuse a string that is not of ``space``, naming the space it parses in."""
     from nasrepro.spaces import get_space, parse_any
@@ -221,7 +277,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``nasrepro surrogate {fit,eval,predict}``."""
+    """Add ``nasrepro surrogate {fit,eval,compare,predict}``."""
     p = subparsers.add_parser("surrogate", help="fit, evaluate and query surrogate models")
     sub = p.add_subparsers(dest="surrogate_command", required=True)
 
@@ -283,6 +339,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     e.add_argument("--json", action="store_true", help="print {space: {metric: value}}")
     e.add_argument("--report", default=None, help="write report.md and scatter PNGs here")
     e.set_defaults(func=_eval)
+
+    c = sub.add_parser(
+        "compare",
+        help="two surrogates on the same test networks: paired bootstrap of their differences",
+    )
+    c.add_argument("a", metavar="A", help="a surrogate directory, or 'shipped'")
+    c.add_argument("b", metavar="B", help="another surrogate directory, or 'shipped'")
+    c.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        help="a test table (name or path); repeat per space (default: the shipped test "
+        "tables: the default cell table, chain and hierarchical)",
+    )
+    c.add_argument(
+        "--boot",
+        type=int,
+        default=2000,
+        help="bootstrap resamples (default 2000; Efron and Tibshirani advise 1,000 or more "
+        "for a percentile interval)",
+    )
+    c.add_argument("--seed", type=seed_value, default=0, help="seed of the resampling")
+    c.add_argument("--json", action="store_true", help="print a JSON list, one item per space")
+    c.set_defaults(func=_compare)
 
     q = sub.add_parser("predict", help="predicted accuracy, seed noise and cost")
     q.add_argument("arch", nargs="+", help="architecture string(s) of --space")
