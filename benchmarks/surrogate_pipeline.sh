@@ -5,8 +5,9 @@
 #   benchmarks/surrogate_pipeline.sh sweeps    # train: chain 500, hierarchical 1,000 archs x
 #                                              # seeds 0,1; tests: 200 archs x seeds 0,1,2
 #   benchmarks/surrogate_pipeline.sh fit       # build the tables, fit and ship the surrogate
-#   benchmarks/surrogate_pipeline.sh figures   # eval, baselines, transfer, tuning, speed, incumbents
-#   benchmarks/surrogate_pipeline.sh baselines|transfer   # one of those figures alone
+#   benchmarks/surrogate_pipeline.sh figures   # eval, baselines, paired, transfer, tuning, speed,
+#                                              # incumbents
+#   benchmarks/surrogate_pipeline.sh baselines|paired|transfer   # one of those figures alone
 #
 # Sweeps resume where they stopped. Environment (defaults in brackets): WORKERS, the
 # sweep processes [2]; N_TRAIN and N_TEST, the sample sizes [500, 200] (hierarchical
@@ -108,6 +109,12 @@ baselines() {  # other models on the same data and test sets
   done
 }
 
+paired() {  # which baselines differ: paired bootstrap tests on the same test networks
+  [ -f "$out/xgb-adjacency-hierarchical.json" ] || baselines
+  "$python" benchmarks/surrogate_paired.py --runs "$out" --ship "$ship" --shipped "$models" \
+    --json "$out/paired.json" | tee "$out/paired.txt"
+}
+
 transfer() {  # what the cell table buys each space, by number of its own samples
   [ -f "$out/hierarchical-$protocol-train.h5" ] || train_tables
   "$python" benchmarks/surrogate_transfer.py --cell "$cell" --sizes 0,50,100,200,500,1000 \
@@ -125,6 +132,7 @@ figures() {
     | tee "$out/eval.txt"
   "$nasrepro" surrogate eval --models "$models" "${tests[@]}" --json > "$out/eval.json"
   baselines
+  paired
   transfer
   # XGBoost settings, on splits inside the shipped cell training rows (no test row)
   "$python" benchmarks/surrogate_tuning.py --table "$cell" --inside 0.3:0 --fraction 0.333 \
@@ -139,6 +147,7 @@ case "${1:-}" in
   fit) fit ;;
   figures) figures ;;
   baselines) baselines ;;
+  paired) paired ;;
   transfer) transfer ;;
-  *) echo "usage: $0 sweeps|fit|figures|baselines|transfer" >&2; exit 2 ;;
+  *) echo "usage: $0 sweeps|fit|figures|baselines|paired|transfer" >&2; exit 2 ;;
 esac
