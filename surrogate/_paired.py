@@ -13,6 +13,7 @@ the 2,000 that measured one model's standard error in docs/surrogate.md).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,11 +115,11 @@ def _spearman(pred: np.ndarray, true: np.ndarray) -> float:
 def _metric_values(
     name: str, pred: np.ndarray, true: np.ndarray, abs_sum: np.ndarray, runs: np.ndarray
 ) -> float:
-    if name == "kendall_tau":
-        return _kendall(pred, true)
-    if name == "spearman":
-        return _spearman(pred, true)
-    return float(abs_sum.sum() / runs.sum())  # mae over the single runs
+    if name == "mae":
+        return float(abs_sum.sum() / runs.sum())  # over the single runs
+    with warnings.catch_warnings():  # a constant resample gives NaN, which the caller drops
+        warnings.simplefilter("ignore")
+        return _kendall(pred, true) if name == "kendall_tau" else _spearman(pred, true)
 
 
 def compare_evaluations(
